@@ -1,0 +1,62 @@
+"""mscore: continuous citizen-satisfaction measurement for one-stop public-service offices."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create and configure the mscore Flask application."""
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("MSCORE_INSTANCE_PATH") or None,
+        instance_relative_config=True,
+        template_folder="../templates",
+    )
+    from .config import check_production, load_config
+
+    app.config.from_mapping(load_config(app.instance_path))
+    if test_config:
+        app.config.from_mapping(test_config)
+    check_production(app.config)
+
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    if app.config.get("PROXY_FIX_HOPS", 1):  # behind one reverse proxy (gunicorn behind nginx)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+    from . import models  # noqa: F401  (registers the tables on the metadata)
+    from .extensions import babel, csrf, db, limiter, login_manager, migrate
+    from .i18n import select_locale, select_timezone
+
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"),
+        render_as_batch=True,
+    )  # fmt: skip
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+
+    from . import errors, i18n, survey
+
+    errors.init_app(app)
+    i18n.init_app(app)
+    app.register_blueprint(survey.bp)
+
+    import sms_gateway
+
+    sms_gateway.init_app(app)
+
+    from . import cli
+
+    cli.init_app(app)
+
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,109 @@
+"""Configuration, read from the environment once, when the app is created."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+DEV_SECRET_KEY = "dev-not-secret"
+
+#: Settings that must come from the environment in production.
+PRODUCTION_SECRETS = ("SECRET_KEY", "PHONE_ENCRYPTION_KEY", "PHONE_HASH_KEY", "PUBLIC_BASE_URL")
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or incomplete; the message says what to set."""
+
+
+def _instance_secret(instance_path: Path, name: str, make) -> str:
+    """Return a development secret kept in instance/, creating it on first use."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    path = instance_path / name
+    if not path.exists():
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_config(instance_path: str, environ: os._Environ | dict | None = None) -> dict:
+    """Build the Flask config from environment variables, with development defaults."""
+    env = os.environ if environ is None else environ
+    instance = Path(instance_path)
+    is_production = env.get("MSCORE_ENV", "development") == "production"
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'mscore.sqlite'}"
+    if database_url.startswith("postgres://"):  # Heroku-style URL; SQLAlchemy wants the dialect
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+
+    config = {
+        "MSCORE_ENV": "production" if is_production else "development",
+        "SECRET_KEY": env.get("SECRET_KEY") or ("" if is_production else DEV_SECRET_KEY),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI")
+        or env.get("REDIS_URL")
+        or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "SURVEY_RATE_LIMIT": env.get("SURVEY_RATE_LIMIT", "20 per minute;200 per day"),
+        "TIMEZONE": env.get("TIMEZONE", "Asia/Ho_Chi_Minh"),
+        "BABEL_DEFAULT_LOCALE": "vi",
+        "BABEL_DEFAULT_TIMEZONE": env.get("TIMEZONE", "Asia/Ho_Chi_Minh"),
+        "LANGUAGES": ("vi", "en"),
+        "WTF_CSRF_TIME_LIMIT": None,  # a form may sit open at the counter; the session binds it
+        "MAX_CONTENT_LENGTH": 64 * 1024,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": is_production,
+        "SMS_PROVIDER": env.get("SMS_PROVIDER", "console"),
+        "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID", ""),
+        "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN", ""),
+        "TWILIO_MESSAGING_SERVICE_SID": env.get("TWILIO_MESSAGING_SERVICE_SID", ""),
+        "TWILIO_FROM_NUMBER": env.get("TWILIO_FROM_NUMBER", ""),
+        "PHONE_DEFAULT_REGION": env.get("PHONE_DEFAULT_REGION", "VN"),
+        "PHONE_ENCRYPTION_KEY": env.get("PHONE_ENCRYPTION_KEY", ""),
+        "PHONE_HASH_KEY": env.get("PHONE_HASH_KEY", ""),
+    }
+    if not is_production:
+        if not config["PHONE_ENCRYPTION_KEY"]:
+            config["PHONE_ENCRYPTION_KEY"] = _instance_secret(
+                instance, "phone_encryption.key", lambda: Fernet.generate_key().decode()
+            )
+        if not config["PHONE_HASH_KEY"]:
+            config["PHONE_HASH_KEY"] = _instance_secret(
+                instance, "phone_hash.key", lambda: secrets.token_urlsafe(32)
+            )
+    return config
+
+
+def check_production(config: dict) -> None:
+    """Refuse to run in production with a missing or development secret."""
+    if config.get("MSCORE_ENV") != "production":
+        return
+    problems = [f"{name} is not set" for name in PRODUCTION_SECRETS if not config.get(name)]
+    if config.get("SECRET_KEY") == DEV_SECRET_KEY:
+        problems.append("SECRET_KEY is the development value")
+    elif config.get("SECRET_KEY") and len(config["SECRET_KEY"]) < 32:
+        problems.append("SECRET_KEY is shorter than 32 characters")
+    if config.get("PHONE_ENCRYPTION_KEY"):
+        try:
+            Fernet(config["PHONE_ENCRYPTION_KEY"])
+        except ValueError:
+            problems.append("PHONE_ENCRYPTION_KEY is not a Fernet key (32 url-safe base64 bytes)")
+    if config.get("PHONE_HASH_KEY") and len(config["PHONE_HASH_KEY"]) < 32:
+        problems.append("PHONE_HASH_KEY is shorter than 32 characters")
+    if config.get("SQLALCHEMY_DATABASE_URI", "").startswith("sqlite"):
+        problems.append("DATABASE_URL is not set (SQLite is for development only)")
+    if config.get("RATELIMIT_STORAGE_URI") == "memory://":
+        problems.append("RATELIMIT_STORAGE_URI is not set (in-memory limits are per process)")
+    if config.get("SMS_PROVIDER") == "twilio" and not config.get("TWILIO_AUTH_TOKEN"):
+        problems.append("TWILIO_AUTH_TOKEN is not set while SMS_PROVIDER=twilio")
+    if problems:
+        raise ConfigError(
+            "mscore refuses to start with MSCORE_ENV=production: "
+            + "; ".join(problems)
+            + ". Set these environment variables (see docs/operations.md)."
+        )

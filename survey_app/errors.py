@@ -1,0 +1,68 @@
+"""Error pages: friendly HTML for people, JSON {code, message, details} for the API."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+
+def wants_json() -> bool:
+    """API clients get JSON errors; people get pages."""
+    return request.path.startswith("/api/") or request.path.startswith("/sms/")
+
+
+def json_error(status: int, code: str, message: str, details=None):
+    """A JSON error answer in the one shape the API uses."""
+    response = jsonify({"code": code, "message": message, "details": details or {}})
+    response.status_code = status
+    return response
+
+
+def _friendly_message(error: HTTPException) -> str:
+    messages = {
+        400: _("Your answers could not be read. Please check them and try again."),
+        404: _("This page does not exist. Please check the address on the QR poster."),
+        405: _("This action is not allowed here."),
+        413: _("What you sent is too long. Please shorten your comment."),
+        429: _("Too many submissions from this connection. Please wait a moment and try again."),
+    }
+    return messages.get(error.code, _("Something went wrong. Please try again later."))
+
+
+def init_app(app: Flask) -> None:
+    """Register the error handlers."""
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        if wants_json():
+            return json_error(400, "csrf", error.description)
+        message = _("The form expired. Please open it again and resubmit.")
+        return render_template("error.html", status=400, message=message), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if wants_json():
+            return json_error(error.code or 500, error.name.lower().replace(" ", "_"),
+                              error.description)  # fmt: skip
+        message = error.description if getattr(error, "friendly", False) else None
+        status = error.code or 500
+        return render_template(
+            "error.html", status=status, message=message or _friendly_message(error)
+        ), status
+
+    @app.errorhandler(500)
+    def server_error(error):
+        if wants_json():
+            return json_error(500, "internal_error", "An unexpected error occurred.")
+        return render_template("error.html", status=500, message=_friendly_message(error)), 500
+
+
+def friendly_abort(status: int, message: str):
+    """Abort with a message meant for the citizen (already in the page's language)."""
+    from werkzeug.exceptions import default_exceptions
+
+    error = default_exceptions[status](description=message)
+    error.friendly = True
+    raise error

@@ -1,0 +1,61 @@
+"""Language (Vietnamese first, English by a visible switch) and local time at the edges."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app, redirect, request, session
+from flask_babel import get_locale
+
+
+def select_locale() -> str:
+    """The page language: ?lang= wins and is remembered, else the remembered one, else "vi"."""
+    languages = current_app.config["LANGUAGES"]
+    asked = request.args.get("lang")
+    if asked in languages:
+        session["lang"] = asked
+        return asked
+    remembered = session.get("lang")
+    return remembered if remembered in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def select_timezone() -> str:
+    """Times are shown in the configured local zone (Asia/Ho_Chi_Minh by default)."""
+    return current_app.config["TIMEZONE"]
+
+
+def local_time(value: datetime | None) -> datetime | None:
+    """Convert a UTC timestamp to the configured local time zone."""
+    if value is None:
+        return None
+    return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
+
+
+def current_language() -> str:
+    """'vi' or 'en', for templates and services."""
+    return str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site may be a redirect target."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+def init_app(app: Flask) -> None:
+    """Register the language switch and the template helpers."""
+
+    @app.get("/lang/<code>")
+    def switch_language(code: str):
+        if code in app.config["LANGUAGES"]:
+            session["lang"] = code
+        return redirect(_safe_next(request.args.get("next")))
+
+    app.jinja_env.filters["localtime"] = local_time
+    app.jinja_env.globals["current_language"] = current_language

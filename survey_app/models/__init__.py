@@ -1,0 +1,56 @@
+"""The data model (DESIGN.md section 3); import models from here."""
+
+from .dossiers import (
+    Conversation,
+    ConversationStatus,
+    Dossier,
+    Invitation,
+    InvitationStatus,
+    OptOut,
+    PhoneStatus,
+    SmsMessage,
+)
+from .offices import Counter, Office, OfficeKind, RankingGroup, Service, office_services
+from .officials import ApiToken, Role, User
+from .responses import Answer, Channel, Integrity, Response
+from .surveys import (
+    KIND_VALUES,
+    SIPAS_ELEMENTS,
+    Dimension,
+    Question,
+    QuestionKind,
+    Questionnaire,
+)
+from .types import UTCDateTime, utcnow
+
+__all__ = [
+    "KIND_VALUES",
+    "SIPAS_ELEMENTS",
+    "Answer",
+    "ApiToken",
+    "Channel",
+    "Conversation",
+    "ConversationStatus",
+    "Counter",
+    "Dimension",
+    "Dossier",
+    "Integrity",
+    "Invitation",
+    "InvitationStatus",
+    "Office",
+    "OfficeKind",
+    "OptOut",
+    "PhoneStatus",
+    "Question",
+    "QuestionKind",
+    "Questionnaire",
+    "RankingGroup",
+    "Response",
+    "Role",
+    "Service",
+    "SmsMessage",
+    "User",
+    "UTCDateTime",
+    "office_services",
+    "utcnow",
+]

@@ -1,0 +1,174 @@
+"""Dossiers (hồ sơ) from the one-stop software, and the SMS invitations, conversations and opt-outs
+that follow them."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .types import UTCDateTime, str_enum, utcnow
+
+
+class PhoneStatus(enum.StrEnum):
+    """What normalisation made of the phone number a dossier came with."""
+
+    MOBILE = "mobile"  # a valid mobile number: may be invited
+    NOT_MOBILE = "not_mobile"  # valid but a landline or similar: never invited
+    INVALID = "invalid"
+    MISSING = "missing"
+
+
+class Dossier(db.Model):
+    """A citizen's dossier at an office, created by the one-stop software (API or CSV)."""
+
+    __tablename__ = "dossiers"
+    __table_args__ = (UniqueConstraint("office_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
+    # As the one-stop software sent it; an unknown code is kept, with service_id left empty.
+    service_code: Mapped[str | None] = mapped_column(String(64))
+    phone_encrypted: Mapped[str | None] = mapped_column(Text)
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    phone_status: Mapped[PhoneStatus] = mapped_column(
+        str_enum(PhoneStatus, "phone_status"), default=PhoneStatus.MISSING
+    )
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    office = relationship("Office")
+    service = relationship("Service")
+    invitation: Mapped[Invitation | None] = relationship(back_populates="dossier")
+
+    def __repr__(self) -> str:
+        return f"<Dossier {self.code} of office {self.office_id}>"
+
+
+class InvitationStatus(enum.StrEnum):
+    """States of an SMS invitation; the invitations table is the outbox.
+
+    queued ──claim──▶ sending ──▶ sent ──▶ delivered ──reply──▶ answered
+       ▲                 │  │        └──▶ failed (undelivered)      │
+       └──transient──────┘  └──permanent──▶ failed         expired ◀┘ (no reply in time)
+    any state ──STOP / 21610──▶ opted_out
+    """
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    ANSWERED = "answered"
+    EXPIRED = "expired"
+    OPTED_OUT = "opted_out"
+
+
+class Invitation(db.Model):
+    """One SMS survey invitation for a returned dossier, with the probability it was drawn with."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        CheckConstraint(
+            "sampling_probability > 0 AND sampling_probability <= 1", name="probability_range"
+        ),
+        CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id"), unique=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
+    phone_hash: Mapped[str] = mapped_column(String(64), index=True)
+    sampling_probability: Mapped[float] = mapped_column(Float)
+    status: Mapped[InvitationStatus] = mapped_column(
+        str_enum(InvitationStatus, "invitation_status"), default=InvitationStatus.QUEUED
+    )
+    language: Mapped[str] = mapped_column(String(5), default="vi")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    provider_message_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    dossier: Mapped[Dossier] = relationship(back_populates="invitation")
+
+    def __repr__(self) -> str:
+        return f"<Invitation {self.id} {self.status}>"
+
+
+class ConversationStatus(enum.StrEnum):
+    """States of an SMS conversation: active ──▶ completed | ended (gave up) | expired."""
+
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    ENDED = "ended"
+    EXPIRED = "expired"
+
+
+class Conversation(db.Model):
+    """The SMS question-and-answer state for one invitation."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (CheckConstraint("retries >= 0", name="retries_nonnegative"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id"), unique=True)
+    response_id: Mapped[int | None] = mapped_column(ForeignKey("responses.id"))
+    phone_hash: Mapped[str] = mapped_column(String(64), index=True)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[ConversationStatus] = mapped_column(
+        str_enum(ConversationStatus, "conversation_status"), default=ConversationStatus.ACTIVE
+    )
+    language: Mapped[str] = mapped_column(String(5), default="vi")
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    invitation: Mapped[Invitation] = relationship()
+
+
+class SmsMessage(db.Model):
+    """An SMS webhook delivery already processed, kept so a repeat with the same MessageSid is
+    dropped."""
+
+    __tablename__ = "sms_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    direction: Mapped[str] = mapped_column(String(8))  # "in" or "out"
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OptOut(db.Model):
+    """A phone number (as its keyed hash) that asked not to be texted; START revokes it."""
+
+    __tablename__ = "opt_outs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(String(32))  # keyword or provider error that caused it
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,98 @@
+"""Responses and their answers, one row per question (never a wide answer table)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .types import UTCDateTime, str_enum, utcnow
+
+
+class Channel(enum.StrEnum):
+    """How a response reached mscore."""
+
+    QR_WEB = "qr_web"
+    SMS = "sms"
+    KIOSK = "kiosk"
+
+
+class Integrity(enum.StrEnum):
+    """Whether a response counts: flagged and excluded ones are left out of reports by default."""
+
+    VALID = "valid"
+    FLAGGED = "flagged"
+    EXCLUDED = "excluded"
+
+
+class Response(db.Model):
+    """One citizen's rating of one visit to an office."""
+
+    __tablename__ = "responses"
+    __table_args__ = (
+        Index("ix_responses_office_submitted", "office_id", "submitted_at"),
+        Index("ix_responses_client_office_submitted", "client_hash", "office_id", "submitted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"))
+    counter_id: Mapped[int | None] = mapped_column(ForeignKey("counters.id"))
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
+    dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossiers.id"), unique=True)
+    questionnaire_id: Mapped[int] = mapped_column(ForeignKey("questionnaires.id"))
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel, "channel"))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    language: Mapped[str] = mapped_column(String(5), default="vi")
+    integrity: Mapped[Integrity] = mapped_column(
+        str_enum(Integrity, "integrity"), default=Integrity.VALID
+    )
+    integrity_reason: Mapped[str | None] = mapped_column(String(255))
+    # Keyed hash of the device (QR) or phone (SMS): duplicate checks without keeping the raw value.
+    client_hash: Mapped[str | None] = mapped_column(String(64))
+    # Random token rendered into the form: a double tap or a refresh cannot make a second response.
+    submission_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    is_partial: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    office = relationship("Office")
+    counter = relationship("Counter")
+    service = relationship("Service")
+    dossier = relationship("Dossier")
+    questionnaire = relationship("Questionnaire")
+    answers: Mapped[list[Answer]] = relationship(
+        back_populates="response", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Response {self.id} {self.channel}>"
+
+
+class Answer(db.Model):
+    """The answer to one question: a small integer for scales and yes/no, text for comments."""
+
+    __tablename__ = "answers"
+    __table_args__ = (
+        UniqueConstraint("response_id", "question_id"),
+        CheckConstraint("value IS NULL OR (value >= 0 AND value <= 5)", name="value_range"),
+        CheckConstraint("value IS NOT NULL OR text IS NOT NULL", name="has_value"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"), index=True)
+    value: Mapped[int | None] = mapped_column(SmallInteger)
+    text: Mapped[str | None] = mapped_column(Text)
+
+    response: Mapped[Response] = relationship(back_populates="answers")
+    question = relationship("Question")

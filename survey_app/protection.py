@@ -1,0 +1,72 @@
+"""Protecting personal data: phone numbers are normalised, encrypted for sending and hashed with a
+key for look-ups; IP addresses and devices are kept only as keyed hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import phonenumbers
+from cryptography.fernet import Fernet, InvalidToken
+from flask import current_app
+from phonenumbers import PhoneNumberType
+
+from .models import PhoneStatus
+
+_MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+
+
+def normalize_phone(raw: str | None, region: str = "VN") -> tuple[str | None, PhoneStatus]:
+    """Return the E.164 form of a phone number and what kind of number it is."""
+    if raw is None or not str(raw).strip():
+        return None, PhoneStatus.MISSING
+    try:
+        parsed = phonenumbers.parse(str(raw).strip(), region)
+    except phonenumbers.NumberParseException:
+        return None, PhoneStatus.INVALID
+    if not phonenumbers.is_valid_number(parsed):
+        return None, PhoneStatus.INVALID
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if phonenumbers.number_type(parsed) not in _MOBILE_TYPES:
+        return e164, PhoneStatus.NOT_MOBILE
+    return e164, PhoneStatus.MOBILE
+
+
+def keyed_hash(value: str, purpose: str, key: str | None = None) -> str:
+    """HMAC-SHA256 of a value under the app's hash key, separated by purpose ('phone', 'client')."""
+    secret = (key or current_app.config["PHONE_HASH_KEY"]).encode()
+    return hmac.new(secret, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def phone_hash(e164: str, key: str | None = None) -> str:
+    """The keyed hash by which a phone number is looked up and opted out."""
+    return keyed_hash(e164, "phone", key)
+
+
+def _fernet(key: str | None = None) -> Fernet:
+    return Fernet((key or current_app.config["PHONE_ENCRYPTION_KEY"]).encode())
+
+
+def encrypt_phone(e164: str, key: str | None = None) -> str:
+    """Encrypt a phone number for storage (Fernet: AES-128-CBC with HMAC)."""
+    return _fernet(key).encrypt(e164.encode()).decode()
+
+
+def decrypt_phone(token: str, key: str | None = None) -> str:
+    """Decrypt a stored phone number; raises ValueError if the key does not fit."""
+    try:
+        return _fernet(key).decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise ValueError("phone number cannot be decrypted with PHONE_ENCRYPTION_KEY") from exc
+
+
+def protect_phone(raw: str | None, region: str | None = None) -> dict:
+    """Normalise a raw number and return the columns a dossier stores for it."""
+    e164, status = normalize_phone(raw, region or current_app.config["PHONE_DEFAULT_REGION"])
+    if e164 is None:
+        return {"phone_encrypted": None, "phone_hash": None, "phone_status": status}
+    return {
+        "phone_encrypted": encrypt_phone(e164),
+        "phone_hash": phone_hash(e164),
+        "phone_status": status,
+    }

@@ -1,0 +1,7 @@
+"""The QR web survey blueprint."""
+
+from flask import Blueprint
+
+bp = Blueprint("survey", __name__)
+
+from . import views  # noqa: E402,F401

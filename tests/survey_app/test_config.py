@@ -1,0 +1,64 @@
+"""Configuration comes from the environment; production refuses unsafe settings."""
+
+import pytest
+from cryptography.fernet import Fernet
+
+from survey_app import create_app
+from survey_app.config import ConfigError, check_production, load_config
+
+GOOD_PRODUCTION = {
+    "MSCORE_ENV": "production",
+    "SECRET_KEY": "x" * 40,
+    "DATABASE_URL": "postgresql://u@db/mscore",
+    "PUBLIC_BASE_URL": "https://mscore.example.gov.vn",
+    "PHONE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+    "PHONE_HASH_KEY": "h" * 40,
+    "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
+}
+
+
+def test_development_defaults(tmp_path):
+    config = load_config(str(tmp_path), {})
+    assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'mscore.sqlite'}"
+    assert config["TIMEZONE"] == "Asia/Ho_Chi_Minh"
+    assert config["RATELIMIT_STORAGE_URI"] == "memory://"
+    Fernet(config["PHONE_ENCRYPTION_KEY"])  # a usable generated key
+    # generated once into instance/ and reused
+    assert load_config(str(tmp_path), {})["PHONE_HASH_KEY"] == config["PHONE_HASH_KEY"]
+    check_production(config)  # development never refuses
+
+
+def test_database_url_dialect_is_made_explicit(tmp_path):
+    config = load_config(str(tmp_path), {"DATABASE_URL": "postgres://u:p@h:5432/d"})
+    assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@h:5432/d"
+
+
+def test_production_accepts_complete_settings(tmp_path):
+    check_production(load_config(str(tmp_path), GOOD_PRODUCTION))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"SECRET_KEY": ""}, "SECRET_KEY is not set"),
+        ({"SECRET_KEY": "dev-not-secret"}, "SECRET_KEY is the development value"),
+        ({"PHONE_ENCRYPTION_KEY": ""}, "PHONE_ENCRYPTION_KEY is not set"),
+        ({"PHONE_ENCRYPTION_KEY": "short"}, "not a Fernet key"),
+        ({"PHONE_HASH_KEY": ""}, "PHONE_HASH_KEY is not set"),
+        ({"DATABASE_URL": ""}, "DATABASE_URL is not set"),
+        ({"RATELIMIT_STORAGE_URI": ""}, "RATELIMIT_STORAGE_URI is not set"),
+    ],
+)
+def test_production_refuses_missing_or_development_secrets(tmp_path, change, message):
+    with pytest.raises(ConfigError, match=message):
+        check_production(load_config(str(tmp_path), {**GOOD_PRODUCTION, **change}))
+
+
+def test_create_app_refuses_to_start_in_production_without_secrets(monkeypatch, tmp_path):
+    monkeypatch.setenv("MSCORE_ENV", "production")
+    monkeypatch.setenv("MSCORE_INSTANCE_PATH", str(tmp_path))
+    for name in ("SECRET_KEY", "PHONE_ENCRYPTION_KEY", "PHONE_HASH_KEY", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigError, match="refuses to start"):
+        create_app()
+    assert not (tmp_path / "phone_hash.key").exists()  # no development key made in production
