@@ -41,11 +41,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
 
-    from . import errors, i18n, survey
+    from . import errors, i18n, qr, survey
 
     errors.init_app(app)
     i18n.init_app(app)
     app.register_blueprint(survey.bp)
+    app.register_blueprint(qr.bp)
 
     import sms_gateway
 

@@ -11,6 +11,8 @@ from werkzeug.security import generate_password_hash
 from .extensions import db
 
 mscore = AppGroup("mscore", help="mscore administration: demo data, imports, QR posters, users.")
+import_group = AppGroup("import", help="Import CSV files (UTF-8); a bad file is rejected whole.")
+mscore.add_command(import_group)
 
 
 @mscore.command("urls")
@@ -65,5 +67,5 @@ def init_app(app: Flask) -> None:
     from . import demo, importers, qr
 
     for module in (demo, importers, qr):
-        module.register(mscore)
+        module.register(mscore)  # `import` commands attach to cli.import_group themselves
     app.cli.add_command(mscore)

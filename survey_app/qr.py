@@ -1,4 +1,8 @@
-"""Placeholder until its helper fills it in."""
+"""QR posters (placeholder until its helper fills it in)."""
+
+from flask import Blueprint
+
+bp = Blueprint("qr", __name__)
 
 
 def register(group) -> None:
