@@ -27,10 +27,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config.get("PROXY_FIX_HOPS", 1):  # behind one reverse proxy (gunicorn behind nginx)
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
-    from . import models  # noqa: F401  (registers the tables on the metadata)
+    from . import (
+        errors,
+        models,  # noqa: F401  (registers the tables on the metadata)
+    )
     from .extensions import babel, csrf, db, limiter, login_manager, migrate
     from .i18n import select_locale, select_timezone
 
+    errors.init_app(app)  # first, so its before_request runs before CSRF reads the form
     db.init_app(app)
     migrate.init_app(
         app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"),
@@ -41,9 +45,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
 
-    from . import errors, i18n, qr, survey
+    from . import i18n, qr, survey
 
-    errors.init_app(app)
     i18n.init_app(app)
     app.register_blueprint(survey.bp)
     app.register_blueprint(qr.bp)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 
 def wants_json() -> bool:
@@ -31,8 +33,22 @@ def _friendly_message(error: HTTPException) -> str:
     return messages.get(error.code, _("Something went wrong. Please try again later."))
 
 
+def require_utf8_form() -> None:
+    """Refuse a URL-encoded body that is not valid UTF-8 (Werkzeug would keep the bytes quoted)."""
+    if request.method != "POST" or request.mimetype != "application/x-www-form-urlencoded":
+        return
+    body = request.get_data(cache=True)  # the form is parsed later from this cached copy
+    try:
+        parse_qsl(body.decode("ascii"), keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        if wants_json():
+            raise BadRequest("the request body is not valid UTF-8") from None
+        friendly_abort(400, _("Your answers are not valid text (UTF-8). Please type them again."))
+
+
 def init_app(app: Flask) -> None:
-    """Register the error handlers."""
+    """Register the error handlers and the UTF-8 check (before CSRF parses the form)."""
+    app.before_request(require_utf8_form)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from cryptography.fernet import Fernet
+from flask import g, has_app_context
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 os.environ.setdefault("MSCORE_INSTANCE_PATH", "/tmp/mscore-test-instance")
@@ -119,6 +121,22 @@ def app_config(database_url):
     return _test_config(database_url)
 
 
+class _IsolatedClient(FlaskClient):
+    """A test client whose requests don't share `g` with the test's open app context, as in
+    production, where every request has its own (Flask-Babel and Flask-Login cache on `g`)."""
+
+    def open(self, *args, **kwargs):
+        saved = dict(g.__dict__) if has_app_context() else None
+        if saved is not None:
+            g.__dict__.clear()
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            if saved is not None:
+                g.__dict__.clear()
+                g.__dict__.update(saved)
+
+
 @pytest.fixture
 def app(app_config):
     """A fresh app on a migrated, empty database."""
@@ -126,6 +144,7 @@ def app(app_config):
     from survey_app.extensions import db
 
     app = create_app(app_config)
+    app.test_client_class = _IsolatedClient
     with app.app_context():
         yield app
         db.session.remove()

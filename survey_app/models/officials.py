@@ -9,7 +9,7 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import db, login_manager
 from .types import UTCDateTime, str_enum, utcnow
 
 
@@ -41,6 +41,12 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login asks this
         return self.is_enabled
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """The signed-in official of a session, if still enabled."""
+    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
 
 
 class ApiToken(db.Model):

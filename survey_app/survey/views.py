@@ -1,1 +1,161 @@
-"""Survey views."""
+"""The citizen's survey page: GET shows the form for an office (and counter), POST records it."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import friendly_abort
+from ..extensions import db, limiter
+from ..i18n import current_language
+from ..models import Counter, Office
+from ..protection import keyed_hash
+from ..services.questionnaires import ensure_default_questionnaire
+from ..services.responses import (
+    BadSubmission,
+    burst_reason,
+    dossier_has_response,
+    find_dossier,
+    parse_submission,
+    record_web_response,
+    token_used,
+)
+from . import bp
+
+log = logging.getLogger(__name__)
+TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+LIKERT_LABELS = {
+    1: ("😠", _l("Very dissatisfied")),
+    2: ("🙁", _l("Dissatisfied")),
+    3: ("😐", _l("Neutral")),
+    4: ("🙂", _l("Satisfied")),
+    5: ("😄", _l("Very satisfied")),
+}
+
+
+def _office_and_counter(office_code: str, counter_code: str | None):
+    office = db.session.scalar(select(Office).where(Office.code == office_code))
+    if office is None or not office.is_active:
+        friendly_abort(404, _("We could not find this office. Please check the QR poster."))
+    counter = None
+    if counter_code is not None:
+        counter = db.session.scalar(
+            select(Counter).where(Counter.office_id == office.id, Counter.code == counter_code)
+        )
+        if counter is None or not counter.is_active:
+            friendly_abort(404, _("We could not find this counter. Please check the QR poster."))
+    return office, counter
+
+
+def _today() -> str:
+    return datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date().isoformat()
+
+
+def _rated_today(office: Office) -> bool:
+    return session.get("rated", {}).get(office.code) == _today()
+
+
+def _remember_rated(office: Office) -> None:
+    today = _today()
+    rated = {code: day for code, day in session.get("rated", {}).items() if day == today}
+    rated[office.code] = today
+    session["rated"] = rated
+
+
+def _client_hash() -> str:
+    """A keyed hash of the client's address and browser: no raw IP is kept."""
+    agent = request.headers.get("User-Agent", "")[:200]
+    return keyed_hash(f"{request.remote_addr}|{agent}", "client")
+
+
+def _render_form(office, counter, questionnaire, *, values=None, errors=None, notice=None,
+                 token=None, confirm_no_dossier=False, status=200):  # fmt: skip
+    return render_template(
+        "survey/form.html",
+        office=office, counter=counter, questionnaire=questionnaire, labels=LIKERT_LABELS,
+        values=values or {}, errors=errors or {}, notice=notice,
+        submission_token=token or secrets.token_urlsafe(24),
+        confirm_no_dossier=confirm_no_dossier, lang=current_language(),
+    ), status  # fmt: skip
+
+
+@bp.route("/s/<office_code>", methods=["GET", "POST"])
+@bp.route("/s/<office_code>/<counter_code>", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["SURVEY_RATE_LIMIT"], methods=["POST"])
+def survey_form(office_code: str, counter_code: str | None = None):
+    """Show the survey for an office, or record a submission of it."""
+    office, counter = _office_and_counter(office_code, counter_code)
+    questionnaire = ensure_default_questionnaire()
+    if request.method == "GET":
+        if _rated_today(office):
+            return render_template("survey/already.html", office=office, reason="today")
+        db.session.commit()  # the default questionnaire, if it was just created
+        return _render_form(office, counter, questionnaire)
+    return _submit(office, counter, questionnaire)
+
+
+def _submit(office, counter, questionnaire):
+    form = request.form
+    token = form.get("submission_token", "")
+    if not TOKEN_PATTERN.match(token):
+        friendly_abort(400, _("The form is incomplete. Please open it again from the QR code."))
+    thanks = redirect(url_for("survey.thanks", office_code=office.code), code=303)
+    if token_used(token):
+        return thanks  # a double tap or a refresh: the first submission counts
+    if form.get("website"):  # the honeypot: only bots fill a field people cannot see
+        log.info("honeypot filled at office %s; nothing stored", office.code)
+        return thanks
+    if _rated_today(office):
+        return render_template("survey/already.html", office=office, reason="today")
+    try:
+        submission = parse_submission(form, questionnaire, office)
+    except BadSubmission as exc:
+        friendly_abort(400, str(exc))
+    values = form.to_dict()
+    if submission.errors:
+        return _render_form(office, counter, questionnaire, values=values, token=token,
+                            errors=submission.errors, status=400)  # fmt: skip
+    dossier = find_dossier(office, submission.dossier_code)
+    if submission.dossier_code and dossier is None and not form.get("confirm_no_dossier"):
+        notice = _("We could not find dossier %(code)s at this office. Check the code, or send "
+                   "your answers without it.", code=submission.dossier_code)  # fmt: skip
+        return _render_form(office, counter, questionnaire, values=values, token=token,
+                            errors={"dossier_code": notice}, confirm_no_dossier=True)  # fmt: skip
+    if dossier is not None and dossier_has_response(dossier):
+        return render_template("survey/already.html", office=office, reason="dossier"), 409
+    config = current_app.config
+    client = _client_hash()
+    flag = burst_reason(office, client, config.get("SURVEY_BURST_LIMIT", 3),
+                        config.get("SURVEY_BURST_MINUTES", 10))  # fmt: skip
+    try:
+        record_web_response(
+            office=office, counter=counter, questionnaire=questionnaire, submission=submission,
+            dossier=dossier, language=current_language(), client_hash=client,
+            submission_token=token, flag_reason=flag,
+        )  # fmt: skip
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()  # a concurrent double tap, or a dossier rated a moment ago
+        if token_used(token):
+            return thanks
+        if dossier is not None:
+            return render_template("survey/already.html", office=office, reason="dossier"), 409
+        raise
+    _remember_rated(office)
+    return thanks
+
+
+@bp.get("/s/<office_code>/thanks")
+def thanks(office_code: str):
+    """The thank-you page after a submission."""
+    office, _counter = _office_and_counter(office_code, None)
+    return render_template("survey/thanks.html", office=office)

@@ -1,0 +1,247 @@
+"""The QR web survey: the form, submitting, and everything that must not happen."""
+
+import re
+import secrets
+
+import pytest
+from sqlalchemy import func, select
+
+from survey_app.models import Answer, Integrity, Response
+
+
+@pytest.fixture
+def office(make_office, make_service, make_counter, questionnaire):
+    office = make_office(code="HCC-TP", name="Sở Tư pháp tỉnh Quảng Trị")
+    make_service(code="LLTP", name="Cấp phiếu lý lịch tư pháp", office=office)
+    make_counter(office, code="Q1", name="Quầy số 1")
+    return office
+
+
+def _form(client, url="/s/HCC-TP"):
+    page = client.get(url)
+    assert page.status_code == 200, page.data[:500]
+    html = page.get_data(as_text=True)
+    fields = dict(re.findall(r'name="(csrf_token|submission_token)" value="([^"]+)"', html))
+    return html, fields
+
+
+def _post(client, url="/s/HCC-TP", **answers):
+    _html, fields = _form(client, url)
+    data = {**fields, "q_overall": "5", **answers}
+    return client.post(url, data=data), data
+
+
+def _count(db, model=Response):
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_form_shows_office_questions_and_faces_in_vietnamese(client, office):
+    html, fields = _form(client)
+    assert "Sở Tư pháp tỉnh Quảng Trị" in html
+    assert "Công chức có thái độ lịch sự, tôn trọng" in html
+    assert html.count('type="radio" name="q_overall"') == 5
+    for word in ("Rất không hài lòng", "Bình thường", "Rất hài lòng"):
+        assert word in html
+    assert '<html lang="vi">' in html and "<legend>" in html
+    assert "Cấp phiếu lý lịch tư pháp" in html  # the office's services to choose from
+    assert fields["csrf_token"] and len(fields["submission_token"]) >= 16
+    assert 'name="viewport" content="width=device-width, initial-scale=1"' in html
+
+
+def test_english_by_a_visible_switch(client, office):
+    html, _ = _form(client)
+    assert 'href="/lang/en?next=' in html and ">English<" in html
+    english = client.get("/s/HCC-TP?lang=en").get_data(as_text=True)
+    assert '<html lang="en">' in english and "Staff were polite and respectful" in english
+    assert "Very satisfied" in english
+    # remembered for the next page
+    assert "Very satisfied" in client.get("/s/HCC-TP").get_data(as_text=True)
+    switched = client.get("/lang/vi?next=/s/HCC-TP")
+    assert switched.status_code == 302 and switched.headers["Location"] == "/s/HCC-TP"
+    assert "Rất hài lòng" in client.get("/s/HCC-TP").get_data(as_text=True)
+
+
+def test_language_switch_refuses_offsite_redirects(client, office):
+    assert client.get("/lang/en?next=https://evil.example/").headers["Location"] == "/"
+    assert client.get("/lang/en?next=//evil.example/").headers["Location"] == "/"
+
+
+def test_unknown_or_inactive_office_or_counter_gets_a_friendly_404(client, db, office):
+    page = client.get("/s/NOPE")
+    assert page.status_code == 404
+    assert "Không tìm thấy cơ quan này" in page.get_data(as_text=True)
+    assert client.get("/s/HCC-TP/Q9").status_code == 404
+    office.is_active = False
+    db.session.commit()
+    assert client.get("/s/HCC-TP").status_code == 404
+
+
+def test_submit_stores_response_and_answers_and_thanks(client, db, office, questionnaire):
+    response, _ = _post(client, "/s/HCC-TP/Q1", q_staff_polite="4", q_extra_payment="0",
+                        q_comment="  Cán bộ nhiệt tình  ", service="LLTP")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/s/HCC-TP/thanks")
+    thanks = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Xin cảm ơn" in thanks
+    stored = db.session.scalars(select(Response)).one()
+    assert stored.office.code == "HCC-TP" and stored.counter.code == "Q1"
+    assert stored.channel.value == "qr_web" and stored.language == "vi"
+    assert stored.service.code == "LLTP" and stored.integrity == Integrity.VALID
+    assert stored.questionnaire_id == questionnaire.id and stored.dossier_id is None
+    answers = {a.question.code: (a.value, a.text) for a in stored.answers}
+    assert answers == {"overall": (5, None), "staff_polite": (4, None),
+                       "extra_payment": (0, None), "comment": (None, "Cán bộ nhiệt tình")}
+    assert stored.client_hash and "127.0.0.1" not in stored.client_hash
+
+
+def test_only_the_overall_rating_is_required(client, db, office):
+    _html, fields = _form(client)
+    page = client.post("/s/HCC-TP", data={**fields, "q_staff_polite": "2"})
+    assert page.status_code == 400
+    html = page.get_data(as_text=True)
+    assert "Vui lòng chọn một mức đánh giá" in html
+    assert 'value="2"\n                 checked' in html or 'value="2" checked' in html.replace(
+        "\n                 ", " ")  # the other answer is kept
+    assert _count(db) == 0
+
+
+def test_double_tap_and_refresh_make_one_response(client, db, office):
+    first, data = _post(client)
+    assert first.status_code == 303
+    again = client.post("/s/HCC-TP", data=data)  # the same rendered form sent twice
+    assert again.status_code == 303 and again.headers["Location"].endswith("/thanks")
+    assert _count(db) == 1
+
+
+def test_one_response_per_device_per_office_per_day(client, db, office, make_office):
+    first, data = _post(client)
+    assert first.status_code == 303
+    page = client.get("/s/HCC-TP")
+    assert "Hôm nay Ông/Bà đã đánh giá" in page.get_data(as_text=True)
+    # a new form sent from the same device (its signed cookie says: rated today)
+    replay = {**data, "submission_token": secrets.token_urlsafe(24), "q_overall": "1"}
+    second = client.post("/s/HCC-TP", data=replay)
+    assert "Hôm nay Ông/Bà đã đánh giá" in second.get_data(as_text=True)
+    assert _count(db) == 1
+    make_office(code="OTHER", name="UBND huyện Hải Lăng")
+    assert _post(client, "/s/OTHER")[0].status_code == 303  # another office is fine
+    assert _count(db) == 2
+
+
+def test_dossier_code_binds_response_to_dossier_and_service(
+    client, db, office, make_dossier, make_service
+):
+    service = make_service(code="KS", name="Đăng ký khai sinh", field="Hộ tịch")
+    dossier = make_dossier(office, code="000.00.19.H56-260301-0001", service=service)
+    response, _ = _post(client, dossier_code=" 000.00.19.h56-260301-0001 ", service="LLTP")
+    assert response.status_code == 303
+    stored = db.session.scalars(select(Response)).one()
+    assert stored.dossier_id == dossier.id
+    assert stored.service_id == service.id  # the dossier's service wins over the chosen one
+
+
+def test_unknown_dossier_code_is_explained_and_citizen_can_go_on(client, db, office):
+    first, data = _post(client, dossier_code="HS-KHONG-CO")
+    assert first.status_code == 200
+    html = first.get_data(as_text=True)
+    assert "Không tìm thấy hồ sơ HS-KHONG-CO" in html
+    assert 'name="confirm_no_dossier" value="1"' in html and "Gửi mà không kèm mã hồ sơ" in html
+    assert _count(db) == 0
+    second = client.post("/s/HCC-TP", data={**data, "confirm_no_dossier": "1"})
+    assert second.status_code == 303
+    assert db.session.scalars(select(Response)).one().dossier_id is None
+
+
+def test_one_response_per_dossier(client, app, db, office, make_dossier):
+    make_dossier(office, code="HS-1")
+    assert _post(client, dossier_code="HS-1")[0].status_code == 303
+    other_device = app.test_client()
+    second, _ = _post(other_device, dossier_code="HS-1")
+    assert second.status_code == 409
+    assert "Hồ sơ này đã được đánh giá" in second.get_data(as_text=True)
+    assert _count(db) == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("q_overall", "6", "nằm ngoài thang điểm"),
+        ("q_overall", "0", "nằm ngoài thang điểm"),
+        ("q_overall", "five", "nằm ngoài thang điểm"),
+        ("q_extra_payment", "2", "nằm ngoài thang điểm"),
+        ("q_hacked", "5", "Câu hỏi không tồn tại"),
+        ("q_comment", "x" * 1001, "dài quá 1000 ký tự"),
+        ("dossier_code", "H" * 65, "dài quá 64 ký tự"),
+        ("service", "NOT-HERE", "không giải quyết thủ tục"),
+    ],
+)
+def test_bad_input_gets_400_with_message_and_stores_nothing(client, db, office, field, value,
+                                                            message):
+    response, _ = _post(client, **{field: value})
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert _count(db) == 0 and _count(db, Answer) == 0
+
+
+def test_bad_input_message_follows_page_language(client, db, office):
+    client.get("/s/HCC-TP?lang=en")
+    response, _ = _post(client, q_overall="9")
+    assert response.status_code == 400
+    assert "out of range" in response.get_data(as_text=True)
+
+
+def test_broken_utf8_gets_400_not_500(client, db, office):
+    _html, fields = _form(client)
+    body = (f"csrf_token={fields['csrf_token']}&submission_token={fields['submission_token']}"
+            "&q_overall=5&q_comment=C%E1%BA%A0n%FF%FE").encode()
+    response = client.post("/s/HCC-TP", data=body,
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert "UTF-8" in response.get_data(as_text=True)  # in the page language
+    assert _count(db) == 0
+
+
+def test_oversized_body_is_refused(client, db, office):
+    _html, fields = _form(client)
+    response = client.post("/s/HCC-TP", data={**fields, "q_overall": "5", "q_comment": "x" * 70000})
+    assert response.status_code == 413
+    assert _count(db) == 0
+
+
+def test_missing_csrf_token_is_refused(client, db, office):
+    _html, fields = _form(client)
+    response = client.post("/s/HCC-TP", data={"submission_token": fields["submission_token"],
+                                              "q_overall": "5"})
+    assert response.status_code == 400
+    assert _count(db) == 0
+
+
+def test_missing_submission_token_is_refused(client, db, office):
+    _html, fields = _form(client)
+    response = client.post("/s/HCC-TP", data={"csrf_token": fields["csrf_token"], "q_overall": "5"})
+    assert response.status_code == 400
+    assert _count(db) == 0
+
+
+def test_honeypot_stores_nothing_but_looks_like_success(client, db, office):
+    response, _ = _post(client, website="http://spam.example")
+    assert response.status_code == 303
+    assert _count(db) == 0
+
+
+def test_bursts_from_one_client_are_stored_but_flagged(app, db, office):
+    statuses = []
+    for _ in range(5):
+        device = app.test_client()  # new cookies every time: the device check can't see it
+        statuses.append(_post(device)[0].status_code)
+    assert statuses == [303] * 5  # nothing accepted is lost
+    rows = db.session.scalars(select(Response).order_by(Response.id)).all()
+    assert [r.integrity.value for r in rows] == ["valid"] * 3 + ["flagged"] * 2
+    assert rows[3].integrity_reason == "burst: 4 responses from one client within 10 min"
+
+
+def test_no_raw_ip_is_stored(client, db, office):
+    _post(client, q_comment="ok")
+    row = db.session.scalars(select(Response)).one()
+    for value in (row.client_hash, row.integrity_reason or "", row.submission_token):
+        assert "127.0.0.1" not in value
