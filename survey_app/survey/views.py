@@ -34,11 +34,11 @@ from . import bp
 log = logging.getLogger(__name__)
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 LIKERT_LABELS = {
-    1: ("😠", _l("Very dissatisfied")),
-    2: ("🙁", _l("Dissatisfied")),
-    3: ("😐", _l("Neutral")),
-    4: ("🙂", _l("Satisfied")),
-    5: ("😄", _l("Very satisfied")),
+    1: _l("Very dissatisfied"),
+    2: _l("Dissatisfied"),
+    3: _l("Neutral"),
+    4: _l("Satisfied"),
+    5: _l("Very satisfied"),
 }
 
 
