@@ -142,7 +142,9 @@ def app(app_config):
     """A fresh app on a migrated, empty database."""
     from survey_app import create_app
     from survey_app.extensions import db
+    from survey_app.services.questionnaires import clear_snapshot_cache
 
+    clear_snapshot_cache()
     app = create_app(app_config)
     app.test_client_class = _IsolatedClient
     with app.app_context():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+
 from sqlalchemy import event, exists, func, select
 from sqlalchemy.orm import Session
 
@@ -91,6 +94,7 @@ def create_questionnaire(name: str, questions: list[tuple]) -> Questionnaire:
         )  # fmt: skip
     db.session.add(questionnaire)
     db.session.flush()
+    clear_snapshot_cache()
     return questionnaire
 
 
@@ -146,3 +150,67 @@ def _refuse_edits_to_answered(session: Session, _flush_context, _instances) -> N
             raise QuestionnaireLocked(
                 f"questionnaire {qid} has answers; add questions to a new version"
             )
+
+
+@dataclass(frozen=True)
+class QuestionInfo:
+    """A question as the survey page needs it, detached from the session."""
+
+    id: int
+    code: str
+    dimension: Dimension
+    kind: QuestionKind
+    text_vi: str
+    text_en: str
+    position: int
+    is_required: bool
+
+    def text(self, language: str) -> str:
+        """The question's text in a language ('vi' or 'en')."""
+        return self.text_en if language == "en" else self.text_vi
+
+
+@dataclass(frozen=True)
+class QuestionnaireSnapshot:
+    """An immutable copy of one questionnaire version, safe to share between requests."""
+
+    id: int
+    version: int
+    questions: tuple[QuestionInfo, ...]
+
+    def question(self, code: str) -> QuestionInfo | None:
+        """The question with this code, or None."""
+        return next((q for q in self.questions if q.code == code), None)
+
+
+_snapshot_cache: dict[str, tuple[float, QuestionnaireSnapshot]] = {}
+SNAPSHOT_TTL = 30.0  # seconds before a newly published version reaches every process
+
+
+def current_snapshot() -> QuestionnaireSnapshot:
+    """The current questionnaire as a snapshot, cached per process for SNAPSHOT_TTL seconds.
+
+    Answered versions never change, so a cached snapshot is never wrong, at most superseded by a
+    newer version for a few seconds. Creates the default questionnaire if there is none.
+    """
+    key = str(db.engine.url)
+    cached = _snapshot_cache.get(key)
+    if cached and time.monotonic() - cached[0] < SNAPSHOT_TTL:
+        return cached[1]
+    questionnaire = current_questionnaire()
+    if questionnaire is None:
+        questionnaire = ensure_default_questionnaire()
+        db.session.commit()
+    snapshot = QuestionnaireSnapshot(
+        id=questionnaire.id, version=questionnaire.version,
+        questions=tuple(QuestionInfo(q.id, q.code, q.dimension, q.kind, q.text_vi, q.text_en,
+                                     q.position, q.is_required)
+                        for q in questionnaire.questions),
+    )  # fmt: skip
+    _snapshot_cache[key] = (time.monotonic(), snapshot)
+    return snapshot
+
+
+def clear_snapshot_cache() -> None:
+    """Forget cached snapshots (after publishing a new version in this process, and in tests)."""
+    _snapshot_cache.clear()

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import bindparam, func, select
 
 from ..extensions import db
 from ..models import (
@@ -19,11 +20,11 @@ from ..models import (
     Integrity,
     Office,
     QuestionKind,
-    Questionnaire,
     Response,
     Service,
     utcnow,
 )
+from .questionnaires import QuestionnaireSnapshot
 
 MAX_TEXT = 1000  # characters of a comment
 MAX_CODE = 64  # characters of a dossier code
@@ -56,7 +57,7 @@ def clean_text(value: str, limit: int, label: str) -> str:
     return value
 
 
-def parse_submission(form, questionnaire: Questionnaire, office: Office) -> Submission:
+def parse_submission(form, questionnaire: QuestionnaireSnapshot, office: Office) -> Submission:
     """Check a posted form against the questionnaire; BadSubmission for what no form can send."""
     questions = {q.code: q for q in questionnaire.questions}
     for key in form:
@@ -68,11 +69,11 @@ def parse_submission(form, questionnaire: Questionnaire, office: Office) -> Subm
     for code, question in questions.items():
         raw = form.get(QUESTION_PREFIX + code, "")
         if question.kind == QuestionKind.TEXT:
-            text = clean_text(raw, MAX_TEXT, _("The comment"))
+            text = clean_text(raw, MAX_TEXT, _l("The comment"))
             if text:
                 submission.answers[question.id] = text
             continue
-        raw = clean_text(raw, 4, _("An answer"))
+        raw = clean_text(raw, 4, _l("An answer"))
         if raw == "":
             if question.is_required:
                 submission.errors[code] = _("Please choose a rating.")
@@ -80,14 +81,14 @@ def parse_submission(form, questionnaire: Questionnaire, office: Office) -> Subm
         if not raw.isdigit() or int(raw) not in KIND_VALUES[question.kind]:
             raise BadSubmission(_("The answer to %(code)s is out of range.", code=code))
         submission.answers[question.id] = int(raw)
-    service_code = clean_text(form.get("service", ""), MAX_CODE, _("The service"))
+    service_code = clean_text(form.get("service", ""), MAX_CODE, _l("The service"))
     if service_code:
         submission.service = next((s for s in office.services if s.code == service_code), None)
         if submission.service is None:
             raise BadSubmission(_("This office does not offer the service %(code)s.",
                                   code=service_code))  # fmt: skip
     dossier_code = form.get("dossier_code", "")
-    submission.dossier_code = clean_text(dossier_code, MAX_CODE, _("The dossier code"))
+    submission.dossier_code = clean_text(dossier_code, MAX_CODE, _l("The dossier code"))
     return submission
 
 
@@ -114,45 +115,69 @@ def token_used(submission_token: str) -> bool:
     ) > 0
 
 
-def burst_reason(office: Office, client_hash: str, limit: int, minutes: int) -> str | None:
-    """Why a new response from this client looks like a burst, or None: too many recently."""
-    since = utcnow() - timedelta(minutes=minutes)
-    recent = db.session.scalar(
-        select(func.count()).where(Response.client_hash == client_hash,
-                                   Response.office_id == office.id,
-                                   Response.submitted_at >= since)  # fmt: skip
+_RECENT_FROM_CLIENT = (
+    select(func.count())
+    .select_from(
+        select(Response.id)
+        .where(Response.client_hash == bindparam("client"),
+               Response.office_id == bindparam("office"),
+               Response.submitted_at >= bindparam("since", type_=Response.submitted_at.type))
+        .limit(bindparam("limit"))
+        .subquery()
     )
+)  # fmt: skip
+
+
+def burst_reason(office: Office, client_hash: str, limit: int, minutes: int) -> str | None:
+    """Why a new response from this client looks like a burst, or None: too many recently.
+
+    The count stops at `limit`, so a flood costs no more per request than a trickle.
+    """
+    since = utcnow() - timedelta(minutes=minutes)
+    recent = db.session.scalar(_RECENT_FROM_CLIENT, {"client": client_hash, "office": office.id,
+                                                     "since": since, "limit": limit})  # fmt: skip
     if recent >= limit:
-        return f"burst: {recent + 1} responses from one client within {minutes} min"
+        return f"burst: more than {limit} responses from one client within {minutes} min"
     return None
+
+
+_INSERT_RESPONSE = Response.__table__.insert().returning(Response.__table__.c.id)
+_INSERT_ANSWER = Answer.__table__.insert()
 
 
 def record_web_response(
     *,
     office: Office,
     counter: Counter | None,
-    questionnaire: Questionnaire,
+    questionnaire: QuestionnaireSnapshot,
     submission: Submission,
     dossier: Dossier | None,
     language: str,
     client_hash: str,
     submission_token: str,
     flag_reason: str | None,
-) -> Response:
-    """Add a QR web response with its answers; flush, the caller commits."""
+) -> int:
+    """Insert a QR web response and its answers (two statements, no ORM flush); return its id.
+
+    This is the hot path of the survey, so it writes with Core inserts; the caller commits.
+    """
     service = dossier.service if dossier is not None and dossier.service else submission.service
-    response = Response(
-        office=office, counter=counter, service=service, dossier=dossier,
-        questionnaire=questionnaire, channel=Channel.QR_WEB, language=language,
-        client_hash=client_hash, submission_token=submission_token,
-        integrity=Integrity.FLAGGED if flag_reason else Integrity.VALID,
-        integrity_reason=flag_reason,
-    )  # fmt: skip
-    for question_id, value in submission.answers.items():
-        if isinstance(value, str):
-            response.answers.append(Answer(question_id=question_id, text=value))
-        else:
-            response.answers.append(Answer(question_id=question_id, value=value))
-    db.session.add(response)
-    db.session.flush()
-    return response
+    # Core statements with parameters passed separately: compiled once, then cached.
+    response_id = db.session.execute(_INSERT_RESPONSE, {
+        "office_id": office.id, "counter_id": counter.id if counter else None,
+        "service_id": service.id if service else None,
+        "dossier_id": dossier.id if dossier else None,
+        "questionnaire_id": questionnaire.id, "channel": Channel.QR_WEB,
+        "submitted_at": utcnow(), "language": language, "client_hash": client_hash,
+        "submission_token": submission_token, "is_partial": False,
+        "integrity": Integrity.FLAGGED if flag_reason else Integrity.VALID,
+        "integrity_reason": flag_reason,
+    }).scalar_one()  # fmt: skip
+    if submission.answers:  # executemany: one round trip (psycopg pipelines it)
+        db.session.execute(_INSERT_ANSWER, [
+            {"response_id": response_id, "question_id": question_id,
+             "value": None if isinstance(value, str) else value,
+             "text": value if isinstance(value, str) else None}
+            for question_id, value in submission.answers.items()
+        ])  # fmt: skip
+    return response_id

@@ -19,7 +19,7 @@ from ..extensions import db, limiter
 from ..i18n import current_language
 from ..models import Counter, Office
 from ..protection import keyed_hash
-from ..services.questionnaires import ensure_default_questionnaire
+from ..services.questionnaires import current_snapshot
 from ..services.responses import (
     BadSubmission,
     burst_reason,
@@ -43,16 +43,16 @@ LIKERT_LABELS = {
 
 
 def _office_and_counter(office_code: str, counter_code: str | None):
-    office = db.session.scalar(select(Office).where(Office.code == office_code))
-    if office is None or not office.is_active:
+    """The active office and counter of a QR URL, in one query; a friendly 404 otherwise."""
+    query = select(Office, Counter).where(Office.code == office_code, Office.is_active)
+    on_counter = (Counter.office_id == Office.id) & (Counter.code == (counter_code or ""))
+    query = query.outerjoin(Counter, on_counter & Counter.is_active)
+    row = db.session.execute(query).first()
+    if row is None:
         friendly_abort(404, _("We could not find this office. Please check the QR poster."))
-    counter = None
-    if counter_code is not None:
-        counter = db.session.scalar(
-            select(Counter).where(Counter.office_id == office.id, Counter.code == counter_code)
-        )
-        if counter is None or not counter.is_active:
-            friendly_abort(404, _("We could not find this counter. Please check the QR poster."))
+    office, counter = row
+    if counter_code is not None and counter is None:
+        friendly_abort(404, _("We could not find this counter. Please check the QR poster."))
     return office, counter
 
 
@@ -64,11 +64,14 @@ def _rated_today(office: Office) -> bool:
     return session.get("rated", {}).get(office.code) == _today()
 
 
-def _remember_rated(office: Office) -> None:
+MAX_REMEMBERED = 20  # offices per device per day: keeps the signed cookie small
+
+
+def _remember_rated(office_code: str) -> None:
     today = _today()
     rated = {code: day for code, day in session.get("rated", {}).items() if day == today}
-    rated[office.code] = today
-    session["rated"] = rated
+    rated[office_code] = today
+    session["rated"] = dict(list(rated.items())[-MAX_REMEMBERED:])
 
 
 def _client_hash() -> str:
@@ -94,11 +97,10 @@ def _render_form(office, counter, questionnaire, *, values=None, errors=None, no
 def survey_form(office_code: str, counter_code: str | None = None):
     """Show the survey for an office, or record a submission of it."""
     office, counter = _office_and_counter(office_code, counter_code)
-    questionnaire = ensure_default_questionnaire()
+    questionnaire = current_snapshot()
     if request.method == "GET":
         if _rated_today(office):
             return render_template("survey/already.html", office=office, reason="today")
-        db.session.commit()  # the default questionnaire, if it was just created
         return _render_form(office, counter, questionnaire)
     return _submit(office, counter, questionnaire)
 
@@ -109,12 +111,12 @@ def _submit(office, counter, questionnaire):
     if not TOKEN_PATTERN.match(token):
         friendly_abort(400, _("The form is incomplete. Please open it again from the QR code."))
     thanks = redirect(url_for("survey.thanks", office_code=office.code), code=303)
-    if token_used(token):
-        return thanks  # a double tap or a refresh: the first submission counts
     if form.get("website"):  # the honeypot: only bots fill a field people cannot see
         log.info("honeypot filled at office %s; nothing stored", office.code)
         return thanks
     if _rated_today(office):
+        if token_used(token):
+            return thanks  # the same form sent again after it was recorded (a refresh)
         return render_template("survey/already.html", office=office, reason="today")
     try:
         submission = parse_submission(form, questionnaire, office)
@@ -136,6 +138,7 @@ def _submit(office, counter, questionnaire):
     client = _client_hash()
     flag = burst_reason(office, client, config.get("SURVEY_BURST_LIMIT", 3),
                         config.get("SURVEY_BURST_MINUTES", 10))  # fmt: skip
+    office_code = office.code  # commit expires the ORM objects; keep what is needed after it
     try:
         record_web_response(
             office=office, counter=counter, questionnaire=questionnaire, submission=submission,
@@ -146,11 +149,11 @@ def _submit(office, counter, questionnaire):
     except IntegrityError:
         db.session.rollback()  # a concurrent double tap, or a dossier rated a moment ago
         if token_used(token):
-            return thanks
+            return thanks  # a concurrent double tap: the first submission counts
         if dossier is not None:
             return render_template("survey/already.html", office=office, reason="dossier"), 409
         raise
-    _remember_rated(office)
+    _remember_rated(office_code)
     return thanks
 
 

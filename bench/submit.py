@@ -1,0 +1,240 @@
+"""Benchmark: full QR survey submissions against a bare insert-one-row Flask baseline.
+
+Both run under gunicorn (2 sync workers) on PostgreSQL; a load generator in this process posts for
+a fixed time from N threads over 127.0.0.1. Baseline and app runs alternate, and medians over the
+repeats are reported, so both see the same machine state.
+
+    .venv/bin/python bench/submit.py [--seconds 15] [--repeats 3] [--concurrency 4]
+
+Target (issue 2): full submissions >= 0.6 x the baseline's requests/second, p99 < 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def create_database(base_url: str, name: str) -> str:
+    """A fresh database on the server of base_url."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(base_url.replace("postgresql://", "postgresql+psycopg://", 1),
+                          isolation_level="AUTOCOMMIT")  # fmt: skip
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base_url.rsplit("/", 1)[0] + "/" + name
+
+
+def prepare_app_database(url: str, env: dict) -> None:
+    """Migrate and create one office with the default questionnaire."""
+    subprocess.run([str(BIN / "flask"), "--app", "survey_app", "db", "upgrade"], env=env,
+                   check=True, capture_output=True)  # fmt: skip
+    script = (
+        "from survey_app import create_app\n"
+        "from survey_app.extensions import db\n"
+        "from survey_app.models import Office, OfficeKind, RankingGroup, Counter\n"
+        "from survey_app.services.questionnaires import ensure_default_questionnaire\n"
+        "app = create_app()\n"
+        "with app.app_context():\n"
+        "    ensure_default_questionnaire()\n"
+        "    o = Office(code='BENCH', name='Sở Tư pháp', kind=OfficeKind.DEPARTMENT,"
+        " group=RankingGroup.DEPARTMENTS)\n"
+        "    o.counters.append(Counter(code='Q1', name='Quầy 1'))\n"
+        "    db.session.add(o); db.session.commit()\n"
+    )
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, cwd=ROOT)
+
+
+def start_gunicorn(app_spec: str, port: int, env: dict) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [str(BIN / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}",
+         "--log-level", "warning", app_spec],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if request(port, "GET", "/healthz")[0] == 200:
+                return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stderr.read().decode()) from None
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"gunicorn did not start on port {port}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def request(port: int, method: str, path: str, body: bytes = b"", headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request(method, path, body=body, headers=headers or {})
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return response.status, response.getheader("Set-Cookie", ""), data
+
+
+def survey_session(port: int) -> tuple[str, str]:
+    """Open the form once, as a phone does: the session cookie and its CSRF token."""
+    status, cookie, body = request(port, "GET", "/s/BENCH/Q1")
+    assert status == 200, status
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', body).group(1).decode()
+    return cookie.split(";", 1)[0], token
+
+
+FULL_ANSWERS = {
+    "q_overall": "4", "q_access_signs": "5", "q_access_seats": "4", "q_access_equipment": "4",
+    "q_procedure_posted": "5", "q_procedure_documents": "4", "q_procedure_fees": "5",
+    "q_procedure_time": "3", "q_staff_polite": "5", "q_staff_guidance": "4", "q_staff_rules": "5",
+    "q_result_on_time": "4", "q_result_accurate": "5", "q_result_fair": "5",
+    "q_feedback_easy": "4", "q_feedback_handled": "4", "q_feedback_notified": "3",
+    "q_extra_payment": "0", "q_comment": "Cán bộ hướng dẫn tận tình, chu đáo", "service": "",
+}  # fmt: skip
+
+
+def load(port: int, seconds: float, concurrency: int, make_request) -> dict:
+    """Send requests from `concurrency` threads for `seconds`; latencies of the successful ones."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def worker(index: int):
+        state = make_request("setup", index)
+        local, bad = [], 0
+        while time.monotonic() < stop_at:
+            method, path, body, headers, expected = make_request(state, index)
+            started = time.perf_counter()
+            status, _cookie, _data = request(port, method, path, body, headers)
+            elapsed = time.perf_counter() - started
+            if status == expected:
+                local.append(elapsed)
+            else:
+                bad += 1
+        with lock:
+            latencies.extend(local)
+            errors[0] += bad
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
+    began = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    duration = time.monotonic() - began
+    latencies.sort()
+    return {
+        "requests": len(latencies), "errors": errors[0], "rps": len(latencies) / duration,
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+    }  # fmt: skip
+
+
+def baseline_request(state, index):
+    if state == "setup":
+        return None
+    body = b"value=" + secrets.token_hex(8).encode()
+    return "POST", "/insert", body, {"Content-Type": "application/x-www-form-urlencoded"}, 201
+
+
+def survey_request_factory(port):
+    def make(state, index):
+        if state == "setup":
+            return survey_session(port)
+        cookie, csrf = state
+        form = {**FULL_ANSWERS, "csrf_token": csrf, "submission_token": secrets.token_urlsafe(24)}
+        body = urllib.parse.urlencode(form).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie,
+                   "User-Agent": f"bench-phone-{index}"}  # fmt: skip
+        return "POST", "/s/BENCH/Q1", body, headers, 303
+
+    return make
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--database-url", default=os.environ.get(
+        "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))  # fmt: skip
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
+    args = parser.parse_args()
+
+    app_db = create_database(args.database_url, "mscore_bench_submit")
+    base_db = create_database(args.database_url, "mscore_bench_baseline")
+    env = {**os.environ, "DATABASE_URL": app_db, "SECRET_KEY": "bench-" + "x" * 40,
+           "MSCORE_INSTANCE_PATH": "/tmp/mscore-bench-instance", "PYTHONPATH": str(ROOT),
+           "RATELIMIT_STORAGE_URI": args.redis, "SURVEY_RATE_LIMIT": "1000000 per minute"}
+    prepare_app_database(app_db, env)
+    base_env = {**env, "DATABASE_URL": base_db}
+    subprocess.run([sys.executable, "-c", "from bench.baseline_app import create_tables; "
+                    "create_tables()"], env=base_env, cwd=ROOT, check=True)  # fmt: skip
+    runs = {"baseline": [], "submit": []}
+    for _ in range(args.repeats):
+        port = free_port()
+        proc = start_gunicorn("bench.baseline_app:create_app()", port, base_env)
+        try:
+            load(port, 2, args.concurrency, baseline_request)  # warm up
+            runs["baseline"].append(load(port, args.seconds, args.concurrency, baseline_request))
+        finally:
+            stop(proc)
+        port = free_port()
+        proc = start_gunicorn("survey_app:create_app()", port, env)
+        try:
+            make = survey_request_factory(port)
+            load(port, 2, args.concurrency, make)
+            runs["submit"].append(load(port, args.seconds, args.concurrency, make))
+        finally:
+            stop(proc)
+
+    summary = {name: {key: statistics.median(r[key] for r in results)
+                      for key in ("rps", "p50_ms", "p99_ms", "requests", "errors")}
+               for name, results in runs.items()}  # fmt: skip
+    ratio = summary["submit"]["rps"] / summary["baseline"]["rps"]
+    print(json.dumps({"runs": runs, "median": summary, "ratio": ratio}, indent=2))
+    print(f"\n| | req/s (median) | p50 ms | p99 ms | errors |\n|---|---|---|---|---|")
+    for name in ("baseline", "submit"):
+        s = summary[name]
+        print(f"| {name} | {s['rps']:.0f} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} | "
+              f"{s['errors']:.0f} |")  # fmt: skip
+    print(f"\nratio submit/baseline = {ratio:.2f} (target >= 0.60); "
+          f"p99 {summary['submit']['p99_ms']:.1f} ms (target < 100)")
+    return 0 if ratio >= 0.6 and summary["submit"]["p99_ms"] < 100 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
