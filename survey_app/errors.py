@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_to_bytes
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
@@ -38,9 +38,9 @@ def require_utf8_form() -> None:
     if request.method != "POST" or request.mimetype != "application/x-www-form-urlencoded":
         return
     body = request.get_data(cache=True)  # the form is parsed later from this cached copy
-    try:
-        parse_qsl(body.decode("ascii"), keep_blank_values=True, errors="strict")
-    except (UnicodeDecodeError, ValueError):
+    try:  # separators are ASCII, so decoding the whole unquoted body checks every field at once
+        unquote_to_bytes(body.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
         if wants_json():
             raise BadRequest("the request body is not valid UTF-8") from None
         friendly_abort(400, _("Your answers are not valid text (UTF-8). Please type them again."))

@@ -5,15 +5,15 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import lru_cache
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import TextClause, bindparam, func, select, text
 
 from ..extensions import db
 from ..models import (
     KIND_VALUES,
-    Answer,
     Channel,
     Counter,
     Dossier,
@@ -142,7 +142,16 @@ def burst_reason(office: Office, client_hash: str, limit: int, minutes: int) -> 
 
 
 _INSERT_RESPONSE = Response.__table__.insert().returning(Response.__table__.c.id)
-_INSERT_ANSWER = Answer.__table__.insert()
+_ANSWER_COLUMNS = ("response_id", "question_id", "value", "text")
+
+
+@lru_cache(maxsize=64)
+def _insert_answers(count: int) -> TextClause:
+    """A multi-row INSERT for `count` answers. SQLAlchemy never caches a Core VALUES list (it is
+    recompiled on every call); a text() statement is cached by its SQL, once per count."""
+    rows = ", ".join(f"(:response_id_{i}, :question_id_{i}, :value_{i}, :text_{i})"
+                     for i in range(count))  # fmt: skip
+    return text(f"INSERT INTO answers ({', '.join(_ANSWER_COLUMNS)}) VALUES {rows}")
 
 
 def record_web_response(
@@ -173,11 +182,12 @@ def record_web_response(
         "integrity": Integrity.FLAGGED if flag_reason else Integrity.VALID,
         "integrity_reason": flag_reason,
     }).scalar_one()  # fmt: skip
-    if submission.answers:  # executemany: one round trip (psycopg pipelines it)
-        db.session.execute(_INSERT_ANSWER, [
-            {"response_id": response_id, "question_id": question_id,
-             "value": None if isinstance(value, str) else value,
-             "text": value if isinstance(value, str) else None}
-            for question_id, value in submission.answers.items()
-        ])  # fmt: skip
+    if submission.answers:  # one statement, one round trip
+        params = {}
+        for i, (question_id, value) in enumerate(submission.answers.items()):
+            is_text = isinstance(value, str)
+            params |= {f"response_id_{i}": response_id, f"question_id_{i}": question_id,
+                       f"value_{i}": None if is_text else value,
+                       f"text_{i}": value if is_text else None}  # fmt: skip
+        db.session.execute(_insert_answers(len(submission.answers)), params)
     return response_id
