@@ -15,13 +15,12 @@ from ..extensions import db
 from ..models import (
     KIND_VALUES,
     Channel,
-    Counter,
     Dossier,
     Integrity,
-    Office,
     QuestionKind,
     Response,
     Service,
+    office_services,
     utcnow,
 )
 from .questionnaires import QuestionnaireSnapshot
@@ -57,7 +56,7 @@ def clean_text(value: str, limit: int, label: str) -> str:
     return value
 
 
-def parse_submission(form, questionnaire: QuestionnaireSnapshot, office: Office) -> Submission:
+def parse_submission(form, questionnaire: QuestionnaireSnapshot, office_id: int) -> Submission:
     """Check a posted form against the questionnaire; BadSubmission for what no form can send."""
     questions = {q.code: q for q in questionnaire.questions}
     for key in form:
@@ -83,7 +82,7 @@ def parse_submission(form, questionnaire: QuestionnaireSnapshot, office: Office)
         submission.answers[question.id] = int(raw)
     service_code = clean_text(form.get("service", ""), MAX_CODE, _l("The service"))
     if service_code:
-        submission.service = next((s for s in office.services if s.code == service_code), None)
+        submission.service = office_service(office_id, service_code)
         if submission.service is None:
             raise BadSubmission(_("This office does not offer the service %(code)s.",
                                   code=service_code))  # fmt: skip
@@ -92,13 +91,21 @@ def parse_submission(form, questionnaire: QuestionnaireSnapshot, office: Office)
     return submission
 
 
-def find_dossier(office: Office, code: str) -> Dossier | None:
+def office_service(office_id: int, code: str) -> Service | None:
+    """The active service with this code, if the office offers it."""
+    return db.session.scalar(
+        select(Service).join(office_services, office_services.c.service_id == Service.id)
+        .where(office_services.c.office_id == office_id, Service.code == code, Service.is_active)
+    )  # fmt: skip
+
+
+def find_dossier(office_id: int, code: str) -> Dossier | None:
     """The office's dossier with this code (case and spaces forgiven), or None."""
     if not code:
         return None
     normalized = "".join(code.split()).upper()
     return db.session.scalar(
-        select(Dossier).where(Dossier.office_id == office.id,
+        select(Dossier).where(Dossier.office_id == office_id,
                               func.upper(Dossier.code) == normalized)  # fmt: skip
     )
 
@@ -128,13 +135,13 @@ _RECENT_FROM_CLIENT = (
 )  # fmt: skip
 
 
-def burst_reason(office: Office, client_hash: str, limit: int, minutes: int) -> str | None:
+def burst_reason(office_id: int, client_hash: str, limit: int, minutes: int) -> str | None:
     """Why a new response from this client looks like a burst, or None: too many recently.
 
     The count stops at `limit`, so a flood costs no more per request than a trickle.
     """
     since = utcnow() - timedelta(minutes=minutes)
-    recent = db.session.scalar(_RECENT_FROM_CLIENT, {"client": client_hash, "office": office.id,
+    recent = db.session.scalar(_RECENT_FROM_CLIENT, {"client": client_hash, "office": office_id,
                                                      "since": since, "limit": limit})  # fmt: skip
     if recent >= limit:
         return f"burst: more than {limit} responses from one client within {minutes} min"
@@ -156,8 +163,8 @@ def _insert_answers(count: int) -> TextClause:
 
 def record_web_response(
     *,
-    office: Office,
-    counter: Counter | None,
+    office_id: int,
+    counter_id: int | None,
     questionnaire: QuestionnaireSnapshot,
     submission: Submission,
     dossier: Dossier | None,
@@ -173,7 +180,7 @@ def record_web_response(
     service = dossier.service if dossier is not None and dossier.service else submission.service
     # Core statements with parameters passed separately: compiled once, then cached.
     response_id = db.session.execute(_INSERT_RESPONSE, {
-        "office_id": office.id, "counter_id": counter.id if counter else None,
+        "office_id": office_id, "counter_id": counter_id,
         "service_id": service.id if service else None,
         "dossier_id": dossier.id if dossier else None,
         "questionnaire_id": questionnaire.id, "channel": Channel.QR_WEB,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import friendly_abort
@@ -42,15 +43,47 @@ LIKERT_LABELS = {
 }
 
 
-def _office_and_counter(office_code: str, counter_code: str | None):
-    """The active office and counter of a QR URL, in one query; a friendly 404 otherwise."""
-    query = select(Office, Counter).where(Office.code == office_code, Office.is_active)
-    on_counter = (Counter.office_id == Office.id) & (Counter.code == (counter_code or ""))
-    query = query.outerjoin(Counter, on_counter & Counter.is_active)
-    row = db.session.execute(query).first()
+@dataclass(frozen=True)
+class OfficeRef:
+    """What a submission needs of its office, without loading the ORM object."""
+
+    id: int
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class CounterRef:
+    id: int
+    code: str
+    name: str
+
+
+_ON_COUNTER = (Counter.office_id == Office.id) & (Counter.code == bindparam("counter")) & (
+    Counter.is_active
+)
+_FULL_TARGET = (select(Office, Counter).outerjoin(Counter, _ON_COUNTER)
+                .where(Office.code == bindparam("office"), Office.is_active))  # fmt: skip
+_LIGHT_TARGET = (select(Office.id, Office.code, Office.name, Counter.id, Counter.code, Counter.name)
+                 .outerjoin(Counter, _ON_COUNTER)
+                 .where(Office.code == bindparam("office"), Office.is_active))  # fmt: skip
+
+
+def _office_and_counter(office_code: str, counter_code: str | None, *, light: bool = False):
+    """The active office and counter of a QR URL, in one query; a friendly 404 otherwise.
+
+    `light` gives plain OfficeRef/CounterRef values for the submission path, which needs no
+    relationships; pages that render the form get the ORM objects.
+    """
+    params = {"office": office_code, "counter": counter_code or ""}
+    row = db.session.execute(_LIGHT_TARGET if light else _FULL_TARGET, params).first()
     if row is None:
         friendly_abort(404, _("We could not find this office. Please check the QR poster."))
-    office, counter = row
+    if light:
+        office = OfficeRef(*row[:3])
+        counter = CounterRef(*row[3:]) if row[3] is not None else None
+    else:
+        office, counter = row
     if counter_code is not None and counter is None:
         friendly_abort(404, _("We could not find this counter. Please check the QR poster."))
     return office, counter
@@ -60,7 +93,7 @@ def _today() -> str:
     return datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date().isoformat()
 
 
-def _rated_today(office: Office) -> bool:
+def _rated_today(office: Office | OfficeRef) -> bool:
     return session.get("rated", {}).get(office.code) == _today()
 
 
@@ -96,7 +129,8 @@ def _render_form(office, counter, questionnaire, *, values=None, errors=None, no
 @limiter.limit(lambda: current_app.config["SURVEY_RATE_LIMIT"], methods=["POST"])
 def survey_form(office_code: str, counter_code: str | None = None):
     """Show the survey for an office, or record a submission of it."""
-    office, counter = _office_and_counter(office_code, counter_code)
+    office, counter = _office_and_counter(office_code, counter_code,
+                                          light=request.method == "POST")  # fmt: skip
     questionnaire = current_snapshot()
     if request.method == "GET":
         if _rated_today(office):
@@ -105,7 +139,13 @@ def survey_form(office_code: str, counter_code: str | None = None):
     return _submit(office, counter, questionnaire)
 
 
-def _submit(office, counter, questionnaire):
+def _rerender(office_code, counter_code, questionnaire, **kwargs):
+    """The form again, with the citizen's answers and a message (loads the full office)."""
+    office, counter = _office_and_counter(office_code, counter_code)
+    return _render_form(office, counter, questionnaire, **kwargs)
+
+
+def _submit(office: OfficeRef, counter: CounterRef | None, questionnaire):
     form = request.form
     token = form.get("submission_token", "")
     if not TOKEN_PATTERN.match(token):
@@ -119,29 +159,30 @@ def _submit(office, counter, questionnaire):
             return thanks  # the same form sent again after it was recorded (a refresh)
         return render_template("survey/already.html", office=office, reason="today")
     try:
-        submission = parse_submission(form, questionnaire, office)
+        submission = parse_submission(form, questionnaire, office.id)
     except BadSubmission as exc:
         friendly_abort(400, str(exc))
     values = form.to_dict()
+    counter_code = counter.code if counter else None
     if submission.errors:
-        return _render_form(office, counter, questionnaire, values=values, token=token,
-                            errors=submission.errors, status=400)  # fmt: skip
-    dossier = find_dossier(office, submission.dossier_code)
+        return _rerender(office.code, counter_code, questionnaire, values=values, token=token,
+                         errors=submission.errors, status=400)  # fmt: skip
+    dossier = find_dossier(office.id, submission.dossier_code)
     if submission.dossier_code and dossier is None and not form.get("confirm_no_dossier"):
         notice = _("We could not find dossier %(code)s at this office. Check the code, or send "
                    "your answers without it.", code=submission.dossier_code)  # fmt: skip
-        return _render_form(office, counter, questionnaire, values=values, token=token,
-                            errors={"dossier_code": notice}, confirm_no_dossier=True)  # fmt: skip
+        return _rerender(office.code, counter_code, questionnaire, values=values, token=token,
+                         errors={"dossier_code": notice}, confirm_no_dossier=True)  # fmt: skip
     if dossier is not None and dossier_has_response(dossier):
         return render_template("survey/already.html", office=office, reason="dossier"), 409
     config = current_app.config
     client = _client_hash()
-    flag = burst_reason(office, client, config.get("SURVEY_BURST_LIMIT", 3),
+    flag = burst_reason(office.id, client, config.get("SURVEY_BURST_LIMIT", 3),
                         config.get("SURVEY_BURST_MINUTES", 10))  # fmt: skip
-    office_code = office.code  # commit expires the ORM objects; keep what is needed after it
     try:
         record_web_response(
-            office=office, counter=counter, questionnaire=questionnaire, submission=submission,
+            office_id=office.id, counter_id=counter.id if counter else None,
+            questionnaire=questionnaire, submission=submission,
             dossier=dossier, language=current_language(), client_hash=client,
             submission_token=token, flag_reason=flag,
         )  # fmt: skip
@@ -153,7 +194,7 @@ def _submit(office, counter, questionnaire):
         if dossier is not None:
             return render_template("survey/already.html", office=office, reason="dossier"), 409
         raise
-    _remember_rated(office_code)
+    _remember_rated(office.code)
     return thanks
 
 
