@@ -51,6 +51,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(survey.bp)
     app.register_blueprint(qr.bp)
 
+    from . import api
+
+    api.init_app(app)
+
     import sms_gateway
 
     sms_gateway.init_app(app)

@@ -48,7 +48,8 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI")
         or env.get("REDIS_URL")
         or "memory://",
-        "RATELIMIT_HEADERS_ENABLED": True,
+        # X-RateLimit-* headers cost a storage round trip per request; browsers ignore them
+        "RATELIMIT_HEADERS_ENABLED": False,
         "SURVEY_RATE_LIMIT": env.get("SURVEY_RATE_LIMIT", "20 per minute;200 per day"),
         "TIMEZONE": env.get("TIMEZONE", "Asia/Ho_Chi_Minh"),
         "BABEL_DEFAULT_LOCALE": "vi",
@@ -63,6 +64,25 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
         "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN", ""),
         "TWILIO_MESSAGING_SERVICE_SID": env.get("TWILIO_MESSAGING_SERVICE_SID", ""),
         "TWILIO_FROM_NUMBER": env.get("TWILIO_FROM_NUMBER", ""),
+        "TWILIO_API_BASE_URL": env.get("TWILIO_API_BASE_URL", ""),  # tests: the fake server
+        "SMS_LANGUAGE": env.get("SMS_LANGUAGE", "vi"),
+        "SMS_TEXTS_FILE": env.get("SMS_TEXTS_FILE", ""),  # JSON {"vi": {key: template}, ...}
+        "SMS_QUESTIONS": tuple(
+            env.get("SMS_QUESTIONS", "result_on_time,staff_polite,extra_payment,comment").split(",")
+        ),
+        "SMS_REINVITE_DAYS": int(env.get("SMS_REINVITE_DAYS", "30")),
+        "SMS_INVITE_MAX_AGE_DAYS": int(env.get("SMS_INVITE_MAX_AGE_DAYS", "7")),
+        "SMS_CONVERSATION_HOURS": int(env.get("SMS_CONVERSATION_HOURS", "72")),
+        "SMS_QUIET_START": int(env.get("SMS_QUIET_START", "21")),
+        "SMS_QUIET_END": int(env.get("SMS_QUIET_END", "7")),
+        "SMS_MAX_ATTEMPTS": int(env.get("SMS_MAX_ATTEMPTS", "5")),
+        "SMS_RETRY_BASE_SECONDS": float(env.get("SMS_RETRY_BASE_SECONDS", "30")),
+        "SMS_RETRY_MAX_SECONDS": float(env.get("SMS_RETRY_MAX_SECONDS", "3600")),
+        "SMS_SEND_LEASE_SECONDS": float(env.get("SMS_SEND_LEASE_SECONDS", "120")),
+        "SMS_BATCH_SIZE": int(env.get("SMS_BATCH_SIZE", "100")),
+        "SMS_WORKER_CONCURRENCY": int(env.get("SMS_WORKER_CONCURRENCY", "8")),
+        "SMS_POLL_SECONDS": float(env.get("SMS_POLL_SECONDS", "2")),
+        "SMS_PROVIDER_TIMEOUT": float(env.get("SMS_PROVIDER_TIMEOUT", "10")),
         "PHONE_DEFAULT_REGION": env.get("PHONE_DEFAULT_REGION", "VN"),
         "PHONE_ENCRYPTION_KEY": env.get("PHONE_ENCRYPTION_KEY", ""),
         "PHONE_HASH_KEY": env.get("PHONE_HASH_KEY", ""),

@@ -80,6 +80,20 @@ class InvitationStatus(enum.StrEnum):
     OPTED_OUT = "opted_out"
 
 
+_S = InvitationStatus
+#: The allowed moves of InvitationStatus (see its diagram); anything else is ignored.
+INVITATION_TRANSITIONS: dict[InvitationStatus, set[InvitationStatus]] = {
+    _S.QUEUED: {_S.SENDING, _S.FAILED, _S.OPTED_OUT},
+    _S.SENDING: {_S.QUEUED, _S.SENT, _S.DELIVERED, _S.FAILED, _S.ANSWERED, _S.OPTED_OUT},
+    _S.SENT: {_S.DELIVERED, _S.FAILED, _S.ANSWERED, _S.EXPIRED, _S.OPTED_OUT},
+    _S.DELIVERED: {_S.ANSWERED, _S.FAILED, _S.EXPIRED, _S.OPTED_OUT},
+    _S.FAILED: {_S.DELIVERED, _S.ANSWERED, _S.OPTED_OUT},  # a late receipt or a reply proves it
+    _S.ANSWERED: {_S.OPTED_OUT},
+    _S.EXPIRED: {_S.OPTED_OUT},
+    _S.OPTED_OUT: set(),
+}
+
+
 class Invitation(db.Model):
     """One SMS survey invitation for a returned dossier, with the probability it was drawn with."""
 
@@ -111,6 +125,13 @@ class Invitation(db.Model):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     dossier: Mapped[Dossier] = relationship(back_populates="invitation")
+
+    def move_to(self, status: InvitationStatus) -> bool:
+        """Change the status if the diagram allows it; whether it changed."""
+        if status not in INVITATION_TRANSITIONS[InvitationStatus(self.status)]:
+            return False
+        self.status = status
+        return True
 
     def __repr__(self) -> str:
         return f"<Invitation {self.id} {self.status}>"
@@ -160,6 +181,8 @@ class SmsMessage(db.Model):
     phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    conversation: Mapped[Conversation | None] = relationship()
 
 
 class OptOut(db.Model):

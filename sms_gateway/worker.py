@@ -1,0 +1,105 @@
+"""The outbox worker: claim due invitations, send them with no database connection held,
+record the results; reconcile sends whose outcome is unknown before anything is retried."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from flask import current_app
+
+from survey_app.extensions import db
+from survey_app.models import utcnow
+from survey_app.services.dossiers import quiet_hours_end
+
+from .outbox import claim_batch, reconcile, record_results, stale_sends
+from .providers import SmsProvider, make_provider
+
+log = logging.getLogger(__name__)
+EXPIRE_EVERY_SECONDS = 60
+
+
+class Worker:
+    """One worker process: a loop of claim, send (in a thread pool), record."""
+
+    def __init__(self, provider: SmsProvider | None = None):
+        config = current_app.config
+        self.provider = provider or make_provider(current_app)
+        self.batch_size = config["SMS_BATCH_SIZE"]
+        self.pool = ThreadPoolExecutor(max(1, config["SMS_WORKER_CONCURRENCY"]),
+                                       thread_name_prefix="sms-send")  # fmt: skip
+        self.stopping = threading.Event()
+        self.sent = 0
+        self._expired_at = 0.0
+
+    def stop(self, *_args) -> None:
+        """Finish the current batch, then leave the loop (SIGTERM, SIGINT)."""
+        self.stopping.set()
+
+    def run_batch(self) -> int:
+        """Claim, send and record one batch; the number of invitations claimed."""
+        now = utcnow()
+        if quiet_hours_end(now) != now:  # nothing goes out at night, even a backlog
+            return 0
+        claimed = claim_batch(self.batch_size, now)
+        db.session.remove()  # the connection goes back to the pool before the provider call
+        if not claimed:
+            return 0
+        results = list(self.pool.map(self.provider.send, [c.sms for c in claimed]))
+        record_results(list(zip(claimed, results, strict=True)))
+        db.session.remove()
+        self.sent += sum(r.outcome == "sent" for r in results)
+        return len(claimed)
+
+    def reconcile_stale(self) -> None:
+        """Settle sends left in `sending` past their lease."""
+        stale = stale_sends()
+        db.session.remove()
+        if stale:
+            counts = reconcile(self.provider, stale)
+            db.session.remove()
+            log.info("reconciled %d unknown sends: %s", len(stale), counts)
+
+    def expire(self) -> None:
+        """Expire conversations and invitations nobody answered in time (at most once a minute)."""
+        if time.monotonic() - self._expired_at < EXPIRE_EVERY_SECONDS:
+            return
+        from .inbound import expire_stale
+
+        expire_stale()
+        db.session.commit()
+        db.session.remove()
+        self._expired_at = time.monotonic()
+
+    def run(self, once: bool = False) -> int:
+        """Loop until stopped (or, with once, until nothing is due); the number sent."""
+        poll = current_app.config["SMS_POLL_SECONDS"]
+        try:
+            while not self.stopping.is_set():
+                self.reconcile_stale()
+                self.expire()
+                claimed = self.run_batch()
+                if claimed:
+                    continue
+                if once:
+                    break
+                self.stopping.wait(poll)
+        finally:
+            self.pool.shutdown(wait=True)
+            db.session.remove()
+        return self.sent
+
+
+def run_worker(once: bool = False) -> int:
+    """Run the worker in the current app context, stopping cleanly on SIGTERM or SIGINT."""
+    worker = Worker()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, worker.stop)
+        signal.signal(signal.SIGINT, worker.stop)
+    log.info("sms worker started (provider %s)", worker.provider.name)
+    sent = worker.run(once=once)
+    log.info("sms worker stopped after %d texts", sent)
+    return sent

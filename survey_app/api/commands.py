@@ -1,0 +1,96 @@
+"""`flask mscore create-token` and `flask mscore import dossiers FILE.csv`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Office
+
+CSV_REQUIRED = ("office_code", "code")
+CSV_OPTIONAL = ("service_code", "phone", "received_at", "due_at", "returned_at", "language")
+
+
+@click.command("create-token")
+@click.option("--name", required=True, help="Who uses it, e.g. the one-stop software's name.")
+@click.option("--office", "office_code", help="Limit the token to this office (and its children).")
+@click.option("--scope", "scopes", multiple=True, help="Repeatable; default dossiers:write.")
+@with_appcontext
+def create_token_command(name: str, office_code: str | None, scopes: tuple[str, ...]) -> None:
+    """Create an API token and print it once; only its hash is stored."""
+    from .auth import DEFAULT_SCOPES, SCOPES, create_token
+
+    office = None
+    if office_code:
+        office = db.session.scalar(select(Office).where(Office.code == office_code))
+        if office is None:
+            raise click.BadParameter(f"no office with code {office_code!r}", param_hint="--office")
+    for scope in scopes:
+        if scope not in SCOPES:
+            raise click.BadParameter(f"{scope!r} is not one of {', '.join(SCOPES)}",
+                                     param_hint="--scope")  # fmt: skip
+    _, plain = create_token(name, office, tuple(scopes) or DEFAULT_SCOPES)
+    db.session.commit()
+    click.echo(plain)
+    click.echo("Keep it now: it is shown once and only its hash is stored.", err=True)
+
+
+def import_dossiers(path: Path):
+    """Validate a whole dossier CSV (errors by line and column), then apply it with a progress
+    bar; flush only, run_import commits once."""
+    from ..importers import CsvErrors, ImportSummary, find_duplicates, read_csv
+    from ..services.dossiers import upsert_dossier
+    from .schemas import DossierIn
+
+    errors = CsvErrors(path)
+    rows = read_csv(path, CSV_REQUIRED, CSV_OPTIONAL, errors)
+    schema, offices, valid = DossierIn(), {
+        o.code: o for o in db.session.scalars(select(Office).where(Office.is_active))
+    }, []
+    for row in rows:
+        values = {name: row.get(name) for name in CSV_REQUIRED + CSV_OPTIONAL if row.has(name)}
+        try:
+            data = schema.load(values)
+        except ValidationError as error:
+            for column, messages in error.messages.items():
+                row.error(column, "; ".join(str(m) for m in messages).rstrip("."))
+            continue
+        if data["office_code"] not in offices:
+            row.error("office_code", f"no active office with code {data['office_code']!r}")
+            continue
+        valid.append((row, data))
+    find_duplicates(rows, lambda r: r.get("code") and (r.get("office_code"), r.get("code")),
+                    "code", errors)  # fmt: skip
+    errors.raise_if_any()
+    summary, queued = ImportSummary(), 0
+    with click.progressbar(valid, label="dossiers", show_pos=True) as bar:
+        for _row, data in bar:
+            outcome = upsert_dossier(offices[data["office_code"]], data)
+            summary.tally(outcome.status == "created", outcome.status == "updated")
+            queued += outcome.invitation == "queued"
+    click.echo(f"SMS invitations queued: {queued}")
+    return summary
+
+
+@click.command("dossiers")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def import_dossiers_command(path: str) -> None:
+    """Import dossiers: office_code,code[,service_code,phone,received_at,due_at,returned_at,
+    language]; times in ISO 8601 with an offset. All or nothing."""
+    from ..importers import run_import
+
+    run_import("dossiers", import_dossiers, path)
+
+
+def register() -> None:
+    """Attach the commands to `flask mscore` and `flask mscore import` (idempotent)."""
+    from ..cli import import_group, mscore
+
+    mscore.add_command(create_token_command)
+    import_group.add_command(import_dossiers_command)

@@ -1,0 +1,90 @@
+"""POST /api/v1/dossiers: one dossier event or a list of up to 1,000, idempotent per dossier."""
+
+from __future__ import annotations
+
+from flask import g, request
+from marshmallow import ValidationError
+from werkzeug.exceptions import BadRequest
+
+from ..errors import json_error
+from ..extensions import db
+from ..services.dossiers import find_office, upsert_dossier
+from . import bp
+from .auth import can_access_office, require_scope
+from .schemas import DossierIn, DossierResultOut
+
+MAX_ITEMS = 1000
+_REJECT_STATUS = {"invalid": 422, "unknown_office": 422, "forbidden_office": 403}
+
+
+def _label(item) -> dict:
+    """The office and dossier codes of an item, when they are plain strings (for the answer)."""
+    if not isinstance(item, dict):
+        return {"office_code": None, "code": None}
+    return {key: item.get(key) if isinstance(item.get(key), str) else None
+            for key in ("office_code", "code")}  # fmt: skip
+
+
+def _rejected(index: int, item, reason: str, errors: dict) -> dict:
+    return {"index": index, **_label(item), "status": "rejected", "reason": reason,
+            "errors": errors, "warnings": []}  # fmt: skip
+
+
+def process_item(index: int, item, schema: DossierIn, offices: dict) -> dict:
+    """Validate and apply one dossier event; the result as the answer lists it."""
+    try:
+        data = schema.load(item)
+    except ValidationError as error:
+        messages = error.messages
+        if not isinstance(messages, dict):
+            messages = {"_schema": messages}
+        return _rejected(index, item, "invalid", messages)
+    code = data["office_code"]
+    if code not in offices:
+        offices[code] = find_office(code)
+    office = offices[code]
+    if office is None:
+        return _rejected(index, item, "unknown_office",
+                         {"office_code": [f"no active office with code {code!r}"]})  # fmt: skip
+    if not can_access_office(g.api_token, office):
+        return _rejected(index, item, "forbidden_office",
+                         {"office_code": ["this token may not write this office's dossiers"]})
+    outcome = upsert_dossier(office, data)
+    return {"index": index, "office_code": code, "code": data["code"], "status": outcome.status,
+            "invitation": outcome.invitation, "warnings": outcome.warnings}  # fmt: skip
+
+
+@bp.post("/dossiers")
+@require_scope("dossiers:write")
+def post_dossiers():
+    """Create or update dossiers; the answer lists per item what was done or why it was not."""
+    if not request.is_json:
+        return json_error(415, "unsupported_media_type",
+                          "send JSON (Content-Type: application/json)")  # fmt: skip
+    try:
+        payload = request.get_json()
+    except BadRequest:
+        return json_error(400, "bad_json", "the body is not valid JSON")
+    if isinstance(payload, dict):
+        items, single = [payload], True
+    elif isinstance(payload, list):
+        items, single = payload, False
+    else:
+        return json_error(400, "bad_json", "send a dossier object or a list of them")
+    if len(items) > MAX_ITEMS:
+        return json_error(422, "too_many", f"send at most {MAX_ITEMS} dossiers per request",
+                          {"count": len(items), "max": MAX_ITEMS})  # fmt: skip
+    schema, offices = DossierIn(), {}
+    results = [process_item(i, item, schema, offices) for i, item in enumerate(items)]
+    db.session.commit()
+    out = DossierResultOut(many=True).dump(results)
+    if single:
+        result = out[0]
+        if result["status"] == "rejected":
+            status = _REJECT_STATUS[result["reason"]]
+            return json_error(status, result["reason"], "the dossier was rejected",
+                              result["errors"])  # fmt: skip
+        return result, 201 if result["status"] == "created" else 200
+    summary = {status: sum(r["status"] == status for r in out)
+               for status in ("created", "updated", "unchanged", "rejected")}  # fmt: skip
+    return {"results": out, "summary": summary}, 200

@@ -1,0 +1,219 @@
+"""The outbox worker against the fake Twilio server: one text per invitation, retries with
+backoff for transient failures, reconciliation of unknown outcomes, permanent failures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from sms_gateway.providers import ConsoleProvider, Outcome, OutgoingSms, TwilioProvider
+from survey_app.models import Invitation, InvitationStatus, OptOut
+
+from .conftest import make_due, phone_number
+
+S = InvitationStatus
+
+
+def _invitations(db) -> list[Invitation]:
+    db.session.remove()
+    return list(db.session.scalars(select(Invitation).order_by(Invitation.id)))
+
+
+def test_sends_every_due_invitation_once(db, fake_twilio, queue_invitations, run_worker):
+    queue_invitations(12)
+    worker = run_worker()
+    assert worker.sent == 12
+    assert sorted(m["to"] for m in fake_twilio.messages) == sorted(
+        "+84" + phone_number(i)[1:] for i in range(12))
+    for invitation in _invitations(db):
+        assert invitation.status == S.SENT and invitation.attempts == 1
+        assert invitation.provider_message_id.startswith("SM") and invitation.sent_at
+    run_worker()
+    assert len(fake_twilio.messages) == 12
+
+
+def test_uses_messaging_service_or_from_number(app, db, fake_twilio, queue_invitations,
+                                               run_worker):  # fmt: skip
+    queue_invitations(1)
+    run_worker()
+    assert fake_twilio.messages[0]["messaging_service_sid"].startswith("MG")
+    app.config.update(TWILIO_MESSAGING_SERVICE_SID="", TWILIO_FROM_NUMBER="+15005550006")
+    queue_invitations(1, start=1)
+    run_worker()
+    assert fake_twilio.messages[1]["from"] == "+15005550006"
+
+
+@pytest.mark.parametrize("failure", [429, 503])
+def test_transient_failure_is_retried_with_backoff(db, fake_twilio, queue_invitations,
+                                                   run_worker, failure):  # fmt: skip
+    queue_invitations(1)
+    fake_twilio.fail_next(failure)
+    before = datetime.now(UTC)
+    run_worker()
+    [invitation] = _invitations(db)
+    assert invitation.status == S.QUEUED and invitation.attempts == 1
+    assert invitation.error_code == ("20429" if failure == 429 else "20500")
+    # base 60 s: the first retry waits between 30 and 60 seconds (jitter)
+    wait = (invitation.next_attempt_at - before).total_seconds()
+    assert 29 <= wait <= 61
+    run_worker()  # not due yet
+    assert fake_twilio.messages == []
+    make_due(db)
+    run_worker()
+    [invitation] = _invitations(db)
+    assert invitation.status == S.SENT and invitation.attempts == 2
+    assert len(fake_twilio.messages) == 1
+
+
+def test_backoff_grows_and_gives_up_after_max_attempts(app, db, fake_twilio, queue_invitations,
+                                                       run_worker):  # fmt: skip
+    app.config["SMS_MAX_ATTEMPTS"] = 3
+    queue_invitations(1)
+    fake_twilio.fail_next(429, 429, 429)
+    waits = []
+    for _ in range(3):
+        before = datetime.now(UTC)
+        run_worker()
+        [invitation] = _invitations(db)
+        waits.append((invitation.next_attempt_at - before).total_seconds())
+        make_due(db)
+    assert invitation.status == S.FAILED
+    assert invitation.error_message.startswith("gave up after 3 attempts")
+    assert 59 <= waits[1] <= 121  # the second wait is drawn from [60, 120]
+    assert fake_twilio.messages == []
+
+
+@pytest.mark.parametrize("code, status", [(21211, S.FAILED), (21614, S.FAILED),
+                                          (21408, S.FAILED), (21610, S.OPTED_OUT)])
+def test_permanent_failure_ends_the_invitation(db, fake_twilio, queue_invitations, run_worker,
+                                               code, status):  # fmt: skip
+    queue_invitations(1)
+    fake_twilio.fail_next(("error", code))
+    run_worker()
+    [invitation] = _invitations(db)
+    assert invitation.status == status and invitation.error_code == str(code)
+    optout = db.session.scalar(select(OptOut))
+    assert (optout is not None) == (code == 21610)
+    make_due(db, stale=True)
+    run_worker()
+    assert fake_twilio.messages == [] and fake_twilio.requests == 1
+
+
+@pytest.mark.parametrize("failure", [500, 502, "disconnect", ("timeout", False)])
+def test_unknown_outcome_not_sent_is_reconciled_then_retried(db, fake_twilio, queue_invitations,
+                                                             run_worker, failure):  # fmt: skip
+    queue_invitations(1)
+    fake_twilio.fail_next(failure)
+    run_worker()
+    [invitation] = _invitations(db)
+    assert invitation.status == S.SENDING  # outcome unknown: not retried blindly
+    run_worker()
+    assert fake_twilio.requests == 1  # nothing re-sent within the lease
+    make_due(db, stale=True)
+    run_worker()  # the provider has no such message: requeued with backoff
+    [invitation] = _invitations(db)
+    assert invitation.status == S.QUEUED and invitation.error_code == "not_sent"
+    make_due(db)
+    run_worker()
+    [invitation] = _invitations(db)
+    assert invitation.status == S.SENT and len(fake_twilio.messages) == 1
+
+
+def test_timeout_after_the_provider_accepted_is_not_sent_twice(db, fake_twilio,
+                                                               queue_invitations, run_worker):
+    queue_invitations(1)
+    fake_twilio.fail_next(("timeout", True))  # Twilio keeps the message but answers too late
+    run_worker()
+    [invitation] = _invitations(db)
+    assert invitation.status == S.SENDING and invitation.error_code == "timeout"
+    make_due(db, stale=True)
+    run_worker()
+    [invitation] = _invitations(db)
+    [message] = fake_twilio.messages
+    assert invitation.status == S.SENT and invitation.provider_message_id == message["sid"]
+
+
+def test_connection_refused_is_a_safe_retry():
+    provider = TwilioProvider("AC" + "0" * 32, "token", from_number="+15005550006",
+                              base_url="http://127.0.0.1:9", timeout=0.5)  # fmt: skip
+    result = provider.send(OutgoingSms(1, "+84912345678", "hello"))
+    assert result.outcome == Outcome.RETRY and result.error_code == "connection"
+
+
+def test_wrong_credentials_are_retried_not_failed(app, db, fake_twilio, queue_invitations,
+                                                  run_worker):  # fmt: skip
+    app.config["TWILIO_AUTH_TOKEN"] = "wrong"
+    queue_invitations(1)
+    run_worker()
+    [invitation] = _invitations(db)
+    assert invitation.status == S.QUEUED and invitation.error_code == "20003"
+
+
+def test_no_database_connection_is_held_during_the_provider_call(db, queue_invitations,
+                                                                 run_worker):  # fmt: skip
+    seen, pool = [], db.engine.pool
+
+    class Watching(ConsoleProvider):
+        def send(self, sms):
+            seen.append(pool.checkedout())
+            return super().send(sms)
+
+    queue_invitations(3)
+    run_worker(Watching())
+    assert seen == [0, 0, 0]
+
+
+def test_opted_out_after_queueing_is_never_sent(db, fake_twilio, queue_invitations, run_worker):
+    from survey_app.protection import normalize_phone, phone_hash
+
+    queue_invitations(2)
+    e164, _ = normalize_phone(phone_number(0))
+    db.session.add(OptOut(phone_hash=phone_hash(e164), source="keyword"))
+    db.session.commit()
+    run_worker()
+    statuses = [i.status for i in _invitations(db)]
+    assert statuses == [S.OPTED_OUT, S.SENT]
+    assert [m["to"] for m in fake_twilio.messages] == ["+84" + phone_number(1)[1:]]
+
+
+def test_console_provider_logs_the_text_never_the_number(app, db, queue_invitations, run_worker,
+                                                         caplog):  # fmt: skip
+    import logging
+
+    app.config["SMS_PROVIDER"] = "console"
+    queue_invitations(1)
+    for name in ("sms_gateway.providers", "sms_gateway.worker", "sms_gateway.outbox"):
+        logging.getLogger(name).disabled = False  # alembic's fileConfig disabled them
+    with caplog.at_level("DEBUG"):
+        run_worker()
+    assert "Q-00000" in caplog.text
+    assert phone_number(0)[1:] not in caplog.text
+    assert _invitations(db)[0].status == S.SENT
+
+
+def test_nothing_is_sent_in_quiet_hours(app, db, fake_twilio, queue_invitations, run_worker):
+    import time_machine
+
+    app.config.update(SMS_QUIET_START=21, SMS_QUIET_END=7)
+    queue_invitations(1)
+    make_due(db)
+    from zoneinfo import ZoneInfo
+
+    hanoi = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")) + timedelta(days=1)
+    night = hanoi.replace(hour=22, minute=30)  # tomorrow 22:30 in Hanoi
+    with time_machine.travel(night, tick=True):
+        run_worker()
+    assert fake_twilio.messages == []
+    with time_machine.travel(night + timedelta(hours=9), tick=True):  # 07:30
+        run_worker()
+    assert len(fake_twilio.messages) == 1
+
+
+def test_tests_cannot_reach_real_twilio(app):
+    from sms_gateway.providers import make_provider
+
+    app.config["TWILIO_API_BASE_URL"] = ""
+    with pytest.raises(RuntimeError, match="never reach Twilio"):
+        make_provider(app)
