@@ -226,7 +226,7 @@ def main() -> int:
                for name, results in runs.items()}  # fmt: skip
     ratio = summary["submit"]["rps"] / summary["baseline"]["rps"]
     print(json.dumps({"runs": runs, "median": summary, "ratio": ratio}, indent=2))
-    print(f"\n| | req/s (median) | p50 ms | p99 ms | errors |\n|---|---|---|---|---|")
+    print("\n| | req/s (median) | p50 ms | p99 ms | errors |\n|---|---|---|---|---|")
     for name in ("baseline", "submit"):
         s = summary[name]
         print(f"| {name} | {s['rps']:.0f} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} | "
