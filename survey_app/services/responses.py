@@ -141,8 +141,8 @@ def burst_reason(office_id: int, client_hash: str, limit: int, minutes: int) -> 
     The count stops at `limit`, so a flood costs no more per request than a trickle.
     """
     since = utcnow() - timedelta(minutes=minutes)
-    recent = db.session.scalar(_RECENT_FROM_CLIENT, {"client": client_hash, "office": office_id,
-                                                     "since": since, "limit": limit})  # fmt: skip
+    params = {"client": client_hash, "office": office_id, "since": since, "limit": limit}
+    recent = db.session.connection().scalar(_RECENT_FROM_CLIENT, params)
     if recent >= limit:
         return f"burst: more than {limit} responses from one client within {minutes} min"
     return None
@@ -179,7 +179,8 @@ def record_web_response(
     """
     service = dossier.service if dossier is not None and dossier.service else submission.service
     # Core statements with parameters passed separately: compiled once, then cached.
-    response_id = db.session.execute(_INSERT_RESPONSE, {
+    connection = db.session.connection()  # Core statements: no ORM execution machinery needed
+    response_id = connection.execute(_INSERT_RESPONSE, {
         "office_id": office_id, "counter_id": counter_id,
         "service_id": service.id if service else None,
         "dossier_id": dossier.id if dossier else None,
@@ -196,5 +197,5 @@ def record_web_response(
             params |= {f"response_id_{i}": response_id, f"question_id_{i}": question_id,
                        f"value_{i}": None if is_text else value,
                        f"text_{i}": value if is_text else None}  # fmt: skip
-        db.session.execute(_insert_answers(len(submission.answers)), params)
+        connection.execute(_insert_answers(len(submission.answers)), params)
     return response_id

@@ -76,7 +76,10 @@ def _office_and_counter(office_code: str, counter_code: str | None, *, light: bo
     relationships; pages that render the form get the ORM objects.
     """
     params = {"office": office_code, "counter": counter_code or ""}
-    row = db.session.execute(_LIGHT_TARGET if light else _FULL_TARGET, params).first()
+    if light:  # plain columns: run on the connection, without the ORM's execution machinery
+        row = db.session.connection().execute(_LIGHT_TARGET, params).first()
+    else:
+        row = db.session.execute(_FULL_TARGET, params).first()
     if row is None:
         friendly_abort(404, _("We could not find this office. Please check the QR poster."))
     if light:
