@@ -55,6 +55,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     api.init_app(app)
 
+    from . import reporting
+
+    reporting.init_app(app)  # rollup listener, report commands, /reports/* downloads
+
     import sms_gateway
 
     sms_gateway.init_app(app)

@@ -83,6 +83,13 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
         "SMS_WORKER_CONCURRENCY": int(env.get("SMS_WORKER_CONCURRENCY", "8")),
         "SMS_POLL_SECONDS": float(env.get("SMS_POLL_SECONDS", "2")),
         "SMS_PROVIDER_TIMEOUT": float(env.get("SMS_PROVIDER_TIMEOUT", "10")),
+        "PAR_MAX_POINTS": float(env.get("PAR_MAX_POINTS", "10")),  # satisfaction's PAR points
+        "REPORT_MIN_CELL": int(env.get("REPORT_MIN_CELL", "10")),  # post-strata smaller merge
+        "REPORT_TIER_TARGET": float(env["REPORT_TIER_TARGET"])
+        if env.get("REPORT_TIER_TARGET")
+        else None,  # tiers against a target share (e.g. 0.8) instead of the group mean
+        "REPORT_MAX_COMMENTS": int(env.get("REPORT_MAX_COMMENTS", "5000")),
+        "RESPONSES_SETTLE_SECONDS": float(env.get("RESPONSES_SETTLE_SECONDS", "2")),
         "PHONE_DEFAULT_REGION": env.get("PHONE_DEFAULT_REGION", "VN"),
         "PHONE_ENCRYPTION_KEY": env.get("PHONE_ENCRYPTION_KEY", ""),
         "PHONE_HASH_KEY": env.get("PHONE_HASH_KEY", ""),

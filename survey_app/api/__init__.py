@@ -18,7 +18,15 @@ def _allow_larger_bodies() -> None:
 def init_app(app: Flask) -> None:
     """Register the API blueprint (CSRF-exempt: clients authenticate by token) and its commands."""
     from ..extensions import csrf
-    from . import commands, dossiers  # noqa: F401  (routes attach to bp on import)
+    from . import (  # noqa: F401  (routes attach to bp on import)
+        commands,
+        dossiers,
+        offices,
+        openapi,
+        questionnaires,
+        reports,
+        responses,
+    )
 
     csrf.exempt(bp)
     app.register_blueprint(bp)

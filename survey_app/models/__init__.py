@@ -13,6 +13,7 @@ from .dossiers import (
 from .offices import Counter, Office, OfficeKind, RankingGroup, Service, office_services
 from .officials import ApiToken, Role, User
 from .responses import Answer, Channel, Integrity, Response
+from .rollups import RollupAnswer, RollupDay, RollupDossier, RollupResponse
 from .surveys import (
     KIND_VALUES,
     SIPAS_ELEMENTS,
@@ -47,6 +48,10 @@ __all__ = [
     "RankingGroup",
     "Response",
     "Role",
+    "RollupAnswer",
+    "RollupDay",
+    "RollupDossier",
+    "RollupResponse",
     "Service",
     "SmsMessage",
     "User",

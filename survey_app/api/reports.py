@@ -1,0 +1,137 @@
+"""GET /api/v1/reports/satisfaction, and the query and scope helpers the reading API shares."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response, g, request
+from flask_login import current_user
+from marshmallow import Schema, ValidationError
+from sqlalchemy import select
+
+from ..errors import json_error
+from ..extensions import db
+from ..models import ApiToken, Office, Role, utcnow
+from ..reporting import Params, Period, build_report
+from ..reporting.tables import breakdown_rows, report_json
+from . import bp
+from .auth import _bearer, _unauthorized, hash_token, office_ids_in_scope, require_scope
+from .report_schemas import SatisfactionQueryIn
+
+REPORTS_READ = "reports:read"
+RESPONSES_READ = "responses:read"
+
+
+class QueryError(Exception):
+    """A request whose query cannot be answered; carries the JSON error to send."""
+
+    def __init__(self, response):
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def load_query(schema: Schema) -> dict:
+    """Validate the query string: 400 for unknown or repeated parameters, 422 for bad values."""
+    known = {f.data_key or name for name, f in schema.fields.items()}
+    unknown = sorted(set(request.args) - known)
+    if unknown:
+        raise QueryError(json_error(400, "unknown_parameter", "unknown query parameter(s)",
+                                    {"unknown": unknown, "known": sorted(known)}))
+    repeated = sorted(k for k in request.args if len(request.args.getlist(k)) > 1)
+    if repeated:
+        raise QueryError(json_error(400, "repeated_parameter", "give each parameter once",
+                                    {"repeated": repeated}))
+    try:
+        return schema.load(request.args.to_dict())
+    except ValidationError as error:
+        raise QueryError(json_error(422, "invalid_query", "the query parameters are invalid",
+                                    error.messages)) from None
+
+
+def subtree(office_id: int) -> set[int]:
+    """An office's id and its descendants' ids."""
+    ids, frontier = {office_id}, {office_id}
+    while frontier:
+        frontier = set(db.session.scalars(
+            select(Office.id).where(Office.parent_id.in_(frontier)))) - ids  # fmt: skip
+        ids |= frontier
+    return ids
+
+
+def visible_offices(scope: set[int] | None, office_code: str | None) -> set[int] | None:
+    """Offices a request may see: the scope, narrowed to one office's subtree when asked.
+
+    An unknown office is a 404; one outside the scope a 403 (never its data).
+    """
+    if office_code is None:
+        return scope
+    office = db.session.scalar(select(Office).where(Office.code == office_code))
+    if office is None:
+        raise QueryError(json_error(404, "not_found", f"no office with code {office_code!r}",
+                                    {"office": office_code}))
+    if scope is not None and office.id not in scope:
+        raise QueryError(json_error(403, "forbidden", "this token may not read this office",
+                                    {"office": office_code}))
+    return subtree(office.id) if scope is None else subtree(office.id) & scope
+
+
+def authenticate(*scopes: str) -> set[int] | None:
+    """Office scope of a bearer token with one of ``scopes``, or of a signed-in official
+    (None: every office)."""
+    plain = _bearer()
+    if plain:
+        token = db.session.scalar(select(ApiToken).where(
+            ApiToken.token_hash == hash_token(plain), ApiToken.revoked_at.is_(None)))  # fmt: skip
+        if token is None:
+            raise QueryError(_unauthorized("the API token is unknown or revoked"))
+        if not any(token.has_scope(scope) for scope in scopes):
+            raise QueryError(json_error(403, "forbidden", "this token lacks the scope "
+                                        + " or ".join(map(repr, scopes)),
+                                        {"required_scope": list(scopes)}))
+        token.last_used_at = utcnow()
+        g.api_token = token
+        return office_ids_in_scope(token)
+    if current_user and current_user.is_authenticated:
+        if current_user.role in (Role.ADMIN, Role.ANALYST):
+            return None
+        if current_user.office_id is not None:
+            return subtree(current_user.office_id)
+        raise QueryError(json_error(403, "forbidden", "this account has no office in scope"))
+    raise QueryError(_unauthorized("send an API token: Authorization: Bearer <token>"))
+
+
+def report_params(query: dict, scope: set[int] | None) -> Params:
+    """The reporting parameters of a validated query within a scope."""
+    visible = visible_offices(scope, query["office"])
+    return Params(Period(query["start"], query["end"]), group=query["group"],
+                  visible=None if visible is None else frozenset(visible), level=query["level"],
+                  method=query["method"], compare=query["compare"] == "previous",
+                  include_flagged=query["include_flagged"])  # fmt: skip
+
+
+def satisfaction_document(params: Params, breakdowns: bool = False) -> dict:
+    """The satisfaction report JSON (with breakdowns by service and channel when asked)."""
+    report = build_report(params)
+    document = report_json(report)
+    if breakdowns:
+        document["breakdowns"] = {name: breakdown_rows(report, name)
+                                  for name in ("services", "channels")}  # fmt: skip
+    return document
+
+
+@bp.errorhandler(QueryError)
+def _query_error(error: QueryError):
+    return error.response
+
+
+@bp.get("/reports/satisfaction")
+@require_scope(REPORTS_READ)
+def satisfaction():
+    """Per office and group: weighted indices, intervals, ranks, tiers, PAR points, changes."""
+    query = load_query(SatisfactionQueryIn())
+    params = report_params(query, office_ids_in_scope(g.api_token))
+    document = satisfaction_document(params, query["include"] == "breakdowns")
+    db.session.commit()  # the token's last use
+    # json.dumps without Flask's key sorting: a year over 1,000 offices is megabytes of JSON.
+    return Response(json.dumps(document, ensure_ascii=False, allow_nan=False),
+                    mimetype="application/json")

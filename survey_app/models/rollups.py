@@ -1,0 +1,85 @@
+"""The daily rollup: cell counts per local day, derived from the raw responses (the truth).
+
+A report over earlier days reads these tables; today is read live from the raw responses. Rows
+have a grain: `day` is the first day of the day, calendar month or year they count, so a year's
+report sums one row per key instead of 365.
+`survey_app.reporting.rollup` fills, refreshes and rebuilds them. `service_id` 0 means "not
+stated" (no foreign key: these are derived rows, and 0 keeps it in the primary key).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, Float, ForeignKey, Index, Integer, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .dossiers import Invitation
+from .responses import Response
+from .types import UTCDateTime, utcnow
+
+NOT_STATED = 0  # service_id of a response or dossier without a service
+DAY, MONTH, YEAR = 0, 1, 2  # grains: a row counts one day, one calendar month or one year
+
+
+class RollupAnswer(db.Model):
+    """Answers per day × office × service × channel × integrity × sampling probability × question
+    × value."""
+
+    __tablename__ = "rollup_answers"
+
+    grain: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), primary_key=True)
+    service_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    integrity: Mapped[str] = mapped_column(String(8), primary_key=True)
+    probability: Mapped[float] = mapped_column(Float, primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"), primary_key=True)
+    value: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class RollupResponse(db.Model):
+    """Respondents per day × office × service × channel × integrity × sampling probability."""
+
+    __tablename__ = "rollup_responses"
+
+    grain: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), primary_key=True)
+    service_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    integrity: Mapped[str] = mapped_column(String(8), primary_key=True)
+    probability: Mapped[float] = mapped_column(Float, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class RollupDossier(db.Model):
+    """Dossiers returned (by returned_at's day) and SMS invitations sent (by sent_at's day)."""
+
+    __tablename__ = "rollup_dossiers"
+
+    grain: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), primary_key=True)
+    service_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    returned: Mapped[int] = mapped_column(Integer, default=0)
+    sms_sent: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RollupDay(db.Model):
+    """A day, month or year whose rollup rows are complete; deleting the row marks it stale."""
+
+    __tablename__ = "rollup_days"
+
+    grain: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    rolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Reading one day (the rollup) or today (live) over all offices needs these time indexes on the
+# raw tables; the composite (office_id, submitted_at) index cannot serve an all-office range.
+Index("ix_responses_submitted_at", Response.submitted_at)
+Index("ix_invitations_sent_at", Invitation.sent_at)

@@ -1,0 +1,99 @@
+"""`flask mscore report`, `flask mscore rebuild-rollup` and `flask mscore update-rollup`."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date, timedelta
+
+import click
+from flask.cli import with_appcontext
+
+from analysis import PROPORTION_METHODS
+
+
+def _date(_ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("use YYYY-MM-DD", param=param) from None
+
+
+@click.command("report")
+@click.option("--from", "start", required=True, callback=_date, help="First day (YYYY-MM-DD).")
+@click.option("--to", "end", required=True, callback=_date, help="Last day (YYYY-MM-DD).")
+@click.option("--group", help="Ranking group (departments, districts, communes, ungrouped).")
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv", "json"]), default="xlsx",
+              show_default=True)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True))
+@click.option("--level", type=float, default=0.95, show_default=True)
+@click.option("--method", type=click.Choice(PROPORTION_METHODS), default="wilson",
+              show_default=True)
+@click.option("--compare/--no-compare", default=False, help="Add the change on the last period.")
+@click.option("--include-flagged", is_flag=True, help="Count flagged and excluded responses.")
+@with_appcontext
+def report_command(start, end, group, fmt, out, level, method, compare, include_flagged):
+    """Write the satisfaction report of a period (local dates, both included) to a file."""
+    from ..exports import write_export
+    from .periods import Period
+    from .report import Params
+
+    if end < start:
+        raise click.BadParameter("--to is before --from", param_hint="--to")
+    if not 0 < level < 1:
+        raise click.BadParameter("the level must be inside (0, 1)", param_hint="--level")
+    params = Params(Period(start, end), group=group, level=level, method=method,
+                    compare=compare, include_flagged=include_flagged)  # fmt: skip
+    started = time.perf_counter()
+    if fmt == "json":
+        from .report import build_report
+        from .tables import report_json
+
+        with open(out, "w", encoding="utf-8") as handle:
+            json.dump(report_json(build_report(params)), handle, ensure_ascii=False)
+    else:
+        with open(out, "wb") as handle:
+            write_export(params, fmt, handle)
+    click.echo(f"wrote {out} in {time.perf_counter() - started:.2f} s")
+
+
+@click.command("rebuild-rollup")
+@click.option("--since", callback=_date, help="Only from this day (YYYY-MM-DD); default: all.")
+@with_appcontext
+def rebuild_rollup_command(since):
+    """Drop the daily rollup and build it again from the raw responses and dossiers."""
+    from .rollup import rebuild
+
+    started = time.perf_counter()
+    days = rebuild(since)
+    click.echo(f"rolled up {days} days in {time.perf_counter() - started:.2f} s")
+
+
+@click.command("update-rollup")
+@click.option("--days", default=3, show_default=True,
+              help="Roll the last N days again (late SMS answers, moderation).")
+@with_appcontext
+def update_rollup_command(days):
+    """Roll up the days just ended and refresh recent ones; run it from a scheduler."""
+    from .periods import local_today
+    from .rollup import ensure_rolled, refresh_days
+
+    today = local_today()
+    recent = refresh_days([today - timedelta(days=i) for i in range(1, days + 1)])
+    from .periods import Period
+    from .rollup import _first_day
+
+    first = _first_day()
+    missing = ensure_rolled(Period(first, today - timedelta(days=1))) \
+        if first and first < today else 0
+    click.echo(f"refreshed {recent} recent days, filled {missing} missing days")
+
+
+def register() -> None:
+    """Attach the commands to `flask mscore`."""
+    from ..cli import mscore
+
+    for command in (report_command, rebuild_rollup_command, update_rollup_command):
+        mscore.add_command(command)

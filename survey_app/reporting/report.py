@@ -1,0 +1,283 @@
+"""The satisfaction report: counts → weights → `analysis` estimates for every office and group."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from flask import current_app
+from sqlalchemy import select
+
+import analysis
+from analysis import Cells, EstimateTable
+
+from ..extensions import db
+from ..models import Office, Question, QuestionKind, Questionnaire, Service
+from ..models.surveys import SIPAS_ELEMENTS, Dimension
+from .counts import fetch_counts
+from .estimates import measure_block
+from .periods import Period, local_today
+from .rollup import ensure_rolled
+from .weighting import lookup, weigh
+
+NOT_GROUPED = "ungrouped"
+
+
+@dataclass(frozen=True)
+class Params:
+    """What a report is asked for (validated by the API schema or the CLI)."""
+
+    period: Period
+    group: str | None = None
+    visible: frozenset[int] | None = None  # office ids to show; None: all of the universe
+    level: float = 0.95
+    method: str = "wilson"
+    compare: bool = False
+    include_flagged: bool = False
+    source: str = "auto"  # "auto": rollup for past days, live for today; "raw": all live
+
+
+@dataclass
+class Estimates:
+    """Per measure (overall, elements, questions), arrays over offices or groups."""
+
+    measures: list[str]
+    tables: dict[str, EstimateTable]
+    means: dict[str, EstimateTable]
+    yes_no: dict[str, EstimateTable]
+    stats: dict[str, np.ndarray]
+    overall_question: str | None = None
+
+
+@dataclass
+class Report:
+    """Everything the API, the exports and the dashboard show for one period."""
+
+    params: Params
+    offices: list[dict]
+    groups: list[str]
+    questions: list[dict]
+    current: Estimates
+    group_current: Estimates
+    office_blocks: dict[str, dict] = field(default_factory=dict)
+    group_blocks: dict[str, dict] = field(default_factory=dict)
+    breakdowns: dict[str, dict] = field(default_factory=dict)
+    previous_period: Period | None = None
+
+
+def _questions() -> list[dict]:
+    """Likert and yes/no questions across versions, one per code, in the current order."""
+    rows = db.session.execute(
+        select(Question.id, Question.code, Question.dimension, Question.kind, Question.text_vi,
+               Question.text_en, Question.position, Questionnaire.version)
+        .join(Questionnaire).where(Question.kind.in_((QuestionKind.LIKERT5,
+                                                      QuestionKind.YES_NO)))
+        .order_by(Questionnaire.version.desc(), Question.position)).all()  # fmt: skip
+    by_code: dict[str, dict] = {}
+    for row in rows:
+        entry = by_code.setdefault(row.code, {
+            "code": row.code, "dimension": str(row.dimension), "kind": str(row.kind),
+            "text_vi": row.text_vi, "text_en": row.text_en, "ids": []})  # fmt: skip
+        entry["ids"].append(row.id)
+    return list(by_code.values())
+
+
+def _universe(group: str | None) -> list[dict]:
+    """The offices ranked together: one group's, or all, with their meta data."""
+    query = select(Office.id, Office.code, Office.name, Office.name_en, Office.kind,
+                   Office.group, Office.parent_id, Office.is_active).order_by(Office.code)
+    if group == NOT_GROUPED:
+        query = query.where(Office.group.is_(None))
+    elif group:
+        query = query.where(Office.group == group)
+    rows = db.session.execute(query).all()
+    codes = dict(db.session.execute(select(Office.id, Office.code)).all())
+    return [{"id": r.id, "code": r.code, "name": r.name, "name_en": r.name_en,
+             "kind": str(r.kind), "group": str(r.group) if r.group else NOT_GROUPED,
+             "parent_code": codes.get(r.parent_id), "is_active": r.is_active}
+            for r in rows]  # fmt: skip
+
+
+def _field_mapper():
+    """Map service ids to service-group codes (0: not stated) and keep the names."""
+    rows = db.session.execute(select(Service.id, Service.field, Service.code)).all()
+    fields = sorted({r.field for r in rows})
+    ids = np.array([r.id for r in rows], dtype=np.int64)
+    codes = np.array([fields.index(r.field) + 1 for r in rows], dtype=np.int64)
+    return (lambda service: lookup(service, ids, codes, missing=0)), ["", *fields], \
+        {r.id: r.code for r in rows}
+
+
+def build_report(params: Params) -> Report:
+    """Compute the satisfaction report (and the previous period's, with compare)."""
+    offices = _universe(params.group)
+    questions = _questions()
+    groups = sorted({o["group"] for o in offices})
+    mapper = _field_mapper()
+    current = _estimate(params, params.period, offices, questions, groups, mapper)
+    report = Report(params=params, offices=offices, groups=groups, questions=questions,
+                    current=current[0], group_current=current[1], breakdowns=current[2])
+    previous = None
+    if params.compare:
+        report.previous_period = params.period.previous()
+        previous = _estimate(params, report.previous_period, offices, questions, groups, mapper)
+    office_group = np.array([groups.index(o["group"]) for o in offices], dtype=np.int64)
+    report.office_blocks = measure_block(current[0], previous[0] if previous else None,
+                                         office_group, level=params.level, ranked=True)
+    report.group_blocks = measure_block(current[1], previous[1] if previous else None,
+                                        np.arange(len(groups)), level=params.level,
+                                        ranked=False)  # fmt: skip
+    return report
+
+
+def _estimate(params: Params, period: Period, offices, questions, groups, mapper):
+    """Estimates per office and per group for one period."""
+    field_of, _fields, _service_codes = mapper
+    office_ids = np.array([o["id"] for o in offices], dtype=np.int64)
+    n_off = len(offices)
+    past, live = period.split(local_today())
+    tiles = ensure_rolled(past) if params.source != "raw" else []
+    if params.source == "raw":
+        live = period
+    integrity = ("valid", "flagged", "excluded") if params.include_flagged else ("valid",)
+    counts = fetch_counts(tiles, live, integrity=integrity,
+                          office_ids=None if params.group is None else office_ids.tolist())
+    for part in counts.values():  # office ids → positions; rows of other offices dropped
+        part["office"] = lookup(part["office_id"], office_ids, np.arange(n_off))
+        keep = part["office"] >= 0
+        for key in list(part):
+            part[key] = part[key][keep]
+    resp = counts["responses"]
+    sms_all = np.bincount(resp["office"][resp["channel"] == 1].astype(np.int64),
+                          resp["count"][resp["channel"] == 1], n_off)
+    included = np.isin(resp["integrity"], [("valid", "flagged", "excluded").index(i)
+                                           for i in integrity])  # fmt: skip
+    resp = {k: v[included] for k, v in resp.items()}
+    min_count = int(current_app.config.get("REPORT_MIN_CELL", 10))
+    weighted = weigh(resp, counts["dossiers"], field_of, min_count=min_count)
+    office_group = np.array([groups.index(o["group"]) for o in offices], dtype=np.int64)
+    cells = _cells(counts["answers"], weighted, questions)
+    by_office = _items(cells, np.arange(n_off), n_off, questions, params)
+    stride = int(cells["stratum"].max(initial=0)) + 1
+    by_group = _items(cells, office_group, len(groups), questions, params,
+                      stratum=cells["office"] * stride + cells["stratum"])
+    d = counts["dossiers"]
+    off = d["office"].astype(np.int64)
+    stats = {
+        "dossiers": np.bincount(off, d["returned"], n_off),
+        "sms_sent": np.bincount(off, d["sms_sent"], n_off),
+        "sms_answered": sms_all,
+        "responses": np.bincount(weighted.office, weighted.count, n_off),
+        "dissatisfied": _dissatisfied(cells, questions, n_off),
+    }
+    for i, name in enumerate(("qr_web", "sms", "kiosk")):
+        mask = weighted.channel == i
+        stats[f"responses_{name}"] = np.bincount(weighted.office[mask], weighted.count[mask],
+                                                 n_off)  # fmt: skip
+    group_stats = {k: np.bincount(office_group, v, len(groups)) for k, v in stats.items()}
+    by_office.stats, by_group.stats = stats, group_stats
+    breakdowns = _breakdowns(cells, weighted, n_off, questions, params, mapper)
+    return by_office, by_group, breakdowns
+
+
+def _cells(answers: dict, weighted, questions) -> dict:
+    """Answer cells with each respondent group's weight, stratum and population attached."""
+    ids = np.array([i for q in questions for i in q["ids"]], dtype=np.int64)
+    cols = np.array([c for c, q in enumerate(questions) for _ in q["ids"]], dtype=np.int64)
+    column = lookup(answers["question_id"], ids, cols)
+    keep = column >= 0
+    a = {k: v[keep] for k, v in answers.items()}
+    weight, stratum, population = weighted.attach(a["office"], a["service_id"], a["channel"],
+                                                  a["probability"])  # fmt: skip
+    return {"office": a["office"].astype(np.int64), "column": column[keep], "value": a["value"],
+            "count": a["count"], "weight": weight, "stratum": stratum.astype(np.int64),
+            "population": population, "service_id": a["service_id"].astype(np.int64),
+            "channel": a["channel"].astype(np.int64)}
+
+
+def _items(cells, domain_of_office, n_domains, questions, params, stratum=None) -> Estimates:
+    """Item shares and means, element and overall indices per domain (office or group)."""
+    nq = len(questions)
+    likert = np.array([q["kind"] == "likert5" for q in questions], dtype=bool)
+    domain = domain_of_office[cells["office"]] if cells["office"].size else cells["office"]
+    stratum = cells["stratum"] if stratum is None else stratum
+    tables, means, yes_no = {}, {}, {}
+    for is_likert in (True, False):
+        mask = likert[cells["column"]] == is_likert
+        c = Cells(domain=domain[mask] * nq + cells["column"][mask], stratum=stratum[mask],
+                  value=cells["value"][mask], count=cells["count"][mask],
+                  weight=cells["weight"][mask], population=cells["population"][mask],
+                  n_domains=n_domains * nq)  # fmt: skip
+        if not mask.any():  # analysis' cell functions need at least one cell
+            shares = mean = _nan_table(n_domains, nq, params)
+        elif is_likert:
+            shares, mean = analysis.item_estimates(c, n_domains, nq, method=params.method,
+                                                   level=params.level, single_unit="adjust")
+        else:
+            shares = analysis.proportion_cells(c, method=params.method, level=params.level,
+                                               single_unit="adjust").reshape(n_domains, nq)
+        for col, q in enumerate(questions):
+            if likert[col] == is_likert:
+                target = tables if is_likert else yes_no
+                target["q:" + q["code"]] = shares.select((slice(None), col))
+                if is_likert:
+                    means["q:" + q["code"]] = mean.select((slice(None), col))
+    elements = _elements(tables, questions, n_domains, params)
+    overall = analysis.overall_index(_stack(elements)) if elements else None
+    measures = ["index", *[str(e) for e in SIPAS_ELEMENTS], *tables]
+    all_tables = {"index": overall, **dict(zip(map(str, SIPAS_ELEMENTS),
+                                               _split(elements), strict=True)), **tables}
+    overall_q = next((f"q:{q['code']}" for q in questions if q["dimension"] == Dimension.OVERALL
+                      and q["kind"] == "likert5"), None)  # fmt: skip
+    return Estimates(measures=measures, tables=all_tables, means=means, yes_no=yes_no, stats={},
+                     overall_question=overall_q)
+
+
+def _nan_table(n_domains: int, nq: int, params) -> EstimateTable:
+    """A table of domains without respondents."""
+    nan = np.full((n_domains, nq), np.nan)
+    zero = np.zeros((n_domains, nq), dtype=np.int64)
+    return EstimateTable(value=nan, se=nan, low=nan, high=nan, n=zero, n_eff=np.zeros_like(nan),
+                         df=zero, method=params.method, level=params.level)
+
+
+def _elements(tables, questions, n_domains, params):
+    """Element index tables in SIPAS order; an element without questions is left out (NaN)."""
+    out = []
+    for element in SIPAS_ELEMENTS:
+        codes = [f"q:{q['code']}" for q in questions
+                 if q["dimension"] == element and f"q:{q['code']}" in tables]  # fmt: skip
+        if not codes:
+            return []
+        out.append(analysis.element_indices(_stack([tables[c] for c in codes]),
+                                            np.zeros(len(codes), dtype=np.int64)))
+    return out
+
+
+def _stack(tables: list[EstimateTable]) -> EstimateTable:
+    """Tables over domains side by side, as one (domains, k) table."""
+    arrays = {k: np.stack([getattr(t, k).reshape(-1) for t in tables], axis=-1)
+              for k in EstimateTable._ARRAYS}  # fmt: skip
+    return EstimateTable(**arrays, method=tables[0].method, level=tables[0].level)
+
+
+def _split(elements):
+    """Five 1-D element tables (None each when the questionnaire lacks an element)."""
+    if not elements:
+        return [None] * len(SIPAS_ELEMENTS)
+    return [e.reshape(-1) for e in elements]
+
+
+def _dissatisfied(cells, questions, n_off) -> np.ndarray:
+    """Respondents who rated the overall question 1 or 2 (Decision 766's dissatisfied)."""
+    overall = [c for c, q in enumerate(questions) if q["dimension"] == Dimension.OVERALL
+               and q["kind"] == "likert5"]  # fmt: skip
+    mask = np.isin(cells["column"], overall) & (cells["value"] <= 2)
+    return np.bincount(cells["office"][mask], cells["count"][mask], n_off)
+
+
+def _breakdowns(cells, weighted, n_off, questions, params, mapper) -> dict:
+    """The overall question's share satisfied per office × service and per office × channel."""
+    from .estimates import breakdown
+
+    return breakdown(cells, weighted, n_off, questions, params, mapper)

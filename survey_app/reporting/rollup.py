@@ -1,0 +1,246 @@
+"""Keeping the daily rollup: fill missing days, refresh stale ones, rebuild from scratch.
+
+A day is rolled up once it is over (local time); today is always read live. The `rollup_days`
+row of a day says its rows are complete. Changes to past responses, answers or dossiers made
+through the ORM delete that row in the same transaction (see `mark_stale_on_flush`), so the next
+report or `flask mscore update-rollup` rolls the day again. Core statements that rewrite the past
+(bulk imports) should call :func:`mark_stale`, or be followed by `flask mscore rebuild-rollup`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from flask import current_app, has_app_context
+from sqlalchemy import Date, SmallInteger, delete, event, func, insert, literal, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..extensions import db
+from ..models import Answer, Dossier, Response
+from ..models.rollups import (
+    DAY,
+    MONTH,
+    YEAR,
+    RollupAnswer,
+    RollupDay,
+    RollupDossier,
+    RollupResponse,
+)
+from .counts import raw_answers, raw_dossiers, raw_responses
+from .periods import Period, local_today, zone
+
+TABLES = (RollupAnswer, RollupResponse, RollupDossier)
+KEYS = {RollupAnswer: ("office_id", "service_id", "channel", "integrity", "probability",
+                       "question_id", "value"),
+        RollupResponse: ("office_id", "service_id", "channel", "integrity", "probability"),
+        RollupDossier: ("office_id", "service_id")}  # fmt: skip
+SUMS = {RollupAnswer: ("count",), RollupResponse: ("count",),
+        RollupDossier: ("returned", "sms_sent")}
+
+
+def month_end(day: date) -> date:
+    """The last day of a day's month."""
+    following = date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+    return following - timedelta(days=1)
+
+
+def buckets(period: Period) -> list[tuple[int, date]]:
+    """The fewest (grain, first day) buckets that tile a period: whole years, months, days."""
+    out, day = [], period.start
+    while day <= period.end:
+        if (day.month, day.day) == (1, 1) and date(day.year, 12, 31) <= period.end:
+            out.append((YEAR, day))
+            day = date(day.year + 1, 1, 1)
+        elif day.day == 1 and month_end(day) <= period.end:
+            out.append((MONTH, day))
+            day = month_end(day) + timedelta(days=1)
+        else:
+            out.append((DAY, day))
+            day += timedelta(days=1)
+    return out
+
+
+def _children(grain: int, start: date) -> list[tuple[int, date]]:
+    if grain == YEAR:
+        return [(MONTH, date(start.year, m, 1)) for m in range(1, 13)]
+    end = month_end(start)
+    return [(DAY, start + timedelta(days=i)) for i in range((end - start).days + 1)]
+
+
+def _runs(days: list[date]) -> list[Period]:
+    """Contiguous runs of sorted days, so each run is one INSERT … SELECT per table."""
+    runs: list[Period] = []
+    for day in sorted(set(days)):
+        if runs and day == runs[-1].end + timedelta(days=1):
+            runs[-1] = Period(runs[-1].start, day)
+        else:
+            runs.append(Period(day, day))
+    return runs
+
+
+def _roll_days(period: Period) -> None:
+    """Day rows of a run of days, fresh from the raw tables."""
+    start, end = period.utc_bounds
+    for model, raw in ((RollupAnswer, raw_answers), (RollupResponse, raw_responses),
+                       (RollupDossier, raw_dossiers)):  # fmt: skip
+        query = raw(start, end, day=True)
+        query = select(literal(DAY, SmallInteger).label("grain"), *query.subquery().c)
+        db.session.execute(insert(model).from_select(["grain", *query.selected_columns.keys()[1:]],
+                                                     query))  # fmt: skip
+
+
+def _roll_up(grain: int, start: date) -> None:
+    """Month rows from their day rows, or year rows from their month rows."""
+    child = DAY if grain == MONTH else MONTH
+    last = month_end(start) if grain == MONTH else date(start.year, 12, 31)
+    for model in TABLES:
+        keys = [getattr(model, k) for k in KEYS[model]]
+        query = (select(literal(grain, SmallInteger), literal(start, Date), *keys,
+                        *[func.sum(getattr(model, v)) for v in SUMS[model]])
+                 .where(model.grain == child, model.day >= start, model.day <= last)
+                 .group_by(*keys))  # fmt: skip
+        db.session.execute(insert(model).from_select(["grain", "day", *KEYS[model],
+                                                      *SUMS[model]], query))  # fmt: skip
+
+
+def _fill(wanted: list[tuple[int, date]]) -> int:
+    """Build the missing buckets (and the missing parts they are made of); commits."""
+    done = set(db.session.execute(select(RollupDay.grain, RollupDay.day)).all()) \
+        if wanted else set()
+    need: dict[int, set[date]] = {DAY: set(), MONTH: set(), YEAR: set()}
+
+    def want(grain, start):
+        if (grain, start) in done or start in need[grain]:
+            return
+        need[grain].add(start)
+        if grain != DAY:
+            for child in _children(grain, start):
+                want(*child)
+
+    for bucket in wanted:
+        want(*bucket)
+    if not any(need.values()):
+        return 0
+    for grain, starts in need.items():
+        if starts:
+            for model in (*TABLES, RollupDay):
+                db.session.execute(delete(model).where(model.grain == grain,
+                                                       model.day.in_(sorted(starts))))
+            db.session.execute(insert(RollupDay), [{"grain": grain, "day": d} for d in starts])
+    for run in _runs(list(need[DAY])):
+        _roll_days(run)
+    for grain in (MONTH, YEAR):
+        for start in sorted(need[grain]):
+            _roll_up(grain, start)
+    db.session.commit()
+    return sum(len(v) for v in need.values())
+
+
+def refresh_days(days: list[date]) -> int:
+    """Roll these past days again (and the months and years holding them); commits."""
+    today = local_today()
+    days = sorted({d for d in days if d < today})
+    if not days:
+        return 0
+    mark_stale(days)
+    wanted = [(DAY, d) for d in days]
+    wanted += [(MONTH, date(d.year, d.month, 1)) for d in days if month_end(d) < today]
+    wanted += [(YEAR, date(d.year, 1, 1)) for d in days if date(d.year, 12, 31) < today]
+    _fill(sorted(set(wanted)))
+    return len(days)
+
+
+def ensure_rolled(period: Period | None) -> list[tuple[int, date]]:
+    """The buckets that tile a past period, building those missing or stale first."""
+    if period is None:
+        return []
+    wanted = buckets(period)
+    try:
+        _fill(wanted)
+    except IntegrityError:  # another request built the same buckets first: theirs are as good
+        db.session.rollback()
+    return wanted
+
+
+def rebuild(since: date | None = None) -> int:
+    """Drop the rollup (from ``since``, or all of it) and roll every past day again; commits."""
+    first = since or _first_day()
+    for model in (*TABLES, RollupDay):
+        stmt = delete(model)
+        db.session.execute(stmt if since is None else stmt.where(model.day >= since))
+    db.session.commit()
+    if first is None:
+        return 0
+    today = local_today()
+    days = [first + timedelta(days=i) for i in range((today - first).days)]
+    refresh_days(days)
+    return len(days)
+
+
+def _first_day() -> date | None:
+    """The local day of the earliest response, dossier return or sent invitation."""
+    from ..models import Invitation
+
+    times = [db.session.scalar(select(col).order_by(col).where(col.is_not(None)).limit(1))
+             for col in (Response.submitted_at, Dossier.returned_at, Invitation.sent_at)]
+    times = [t for t in times if t is not None]
+    return min(times).astimezone(zone()).date() if times else None
+
+
+def _stale(session, days) -> None:
+    """Delete the completeness marks of these days and of their months and years."""
+    days = sorted({d for d in days if d is not None})
+    if not days:
+        return
+    months = sorted({date(d.year, d.month, 1) for d in days})
+    years = sorted({date(d.year, 1, 1) for d in days})
+    session.execute(delete(RollupDay).where(or_(
+        (RollupDay.grain == DAY) & RollupDay.day.in_(days),
+        (RollupDay.grain == MONTH) & RollupDay.day.in_(months),
+        (RollupDay.grain == YEAR) & RollupDay.day.in_(years))))  # fmt: skip
+
+
+def mark_stale(days) -> None:
+    """Mark past days stale in the current transaction (their rollup is redone when next read)."""
+    today = local_today()
+    _stale(db.session, [d for d in days if d is not None and d < today])
+
+
+def _day_of(moment: datetime | None) -> date | None:
+    return moment.astimezone(zone()).date() if moment is not None else None
+
+
+def _touched_days(session: Session) -> set[date]:
+    """Local days whose counts the pending ORM changes may alter."""
+    days, response_ids = set(), set()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, Response):
+            days.add(_day_of(obj.submitted_at))
+            days.update(_day_of(v) for v in db.inspect(obj).attrs.submitted_at.history.deleted)
+        elif isinstance(obj, Dossier):
+            days.add(_day_of(obj.returned_at))
+            days.update(_day_of(v) for v in db.inspect(obj).attrs.returned_at.history.deleted)
+        elif isinstance(obj, Answer):
+            loaded = obj.__dict__.get("response")
+            if loaded is not None:
+                days.add(_day_of(loaded.submitted_at))
+            elif obj.response_id is not None:
+                response_ids.add(obj.response_id)
+    if response_ids:  # an SMS conversation adds answers to yesterday's response
+        days.update(_day_of(t) for t in session.scalars(
+            select(Response.submitted_at).where(Response.id.in_(response_ids))))  # fmt: skip
+    return {d for d in days if d is not None}
+
+
+def _after_flush(session: Session, _context) -> None:
+    if not has_app_context() or "sqlalchemy" not in current_app.extensions:
+        return
+    _stale(session, [d for d in _touched_days(session) if d < local_today()])
+
+
+def mark_stale_on_flush() -> None:
+    """Listen to ORM flushes so changes to past days invalidate their rollup (idempotent)."""
+    if not event.contains(Session, "after_flush", _after_flush):
+        event.listen(Session, "after_flush", _after_flush)
+

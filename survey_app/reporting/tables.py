@@ -1,0 +1,138 @@
+"""A report as plain JSON-ready data: what the API answers and the exports write."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from flask import current_app
+
+from analysis import MIN_DF, MIN_N_EFF, SATISFIED_FROM
+
+from ..models.surveys import SIPAS_ELEMENTS
+from .periods import zone
+from .report import Report
+
+ESTIMATE_KEYS = ("value", "low", "high", "se", "n", "n_eff", "df", "reliable")
+NESTED = {
+    "eb": (("value", "eb_value"), ("low", "eb_low"), ("high", "eb_high"),
+           ("shrinkage", "shrinkage")),
+    "mean": (("value", "mean"), ("low", "mean_low"), ("high", "mean_high")),
+    "par_points": (("value", "par_value"), ("low", "par_low"), ("high", "par_high")),
+    "change": (("previous", "previous"), ("diff", "change"), ("low", "change_low"),
+               ("high", "change_high"), ("significant", "change_significant"),
+               ("previous_rank", "previous_rank")),
+}  # fmt: skip
+FLAT = ("tier", "rank", "rank_low", "rank_high", "group_size")
+INTEGERS = {"n", "df", "rank", "rank_low", "rank_high", "group_size", "previous_rank"}
+
+
+def _plain(values, key: str) -> list:
+    """A numpy array as a list of JSON values: NaN → None, integers where they are counts."""
+    arr = np.asarray(values)
+    if arr.dtype.kind in "US":
+        return arr.tolist()
+    if arr.dtype.kind == "b":
+        return arr.tolist()
+    out = arr.astype(float).tolist()
+    if key in INTEGERS:
+        return [None if math.isnan(v) else int(v) for v in out]
+    return [None if math.isnan(v) else v for v in out]
+
+
+def _estimates(block: dict, rows: np.ndarray) -> list[dict]:
+    """One dict per selected row of a measure block (built column-wise: 1,000s of offices)."""
+    cols = {k: _plain(v[rows], k) for k, v in block.items()}
+    flat = [k for k in (*ESTIMATE_KEYS, *FLAT) if k in cols]
+    out = [dict(zip(flat, vals, strict=True)) for vals in zip(*[cols[k] for k in flat],
+                                                                strict=True)]  # fmt: skip
+    for name, pairs in NESTED.items():
+        present = [(o, k) for o, k in pairs if k in cols]
+        if not present:
+            continue
+        names = [o for o, _k in present]
+        for item, vals in zip(out, zip(*[cols[k] for _o, k in present], strict=True),
+                              strict=True):  # fmt: skip
+            item[name] = dict(zip(names, vals, strict=True))
+    return out
+
+
+def _entries(blocks: dict, stats: dict, rows: np.ndarray, overall_question) -> list[dict]:
+    """Per office (or group): index, elements, questions and the counts around them."""
+    per = {name: _estimates(block, rows) for name, block in blocks.items()}
+    st = {k: _plain(v[rows], k) for k, v in stats.items()}
+    entries = []
+    for i in range(rows.size):
+        dossiers, answered, sent = st["dossiers"][i], st["sms_answered"][i], st["sms_sent"][i]
+        bad = min(st["dissatisfied"][i], dossiers)
+        entries.append({
+            "dossiers": int(dossiers), "responses": int(st["responses"][i]),
+            "responses_by_channel": {c: int(st[f"responses_{c}"][i])
+                                     for c in ("qr_web", "sms", "kiosk")},
+            "index": per["index"][i],
+            "elements": {str(e): per[str(e)][i] for e in SIPAS_ELEMENTS},
+            "overall_question": per[overall_question][i] if overall_question in per else None,
+            "questions": {name[2:]: items[i] for name, items in per.items()
+                          if name.startswith("q:")},
+            "dissatisfied": int(st["dissatisfied"][i]),
+            "complaint_free_ratio": (dossiers - bad) / dossiers if dossiers else None,
+            "sms": {"sent": int(sent), "answered": int(answered),
+                    "response_rate": min(answered / sent, 1.0) if sent else None},
+        })  # fmt: skip
+    return entries
+
+
+def report_json(report: Report) -> dict:
+    """The whole report as the API's JSON document."""
+    params, config = report.params, current_app.config
+    offices = report.offices
+    visible = np.array([params.visible is None or o["id"] in params.visible for o in offices],
+                       dtype=bool)  # fmt: skip
+    rows = np.flatnonzero(visible)
+    oq = report.current.overall_question
+    asked = {name for name, block in report.office_blocks.items()
+             if not name.startswith("q:") or block["n"].sum() > 0}  # fmt: skip
+    report.office_blocks = {k: v for k, v in report.office_blocks.items() if k in asked}
+    report.group_blocks = {k: v for k, v in report.group_blocks.items() if k in asked}
+    office_entries = _entries(report.office_blocks, report.current.stats, rows, oq)
+    for entry, i in zip(office_entries, rows.tolist(), strict=True):
+        meta = offices[i]
+        entry.update({k: meta[k] for k in ("code", "name", "name_en", "kind", "group",
+                                           "parent_code")})  # fmt: skip
+    group_entries = _entries(report.group_blocks, report.group_current.stats,
+                             np.arange(len(report.groups)), oq)  # fmt: skip
+    for entry, name in zip(group_entries, report.groups, strict=True):
+        entry["group"] = name
+        entry["offices"] = sum(o["group"] == name for o in offices)
+    return {
+        "period": {**params.period.as_dict(), "timezone": zone().key},
+        "previous_period": report.previous_period.as_dict() if report.previous_period else None,
+        "parameters": {
+            "group": params.group, "level": params.level, "method": params.method,
+            "compare": "previous" if params.compare else None,
+            "include_flagged": params.include_flagged, "satisfied_from": SATISFIED_FROM,
+            "par_max_points": float(config.get("PAR_MAX_POINTS", 10.0)),
+            "min_cell": int(config.get("REPORT_MIN_CELL", 10)),
+            "reliability": {"min_n_eff": MIN_N_EFF, "min_df": MIN_DF},
+        },
+        "elements": [str(e) for e in SIPAS_ELEMENTS],
+        "questions": [{k: q[k] for k in ("code", "dimension", "kind", "text_vi", "text_en")}
+                      for q in report.questions if f"q:{q['code']}" in asked],
+        "offices": office_entries,
+        "groups": group_entries,
+    }  # fmt: skip
+
+
+def breakdown_rows(report: Report, name: str) -> list[dict]:
+    """Rows of the services or channels breakdown, visible offices only."""
+    data = report.breakdowns[name]
+    offices, visible = report.offices, report.params.visible
+    cols = {k: _plain(v, k) if k != "label" else v for k, v in data.items() if k != "office"}
+    out = []
+    for i, office in enumerate(data["office"].tolist()):
+        meta = offices[int(office)]
+        if visible is not None and meta["id"] not in visible:
+            continue
+        out.append({"office_code": meta["code"], "office_name": meta["name"],
+                    **{k: cols[k][i] for k in cols if k != "key"}})  # fmt: skip
+    return out

@@ -1,0 +1,84 @@
+"""Excel and CSV downloads and `flask mscore report`: they open, and hold what the API says."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import openpyxl
+import pytest
+
+from .test_api_reports import Q, token  # noqa: F401  (the token fixture)
+from .test_reporting import seed
+
+
+@pytest.fixture
+def seeded(app, db, make_office, make_service, questionnaire):
+    return seed(db, make_office, make_service, questionnaire, scale=0.5)
+
+
+def test_xlsx_holds_what_the_api_says(client, seeded, token):  # noqa: F811
+    headers = token("reports:read")
+    api = client.get(f"/api/v1/reports/satisfaction?{Q}&compare=previous", headers=headers).json
+    res = client.get(f"/reports/satisfaction.xlsx?{Q}&compare=previous", headers=headers)
+    assert res.status_code == 200 and "attachment" in res.headers["Content-Disposition"]
+    wb = openpyxl.load_workbook(io.BytesIO(res.data))
+    assert wb.sheetnames == ["Đơn vị", "Tổng theo khối", "Yếu tố", "Câu hỏi", "Dịch vụ", "Kênh",
+                             "Góp ý", "Phương pháp"]  # fmt: skip
+    ws = wb["Đơn vị"]
+    header = [c.value for c in ws[1]]
+    assert header[:2] == ["Mã đơn vị", "Tên đơn vị"] and ws.freeze_panes == "C2"
+    col = {h: i for i, h in enumerate(header)}
+    rows = {r[0]: r for r in ws.iter_rows(min_row=2, values_only=True)}
+    for office in api["offices"]:
+        row = rows[office["code"]]
+        assert row[col["Tên đơn vị"]] == office["name"]
+        assert row[col["Số phiếu"]] == office["responses"]
+        assert row[col["Chỉ số hài lòng: giá trị"]] == pytest.approx(office["index"]["value"])
+        assert row[col["Điểm PAR"]] == pytest.approx(office["index"]["par_points"]["value"])
+        assert row[col["Hạng"]] == office["index"].get("rank")
+    value_cell = ws.cell(row=2, column=col["Chỉ số hài lòng: giá trị"] + 1)
+    assert value_cell.number_format == "0.0%" and isinstance(value_cell.value, float)
+    questions = list(wb["Câu hỏi"].iter_rows(min_row=2, values_only=True))
+    assert len(questions) == len(api["offices"]) * len(api["questions"])
+    method = dict(wb["Phương pháp"].iter_rows(min_row=2, values_only=True))
+    assert "2025-03-01 đến 2025-03-31" in method["Kỳ báo cáo"]
+    assert "wilson" in method["Khoảng tin cậy"] and "95%" in method["Khoảng tin cậy"]
+    assert "≥ 30" in method["Quy tắc tin cậy"] and "hậu phân tầng" in method["Trọng số"]
+    comments = list(wb["Góp ý"].iter_rows(min_row=2, values_only=True))
+    assert comments and all(c[4].startswith("Góp ý số") for c in comments)
+
+
+def test_csv_views(client, seeded, token):  # noqa: F811
+    headers = token("reports:read")
+    api = client.get(f"/api/v1/reports/satisfaction?{Q}", headers=headers).json
+    res = client.get(f"/reports/satisfaction.csv?{Q}", headers=headers)
+    assert res.status_code == 200 and res.data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(res.data.decode("utf-8-sig"))))
+    assert [r["Mã đơn vị"] for r in rows] == [o["code"] for o in api["offices"]]
+    assert float(rows[0]["Chỉ số hài lòng: giá trị"]) == pytest.approx(
+        api["offices"][0]["index"]["value"])
+    res = client.get(f"/reports/satisfaction.csv?{Q}&view=channels", headers=headers)
+    assert "Kênh" in res.data.decode("utf-8-sig").splitlines()[0]
+    bad = client.get(f"/reports/satisfaction.csv?{Q}&view=nope", headers=headers)
+    assert bad.status_code == 422 and bad.json["code"] == "invalid_query"
+    assert client.get(f"/reports/satisfaction.xlsx?{Q}").status_code == 401
+
+
+def test_report_command(runner, seeded, tmp_path):
+    out = tmp_path / "r.json"
+    result = runner.invoke(args=["mscore", "report", "--from", "2025-03-01", "--to",
+                                 "2025-03-31", "--format", "json", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert len(doc["offices"]) == 5
+    xlsx = tmp_path / "r.xlsx"
+    result = runner.invoke(args=["mscore", "report", "--from", "2025-03-01", "--to",
+                                 "2025-03-31", "--group", "districts", "--out", str(xlsx)])
+    assert result.exit_code == 0, result.output
+    rows = list(openpyxl.load_workbook(xlsx)["Đơn vị"].iter_rows(min_row=2, values_only=True))
+    assert [r[0] for r in rows] == ["E"]
+    bad = runner.invoke(args=["mscore", "report", "--from", "2025-03-31", "--to", "2025-03-01",
+                              "--out", str(xlsx)])
+    assert bad.exit_code != 0

@@ -1,0 +1,277 @@
+"""The bridge: report numbers equal `analysis` on the same responses, computed independently."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+import analysis
+from analysis import EstimateTable
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+MARCH = (date(2025, 3, 1), date(2025, 3, 31))
+FIELDS = {"SV1": "Tư pháp", "SV2": "Đất đai", "SV3": "Tư pháp"}
+
+
+def seed(db, make_office, make_service, questionnaire, *, start=MARCH[0], days=31, rng_seed=7,
+         scale=1.0):
+    """Offices in two groups (B under A), three services in two fields, returned dossiers, SMS
+    invitations with sampling probabilities, and QR, SMS and kiosk responses with answers.
+
+    Returns the unit records the independent computation needs."""
+    from survey_app.models import Answer, Dossier, Invitation, RankingGroup, Response
+
+    rng = np.random.default_rng(rng_seed)
+    offices = {"A": make_office("A", "Sở Tư pháp"), "C": make_office("C", "Sở Xây dựng"),
+               "D": make_office("D", "Sở Y tế"),
+               "E": make_office("E", "UBND huyện E", group=RankingGroup.DISTRICTS)}
+    offices["B"] = make_office("B", "Phòng Hộ tịch", parent=offices["A"])
+    services = {code: make_service(code, f"Dịch vụ {code}", field=f) for code, f in FIELDS.items()}
+    likert = [q for q in questionnaire.questions if q.kind == "likert5"]
+    yes_no = next(q for q in questionnaire.questions if q.kind == "yes_no")
+    comment = next(q for q in questionnaire.questions if q.kind == "text")
+    records, dossier_rows, sent = [], [], []
+    level = {"A": 0.85, "B": 0.7, "C": 0.55, "D": 0.9, "E": 0.75}
+    probability = {"A": 0.5, "B": 1.0, "C": 0.25, "D": 0.5, "E": 0.5}
+
+    def moment(i):
+        day = start + timedelta(days=int(rng.integers(0, days)))
+        local = datetime(day.year, day.month, day.day, 8, tzinfo=TZ)
+        return (local + timedelta(minutes=int(rng.integers(0, 600)))).astimezone(UTC)
+
+    for code, office in offices.items():
+        plan = [("SV1", int(60 * scale)), ("SV2", int(45 * scale)), ("SV3", int(25 * scale)),
+                (None, int(12 * scale))]
+        for service_code, n_dossiers in plan:
+            for k in range(n_dossiers):
+                returned = moment(k)
+                d = Dossier(office=office, code=f"{code}-{service_code}-{k}",
+                            service=services.get(service_code), returned_at=returned)
+                db.session.add(d)
+                dossier_rows.append((code, FIELDS.get(service_code, ""), returned))
+                if k % 2 == 0 and service_code:  # half the dossiers are invited by SMS
+                    p = probability[code]
+                    db.session.add(Invitation(
+                        dossier=d, office_id=office.id, phone_hash=f"h{code}{k}{service_code}",
+                        sampling_probability=p, status="sent", next_attempt_at=returned,
+                        sent_at=returned))  # fmt: skip
+                    sent.append((code, returned))
+                    if rng.random() < 0.55:
+                        records.append(_response(rng, code, office, "sms", services[service_code],
+                                                 d, p, returned + timedelta(hours=1)))
+        db.session.flush()
+        for i in range(int(rng.integers(30, 45) * scale)):
+            service_code = ["SV1", "SV2", "SV3", None][i % 4]
+            channel = "kiosk" if i % 9 == 0 else "qr_web"
+            records.append(_response(rng, code, office, channel, services.get(service_code),
+                                     None, 1.0, moment(i)))
+    db.session.flush()
+    for record in records:
+        record["integrity"] = rng.choice(["valid"] * 18 + ["flagged", "excluded"])
+        values = np.where(rng.random(len(likert)) < level[record["code"]],
+                          rng.integers(4, 6, len(likert)), rng.integers(1, 4, len(likert)))
+        record["values"] = {q.code: int(v) for q, v in zip(likert, values, strict=True)}
+        record["yes"] = int(rng.random() < 0.1)
+        r = Response(office=offices[record["code"]], service=record["service"],
+                     dossier=record["dossier"], questionnaire_id=questionnaire.id,
+                     channel=record["channel"], submitted_at=record["at"],
+                     integrity=record["integrity"])  # fmt: skip
+        r.answers = [Answer(question_id=q.id, value=record["values"][q.code]) for q in likert]
+        r.answers.append(Answer(question_id=yes_no.id, value=record["yes"]))
+        if rng.random() < 0.3:
+            r.answers.append(Answer(question_id=comment.id, text=f"Góp ý số {len(records)}"))
+        db.session.add(r)
+    db.session.commit()
+    return {"records": records, "dossiers": dossier_rows, "sent": sent, "offices": offices,
+            "likert": [q.code for q in likert], "questionnaire": questionnaire}
+
+
+def _response(rng, code, office, channel, service, dossier, p, at):
+    return {"code": code, "channel": channel, "service": service, "dossier": dossier,
+            "field": service.field if service else "", "p": p if channel == "sms" else 1.0,
+            "at": at}
+
+
+def _in(at, period):
+    day = at.astimezone(TZ).date()
+    return period[0] <= day <= period[1]
+
+
+def independent(data, period, method="wilson", level=0.95, include_flagged=False, min_count=10):
+    """Per office code: item Estimates by question, element and overall tables, by `analysis`'
+    unit-record functions on the seeded responses."""
+    keep = [r for r in data["records"] if _in(r["at"], period)
+            and (include_flagged or r["integrity"] == "valid")]
+    totals: dict[str, float] = {}
+    for code, field_, returned in data["dossiers"]:
+        if _in(returned, period):
+            totals[f"{code}|{field_}"] = totals.get(f"{code}|{field_}", 0) + 1
+    out = {}
+    for code in sorted({r["code"] for r in keep}):
+        rows = [r for r in keep if r["code"] == code]
+        labels = [f"{code}|{r['field']}" for r in rows]
+        cell_totals = {k: v for k, v in totals.items() if k.startswith(code + "|")}
+        for label in labels:
+            cell_totals.setdefault(label, 0)
+        ps = analysis.poststratify(labels, cell_totals, np.array([1 / r["p"] for r in rows]),
+                                   min_count=min_count)
+        strata = np.array([f"{s}/{r['channel']}" for s, r in zip(ps.stratum, rows, strict=True)])
+        fpc = np.empty(len(rows))
+        for s in np.unique(strata):
+            m = strata == s
+            total = ps.weights[m].sum()
+            fpc[m] = total if total >= m.sum() * (1 - 1e-9) else np.inf
+        items = {}
+        _, codes = np.unique(strata, return_inverse=True)
+        lonely = np.bincount(codes.ravel()).min() < 2
+        for q in data["likert"]:
+            y = np.array([r["values"][q] >= 4 for r in rows], dtype=float)
+            if lonely:  # a stratum of one: R's lonely.psu="adjust", as the report uses
+                cells = analysis.Cells.from_records(np.zeros(len(y)), codes.ravel(), y,
+                                                    ps.weights, fpc)
+                table = analysis.proportion_cells(cells, method=method, level=level,
+                                                  single_unit="adjust")
+                items[q] = table[0]
+            else:
+                items[q] = analysis.proportion(y, ps.weights, strata, fpc, method=method,
+                                               level=level)
+        out[code] = {"items": items, "n": len(rows)}
+    return out
+
+
+def table_of(estimates) -> EstimateTable:
+    """A (1, k) EstimateTable from Estimates, to combine like the report does."""
+    keys = ("value", "se", "low", "high", "n", "n_eff", "df")
+    arrays = {k: np.array([[getattr(e, k) for e in estimates]]) for k in keys}
+    return EstimateTable(**arrays, method=estimates[0].method, level=estimates[0].level)
+
+
+@pytest.fixture
+def seeded(app, db, make_office, make_service, questionnaire):
+    return seed(db, make_office, make_service, questionnaire)
+
+
+def _report(**kw):
+    from survey_app.reporting import Params, Period, build_report
+    from survey_app.reporting.tables import report_json
+
+    kw.setdefault("period", Period(*MARCH))
+    return report_json(build_report(Params(**kw)))
+
+
+@pytest.mark.parametrize("method", ["wilson", "korn-graubard", "logit", "wald"])
+def test_items_equal_analysis_on_unit_records(seeded, method):
+    doc = _report(method=method, level=0.9)
+    mine = independent(seeded, MARCH, method=method, level=0.9)
+    offices = {o["code"]: o for o in doc["offices"]}
+    assert set(offices) == {"A", "B", "C", "D", "E"}
+    for code, ref in mine.items():
+        for q, est in ref["items"].items():
+            got = offices[code]["questions"][q]
+            assert got["n"] == est.n == ref["n"]
+            for key in ("value", "low", "high", "se", "n_eff"):
+                assert got[key] == pytest.approx(getattr(est, key), rel=1e-9, abs=1e-12), (code, q)
+            assert got["df"] == est.df
+            assert got["reliable"] == est.reliable
+
+
+def test_elements_overall_par_and_ranks_equal_analysis(seeded, app):
+    from survey_app.models import SIPAS_ELEMENTS
+
+    doc = _report()
+    mine = independent(seeded, MARCH)
+    dims = {q.code: str(q.dimension) for q in seeded["questionnaire"].questions}
+    offices = {o["code"]: o for o in doc["offices"]}
+    overall = {}
+    for code, ref in mine.items():
+        elements = []
+        for element in SIPAS_ELEMENTS:
+            ests = [e for q, e in ref["items"].items() if dims[q] == element]
+            t = analysis.element_indices(table_of(ests), np.zeros(len(ests), int))
+            got = offices[code]["elements"][str(element)]
+            assert got["value"] == pytest.approx(float(t.value[0, 0]), rel=1e-12)
+            assert got["low"] == pytest.approx(float(t.low[0, 0]), rel=1e-9)
+            elements.append(t)
+        stacked = EstimateTable(**{k: np.concatenate([getattr(t, k) for t in elements], axis=1)
+                                   for k in EstimateTable._ARRAYS}, method="m", level=0.95)
+        overall[code] = analysis.overall_index(stacked)
+        got = offices[code]["index"]
+        assert got["value"] == pytest.approx(float(overall[code].value[0]), rel=1e-12)
+        assert got["high"] == pytest.approx(float(overall[code].high[0]), rel=1e-9)
+        par = offices[code]["index"]["par_points"]
+        assert par["value"] == pytest.approx(10.0 * got["value"])
+        assert offices[code]["overall_question"] == offices[code]["questions"]["overall"]
+    codes = ["A", "B", "C", "D"]  # the departments group
+    joined = EstimateTable(**{k: np.concatenate([getattr(overall[c], k) for c in codes])
+                              for k in EstimateTable._ARRAYS}, method="m", level=0.95)
+    ranks = analysis.rank_intervals(joined)
+    for i, code in enumerate(codes):
+        got = offices[code]["index"]
+        expect = (ranks.rank[i], ranks.rank_low[i], ranks.rank_high[i])
+        if np.isnan(expect[0]):
+            assert got["rank"] is None
+        else:
+            assert (got["rank"], got["rank_low"], got["rank_high"]) == tuple(map(int, expect))
+
+
+def test_counts_766_and_sms_rate(seeded):
+    doc = _report()
+    offices = {o["code"]: o for o in doc["offices"]}
+    for code in offices:
+        in_period = [r for r in seeded["records"] if r["code"] == code and _in(r["at"], MARCH)]
+        valid = [r for r in in_period if r["integrity"] == "valid"]
+        dossiers = sum(1 for c, _f, t in seeded["dossiers"] if c == code and _in(t, MARCH))
+        bad = sum(r["values"]["overall"] <= 2 for r in valid)
+        sms = sum(r["channel"] == "sms" for r in in_period)
+        sent = sum(1 for c, t in seeded["sent"] if c == code and _in(t, MARCH))
+        got = offices[code]
+        assert got["responses"] == len(valid)
+        assert got["dossiers"] == dossiers
+        assert got["dissatisfied"] == bad
+        assert got["complaint_free_ratio"] == pytest.approx((dossiers - min(bad, dossiers))
+                                                            / dossiers)  # fmt: skip
+        assert got["sms"] == {"sent": sent, "answered": sms,
+                              "response_rate": pytest.approx(min(sms / sent, 1.0))}
+    assert {g["group"] for g in doc["groups"]} == {"departments", "districts"}
+    departments = next(g for g in doc["groups"] if g["group"] == "departments")
+    assert departments["responses"] == sum(offices[c]["responses"] for c in "ABCD")
+    assert departments["offices"] == 4
+
+
+def test_include_flagged_and_group_filter(seeded):
+    all_in = _report(include_flagged=True)
+    mine = independent(seeded, MARCH, include_flagged=True)
+    a = next(o for o in all_in["offices"] if o["code"] == "A")
+    assert a["questions"]["staff_polite"]["value"] == pytest.approx(
+        mine["A"]["items"]["staff_polite"].value, rel=1e-12)
+    districts = _report(group="districts")
+    assert [o["code"] for o in districts["offices"]] == ["E"]
+    assert [g["group"] for g in districts["groups"]] == ["districts"]
+
+
+def test_compare_previous_period(app, db, make_office, make_service, questionnaire):
+    data = seed(db, make_office, make_service, questionnaire, start=date(2025, 2, 1), days=59)
+    from survey_app.reporting import Period
+
+    doc = _report(period=Period(date(2025, 3, 1), date(2025, 3, 28)), compare=True)
+    assert doc["previous_period"] == {"from": "2025-02-01", "to": "2025-02-28", "days": 28}
+    before = independent(data, (date(2025, 2, 1), date(2025, 2, 28)))
+    after = independent(data, (date(2025, 3, 1), date(2025, 3, 28)))
+    got = next(o for o in doc["offices"] if o["code"] == "C")["questions"]["result_fair"]
+    expect = analysis.change(before["C"]["items"]["result_fair"],
+                             after["C"]["items"]["result_fair"])
+    assert got["change"]["previous"] == pytest.approx(before["C"]["items"]["result_fair"].value)
+    assert got["change"]["diff"] == pytest.approx(float(expect.diff))
+    assert got["change"]["low"] == pytest.approx(float(expect.low))
+    assert got["change"]["significant"] == bool(expect.significant)
+
+
+def test_empty_period_gives_empty_estimates(app, make_office, questionnaire):
+    make_office("Z")
+    doc = _report()
+    z = doc["offices"][0]
+    assert z["responses"] == 0 and z["index"]["value"] is None and not z["index"]["reliable"]
+    assert z["complaint_free_ratio"] is None and z["sms"]["response_rate"] is None
