@@ -200,7 +200,8 @@ def _linearise_cells(cells: Cells, y: np.ndarray, single_unit: str,
     # As R's lonely.psu = "adjust": a lone unit deviates from the domain mean of z, which is 0.
     var_h[single] = s2[single]
     var_h[n_h == 0] = 0.0
-    var = np.bincount(gd, var_h, cells.n_domains)
+    # float even with no cells at all, where numpy's bincount gives integers
+    var = np.bincount(gd, var_h, cells.n_domains).astype(float)
     empty = d["n"] == 0
     var[empty] = np.nan
     return {"value": value_c + shift, "var": var, "n": d["n"],

@@ -77,7 +77,9 @@ def poststratify_cells(office, cell, respondents, population, *, base_weight_sum
     find = _row_finder(office, cell)
     _, office_idx = np.unique(office, return_inverse=True)
     office_idx = office_idx.ravel()
-    order = np.lexsort((cell, -m, office_idx))
+    # An office's home cell, where small cells go: its largest cell that has dossiers (a cell
+    # without dossiers cannot carry weight), the largest of all only if none has any.
+    order = np.lexsort((cell, -m, pop <= 0, office_idx))
     first = np.ones(rows, dtype=bool)
     first[1:] = office_idx[order][1:] != office_idx[order][:-1]
     largest = np.empty(office_idx.max(initial=-1) + 1, dtype=np.int64)

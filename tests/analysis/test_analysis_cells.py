@@ -160,3 +160,13 @@ def test_table_helpers():
     assert table.as_dict()["reliable"].tolist() == [True, False]
     with pytest.raises(IndexError):
         table[:]
+
+
+def test_no_cells_at_all_gives_empty_unreliable_domains():
+    """A period without any answers (a new office, a quiet month) is not an error."""
+    none = np.array([], dtype=np.int64)
+    cells = Cells(domain=none, stratum=none, value=none, count=none,
+                  weight=np.array([], dtype=float), n_domains=3)  # fmt: skip
+    for table in (proportion_cells(cells, threshold=4), mean_cells(cells)):
+        assert np.isnan(table.value).all() and np.isnan(table.low).all()
+        assert table.n.tolist() == [0, 0, 0] and not table.reliable.any()

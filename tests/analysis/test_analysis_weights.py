@@ -170,3 +170,18 @@ def test_cell_pipeline_equals_unit_record_pipeline():
         assert (table[o].low, table[o].high) == pytest.approx((direct.low, direct.high),
                                                               rel=1e-9)
         assert table[o].df == direct.df
+
+
+def test_home_cell_is_the_largest_cell_with_dossiers():
+    """Respondents in a service group without returned dossiers join the office's largest cell
+    that has dossiers, even when their own cell is the largest by respondents."""
+    ps = poststratify_cells(office=[0, 0, 0], cell=[0, 1, 2], respondents=[20, 15, 3],
+                            population=[0, 100, 50])  # fmt: skip
+    assert ps.stratum.tolist() == [1, 1, 1]
+    assert ps.population.tolist() == [150, 150, 150]
+    np.testing.assert_allclose(ps.weight, 150 / 38)  # 38 respondents stand for 150 dossiers
+    alone = poststratify_cells(office=[0, 0], cell=[0, 1], respondents=[20, 15],
+                               population=[0, 100])  # fmt: skip
+    np.testing.assert_allclose(alone.weight, 100 / 35)
+    with pytest.raises(ValueError, match="respondents but no dossiers"):
+        poststratify_cells(office=[0], cell=[0], respondents=[20], population=[0])
