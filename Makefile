@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/flask db upgrade
 	$(BIN)/flask mscore seed-demo --if-empty
-	$(BIN)/flask mscore update-rollup --days 400
+	$(BIN)/flask mscore update-rollup --days 400 >/dev/null
 	@$(BIN)/flask mscore urls --port $(PORT)
 	$(BIN)/flask run --port $(PORT)
 
