@@ -192,7 +192,7 @@ def simulate(rng, offices: list[DemoOffice], service_fields: list[str], n_respon
     effect = np.array([o.effect for o in offices])
     field_effect = np.array([FIELD_EFFECTS.get(f, 0.0) for f in fields] + [0.0])
     r_day = np.clip(((r_time - tl.start[0]) // DAY).astype(int), 0, 364)
-    latent = (3.85 + effect[r_office] - 0.3 * r_sms + field_effect[r_service]
+    latent = (4.5 + effect[r_office] - 0.3 * r_sms + field_effect[r_service]
               + 0.35 * (r_day / 364 - 0.5) + tl.mood[r_day] - 0.6 * late
               + rng.normal(0, 0.6, len(r_time)))  # fmt: skip
     n = len(r_time)
