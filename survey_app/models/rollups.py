@@ -4,14 +4,16 @@ A report over earlier days reads these tables; today is read live from the raw r
 have a grain: `day` is the first day of the day, calendar month or year they count, so a year's
 report sums one row per key instead of 365.
 `survey_app.reporting.rollup` fills, refreshes and rebuilds them. `service_id` 0 means "not
-stated" (no foreign key: these are derived rows, and 0 keeps it in the primary key).
+stated" (no foreign key: these are derived rows, and 0 keeps it in the primary key). Channel and
+integrity are small-integer codes (their positions in CHANNELS and INTEGRITIES), and an answer
+row holds the counts of all six values (n0 … n5) of its question: a fifth of the rows to read.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Float, ForeignKey, Index, Integer, SmallInteger, String
+from sqlalchemy import Date, Float, ForeignKey, Index, Integer, SmallInteger
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -20,12 +22,15 @@ from .responses import Response
 from .types import UTCDateTime, utcnow
 
 NOT_STATED = 0  # service_id of a response or dossier without a service
+CHANNELS = ("qr_web", "sms", "kiosk")  # channel codes: 0, 1, 2
+INTEGRITIES = ("valid", "flagged", "excluded")  # integrity codes: 0, 1, 2
+VALUES = tuple(range(6))  # answer values (0/1 yes/no, 1–5 likert): columns n0 … n5
 DAY, MONTH, YEAR = 0, 1, 2  # grains: a row counts one day, one calendar month or one year
 
 
 class RollupAnswer(db.Model):
-    """Answers per day × office × service × channel × integrity × sampling probability × question
-    × value."""
+    """Answers per day × office × service × channel × integrity × sampling probability × question,
+    one count per answer value."""
 
     __tablename__ = "rollup_answers"
 
@@ -33,12 +38,16 @@ class RollupAnswer(db.Model):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), primary_key=True)
     service_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
-    integrity: Mapped[str] = mapped_column(String(8), primary_key=True)
+    channel: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    integrity: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     probability: Mapped[float] = mapped_column(Float, primary_key=True)
     question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"), primary_key=True)
-    value: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    count: Mapped[int] = mapped_column(Integer)
+    n0: Mapped[int] = mapped_column(Integer, default=0)
+    n1: Mapped[int] = mapped_column(Integer, default=0)
+    n2: Mapped[int] = mapped_column(Integer, default=0)
+    n3: Mapped[int] = mapped_column(Integer, default=0)
+    n4: Mapped[int] = mapped_column(Integer, default=0)
+    n5: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class RollupResponse(db.Model):
@@ -50,8 +59,8 @@ class RollupResponse(db.Model):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), primary_key=True)
     service_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
-    integrity: Mapped[str] = mapped_column(String(8), primary_key=True)
+    channel: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    integrity: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     probability: Mapped[float] = mapped_column(Float, primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
 

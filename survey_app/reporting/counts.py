@@ -2,8 +2,10 @@
 
 Every count is keyed by office, service (0: not stated), channel and, for responses and answers,
 integrity and the SMS sampling probability (1 for other channels), so that one weight fits every
-respondent of a cell. The same raw SELECTs fill the rollup (grouped by local day) and read today
-live; a report adds the rollup's days and the live part in one UNION ALL.
+respondent of a cell; channel and integrity are small-integer codes (CHANNELS, INTEGRITIES). An
+answer row counts each value of its question (n0 … n5: a fifth of the rows to send). The same raw
+SELECTs fill the rollup (grouped by local day) and read today live; a report adds up the
+rollup's buckets and the live part in numpy.
 """
 
 from __future__ import annotations
@@ -11,17 +13,36 @@ from __future__ import annotations
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import BigInteger, and_, case, cast, func, literal, or_, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Double,
+    Integer,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 
 from ..extensions import db
 from ..models import Answer, Dossier, Invitation, Response
-from ..models.rollups import NOT_STATED, RollupAnswer, RollupDossier, RollupResponse
+from ..models.rollups import (
+    CHANNELS,
+    INTEGRITIES,
+    NOT_STATED,
+    VALUES,
+    RollupAnswer,
+    RollupDossier,
+    RollupResponse,
+)
 from .periods import Period, local_day
 
-CHANNELS = ("qr_web", "sms", "kiosk")
-INTEGRITIES = ("valid", "flagged", "excluded")
 RESPONSE_KEYS = ("office_id", "service_id", "channel", "integrity", "probability")
-ANSWER_KEYS = RESPONSE_KEYS + ("question_id", "value")
+ANSWER_KEYS = RESPONSE_KEYS + ("question_id",)
+VALUE_COUNTS = tuple(f"n{v}" for v in VALUES)  # answers per value, one column each
 DOSSIER_KEYS = ("office_id", "service_id")
 
 
@@ -40,7 +61,8 @@ def _response_columns(day: bool):
                         Invitation.sampling_probability), else_=1.0)  # fmt: skip
     cols = [Response.office_id.label("office_id"),
             func.coalesce(Response.service_id, NOT_STATED).label("service_id"),
-            Response.channel.label("channel"), Response.integrity.label("integrity"),
+            _code(Response.channel, CHANNELS).label("channel"),
+            _code(Response.integrity, INTEGRITIES).label("integrity"),
             probability.label("probability")]  # fmt: skip
     if day:
         cols.insert(0, local_day(Response.submitted_at, _dialect()).label("day"))
@@ -58,10 +80,11 @@ def raw_responses(start: datetime, end: datetime, day: bool = False):
 
 
 def raw_answers(start: datetime, end: datetime, day: bool = False):
-    """Answers with a value per key, question and value (and local day) in [start, end)."""
-    cols = _response_columns(day) + [Answer.question_id.label("question_id"),
-                                     Answer.value.label("value")]  # fmt: skip
-    return (select(*cols, func.count().label("count"))
+    """Answers with a value per key and question (and local day) in [start, end): one count
+    column per value (n0 … n5)."""
+    cols = _response_columns(day) + [Answer.question_id.label("question_id")]
+    per_value = [func.count().filter(Answer.value == v).label(f"n{v}") for v in VALUES]
+    return (select(*cols, *per_value)
             .select_from(Answer).join(Response, Response.id == Answer.response_id)
             .outerjoin(Invitation, Invitation.dossier_id == Response.dossier_id)
             .where(Response.submitted_at >= start, Response.submitted_at < end,
@@ -100,17 +123,11 @@ def _rollup(model, keys, values, tiles):
         and_(model.grain == grain, model.day.in_(days)) for grain, days in by_grain.items()]))
 
 
-def _coded(stmt, keys, values, where=None):
-    """The part's rows with channel and integrity as codes and the office filter applied."""
+def _typed(stmt, keys, values, where=None):
+    """The part's rows in fixed-width types (PostgreSQL's binary COPY is read straight into
+    numpy), with the office and integrity filters applied."""
     sub = stmt.subquery()
-    cols = []
-    for key in keys:
-        col = sub.c[key]
-        if key == "channel":
-            col = _code(col, CHANNELS)
-        elif key == "integrity":
-            col = _code(col, INTEGRITIES)
-        cols.append(col.label(key))
+    cols = [cast(sub.c[k], Double if k == "probability" else Integer).label(k) for k in keys]
     query = select(*cols, *[cast(sub.c[v], BigInteger).label(v) for v in values])
     return query.where(*where(sub.c)) if where is not None else query
 
@@ -131,12 +148,22 @@ def _sum_by_keys(parts: list[dict], keys, values) -> dict[str, np.ndarray]:
 
 
 def _fetch(stmt, names) -> dict[str, np.ndarray]:
-    """Run a counts query into numpy columns; on PostgreSQL as one row of arrays (fast)."""
+    """Run a counts query into numpy columns (float); on PostgreSQL by binary COPY (fast)."""
     conn = db.session.connection()
     if conn.dialect.name == "postgresql":
         # JIT compilation costs more than these short aggregations take (0.1–0.3 s a query).
         conn.exec_driver_sql("SET LOCAL jit = off")
         conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+        compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+        cursor = conn.connection.driver_connection.cursor()
+        with cursor.copy(f"COPY ({compiled}) TO STDOUT (FORMAT BINARY)",
+                         compiled.params) as copy:  # fmt: skip
+            data = b"".join(bytes(block) for block in copy)
+        kinds = ["f8" if name == "probability" else "i8" if name in _WIDE else "i4"
+                 for name in names]  # fmt: skip
+        parsed = _parse_binary_copy(data, kinds)
+        if parsed is not None:
+            return {name: col.astype(float) for name, col in zip(names, parsed, strict=True)}
         sub = stmt.subquery()
         row = conn.execute(select(*[func.array_agg(sub.c[name]) for name in names])).one()
         return {name: np.asarray(col if col is not None else [], dtype=float)
@@ -148,12 +175,38 @@ def _fetch(stmt, names) -> dict[str, np.ndarray]:
     return {name: np.asarray(col, dtype=float) for name, col in zip(names, columns, strict=True)}
 
 
+_WIDE = ("count", "returned", "sms_sent", *VALUE_COUNTS)  # cast to BigInteger by _typed
+_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+
+
+def _parse_binary_copy(data: bytes, kinds: list[str]) -> list[np.ndarray] | None:
+    """Columns of PostgreSQL's binary COPY output whose fields are all fixed-width and not NULL
+    (``kinds``: numpy codes such as "i4", "f8"); None if the data is not like that."""
+    if not data.startswith(_SIGNATURE) or len(data) < 21:
+        return None
+    start = 19 + int.from_bytes(data[15:19], "big")  # header, flags, extension length
+    body = data[start:-2]  # the trailer is a field count of -1
+    dtype = np.dtype([("fields", ">i2")] + [item for i, kind in enumerate(kinds) for item in
+                                            ((f"len{i}", ">i4"), (f"col{i}", ">" + kind))])
+    if data[-2:] != b"\xff\xff" or len(body) % dtype.itemsize:
+        return None
+    rows = np.frombuffer(body, dtype=dtype)
+    if (rows["fields"] != len(kinds)).any():
+        return None
+    for i, kind in enumerate(kinds):
+        if (rows[f"len{i}"] != np.dtype(kind).itemsize).any():  # NULL (-1) or another type
+            return None
+    return [rows[f"col{i}"].astype(np.dtype(kind).newbyteorder("=")) for i, kind in
+            enumerate(kinds)]  # fmt: skip
+
+
 def fetch_counts(tiles, live: Period | None, *, integrity=("valid",),
                  office_ids=None) -> dict[str, dict[str, np.ndarray]]:
     """Answer, respondent and dossier counts of the rollup's buckets (``tiles``: (grain, first
     day) pairs) plus the live days, as arrays.
 
-    Channel and integrity come back as codes into CHANNELS and INTEGRITIES.
+    Channel and integrity come back as codes into CHANNELS and INTEGRITIES; answers as one
+    row per key, question and value with a count.
     """
     def parts(raw, model, keys, values):
         out = []
@@ -169,16 +222,30 @@ def fetch_counts(tiles, live: Period | None, *, integrity=("valid",),
             return conds + [cond(c) for cond in extra]
         return build
 
-    keep = [lambda c: c.integrity.in_(tuple(integrity))]
+    codes = tuple(INTEGRITIES.index(i) for i in integrity)
+    keep = [lambda c: c.integrity.in_(codes)]
     result = {}
     for name, raw, model, keys, values, extra in (
-        ("answers", raw_answers, RollupAnswer, ANSWER_KEYS, ("count",), keep),
+        ("answers", raw_answers, RollupAnswer, ANSWER_KEYS, VALUE_COUNTS, keep),
         ("responses", raw_responses, RollupResponse, RESPONSE_KEYS, ("count",), ()),
         ("dossiers", raw_dossiers, RollupDossier, DOSSIER_KEYS, ("returned", "sms_sent"), ()),
     ):
-        fetched = [_fetch(_coded(stmt, keys, values, where(extra)), keys + values)
+        fetched = [_fetch(_typed(stmt, keys, values, where(extra)), keys + values)
                    for stmt in parts(raw, model, keys, values)]  # fmt: skip
         if not fetched:
             fetched = [{k: np.zeros(0) for k in keys + values}]
-        result[name] = _sum_by_keys(fetched, keys, values)
+        # A single rollup bucket, or the live days alone, has unique keys already.
+        unique = len(fetched) == 1 and (live is None or not tiles) and len(tiles or ()) <= 1
+        result[name] = fetched[0] if unique else _sum_by_keys(fetched, keys, values)
+    result["answers"] = _by_value(result["answers"])
     return result
+
+
+def _by_value(part: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """One row per key, question and answer value with its count (rows of zero left out)."""
+    counts = np.stack([part[n] for n in VALUE_COUNTS], axis=1)
+    row, col = np.nonzero(counts)
+    out = {k: part[k][row] for k in ANSWER_KEYS}
+    out["value"] = np.asarray(VALUES, dtype=float)[col]
+    out["count"] = counts[row, col]
+    return out

@@ -27,15 +27,20 @@ from ..models.rollups import (
     RollupDossier,
     RollupResponse,
 )
-from .counts import raw_answers, raw_dossiers, raw_responses
+from .counts import (
+    ANSWER_KEYS,
+    DOSSIER_KEYS,
+    RESPONSE_KEYS,
+    VALUE_COUNTS,
+    raw_answers,
+    raw_dossiers,
+    raw_responses,
+)
 from .periods import Period, local_today, zone
 
 TABLES = (RollupAnswer, RollupResponse, RollupDossier)
-KEYS = {RollupAnswer: ("office_id", "service_id", "channel", "integrity", "probability",
-                       "question_id", "value"),
-        RollupResponse: ("office_id", "service_id", "channel", "integrity", "probability"),
-        RollupDossier: ("office_id", "service_id")}  # fmt: skip
-SUMS = {RollupAnswer: ("count",), RollupResponse: ("count",),
+KEYS = {RollupAnswer: ANSWER_KEYS, RollupResponse: RESPONSE_KEYS, RollupDossier: DOSSIER_KEYS}
+SUMS = {RollupAnswer: VALUE_COUNTS, RollupResponse: ("count",),
         RollupDossier: ("returned", "sms_sent")}
 
 

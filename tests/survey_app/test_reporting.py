@@ -275,3 +275,35 @@ def test_empty_period_gives_empty_estimates(app, make_office, questionnaire):
     z = doc["offices"][0]
     assert z["responses"] == 0 and z["index"]["value"] is None and not z["index"]["reliable"]
     assert z["complaint_free_ratio"] is None and z["sms"]["response_rate"] is None
+
+
+def _text_equals_document(**kw):
+    """The API's JSON text (written column by column) parses to exactly report_json's dict."""
+    import json
+
+    from survey_app.reporting import Params, Period, build_report
+    from survey_app.reporting.tables import breakdown_rows, report_json, report_text
+
+    kw.setdefault("period", Period(*MARCH))
+    report = build_report(Params(**kw))
+    extra = {"breakdowns": {n: breakdown_rows(report, n) for n in ("services", "channels")}}
+    text = report_text(report, extra)
+    assert json.loads(text) == {**report_json(report), **extra}
+    return json.loads(text)
+
+
+@pytest.mark.parametrize("kw", [{}, {"compare": True, "method": "korn-graubard", "level": 0.9},
+                                {"include_flagged": True, "group": "departments"}])
+def test_report_text_equals_report_json(seeded, kw):
+    doc = _text_equals_document(**kw)
+    assert doc["offices"] and doc["groups"]
+
+
+def test_report_text_of_an_empty_period_and_a_subset(seeded):
+    from survey_app.reporting import Period
+    from survey_app.reporting.report import _universe
+
+    _text_equals_document(period=Period(date(2024, 1, 1), date(2024, 1, 31)), compare=True)
+    ids = {o["id"] for o in _universe(None)[:2]}
+    doc = _text_equals_document(visible=frozenset(ids))
+    assert len(doc["offices"]) == 2

@@ -39,8 +39,8 @@ def upgrade():
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('office_id', sa.Integer(), nullable=False),
     sa.Column('service_id', sa.Integer(), nullable=False),
-    sa.Column('channel', sa.String(length=8), nullable=False),
-    sa.Column('integrity', sa.String(length=8), nullable=False),
+    sa.Column('channel', sa.SmallInteger(), nullable=False),
+    sa.Column('integrity', sa.SmallInteger(), nullable=False),
     sa.Column('probability', sa.Float(), nullable=False),
     sa.Column('count', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['office_id'], ['offices.id'], name=op.f('fk_rollup_responses_office_id_offices')),
@@ -51,15 +51,19 @@ def upgrade():
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('office_id', sa.Integer(), nullable=False),
     sa.Column('service_id', sa.Integer(), nullable=False),
-    sa.Column('channel', sa.String(length=8), nullable=False),
-    sa.Column('integrity', sa.String(length=8), nullable=False),
+    sa.Column('channel', sa.SmallInteger(), nullable=False),
+    sa.Column('integrity', sa.SmallInteger(), nullable=False),
     sa.Column('probability', sa.Float(), nullable=False),
     sa.Column('question_id', sa.Integer(), nullable=False),
-    sa.Column('value', sa.SmallInteger(), nullable=False),
-    sa.Column('count', sa.Integer(), nullable=False),
+    sa.Column('n0', sa.Integer(), nullable=False),
+    sa.Column('n1', sa.Integer(), nullable=False),
+    sa.Column('n2', sa.Integer(), nullable=False),
+    sa.Column('n3', sa.Integer(), nullable=False),
+    sa.Column('n4', sa.Integer(), nullable=False),
+    sa.Column('n5', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['office_id'], ['offices.id'], name=op.f('fk_rollup_answers_office_id_offices')),
     sa.ForeignKeyConstraint(['question_id'], ['questions.id'], name=op.f('fk_rollup_answers_question_id_questions')),
-    sa.PrimaryKeyConstraint('grain', 'day', 'office_id', 'service_id', 'channel', 'integrity', 'probability', 'question_id', 'value', name=op.f('pk_rollup_answers'))
+    sa.PrimaryKeyConstraint('grain', 'day', 'office_id', 'service_id', 'channel', 'integrity', 'probability', 'question_id', name=op.f('pk_rollup_answers'))
     )
     with op.batch_alter_table('invitations', schema=None) as batch_op:
         batch_op.create_index('ix_invitations_sent_at', ['sent_at'], unique=False)
