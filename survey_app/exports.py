@@ -1,4 +1,4 @@
-"""The satisfaction report as Excel (one sheet per view, streamed) and CSV, Vietnamese headers.
+"""The satisfaction report as Excel (one sheet per view) and CSV, with Vietnamese headers.
 
 Every number comes from the API's JSON document, so a download holds exactly what the API says.
 """
@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import math
+import re
+import zipfile
 from datetime import UTC, date, datetime
+from xml.sax.saxutils import escape
 
 from flask import current_app
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font
 from sqlalchemy import select
 
 from .extensions import db
@@ -160,37 +162,130 @@ def methodology(document: dict) -> list[tuple[str, str]]:
 
 
 def write_xlsx(document: dict, stream, comment_rows=()) -> None:
-    """Stream an .xlsx workbook: one sheet per view, frozen bold headers, number formats."""
-    wb = Workbook(write_only=True)
-    bold = Font(bold=True)
+    """Write an .xlsx workbook: one sheet per view, frozen bold headers, number formats.
+
+    The sheets' XML is written directly (openpyxl's write-only mode without lxml took ~5 s for a
+    year over 1,000 offices); :data:`_STYLES` holds the few cell formats used."""
+    sheets = []
     for name, (cols, rows) in views(document, comment_rows).items():
-        ws = wb.create_sheet(SHEET_VI[name])
-        ws.freeze_panes = "C2" if name != "groups" else "B2"
-        for i in range(len(cols)):
-            ws.column_dimensions[_letter(i)].width = 40 if cols[i][1] in ("name", "text") else 14
-        header = []
-        for h, _p, _f in cols:
-            cell = WriteOnlyCell(ws, h)
-            cell.font, cell.alignment = bold, Alignment(wrap_text=True, vertical="top")
-            header.append(cell)
-        ws.append(header)
-        for row in rows:
-            ws.append([_cell(ws, _get(row, path), fmt) for _h, path, fmt in cols])
-    ws = wb.create_sheet(SHEET_VI["methodology"])
-    ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = 22, 110
-    ws.append([WriteOnlyCell(ws, "Mục"), WriteOnlyCell(ws, "Nội dung")])
-    for key, text in methodology(document):
-        ws.append([key, text])
-    wb.save(stream)
+        widths = [40 if path in ("name", "text") else 14 for _h, path, _f in cols]
+        header = [(h, _HEADER) for h, _p, _f in cols]
+        paths = [(path.split("."), _STYLE_OF.get(fmt, 0)) for _h, path, fmt in cols]
+        body = ([(_get_parts(row, parts), style) for parts, style in paths] for row in rows)
+        sheets.append((SHEET_VI[name], _sheet_xml(widths, "C2" if name != "groups" else "B2",
+                                                  header, body)))  # fmt: skip
+    rows = ([(key, 0), (text, 0)] for key, text in methodology(document))
+    sheets.append((SHEET_VI["methodology"], _sheet_xml([22, 110], None,
+                                                       [("Mục", 0), ("Nội dung", 0)], rows)))
+    with zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for path, xml in _package([name for name, _xml in sheets]):
+            archive.writestr(path, xml)
+        for i, (_name, xml) in enumerate(sheets, start=1):
+            archive.writestr(f"xl/worksheets/sheet{i}.xml", xml)
 
 
-def _cell(ws, value, fmt):
-    # Counts read right in the General format; a styled cell costs ~10x a plain value to write.
-    if fmt is None or fmt == INT or value is None:
-        return value
-    cell = WriteOnlyCell(ws, value)
-    cell.number_format = fmt
-    return cell
+_HEADER = 1  # cell formats (cellXfs) of _STYLES: 0 General, 1 bold wrapped header, then numbers
+_STYLE_OF = {PCT: 2, DEC: 3, PTS: 4}  # counts (INT) read right in General
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
+_XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_STYLES = (
+    f'{_XML}<styleSheet xmlns="{_MAIN}"><numFmts count="3">'
+    '<numFmt numFmtId="164" formatCode="0.0%"/><numFmt numFmtId="165" formatCode="0.0"/>'
+    '<numFmt numFmtId="166" formatCode="0.00"/></numFmts>'
+    '<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+    '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="5"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1" '
+    'applyAlignment="1"><alignment vertical="top" wrapText="1"/></xf>'
+    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '</cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/>'
+    "</cellStyles></styleSheet>"
+)  # fmt: skip
+
+
+def _get_parts(item, parts):
+    """:func:`_get` with the path already split."""
+    for part in parts:
+        if not isinstance(item, dict):
+            return None
+        item = item.get(part)
+    if isinstance(item, bool):
+        return "Có" if item else "Không"
+    return TIER_VI.get(item, item) if isinstance(item, str) else item
+
+
+def _sheet_xml(widths, freeze, header, rows) -> str:
+    """A worksheet: column widths, frozen panes at ``freeze``, rows of (value, style) pairs."""
+    letters = [_letter(i) for i in range(max(len(widths), len(header)))]
+    out = [f'{_XML}<worksheet xmlns="{_MAIN}" xmlns:r="{_REL}"><sheetViews>'
+           '<sheetView workbookViewId="0">']  # fmt: skip
+    if freeze:
+        x = ord(freeze[0]) - ord("A")
+        pane = "bottomRight" if x else "bottomLeft"
+        out.append(f'<pane xSplit="{x}" ySplit="1" topLeftCell="{freeze}" activePane="{pane}" '
+                   f'state="frozen"/><selection pane="{pane}"/>')  # fmt: skip
+    out.append('</sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/>')
+    if widths:
+        out += ["<cols>", *[f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
+                            for i, w in enumerate(widths, start=1)], "</cols>"]  # fmt: skip
+    out.append("<sheetData>")
+    for r, row in enumerate(itertools.chain([header], rows), start=1):
+        cells = []
+        for letter, (value, style) in zip(letters, row, strict=False):
+            if value is None or value == "":  # an empty cell, as openpyxl writes it
+                continue
+            s = f' s="{style}"' if style else ""
+            if isinstance(value, str):
+                text = escape(_ILLEGAL.sub("", value))
+                cells.append(f'<c r="{letter}{r}"{s} t="inlineStr"><is><t xml:space="preserve">'
+                             f"{text}</t></is></c>")  # fmt: skip
+            elif isinstance(value, float) and not math.isfinite(value):
+                continue
+            else:
+                cells.append(f'<c r="{letter}{r}"{s}><v>{value!r}</v></c>')
+        out.append(f'<row r="{r}">{"".join(cells)}</row>')
+    out.append("</sheetData></worksheet>")
+    return "".join(out)
+
+
+def _package(names: list[str]):
+    """The workbook's parts around its sheets: content types, relationships, styles."""
+    n = len(names)
+    sheet_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+    yield "[Content_Types].xml", "".join((
+        _XML, '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">',
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>',
+        '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+        'officedocument.spreadsheetml.sheet.main+xml"/>',
+        '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-'
+        'officedocument.spreadsheetml.styles+xml"/>',
+        *[f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="{sheet_type}"/>'
+          for i in range(1, n + 1)], "</Types>"))  # fmt: skip
+    yield "_rels/.rels", (f'{_XML}<Relationships xmlns="{_PKG}"><Relationship Id="rId1" '
+                          f'Type="{_REL}/officeDocument" Target="xl/workbook.xml"/>'
+                          "</Relationships>")  # fmt: skip
+    yield "xl/workbook.xml", "".join((
+        _XML, f'<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><bookViews><workbookView/>'
+        "</bookViews><sheets>",
+        *[f'<sheet name="{escape(name, {chr(34): "&quot;"})}" sheetId="{i}" r:id="rId{i}"/>'
+          for i, name in enumerate(names, start=1)], "</sheets></workbook>"))  # fmt: skip
+    yield "xl/_rels/workbook.xml.rels", "".join((
+        _XML, f'<Relationships xmlns="{_PKG}">',
+        *[f'<Relationship Id="rId{i}" Type="{_REL}/worksheet" '
+          f'Target="worksheets/sheet{i}.xml"/>' for i in range(1, n + 1)],
+        f'<Relationship Id="rId{n + 1}" Type="{_REL}/styles" Target="styles.xml"/>',
+        "</Relationships>"))  # fmt: skip
+    yield "xl/styles.xml", _STYLES
 
 
 def _letter(i: int) -> str:

@@ -10,6 +10,7 @@ from analysis import PROPORTION_METHODS
 
 GROUPS = ("departments", "districts", "communes", "ungrouped")
 CHANNELS = ("qr_web", "sms", "kiosk")
+INCLUDES = ("questions", "breakdowns", "questions,breakdowns", "breakdowns,questions")
 MAX_REPORT_DAYS = 3 * 366
 #: Dates outside these bounds are refused (and cannot overflow a previous period or a next day).
 DATES = validate.Range(date(2000, 1, 1), date(2099, 12, 31))
@@ -43,7 +44,9 @@ class SatisfactionQueryIn(PeriodIn):
     method = fields.String(validate=validate.OneOf(PROPORTION_METHODS), load_default="wilson")
     compare = fields.String(validate=validate.OneOf(("previous",)), load_default=None)
     include_flagged = fields.Boolean(load_default=False)
-    include = fields.String(validate=validate.OneOf(("breakdowns",)), load_default=None)
+    #: Per-question estimates and the service and channel breakdowns only when asked: a year
+    #: over 1,000 offices is megabytes of JSON without them.
+    include = fields.String(validate=validate.OneOf(INCLUDES), load_default=None)
 
 
 class ResponsesQueryIn(Schema):
@@ -122,6 +125,7 @@ class UnitReportOut(Schema):
     index = fields.Nested(EstimateOut)
     elements = fields.Dict(keys=fields.String(), values=fields.Nested(EstimateOut))
     overall_question = fields.Nested(EstimateOut, allow_none=True)
+    #: Per question (always in the API's report; `include=questions` is accepted for clarity).
     questions = fields.Dict(keys=fields.String(), values=fields.Nested(EstimateOut))
     dissatisfied = fields.Integer()
     complaint_free_ratio = fields.Float(allow_none=True)

@@ -98,13 +98,15 @@ def authenticate(*scopes: str) -> set[int] | None:
     raise QueryError(_unauthorized("send an API token: Authorization: Bearer <token>"))
 
 
-def report_params(query: dict, scope: set[int] | None) -> Params:
+def report_params(query: dict, scope: set[int] | None, breakdowns: bool = True,
+                  questions: bool = True) -> Params:
     """The reporting parameters of a validated query within a scope."""
     visible = visible_offices(scope, query["office"])
     return Params(Period(query["start"], query["end"]), group=query["group"],
                   visible=None if visible is None else frozenset(visible), level=query["level"],
                   method=query["method"], compare=query["compare"] == "previous",
-                  include_flagged=query["include_flagged"])  # fmt: skip
+                  include_flagged=query["include_flagged"], breakdowns=breakdowns,
+                  questions=questions)  # fmt: skip
 
 
 def satisfaction_document(params: Params, breakdowns: bool = False) -> dict:
@@ -117,9 +119,11 @@ def satisfaction_document(params: Params, breakdowns: bool = False) -> dict:
 
 
 def satisfaction_text(params: Params, breakdowns: bool = False) -> str:
-    """:func:`satisfaction_document` as JSON text, written without building its dicts."""
+    """:func:`satisfaction_document` as JSON text, written without building its dicts; without
+    the per-question estimates unless ``params.questions``."""
     report = build_report(params)
-    return report_text(report, {"breakdowns": _breakdowns(report)} if breakdowns else None)
+    return report_text(report, {"breakdowns": _breakdowns(report)} if breakdowns else None,
+                       questions=params.questions)
 
 
 def _breakdowns(report) -> dict:
@@ -136,8 +140,11 @@ def _query_error(error: QueryError):
 def satisfaction():
     """Per office and group: weighted indices, intervals, ranks, tiers, PAR points, changes."""
     query = load_query(SatisfactionQueryIn())
-    params = report_params(query, office_ids_in_scope(g.api_token))
-    text = satisfaction_text(params, query["include"] == "breakdowns")
+    # Per-question estimates are part of the report (issue 5); breakdowns only when asked.
+    include = set((query["include"] or "").split(",")) | {"questions"}
+    params = report_params(query, office_ids_in_scope(g.api_token), "breakdowns" in include,
+                           "questions" in include)  # fmt: skip
+    text = satisfaction_text(params, "breakdowns" in include)
     db.session.commit()  # the token's last use
     # Written column by column, not through Flask's json: a year over 1,000 offices is megabytes.
     return Response(text, mimetype="application/json")

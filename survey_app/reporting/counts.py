@@ -154,16 +154,10 @@ def _fetch(stmt, names) -> dict[str, np.ndarray]:
         # JIT compilation costs more than these short aggregations take (0.1–0.3 s a query).
         conn.exec_driver_sql("SET LOCAL jit = off")
         conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
-        compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-        cursor = conn.connection.driver_connection.cursor()
-        with cursor.copy(f"COPY ({compiled}) TO STDOUT (FORMAT BINARY)",
-                         compiled.params) as copy:  # fmt: skip
-            data = b"".join(bytes(block) for block in copy)
-        kinds = ["f8" if name == "probability" else "i8" if name in _WIDE else "i4"
-                 for name in names]  # fmt: skip
-        parsed = _parse_binary_copy(data, kinds)
-        if parsed is not None:
-            return {name: col.astype(float) for name, col in zip(names, parsed, strict=True)}
+        if conn.dialect.driver == "psycopg":
+            parsed = _copy(conn, stmt, names)
+            if parsed is not None:
+                return parsed
         sub = stmt.subquery()
         row = conn.execute(select(*[func.array_agg(sub.c[name]) for name in names])).one()
         return {name: np.asarray(col if col is not None else [], dtype=float)
@@ -173,6 +167,21 @@ def _fetch(stmt, names) -> dict[str, np.ndarray]:
         return {name: np.zeros(0) for name in names}
     columns = list(zip(*rows, strict=True))
     return {name: np.asarray(col, dtype=float) for name, col in zip(names, columns, strict=True)}
+
+
+def _copy(conn, stmt, names) -> dict[str, np.ndarray] | None:
+    """The rows as binary COPY, read into numpy without a Python object per value (psycopg 3);
+    None if they are not all fixed-width and not NULL."""
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    with conn.connection.driver_connection.cursor() as cursor, cursor.copy(
+            f"COPY ({compiled}) TO STDOUT (FORMAT BINARY)", compiled.params) as copy:
+        data = b"".join(bytes(block) for block in copy)
+    kinds = ["f8" if name == "probability" else "i8" if name in _WIDE else "i4"
+             for name in names]  # fmt: skip
+    parsed = _parse_binary_copy(data, kinds)
+    if parsed is None:
+        return None
+    return {name: col.astype(float) for name, col in zip(names, parsed, strict=True)}
 
 
 _WIDE = ("count", "returned", "sms_sent", *VALUE_COUNTS)  # cast to BigInteger by _typed

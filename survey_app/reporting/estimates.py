@@ -18,8 +18,10 @@ def _empty(n: int, level: float) -> EstimateTable:
                          df=zero, method="none", level=level)
 
 
-def measure_block(current, previous, groups, *, level: float, ranked: bool) -> dict:
-    """Arrays per measure: estimate, reliability, EB, rank interval, tier, PAR, change."""
+def measure_block(current, previous, groups, *, level: float, ranked: bool,
+                  lean=frozenset()) -> dict:
+    """Arrays per measure: estimate, reliability, EB, rank interval, tier, PAR, change (of the
+    measures in ``lean`` only the estimate and reliability: they are not shown)."""
     config = current_app.config
     target = config.get("REPORT_TIER_TARGET")
     n = groups.size
@@ -30,6 +32,9 @@ def measure_block(current, previous, groups, *, level: float, ranked: bool) -> d
         block = {"value": table.value, "low": table.low, "high": table.high, "se": table.se,
                  "n": table.n, "n_eff": table.n_eff, "df": table.df,
                  "reliable": table.reliable}  # fmt: skip
+        blocks[name] = block
+        if name in lean:
+            continue
         eb = analysis.eb_beta_binomial(table, groups)
         block.update(eb_value=eb.table.value, eb_low=eb.table.low, eb_high=eb.table.high,
                      shrinkage=eb.shrinkage)  # fmt: skip
@@ -54,7 +59,6 @@ def measure_block(current, previous, groups, *, level: float, ranked: bool) -> d
             if ranked and _is_ranked(name, current):
                 block["previous_rank"] = analysis.rank_intervals(before, groups,
                                                                  level=level).rank
-        blocks[name] = block
     for name, table in current.yes_no.items():
         blocks[name] = {"value": table.value, "low": table.low, "high": table.high,
                         "se": table.se, "n": table.n, "n_eff": table.n_eff, "df": table.df,

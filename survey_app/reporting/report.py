@@ -35,6 +35,9 @@ class Params:
     compare: bool = False
     include_flagged: bool = False
     source: str = "auto"  # "auto": rollup for past days, live for today; "raw": all live
+    breakdowns: bool = True  # the overall question per office × service and × channel
+    questions: bool = True  # per question the EB estimates, tiers and changes too (not only the
+    #                         estimates the indices are made of)
 
 
 @dataclass
@@ -122,11 +125,14 @@ def build_report(params: Params) -> Report:
         report.previous_period = params.period.previous()
         previous = _estimate(params, report.previous_period, offices, questions, groups, mapper)
     office_group = np.array([groups.index(o["group"]) for o in offices], dtype=np.int64)
+    lean = set() if params.questions else {
+        m for m in current[0].measures if m.startswith("q:") and m != current[0].overall_question}
     report.office_blocks = measure_block(current[0], previous[0] if previous else None,
-                                         office_group, level=params.level, ranked=True)
+                                         office_group, level=params.level, ranked=True,
+                                         lean=lean)  # fmt: skip
     report.group_blocks = measure_block(current[1], previous[1] if previous else None,
                                         np.arange(len(groups)), level=params.level,
-                                        ranked=False)  # fmt: skip
+                                        ranked=False, lean=lean)  # fmt: skip
     return report
 
 
@@ -176,7 +182,8 @@ def _estimate(params: Params, period: Period, offices, questions, groups, mapper
                                                  n_off)  # fmt: skip
     group_stats = {k: np.bincount(office_group, v, len(groups)) for k, v in stats.items()}
     by_office.stats, by_group.stats = stats, group_stats
-    breakdowns = _breakdowns(cells, weighted, n_off, questions, params, mapper)
+    breakdowns = _breakdowns(cells, weighted, n_off, questions, params, mapper) \
+        if params.breakdowns else {}
     return by_office, by_group, breakdowns
 
 

@@ -158,6 +158,10 @@ def _json_column(values, key: str) -> list[str]:
     arr = np.asarray(values)
     if arr.dtype.kind == "b":
         return np.where(arr, "true", "false").tolist()
+    if arr.dtype.kind in "US":  # few distinct labels (tiers)
+        labels, inverse = np.unique(arr, return_inverse=True)
+        texts = [json.dumps(v, **_DUMP) for v in labels.tolist()]
+        return [texts[i] for i in inverse.ravel().tolist()]
     if arr.dtype.kind not in "iuf":
         return [json.dumps(v, **_DUMP) for v in _plain(arr, key)]
     out = arr.astype(float)
@@ -191,12 +195,14 @@ def _estimate_texts(block: dict, rows: np.ndarray) -> list[str]:
 
 
 def _entry_texts(blocks: dict, stats: dict, rows: np.ndarray, overall_question,
-                 tails: list[dict]) -> list[str]:
-    """:func:`_entries` as JSON texts, each ending with its ``tails`` item (meta data)."""
-    per = {name: _estimate_texts(block, rows) for name, block in blocks.items()}
+                 tails: list[dict], questions: bool = True) -> list[str]:
+    """:func:`_entries` as JSON texts, each ending with its ``tails`` item (meta data); without
+    the per-question estimates unless ``questions``."""
+    per = {name: _estimate_texts(block, rows) for name, block in blocks.items()
+           if questions or not name.startswith("q:") or name == overall_question}  # fmt: skip
     st = {k: _plain(v[rows], k) for k, v in stats.items()}
-    questions = [(json.dumps(name[2:], **_DUMP), items) for name, items in per.items()
-                 if name.startswith("q:")]  # fmt: skip
+    items = [(json.dumps(name[2:], **_DUMP), texts) for name, texts in per.items()
+             if name.startswith("q:")]  # fmt: skip
     elements = [(json.dumps(str(e), **_DUMP), per[str(e)]) for e in SIPAS_ELEMENTS]
     overall = per.get(overall_question)
     out = []
@@ -205,25 +211,26 @@ def _entry_texts(blocks: dict, stats: dict, rows: np.ndarray, overall_question,
         out.append("".join((
             json.dumps(before, **_DUMP)[:-1], ',"index":', per["index"][i], ',"elements":{',
             ",".join(f"{k}:{v[i]}" for k, v in elements), '},"overall_question":',
-            "null" if overall is None else overall[i], ',"questions":{',
-            ",".join(f"{k}:{v[i]}" for k, v in questions), "},",
-            json.dumps({**after, **tails[i]}, **_DUMP)[1:])))  # fmt: skip
+            "null" if overall is None else overall[i],
+            ',"questions":{' + ",".join(f"{k}:{v[i]}" for k, v in items) + "}," if questions
+            else ",", json.dumps({**after, **tails[i]}, **_DUMP)[1:])))  # fmt: skip
     return out
 
 
-def report_text(report: Report, extra: dict | None = None) -> str:
-    """:func:`report_json` as JSON text (``extra``: more top-level members, e.g. breakdowns)."""
+def report_text(report: Report, extra: dict | None = None, questions: bool = True) -> str:
+    """:func:`report_json` as JSON text (``extra``: more top-level members, e.g. breakdowns);
+    without the offices' and groups' per-question estimates unless ``questions``."""
     offices = report.offices
     rows, asked = _prepare(report)
     oq = report.current.overall_question
     office_entries = _entry_texts(report.office_blocks, report.current.stats, rows, oq,
                                   [{k: offices[i][k] for k in OFFICE_META}
-                                   for i in rows.tolist()])  # fmt: skip
+                                   for i in rows.tolist()], questions)  # fmt: skip
     group_entries = _entry_texts(report.group_blocks, report.group_current.stats,
                                  np.arange(len(report.groups)), oq,
                                  [{"group": name, "offices": sum(o["group"] == name
                                                                  for o in offices)}
-                                  for name in report.groups])  # fmt: skip
+                                  for name in report.groups], questions)  # fmt: skip
     head = _head(report, asked, "\0offices", "\0groups")
     text = json.dumps({**head, **(extra or {})}, **_DUMP)
     before, _, rest = text.partition('"\\u0000offices"')

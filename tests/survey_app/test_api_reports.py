@@ -179,3 +179,18 @@ def test_schemathesis_finds_no_server_error(app, seeded, token):
             run()
             checked += 1
     assert checked == 8
+
+
+def test_questions_always_breakdowns_only_when_asked(client, seeded, token):
+    from survey_app.api.report_schemas import SatisfactionReportOut
+
+    headers = token("reports:read")
+    plain = client.get(f"/api/v1/reports/satisfaction?{Q}", headers=headers).json
+    full = client.get(f"/api/v1/reports/satisfaction?{Q}&include=questions,breakdowns",
+                      headers=headers).json  # fmt: skip
+    assert SatisfactionReportOut().validate(plain) == {} == SatisfactionReportOut().validate(full)
+    assert "breakdowns" not in plain and set(full["breakdowns"]) == {"services", "channels"}
+    assert plain["questions"] == full["questions"]
+    for a, b in zip(plain["offices"], full["offices"], strict=True):
+        assert a["questions"]["overall"] == a["overall_question"]
+        assert a == {k: v for k, v in b.items() if k in a}

@@ -82,3 +82,28 @@ def test_report_command(runner, seeded, tmp_path):
     bad = runner.invoke(args=["mscore", "report", "--from", "2025-03-31", "--to", "2025-03-01",
                               "--out", str(xlsx)])
     assert bad.exit_code != 0
+
+
+def test_xlsx_cells_keep_text_and_formats(app, seeded):
+    """Comments with markup, formula-like text and control characters stay plain text."""
+    from datetime import date
+
+    from survey_app.api.reports import satisfaction_document
+    from survey_app.exports import write_xlsx
+    from survey_app.reporting import Params, Period
+
+    document = satisfaction_document(Params(Period(date(2025, 3, 1), date(2025, 3, 31))),
+                                     breakdowns=True)  # fmt: skip
+    text = ' <b>"tốt" & nhanh</b> =1+1\x01 '
+    buffer = io.BytesIO()
+    write_xlsx(document, buffer, [{"office_code": "A", "day": "2025-03-02", "channel": "SMS",
+                                   "service": None, "text": text}])  # fmt: skip
+    wb = openpyxl.load_workbook(buffer)
+    assert list(wb["Góp ý"].iter_rows(min_row=2, values_only=True)) == [
+        ("A", "2025-03-02", "SMS", None, text.replace("\x01", ""))]
+    header = wb["Tổng theo khối"][1]
+    assert header[0].font.b and header[0].alignment.wrap_text
+    assert wb["Tổng theo khối"].freeze_panes == "B2" and wb["Phương pháp"].freeze_panes is None
+    office = wb["Đơn vị"][2]
+    formats = {c.number_format for c in office if isinstance(c.value, float)}
+    assert formats <= {"0.0%", "0.0", "0.00", "General"} and "0.0%" in formats
