@@ -38,16 +38,27 @@ def create_token(name: str, office: Office | None = None,
     return token, plain
 
 
-def _bearer() -> str | None:
+def bearer_token() -> str | None:
+    """The token of an `Authorization: Bearer …` header, if the request has one."""
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     return (value.strip() or None) if scheme.lower() == "bearer" else None
 
 
-def _unauthorized(message: str):
+def unauthorized(message: str):
+    """A 401 JSON answer that tells the client to authenticate with a bearer token."""
     response = json_error(401, "unauthorized", message)
     response.headers["WWW-Authenticate"] = 'Bearer realm="mscore"'
     return response
+
+
+def active_token(plain: str) -> ApiToken | None:
+    """The unrevoked token whose hash matches; None for an unknown or revoked token."""
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(plain),
+                               ApiToken.revoked_at.is_(None))
+    )  # fmt: skip
+    return token
 
 
 def require_scope(scope: str):
@@ -56,15 +67,12 @@ def require_scope(scope: str):
     def decorator(view):
         @functools.wraps(view)
         def wrapped(*args, **kwargs):
-            plain = _bearer()
+            plain = bearer_token()
             if not plain:
-                return _unauthorized("send an API token: Authorization: Bearer <token>")
-            token = db.session.scalar(
-                select(ApiToken).where(ApiToken.token_hash == hash_token(plain),
-                                       ApiToken.revoked_at.is_(None))
-            )  # fmt: skip
+                return unauthorized("send an API token: Authorization: Bearer <token>")
+            token = active_token(plain)
             if token is None:
-                return _unauthorized("the API token is unknown or revoked")
+                return unauthorized("the API token is unknown or revoked")
             if not token.has_scope(scope):
                 return json_error(403, "forbidden", f"this token lacks the scope {scope!r}",
                                   {"required_scope": scope})  # fmt: skip

@@ -9,11 +9,11 @@ from sqlalchemy import select
 
 from ..errors import json_error
 from ..extensions import db
-from ..models import ApiToken, Office, Role, utcnow
+from ..models import Office, Role, utcnow
 from ..reporting import Params, Period, build_report
 from ..reporting.tables import breakdown_rows, report_json, report_text
 from . import bp
-from .auth import _bearer, _unauthorized, hash_token, office_ids_in_scope, require_scope
+from .auth import active_token, bearer_token, office_ids_in_scope, require_scope, unauthorized
 from .report_schemas import SatisfactionQueryIn
 
 REPORTS_READ = "reports:read"
@@ -76,12 +76,11 @@ def visible_offices(scope: set[int] | None, office_code: str | None) -> set[int]
 def authenticate(*scopes: str) -> set[int] | None:
     """Office scope of a bearer token with one of ``scopes``, or of a signed-in official
     (None: every office)."""
-    plain = _bearer()
+    plain = bearer_token()
     if plain:
-        token = db.session.scalar(select(ApiToken).where(
-            ApiToken.token_hash == hash_token(plain), ApiToken.revoked_at.is_(None)))  # fmt: skip
+        token = active_token(plain)
         if token is None:
-            raise QueryError(_unauthorized("the API token is unknown or revoked"))
+            raise QueryError(unauthorized("the API token is unknown or revoked"))
         if not any(token.has_scope(scope) for scope in scopes):
             raise QueryError(json_error(403, "forbidden", "this token lacks the scope "
                                         + " or ".join(map(repr, scopes)),
@@ -95,7 +94,7 @@ def authenticate(*scopes: str) -> set[int] | None:
         if current_user.office_id is not None:
             return subtree(current_user.office_id)
         raise QueryError(json_error(403, "forbidden", "this account has no office in scope"))
-    raise QueryError(_unauthorized("send an API token: Authorization: Bearer <token>"))
+    raise QueryError(unauthorized("send an API token: Authorization: Bearer <token>"))
 
 
 def report_params(query: dict, scope: set[int] | None, breakdowns: bool = True,
