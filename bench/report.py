@@ -2,13 +2,14 @@
 
     .venv/bin/python bench/report.py --responses 1000000 [--keep] [--url postgresql://...]
 
-Creates the database mscore_bench_report, migrates it, seeds it in SQL with generate_series
-(1,000 offices in a hierarchy of 3 ranking groups, 12 services in 5 fields, 1.2 returned
-dossiers per response, 6 likert answers per response: the overall question and one item per
-SIPAS element, 20% SMS and 2% flagged), times `flask mscore rebuild-rollup`, then the report for
-2025 and for June 2025 through GET /api/v1/reports/satisfaction, cold (first request of a new
-app) and warm (median of 3), also with compare=previous and with include=questions,breakdowns
-(the full document), and the Excel download of 2025; drops the database unless --keep.
+Creates the database mscore_bench_report (or --name), migrates it, seeds it in SQL with
+generate_series (1,000 offices in a hierarchy of 3 ranking groups, 12 services in 5 fields, 1.2
+returned dossiers per response, 6 likert answers per response: the overall question and one item
+per SIPAS element, 20% SMS and 2% flagged), times `flask mscore rebuild-rollup`, then the report
+for 2025 and for June 2025 through GET /api/v1/reports/satisfaction, cold (first request of a
+new app) and warm (median of 3), also with compare=previous and with
+include=questions,breakdowns (the full document), and the Excel download of 2025; drops the
+database unless --keep.
 With --reuse (and --keep) it times an already seeded database again.
 """
 
@@ -78,10 +79,11 @@ def main() -> None:
     parser.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--reuse", action="store_true", help="use an already seeded database")
+    parser.add_argument("--name", default=NAME, help=f"the database's name (default {NAME})")
     args = parser.parse_args()
     base = args.url.replace("postgresql://", "postgresql+psycopg://", 1).rstrip("/")
     admin = create_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
-    url = f"{base}/{NAME}"
+    url = f"{base}/{args.name}"
     os.environ.setdefault("MSCORE_INSTANCE_PATH", "/tmp/mscore-bench-instance")
     from survey_app import create_app
 
@@ -89,14 +91,14 @@ def main() -> None:
     try:
         if not args.reuse:
             with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{NAME}" WITH (FORCE)'))
-                conn.execute(text(f'CREATE DATABASE "{NAME}"'))
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{args.name}" WITH (FORCE)'))
+                conn.execute(text(f'CREATE DATABASE "{args.name}"'))
             seed(create_app(config), args.responses)
         measure(create_app, config)
     finally:
         if not args.keep:
             with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{NAME}" WITH (FORCE)'))
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{args.name}" WITH (FORCE)'))
 
 
 def _timed(label: str, fn):
