@@ -143,9 +143,7 @@ def burst_reason(office_id: int, client_hash: str, limit: int, minutes: int) -> 
     since = utcnow() - timedelta(minutes=minutes)
     params = {"client": client_hash, "office": office_id, "since": since, "limit": limit}
     recent = db.session.connection().scalar(_RECENT_FROM_CLIENT, params)
-    if recent >= limit:
-        return f"burst: more than {limit} responses from one client within {minutes} min"
-    return None
+    return burst_rule(limit, minutes) if recent >= limit else None
 
 
 _INSERT_RESPONSE = Response.__table__.insert().returning(Response.__table__.c.id)
@@ -161,6 +159,40 @@ def _insert_answers(count: int) -> TextClause:
     return text(f"INSERT INTO answers ({', '.join(_ANSWER_COLUMNS)}) VALUES {rows}")
 
 
+_RESPONSE_VALUES = ("office_id", "counter_id", "service_id", "dossier_id", "questionnaire_id",
+                    "channel", "submitted_at", "language", "client_hash", "submission_token",
+                    "is_partial")  # fmt: skip
+# PostgreSQL: the burst count, the response and its answers in one statement (one round trip).
+# Data-modifying CTEs all run, in one snapshot; the answers arrive as three parallel arrays.
+_RECORD_PG = text(f"""
+WITH recent AS (
+    SELECT count(*) AS n FROM (
+        SELECT 1 FROM responses
+        WHERE client_hash = :client_hash AND office_id = :office_id AND submitted_at >= :since
+        LIMIT :burst_limit) AS r
+), response AS (
+    INSERT INTO responses ({", ".join(_RESPONSE_VALUES)}, integrity, integrity_reason)
+    SELECT {", ".join(":" + c for c in _RESPONSE_VALUES)},
+           CASE WHEN recent.n >= :burst_limit THEN :flagged ELSE :valid END,
+           CASE WHEN recent.n >= :burst_limit THEN :burst_reason END
+    FROM recent
+    RETURNING id
+), answers AS (
+    INSERT INTO answers ({", ".join(_ANSWER_COLUMNS)})
+    SELECT response.id, a.question_id, a.value, a.text
+    FROM response, unnest(CAST(:question_ids AS integer[]), CAST(:values AS smallint[]),
+                          CAST(:texts AS text[])) AS a(question_id, value, text)
+)
+SELECT id FROM response
+""").bindparams(bindparam("submitted_at", type_=Response.submitted_at.type),
+                bindparam("since", type_=Response.submitted_at.type))  # fmt: skip
+
+
+def burst_rule(limit: int, minutes: int) -> str:
+    """The integrity reason of a response flagged as part of a burst."""
+    return f"burst: more than {limit} responses from one client within {minutes} min"
+
+
 def record_web_response(
     *,
     office_id: int,
@@ -171,24 +203,38 @@ def record_web_response(
     language: str,
     client_hash: str,
     submission_token: str,
-    flag_reason: str | None,
+    burst_limit: int,
+    burst_minutes: int,
 ) -> int:
-    """Insert a QR web response and its answers (two statements, no ORM flush); return its id.
+    """Insert a QR web response and its answers, flagged when the client is in a burst (more
+    than `burst_limit` responses at this office in `burst_minutes`); return its id.
 
-    This is the hot path of the survey, so it writes with Core inserts; the caller commits.
+    This is the hot path of the survey: Core statements, no ORM flush; the caller commits. On
+    PostgreSQL it is one statement; elsewhere a count and two inserts.
     """
     service = dossier.service if dossier is not None and dossier.service else submission.service
-    # Core statements with parameters passed separately: compiled once, then cached.
-    connection = db.session.connection()  # Core statements: no ORM execution machinery needed
-    response_id = connection.execute(_INSERT_RESPONSE, {
+    values = {
         "office_id": office_id, "counter_id": counter_id,
         "service_id": service.id if service else None,
         "dossier_id": dossier.id if dossier else None,
-        "questionnaire_id": questionnaire.id, "channel": Channel.QR_WEB,
+        "questionnaire_id": questionnaire.id, "channel": Channel.QR_WEB.value,
         "submitted_at": utcnow(), "language": language, "client_hash": client_hash,
         "submission_token": submission_token, "is_partial": False,
-        "integrity": Integrity.FLAGGED if flag_reason else Integrity.VALID,
-        "integrity_reason": flag_reason,
+    }  # fmt: skip
+    connection = db.session.connection()  # Core statements: no ORM execution machinery needed
+    if connection.dialect.name == "postgresql":
+        answers = submission.answers
+        return connection.execute(_RECORD_PG, values | {
+            "since": values["submitted_at"] - timedelta(minutes=burst_minutes),
+            "burst_limit": burst_limit, "burst_reason": burst_rule(burst_limit, burst_minutes),
+            "flagged": Integrity.FLAGGED.value, "valid": Integrity.VALID.value,
+            "question_ids": list(answers),
+            "values": [None if isinstance(v, str) else v for v in answers.values()],
+            "texts": [v if isinstance(v, str) else None for v in answers.values()],
+        }).scalar_one()  # fmt: skip
+    flag = burst_reason(office_id, client_hash, burst_limit, burst_minutes)
+    response_id = connection.execute(_INSERT_RESPONSE, values | {
+        "integrity": Integrity.FLAGGED if flag else Integrity.VALID, "integrity_reason": flag,
     }).scalar_one()  # fmt: skip
     if submission.answers:  # one statement, one round trip
         params = {}

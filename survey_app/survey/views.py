@@ -5,15 +5,25 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import current_app, redirect, render_template, request, session, url_for
+from flask import (
+    current_app,
+    has_app_context,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from ..errors import friendly_abort
 from ..extensions import db, limiter
@@ -23,7 +33,6 @@ from ..protection import keyed_hash
 from ..services.questionnaires import current_snapshot
 from ..services.responses import (
     BadSubmission,
-    burst_reason,
     dossier_has_response,
     find_dossier,
     parse_submission,
@@ -73,23 +82,55 @@ def _office_and_counter(office_code: str, counter_code: str | None, *, light: bo
     """The active office and counter of a QR URL, in one query; a friendly 404 otherwise.
 
     `light` gives plain OfficeRef/CounterRef values for the submission path, which needs no
-    relationships; pages that render the form get the ORM objects.
+    relationships, from a short per-process cache; pages that render the form get ORM objects.
     """
+    if light:
+        return _light_target(office_code, counter_code)
     params = {"office": office_code, "counter": counter_code or ""}
-    if light:  # plain columns: run on the connection, without the ORM's execution machinery
-        row = db.session.connection().execute(_LIGHT_TARGET, params).first()
-    else:
-        row = db.session.execute(_FULL_TARGET, params).first()
+    row = db.session.execute(_FULL_TARGET, params).first()
     if row is None:
         friendly_abort(404, _("We could not find this office. Please check the QR poster."))
-    if light:
-        office = OfficeRef(*row[:3])
-        counter = CounterRef(*row[3:]) if row[3] is not None else None
-    else:
-        office, counter = row
+    office, counter = row
     if counter_code is not None and counter is None:
         friendly_abort(404, _("We could not find this counter. Please check the QR poster."))
     return office, counter
+
+
+TARGET_TTL = 30.0  # seconds a worker may go on accepting a poster's office after it is closed
+TARGETS = "mscore.survey_targets"  # app.extensions key: {(office, counter): (time, refs)}
+
+
+def _light_target(office_code: str, counter_code: str | None):
+    """OfficeRef and CounterRef of a QR URL. Found ones are kept TARGET_TTL seconds per process
+    (changes made in this process clear them at once); unknown codes always ask the database."""
+    cache = current_app.extensions.setdefault(TARGETS, {})
+    key = (office_code, counter_code)
+    hit = cache.get(key)
+    if hit is not None and time.monotonic() - hit[0] < TARGET_TTL:
+        return hit[1]
+    params = {"office": office_code, "counter": counter_code or ""}
+    # plain columns: run on the connection, without the ORM's execution machinery
+    row = db.session.connection().execute(_LIGHT_TARGET, params).first()
+    if row is None:
+        friendly_abort(404, _("We could not find this office. Please check the QR poster."))
+    office = OfficeRef(*row[:3])
+    counter = CounterRef(*row[3:]) if row[3] is not None else None
+    if counter_code is not None and counter is None:
+        friendly_abort(404, _("We could not find this counter. Please check the QR poster."))
+    if len(cache) >= 10_000:  # every poster of a province fits; never grows without bound
+        cache.clear()
+    cache[key] = (time.monotonic(), (office, counter))
+    return office, counter
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_changed_targets(session: Session, _context) -> None:
+    """An office or counter changed in this process: its submissions see it at once."""
+    if not has_app_context() or TARGETS not in current_app.extensions:
+        return
+    if any(isinstance(obj, (Office, Counter))
+           for obj in (*session.new, *session.dirty, *session.deleted)):  # fmt: skip
+        current_app.extensions[TARGETS].clear()
 
 
 def _today() -> str:
@@ -179,15 +220,13 @@ def _submit(office: OfficeRef, counter: CounterRef | None, questionnaire):
     if dossier is not None and dossier_has_response(dossier):
         return render_template("survey/already.html", office=office, reason="dossier"), 409
     config = current_app.config
-    client = _client_hash()
-    flag = burst_reason(office.id, client, config.get("SURVEY_BURST_LIMIT", 3),
-                        config.get("SURVEY_BURST_MINUTES", 10))  # fmt: skip
     try:
         record_web_response(
             office_id=office.id, counter_id=counter.id if counter else None,
             questionnaire=questionnaire, submission=submission,
-            dossier=dossier, language=current_language(), client_hash=client,
-            submission_token=token, flag_reason=flag,
+            dossier=dossier, language=current_language(), client_hash=_client_hash(),
+            submission_token=token, burst_limit=config.get("SURVEY_BURST_LIMIT", 3),
+            burst_minutes=config.get("SURVEY_BURST_MINUTES", 10),
         )  # fmt: skip
         db.session.commit()
     except IntegrityError:

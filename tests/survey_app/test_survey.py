@@ -2,11 +2,14 @@
 
 import re
 import secrets
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import func, select
 
-from survey_app.models import Answer, Integrity, Response
+from survey_app.models import Answer, Integrity, Office, Response
 
 
 @pytest.fixture
@@ -238,6 +241,53 @@ def test_bursts_from_one_client_are_stored_but_flagged(app, db, office):
     rows = db.session.scalars(select(Response).order_by(Response.id)).all()
     assert [r.integrity.value for r in rows] == ["valid"] * 3 + ["flagged"] * 2
     assert rows[3].integrity_reason == "burst: more than 3 responses from one client within 10 min"
+
+
+def test_a_burst_counts_only_recent_responses_at_the_same_office(app, db, office, make_office):
+    make_office(code="UBND-X", name="UBND xã Triệu Phước")
+    start = datetime.now(UTC)
+    with time_machine.travel(start, tick=False):
+        for _ in range(3):
+            assert _post(app.test_client())[0].status_code == 303
+        # another office's poster, the same device: a different office's burst count
+        assert _post(app.test_client(), "/s/UBND-X")[0].status_code == 303
+    with time_machine.travel(start + timedelta(minutes=11), tick=False):  # the window moved on
+        assert _post(app.test_client())[0].status_code == 303
+    with time_machine.travel(start + timedelta(minutes=12), tick=False):
+        for _ in range(3):
+            assert _post(app.test_client())[0].status_code == 303
+    rows = db.session.execute(select(Response.integrity, Response.integrity_reason)
+                              .order_by(Response.id)).all()  # fmt: skip
+    assert [r.integrity.value for r in rows] == ["valid"] * 4 + ["valid"] * 3 + ["flagged"]
+    assert rows[-1].integrity_reason.startswith("burst: more than 3 responses")
+    answers = db.session.scalar(select(func.count()).select_from(Answer))
+    assert answers == len(rows)  # each kept its overall rating, flagged or not
+
+
+def test_closing_an_office_stops_submissions_at_once_in_this_process(client, db, office):
+    assert _post(client)[0].status_code == 303  # the office is now in the submission cache
+    phone = client.application.test_client()
+    _html, fields = _form(phone)
+    office.is_active = False
+    db.session.commit()
+    refused = phone.post("/s/HCC-TP", data={**fields, "q_overall": "4"})
+    assert refused.status_code == 404
+    assert _count(db) == 1
+
+
+def test_a_cached_office_is_asked_again_after_its_time(app, client, db, office, monkeypatch):
+    from survey_app.survey import views
+
+    assert _post(client)[0].status_code == 303
+    phone = app.test_client()
+    _html, fields = _form(phone)
+    # changed behind this process's back (another worker, or SQL): seen once the entry expires
+    db.session.execute(Office.__table__.update().values(is_active=False))
+    db.session.commit()
+    later = time.monotonic() + views.TARGET_TTL + 1
+    monkeypatch.setattr(views.time, "monotonic", lambda: later)
+    refused = phone.post("/s/HCC-TP", data={**fields, "q_overall": "4"})
+    assert refused.status_code == 404 and _count(db) == 1
 
 
 def test_no_raw_ip_is_stored(client, db, office):
