@@ -68,7 +68,7 @@ def visible_offices(scope: set[int] | None, office_code: str | None) -> set[int]
         raise QueryError(json_error(404, "not_found", f"no office with code {office_code!r}",
                                     {"office": office_code}))
     if scope is not None and office.id not in scope:
-        raise QueryError(json_error(403, "forbidden", "this token may not read this office",
+        raise QueryError(json_error(403, "forbidden", "this office is outside your scope",
                                     {"office": office_code}))
     return subtree(office.id) if scope is None else subtree(office.id) & scope
 

@@ -107,3 +107,50 @@ def test_xlsx_cells_keep_text_and_formats(app, seeded):
     office = wb["Đơn vị"][2]
     formats = {c.number_format for c in office if isinstance(c.value, float)}
     assert formats <= {"0.0%", "0.0", "0.00", "General"} and "0.0%" in formats
+
+
+def _sign_in(client, db, role, office=None, enabled=True):
+    """A Flask-Login session for an official (the officials' pages will add the login form)."""
+    from survey_app.models import User
+
+    user = User(email=f"{role}-{office.code if office else 'all'}@tinh.gov.vn", name="Cán bộ",
+                password_hash="-", role=role, office=office, is_enabled=enabled)  # fmt: skip
+    db.session.add(user)
+    db.session.commit()
+    with client.session_transaction() as session:
+        session["_user_id"] = str(user.id)
+        session["_fresh"] = True
+    return user
+
+
+def _sheet_codes(res) -> list[str]:
+    assert res.status_code == 200, res.data[:300]
+    wb = openpyxl.load_workbook(io.BytesIO(res.data))
+    return [r[0] for r in wb["Đơn vị"].iter_rows(min_row=2, values_only=True)]
+
+
+def test_downloads_by_a_signed_in_officials_session(app, db, seeded, token):  # noqa: F811
+    from survey_app.models import Role
+
+    api = app.test_client().get(f"/api/v1/reports/satisfaction?{Q}",
+                                headers=token("reports:read")).json  # fmt: skip
+    analyst = app.test_client()
+    _sign_in(analyst, db, Role.ANALYST)
+    assert _sheet_codes(analyst.get(f"/reports/satisfaction.xlsx?{Q}")) == [
+        o["code"] for o in api["offices"]]
+
+    manager = app.test_client()
+    _sign_in(manager, db, Role.OFFICE_MANAGER, seeded["offices"]["A"])
+    assert _sheet_codes(manager.get(f"/reports/satisfaction.xlsx?{Q}")) == ["A", "B"]
+    csv_rows = manager.get(f"/reports/satisfaction.csv?{Q}&office=B")
+    assert csv_rows.status_code == 200
+    assert [r["Mã đơn vị"] for r in csv.DictReader(
+        io.StringIO(csv_rows.data.decode("utf-8-sig")))] == ["B"]  # fmt: skip
+    for other in ("C", "E"):  # outside the manager's subtree: refused, no data
+        res = manager.get(f"/reports/satisfaction.xlsx?{Q}&office={other}")
+        assert res.status_code == 403 and res.json["code"] == "forbidden"
+
+    disabled = app.test_client()
+    _sign_in(disabled, db, Role.ADMIN, enabled=False)
+    assert disabled.get(f"/reports/satisfaction.xlsx?{Q}").status_code == 401
+    assert app.test_client().get(f"/reports/satisfaction.csv?{Q}").status_code == 401
