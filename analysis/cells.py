@@ -92,10 +92,7 @@ class Cells:
         """Per (domain, stratum) group sums that do not depend on the values, computed once."""
         nd = self.n_domains
         cnt, w = self.count, self.weight
-        key = self.domain * (int(self.stratum.max(initial=0)) + 1) + self.stratum
-        if key.size and key.max() > 4 * key.size + 1024:
-            _, key = np.unique(key, return_inverse=True)
-            key = key.ravel()
+        key = _compact(self.domain * (int(self.stratum.max(initial=0)) + 1) + self.stratum)
         n_groups = int(key.max(initial=-1)) + 1
         group_domain = np.zeros(n_groups, dtype=np.int64)
         group_domain[key] = self.domain
@@ -121,6 +118,25 @@ class Cells:
             "domain_w2": np.bincount(group_domain, sum_w2, nd),
             "strata": np.bincount(group_domain, n_h > 0, nd),
         }
+
+
+def _compact(key: np.ndarray) -> np.ndarray:
+    """Renumber the (domain, stratum) keys present as 0, 1, 2, ... in the same order.
+
+    Every per-group array below is as long as the largest key, and most domain × stratum
+    combinations are empty (a stratum is one office's), so unused keys are squeezed out first.
+    """
+    key = np.asarray(key, dtype=np.int64)
+    if not key.size:
+        return key
+    top = int(key.max()) + 1
+    if top <= key.size:  # dense already
+        return key
+    if top > 64 * key.size + (1 << 20):  # very sparse: sorting beats a table as long as the keys
+        return np.unique(key, return_inverse=True)[1].ravel()
+    present = np.zeros(top, dtype=bool)
+    present[key] = True
+    return (np.cumsum(present) - 1)[key]
 
 
 def proportion_cells(cells: Cells, *, threshold: float | None = None, method: str = "wilson",
