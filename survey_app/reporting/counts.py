@@ -148,14 +148,14 @@ def _sum_by_keys(parts: list[dict], keys, values) -> dict[str, np.ndarray]:
 
 
 def _fetch(stmt, names) -> dict[str, np.ndarray]:
-    """Run a counts query into numpy columns (float); on PostgreSQL by binary COPY (fast)."""
+    """Run a counts query into numpy columns (float); on PostgreSQL as one packed value (fast)."""
     conn = db.session.connection()
     if conn.dialect.name == "postgresql":
         # JIT compilation costs more than these short aggregations take (0.1–0.3 s a query).
         conn.exec_driver_sql("SET LOCAL jit = off")
         conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
         if conn.dialect.driver == "psycopg":
-            parsed = _copy(conn, stmt, names)
+            parsed = _packed(conn, stmt, names)
             if parsed is not None:
                 return parsed
         sub = stmt.subquery()
@@ -169,44 +169,32 @@ def _fetch(stmt, names) -> dict[str, np.ndarray]:
     return {name: np.asarray(col, dtype=float) for name, col in zip(names, columns, strict=True)}
 
 
-def _copy(conn, stmt, names) -> dict[str, np.ndarray] | None:
-    """The rows as binary COPY, read into numpy without a Python object per value (psycopg 3);
-    None if they are not all fixed-width and not NULL."""
-    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    with conn.connection.driver_connection.cursor() as cursor, cursor.copy(
-            f"COPY ({compiled}) TO STDOUT (FORMAT BINARY)", compiled.params) as copy:
-        data = b"".join(bytes(block) for block in copy)
+_WIDE = ("count", "returned", "sms_sent", *VALUE_COUNTS)  # cast to BigInteger by _typed
+_SEND = {"i4": "int4send", "i8": "int8send", "f8": "float8send"}  # PostgreSQL's binary forms
+
+
+def _packed(conn, stmt, names) -> dict[str, np.ndarray] | None:
+    """The rows packed by PostgreSQL into one bytea of fixed-width big-endian records and read
+    with numpy.frombuffer: no Python object per row or value (psycopg 3, binary results).
+
+    None if some value was NULL (its record would be missing): the caller takes the slow path.
+    """
     kinds = ["f8" if name == "probability" else "i8" if name in _WIDE else "i4"
              for name in names]  # fmt: skip
-    parsed = _parse_binary_copy(data, kinds)
-    if parsed is None:
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    # The subquery's columns are renamed by position (c0, c1, ...), whatever their labels.
+    record = " || ".join(f"{_SEND[kind]}(s.c{i})" for i, kind in enumerate(kinds))
+    aliases = ", ".join(f"c{i}" for i in range(len(kinds)))
+    dtype = np.dtype([(name, ">" + kind) for name, kind in zip(names, kinds, strict=True)])
+    with conn.connection.driver_connection.cursor(binary=True) as cursor:
+        cursor.execute(f"SELECT count(*), string_agg({record}, ''::bytea) "
+                       f"FROM ({compiled}) AS s({aliases})", compiled.params)  # fmt: skip
+        rows, data = cursor.fetchone()
+    data = data or b""
+    if len(data) != rows * dtype.itemsize:
         return None
-    return {name: col.astype(float) for name, col in zip(names, parsed, strict=True)}
-
-
-_WIDE = ("count", "returned", "sms_sent", *VALUE_COUNTS)  # cast to BigInteger by _typed
-_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
-
-
-def _parse_binary_copy(data: bytes, kinds: list[str]) -> list[np.ndarray] | None:
-    """Columns of PostgreSQL's binary COPY output whose fields are all fixed-width and not NULL
-    (``kinds``: numpy codes such as "i4", "f8"); None if the data is not like that."""
-    if not data.startswith(_SIGNATURE) or len(data) < 21:
-        return None
-    start = 19 + int.from_bytes(data[15:19], "big")  # header, flags, extension length
-    body = data[start:-2]  # the trailer is a field count of -1
-    dtype = np.dtype([("fields", ">i2")] + [item for i, kind in enumerate(kinds) for item in
-                                            ((f"len{i}", ">i4"), (f"col{i}", ">" + kind))])
-    if data[-2:] != b"\xff\xff" or len(body) % dtype.itemsize:
-        return None
-    rows = np.frombuffer(body, dtype=dtype)
-    if (rows["fields"] != len(kinds)).any():
-        return None
-    for i, kind in enumerate(kinds):
-        if (rows[f"len{i}"] != np.dtype(kind).itemsize).any():  # NULL (-1) or another type
-            return None
-    return [rows[f"col{i}"].astype(np.dtype(kind).newbyteorder("=")) for i, kind in
-            enumerate(kinds)]  # fmt: skip
+    packed = np.frombuffer(data, dtype=dtype)
+    return {name: packed[name].astype(float) for name in names}
 
 
 def fetch_counts(tiles, live: Period | None, *, integrity=("valid",),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
@@ -142,3 +143,39 @@ def test_month_and_year_rows_equal_raw(app, db, make_office, make_service, quest
                    Period(date(2025, 2, 1), date(2025, 3, 31)),
                    Period(date(2025, 1, 15), date(2025, 3, 10))):
         _same(_report(period, compare=True), _report(period, source="raw", compare=True))
+
+
+def test_packed_fetch_reads_every_row_and_declines_nulls(app, db):
+    """PostgreSQL packs count rows into one bytea; a NULL would drop a record, so it falls back."""
+    from sqlalchemy import literal_column, text
+
+    from survey_app.reporting import counts
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the packed fetch is PostgreSQL's")
+    rows = ", ".join(f"({i}, {i * 7 % 5}, {0.25 * i}, {10**12 + i})" for i in range(1, 2001))
+    values = text(f"SELECT * FROM (VALUES {rows}) AS v(office_id, channel, probability, count)")
+    cols = values.columns(literal_column("office_id"), literal_column("channel"),
+                          literal_column("probability"), literal_column("count")).subquery()
+    names = ["office_id", "channel", "probability", "count"]
+
+    def typed(channel):  # labelled like the report's count queries
+        return select(cols.c.office_id.cast(db.Integer).label("office_id"),
+                      channel.cast(db.Integer).label("channel"),
+                      cols.c.probability.cast(db.Double).label("probability"),
+                      cols.c["count"].cast(db.BigInteger).label("count"))
+
+    stmt = typed(cols.c.channel)
+    conn = db.session.connection()
+    got = counts._packed(conn, stmt, names)
+    assert got["office_id"].tolist() == list(range(1, 2001))
+    assert got["channel"].tolist() == [i * 7 % 5 for i in range(1, 2001)]
+    assert got["probability"].tolist() == [0.25 * i for i in range(1, 2001)]
+    assert got["count"][-1] == 10**12 + 2000  # eight bytes wide
+    assert counts._fetch(stmt, names)["office_id"].tolist() == list(range(1, 2001))
+    with_null = typed(func.nullif(cols.c.channel, 3))
+    assert counts._packed(conn, with_null, names) is None
+    fetched = counts._fetch(with_null, names)  # the slow path keeps every row
+    assert fetched["office_id"].size == 2000 and np.isnan(fetched["channel"]).sum() == 400
+    empty = counts._packed(conn, stmt.where(cols.c.office_id < 0), names)
+    assert all(col.size == 0 for col in empty.values())
