@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -86,6 +87,9 @@ class Answer(db.Model):
         UniqueConstraint("response_id", "question_id"),
         CheckConstraint("value IS NULL OR (value >= 0 AND value <= 5)", name="value_range"),
         CheckConstraint("value IS NOT NULL OR text IS NOT NULL", name="has_value"),
+        # The comments of a period (exports, the responses API) without scanning every answer.
+        Index("ix_answers_comments", "response_id", postgresql_where=sql("text IS NOT NULL"),
+              sqlite_where=sql("text IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
