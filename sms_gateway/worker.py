@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from flask import current_app
 
+from survey_app.config import slowest_batch_seconds
 from survey_app.extensions import db
 from survey_app.models import utcnow
 from survey_app.services.dossiers import quiet_hours_end
@@ -96,6 +97,13 @@ class Worker:
 def run_worker(once: bool = False) -> int:
     """Run the worker in the current app context, stopping cleanly on SIGTERM or SIGINT."""
     worker = Worker()
+    config = current_app.config
+    slowest = slowest_batch_seconds(config)
+    if config["SMS_SEND_LEASE_SECONDS"] <= slowest:
+        log.warning("SMS_SEND_LEASE_SECONDS=%s is not above the slowest batch (%s s: %s texts, "
+                    "%s at a time, %s s timeout): a slow send may be reconciled while in flight",
+                    config["SMS_SEND_LEASE_SECONDS"], slowest, config["SMS_BATCH_SIZE"],
+                    config["SMS_WORKER_CONCURRENCY"], config["SMS_PROVIDER_TIMEOUT"])
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, worker.stop)
         signal.signal(signal.SIGINT, worker.stop)

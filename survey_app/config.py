@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from pathlib import Path
@@ -78,7 +79,6 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
         "SMS_MAX_ATTEMPTS": int(env.get("SMS_MAX_ATTEMPTS", "5")),
         "SMS_RETRY_BASE_SECONDS": float(env.get("SMS_RETRY_BASE_SECONDS", "30")),
         "SMS_RETRY_MAX_SECONDS": float(env.get("SMS_RETRY_MAX_SECONDS", "3600")),
-        "SMS_SEND_LEASE_SECONDS": float(env.get("SMS_SEND_LEASE_SECONDS", "120")),
         "SMS_BATCH_SIZE": int(env.get("SMS_BATCH_SIZE", "100")),
         "SMS_WORKER_CONCURRENCY": int(env.get("SMS_WORKER_CONCURRENCY", "8")),
         "SMS_POLL_SECONDS": float(env.get("SMS_POLL_SECONDS", "2")),
@@ -94,6 +94,10 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
         "PHONE_ENCRYPTION_KEY": env.get("PHONE_ENCRYPTION_KEY", ""),
         "PHONE_HASH_KEY": env.get("PHONE_HASH_KEY", ""),
     }
+    # A send unconfirmed after the lease is reconciled with the provider, so the lease must
+    # outlast the slowest batch: every text of it timing out, `concurrency` at a time.
+    config["SMS_SEND_LEASE_SECONDS"] = float(
+        env.get("SMS_SEND_LEASE_SECONDS") or 2 * slowest_batch_seconds(config))
     if not is_production:
         if not config["PHONE_ENCRYPTION_KEY"]:
             config["PHONE_ENCRYPTION_KEY"] = _instance_secret(
@@ -104,6 +108,12 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
                 instance, "phone_hash.key", lambda: secrets.token_urlsafe(32)
             )
     return config
+
+
+def slowest_batch_seconds(config) -> float:
+    """The longest an SMS worker can spend sending one batch (each text at its timeout)."""
+    rounds = math.ceil(config["SMS_BATCH_SIZE"] / max(1, config["SMS_WORKER_CONCURRENCY"]))
+    return rounds * config["SMS_PROVIDER_TIMEOUT"]
 
 
 def check_production(config: dict) -> None:

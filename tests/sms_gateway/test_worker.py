@@ -217,3 +217,17 @@ def test_tests_cannot_reach_real_twilio(app):
     app.config["TWILIO_API_BASE_URL"] = ""
     with pytest.raises(RuntimeError, match="never reach Twilio"):
         make_provider(app)
+
+
+def test_worker_warns_when_the_lease_is_shorter_than_a_batch(app, db, monkeypatch):
+    from sms_gateway import worker
+
+    warnings = []  # the module's logger (alembic's logging set-up may have disabled it)
+    monkeypatch.setattr(worker.log, "warning", lambda msg, *args: warnings.append(msg % args))
+    # conftest: concurrency 4, timeout 0.5 s; 100 texts need 13 s at worst, the lease is 30 s
+    worker.run_worker(once=True)
+    assert warnings == []
+    app.config["SMS_SEND_LEASE_SECONDS"] = 10.0
+    worker.run_worker(once=True)
+    assert warnings and warnings[0].startswith(
+        "SMS_SEND_LEASE_SECONDS=10.0 is not above the slowest batch (12.5 s: 100 texts")

@@ -62,3 +62,13 @@ def test_create_app_refuses_to_start_in_production_without_secrets(monkeypatch, 
     with pytest.raises(ConfigError, match="refuses to start"):
         create_app()
     assert not (tmp_path / "phone_hash.key").exists()  # no development key made in production
+
+
+def test_sms_lease_outlasts_the_slowest_batch_unless_set(tmp_path):
+    config = load_config(str(tmp_path), {})
+    # 100 texts, 8 at a time, 10 s timeout: 13 rounds, 130 s at worst; the lease is twice that
+    assert config["SMS_SEND_LEASE_SECONDS"] == 260
+    bigger = load_config(str(tmp_path), {"SMS_BATCH_SIZE": "400", "SMS_PROVIDER_TIMEOUT": "5"})
+    assert bigger["SMS_SEND_LEASE_SECONDS"] == 2 * 50 * 5
+    assert load_config(str(tmp_path), {"SMS_SEND_LEASE_SECONDS": "90"})[
+        "SMS_SEND_LEASE_SECONDS"] == 90
