@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, text
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -88,10 +88,27 @@ def _apply(dossier: Dossier, data: dict, warnings: list[str]) -> bool:
     return changed
 
 
+DOSSIER_WRITES_LOCK = 0x6D73636F7265  # "mscore": the advisory lock of dossier transactions
+
+
+def _serialize_dossier_writes() -> None:
+    """On PostgreSQL, one transaction at a time applies dossier events (lock held to its end).
+
+    Two dossiers of one phone number returned at the same instant could otherwise both pass
+    the re-invite check and text the citizen twice. One lock, taken before any row lock, can
+    neither deadlock nor fill the lock table the way a lock per phone would in a large import;
+    dossier events are machine-to-machine, so waiting for a running batch is acceptable.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                           {"key": DOSSIER_WRITES_LOCK})  # fmt: skip
+
+
 def upsert_dossier(office: Office, data: dict, now: datetime | None = None) -> DossierOutcome:
     """Create or update the office's dossier data['code']; flush, the caller commits."""
     now = now or utcnow()
     warnings: list[str] = []
+    _serialize_dossier_writes()
     dossier = _locked_dossier(office, data["code"])
     created = dossier is None
     if created:

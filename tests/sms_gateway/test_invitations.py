@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from survey_app.models import Channel, Invitation, OptOut, Response
 from survey_app.services import dossiers as service
@@ -88,3 +88,42 @@ def test_quiet_hours_move_the_send_to_the_morning(app, db, office, returned_doss
         morning_day = day + timedelta(days=1 if expected.endswith("+1") else 0)
         assert scheduled == datetime(morning_day.year, morning_day.month, morning_day.day, 7,
                                      tzinfo=HANOI)  # fmt: skip
+
+
+def test_two_dossiers_of_one_phone_at_the_same_instant_invite_once(app, db, office, make_service,
+                                                                   is_postgres):  # fmt: skip
+    """The second transaction waits for the first and sees its invitation."""
+    import threading
+
+    if not is_postgres:
+        pytest.skip("SQLite runs one writer at a time; the advisory lock is PostgreSQL's")
+    make_service(code="SV", office=office)
+    db.session.commit()
+    office_id, now = office.id, datetime.now(UTC)
+
+    def decide(code: str, hold: threading.Event | None, out: dict) -> None:
+        with app.app_context():
+            mine = db.session.get(type(office), office_id)
+            outcome = service.upsert_dossier(mine, {
+                "code": code, "phone": E164, "service_code": "SV", "returned_at": now})
+            out["decision"] = outcome.invitation
+            if hold is not None:
+                hold.wait(10)  # keep the transaction (and its lock) open
+            db.session.commit()
+            db.session.remove()
+
+    first, second, release = {}, {}, threading.Event()
+    a = threading.Thread(target=decide, args=("HS-A", release, first))
+    a.start()
+    while "decision" not in first:
+        a.join(0.01)
+    b = threading.Thread(target=decide, args=("HS-B", None, second))
+    b.start()
+    b.join(0.5)
+    assert b.is_alive() and "decision" not in second  # waiting for the first transaction
+    release.set()
+    a.join(10)
+    b.join(10)
+    assert (first["decision"], second["decision"]) == ("queued", "recently_invited")
+    db.session.remove()
+    assert db.session.scalar(select(func.count()).select_from(Invitation)) == 1
