@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 import analysis
 from analysis import Cells, EstimateTable
@@ -86,18 +87,20 @@ def _questions() -> list[dict]:
 
 
 def _universe(group: str | None) -> list[dict]:
-    """The offices ranked together: one group's, or all, with their meta data."""
-    query = select(Office.id, Office.code, Office.name, Office.name_en, Office.kind,
-                   Office.group, Office.parent_id, Office.is_active).order_by(Office.code)
+    """The offices ranked together: one group's, or all, with their meta data (one query)."""
+    parent = aliased(Office)
+    query = (select(Office.id, Office.code, Office.name, Office.name_en, Office.kind.label("kind"),
+                    Office.group.label("group"), parent.code.label("parent_code"),
+                    Office.is_active)
+             .outerjoin(parent, parent.id == Office.parent_id).order_by(Office.code))  # fmt: skip
     if group == NOT_GROUPED:
         query = query.where(Office.group.is_(None))
     elif group:
         query = query.where(Office.group == group)
-    rows = db.session.execute(query).all()
-    codes = dict(db.session.execute(select(Office.id, Office.code)).all())
+    rows = db.session.connection().execute(query).all()
     return [{"id": r.id, "code": r.code, "name": r.name, "name_en": r.name_en,
              "kind": str(r.kind), "group": str(r.group) if r.group else NOT_GROUPED,
-             "parent_code": codes.get(r.parent_id), "is_active": r.is_active}
+             "parent_code": r.parent_code, "is_active": r.is_active}
             for r in rows]  # fmt: skip
 
 

@@ -154,6 +154,11 @@ def report_json(report: Report) -> dict:
 _DUMP = {"ensure_ascii": False, "allow_nan": False, "separators": (",", ":")}
 
 
+def _dumps(value) -> str:
+    """Compact JSON text of plain values (orjson: UTF-8 kept, like ensure_ascii=False)."""
+    return orjson.dumps(value).decode()
+
+
 def _json_column(values, key: str) -> list[str]:
     """JSON texts of an array's values, as :func:`_plain` and json.dumps would write them."""
     arr = np.asarray(values)
@@ -211,11 +216,11 @@ def _entry_texts(blocks: dict, stats: dict, rows: np.ndarray, overall_question,
     for i in range(rows.size):
         before, after = _counts(st, i)
         out.append("".join((
-            json.dumps(before, **_DUMP)[:-1], ',"index":', per["index"][i], ',"elements":{',
+            _dumps(before)[:-1], ',"index":', per["index"][i], ',"elements":{',
             ",".join(f"{k}:{v[i]}" for k, v in elements), '},"overall_question":',
             "null" if overall is None else overall[i],
             ',"questions":{' + ",".join(f"{k}:{v[i]}" for k, v in items) + "}," if questions
-            else ",", json.dumps({**after, **tails[i]}, **_DUMP)[1:])))  # fmt: skip
+            else ",", _dumps({**after, **tails[i]})[1:])))  # fmt: skip
     return out
 
 
