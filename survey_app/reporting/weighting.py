@@ -61,19 +61,29 @@ class Weighted:
 
 
 def _group_keys(mine, theirs) -> tuple[np.ndarray, np.ndarray]:
-    """One integer per (office, service, channel, probability), the same for both row sets."""
-    cols = []
+    """One integer per (office, service, channel, probability), the same for both row sets.
+
+    Each column is coded by the sorted distinct values of ``mine`` (the respondent groups, the
+    shorter set); a value of ``theirs`` that ``mine`` lacks gets a code of its own, so its row
+    matches nothing. Only ``mine`` is sorted: ``theirs`` (answer cells) is searched.
+    """
+    key_a = np.zeros(np.asarray(mine[0]).size, dtype=np.int64)
+    key_b = np.zeros(np.asarray(theirs[0]).size, dtype=np.int64)
     for a, b in zip(mine, theirs, strict=True):
-        if np.asarray(a).dtype.kind == "f" or np.asarray(b).dtype.kind == "f":
-            a = np.round(np.asarray(a, dtype=float) * 1e9)
-            b = np.round(np.asarray(b, dtype=float) * 1e9)
-        _, codes = np.unique(np.concatenate([a, b]).astype(np.int64), return_inverse=True)
-        cols.append(codes.ravel())
-    key = np.zeros(cols[0].size, dtype=np.int64)
-    for codes in cols:  # mixed radix over the codes actually present: never overflows
-        key = key * (int(codes.max(initial=0)) + 1) + codes
-    size = np.asarray(mine[0]).size
-    return key[:size], key[size:]
+        a, b = np.asarray(a), np.asarray(b)
+        if a.dtype.kind == "f" or b.dtype.kind == "f":
+            a, b = np.round(a.astype(float) * 1e9), np.round(b.astype(float) * 1e9)
+        a, b = a.astype(np.int64), b.astype(np.int64)
+        values = np.unique(a)
+        code_a = np.searchsorted(values, a)
+        code_b = np.searchsorted(values, b)
+        found = values[np.minimum(code_b, max(values.size - 1, 0))] == b if values.size else \
+            np.zeros(b.size, dtype=bool)
+        code_b = np.where(found, code_b, values.size)
+        radix = values.size + 1  # mixed radix over the values present: never overflows
+        key_a = key_a * radix + code_a
+        key_b = key_b * radix + code_b
+    return key_a, key_b
 
 
 def _into_frame(resp_row, row_office, m, pop) -> np.ndarray:

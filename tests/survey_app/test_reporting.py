@@ -307,3 +307,24 @@ def test_report_text_of_an_empty_period_and_a_subset(seeded):
     ids = {o["id"] for o in _universe(None)[:2]}
     doc = _text_equals_document(visible=frozenset(ids))
     assert len(doc["offices"]) == 2
+
+
+def test_answer_cells_find_their_respondent_group_and_strays_are_refused():
+    from survey_app.reporting.weighting import _group_keys
+
+    rng = np.random.default_rng(3)
+    n = 500
+    mine = (rng.integers(0, 40, n), rng.integers(0, 13, n), rng.integers(0, 3, n),
+            rng.choice([1.0, 0.5, 0.1 + 0.2], n))  # a float that is not exactly 0.3
+    pick = rng.integers(0, n, 2000)
+    theirs = tuple(np.asarray(col)[pick] for col in mine)
+    key_a, key_b = _group_keys(mine, theirs)
+    # equal keys exactly when all four columns are equal (independent check by tuples)
+    rows_a = list(zip(*[np.asarray(c).tolist() for c in mine], strict=True))
+    rows_b = list(zip(*[np.asarray(c).tolist() for c in theirs], strict=True))
+    for i, j in zip(rng.integers(0, n, 300), rng.integers(0, 2000, 300), strict=True):
+        assert (key_a[i] == key_b[j]) == (rows_a[i] == rows_b[j])
+    assert (key_b == key_a[pick]).all()
+    stray = (np.array([7]), np.array([99]), np.array([1]), np.array([1.0]))  # unknown service
+    _, stray_key = _group_keys(mine, stray)
+    assert stray_key[0] not in set(key_a.tolist())
