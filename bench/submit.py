@@ -7,6 +7,10 @@ repeats are reported, so both see the same machine state.
     .venv/bin/python bench/submit.py [--seconds 15] [--repeats 3] [--concurrency 4]
 
 Target (issue 2): full submissions >= 0.6 x the baseline's requests/second, p99 < 100 ms.
+
+Each run also reports the CPU time spent per request during its window (from /proc) by the
+gunicorn server, PostgreSQL, Redis and the load generator: with the 2 cores shared, throughput
+follows the total.
 """
 
 from __future__ import annotations
@@ -128,7 +132,34 @@ FULL_ANSWERS = {
 MAX_RPS = 2000  # per run, an upper bound used to pre-build enough request bodies
 
 
-def load(port: int, seconds: float, concurrency: int, make_request) -> dict:
+def cpu_seconds(server_pid: int | None) -> dict[str, float]:
+    """CPU time used so far (user + system, from /proc) by the processes taking part: the
+    gunicorn server (master and workers), PostgreSQL, Redis, and this load generator."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"client": 0.0, "server": 0.0, "postgres": 0.0, "redis": 0.0}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            command = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")[0].decode()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        pid, parent, used = int(entry), int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+        if pid == os.getpid():
+            totals["client"] += used
+        elif server_pid is not None and server_pid in (pid, parent):
+            totals["server"] += used
+        elif command.startswith("postgres"):
+            totals["postgres"] += used
+        elif "redis-server" in command:
+            totals["redis"] += used
+    return totals
+
+
+def load(port: int, seconds: float, concurrency: int, make_request,
+         server_pid: int | None = None) -> dict:
     """Send requests from `concurrency` threads for `seconds`; latencies of the successful ones.
 
     Request bodies are built before the clock starts: the load generator shares the machine's
@@ -168,13 +199,18 @@ def load(port: int, seconds: float, concurrency: int, make_request) -> dict:
         t.start()
     window["stop"] = float("inf")
     ready.wait()  # every thread has its requests ready
+    cpu_before = cpu_seconds(server_pid)
     began = time.monotonic()
     window["stop"] = began + seconds
     for t in threads:
         t.join()
     duration = time.monotonic() - began
+    cpu_after = cpu_seconds(server_pid)
     latencies.sort()
+    served = max(len(latencies), 1)
+    cpu = {k: round(1000 * (cpu_after[k] - cpu_before[k]) / served, 3) for k in cpu_after}
     return {
+        "cpu_ms_per_request": cpu, "cpu_ms_total": round(sum(cpu.values()), 3),
         "requests": len(latencies), "errors": errors[0], "rps": len(latencies) / duration,
         "p50_ms": 1000 * latencies[len(latencies) // 2],
         "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
@@ -227,7 +263,8 @@ def main() -> int:
         proc = start_gunicorn("bench.baseline_app:create_app()", port, base_env)
         try:
             load(port, 2, args.concurrency, baseline_request)  # warm up
-            runs["baseline"].append(load(port, args.seconds, args.concurrency, baseline_request))
+            runs["baseline"].append(load(port, args.seconds, args.concurrency, baseline_request,
+                                         proc.pid))  # fmt: skip
         finally:
             stop(proc)
         port = free_port()
@@ -235,20 +272,27 @@ def main() -> int:
         try:
             make = survey_request_factory(port)
             load(port, 2, args.concurrency, make)
-            runs["submit"].append(load(port, args.seconds, args.concurrency, make))
+            runs["submit"].append(load(port, args.seconds, args.concurrency, make, proc.pid))
         finally:
             stop(proc)
 
     summary = {name: {key: statistics.median(r[key] for r in results)
-                      for key in ("rps", "p50_ms", "p99_ms", "requests", "errors")}
+                      for key in ("rps", "p50_ms", "p99_ms", "requests", "errors",
+                                  "cpu_ms_total")}
                for name, results in runs.items()}  # fmt: skip
+    for name, results in runs.items():
+        summary[name]["cpu_ms_per_request"] = {
+            k: statistics.median(r["cpu_ms_per_request"][k] for r in results)
+            for k in results[0]["cpu_ms_per_request"]}  # fmt: skip
     ratio = summary["submit"]["rps"] / summary["baseline"]["rps"]
     print(json.dumps({"runs": runs, "median": summary, "ratio": ratio}, indent=2))
-    print("\n| | req/s (median) | p50 ms | p99 ms | errors |\n|---|---|---|---|---|")
+    print("\n| | req/s (median) | p50 ms | p99 ms | errors | CPU ms per request: server, "
+          "PostgreSQL, Redis, load generator = total |\n|---|---|---|---|---|---|")
     for name in ("baseline", "submit"):
-        s = summary[name]
+        s, c = summary[name], summary[name]["cpu_ms_per_request"]
         print(f"| {name} | {s['rps']:.0f} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} | "
-              f"{s['errors']:.0f} |")  # fmt: skip
+              f"{s['errors']:.0f} | {c['server']:.2f}, {c['postgres']:.2f}, {c['redis']:.2f}, "
+              f"{c['client']:.2f} = {s['cpu_ms_total']:.2f} |")  # fmt: skip
     print(f"\nratio submit/baseline = {ratio:.2f} (target >= 0.60); "
           f"p99 {summary['submit']['p99_ms']:.1f} ms (target < 100)")
     return 0 if ratio >= 0.6 and summary["submit"]["p99_ms"] < 100 else 1
