@@ -99,6 +99,11 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # The app turns SQLite's foreign keys on; batch migrations copy and drop tables,
+            # which they would refuse. (Takes effect outside a transaction, so before it.)
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()  # end the transaction the PRAGMA began; Alembic opens its own
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
