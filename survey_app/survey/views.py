@@ -235,6 +235,8 @@ def _submit(office: OfficeRef, counter: CounterRef | None, questionnaire):
             return thanks  # a concurrent double tap: the first submission counts
         if dossier is not None:
             return render_template("survey/already.html", office=office, reason="dossier"), 409
+        current_app.extensions.get(TARGETS, {}).clear()  # a cached office or counter removed
+        _office_and_counter(office.code, counter_code)  # since: the friendly 404
         raise
     _remember_rated(office.code)
     return thanks

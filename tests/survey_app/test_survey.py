@@ -295,3 +295,18 @@ def test_no_raw_ip_is_stored(client, db, office):
     row = db.session.scalars(select(Response)).one()
     for value in (row.client_hash, row.integrity_reason or "", row.submission_token):
         assert "127.0.0.1" not in value
+
+
+def test_an_office_removed_behind_the_cache_gets_the_friendly_404(app, db, make_office):
+    from survey_app.survey import views
+
+    gone = make_office(code="TAM-THOI", name="Điểm tiếp nhận tạm thời")
+    phone = app.test_client()
+    _html, fields = _form(phone, "/s/TAM-THOI")
+    with app.test_request_context("/s/TAM-THOI", method="POST"):
+        views._light_target("TAM-THOI", None)  # cached, as after an earlier submission
+    db.session.execute(Office.__table__.delete().where(Office.id == gone.id))  # another process
+    db.session.commit()
+    res = phone.post("/s/TAM-THOI", data={**fields, "q_overall": "4"})
+    assert res.status_code == 404 and "Không tìm thấy cơ quan này" in res.get_data(as_text=True)
+    assert _count(db) == 0
