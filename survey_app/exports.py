@@ -59,7 +59,14 @@ OFFICE = [("Mã đơn vị", "code", None), ("Tên đơn vị", "name", None), (
 
 
 def _get(item, path: str):
-    for part in path.split("."):
+    """The value at a dotted path of a report entry, as a cell shows it."""
+    return _get_parts(item, path.split("."))
+
+
+def _get_parts(item, parts):
+    """:func:`_get` with the path already split (the xlsx writer splits each column once):
+    Có/Không for flags, tiers in Vietnamese, None where the path is missing."""
+    for part in parts:
         if not isinstance(item, dict):
             return None
         item = item.get(part)
@@ -210,17 +217,6 @@ _STYLES = (
     '</cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/>'
     "</cellStyles></styleSheet>"
 )  # fmt: skip
-
-
-def _get_parts(item, parts):
-    """:func:`_get` with the path already split."""
-    for part in parts:
-        if not isinstance(item, dict):
-            return None
-        item = item.get(part)
-    if isinstance(item, bool):
-        return "Có" if item else "Không"
-    return TIER_VI.get(item, item) if isinstance(item, str) else item
 
 
 def _sheet_xml(widths, freeze, header, rows) -> str:

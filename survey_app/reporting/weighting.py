@@ -77,8 +77,9 @@ def _group_keys(mine, theirs) -> tuple[np.ndarray, np.ndarray]:
         values = np.unique(a)
         code_a = np.searchsorted(values, a)
         code_b = np.searchsorted(values, b)
-        found = values[np.minimum(code_b, max(values.size - 1, 0))] == b if values.size else \
-            np.zeros(b.size, dtype=bool)
+        found = np.zeros(b.size, dtype=bool)
+        if values.size:
+            found = values[np.minimum(code_b, values.size - 1)] == b
         code_b = np.where(found, code_b, values.size)
         radix = values.size + 1  # mixed radix over the values present: never overflows
         key_a = key_a * radix + code_a
