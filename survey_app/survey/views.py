@@ -170,7 +170,6 @@ def _render_form(office, counter, questionnaire, *, values=None, errors=None, no
 
 @bp.route("/s/<office_code>", methods=["GET", "POST"])
 @bp.route("/s/<office_code>/<counter_code>", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["SURVEY_RATE_LIMIT"], methods=["POST"])
 def survey_form(office_code: str, counter_code: str | None = None):
     """Show the survey for an office, or record a submission of it."""
     office, counter = _office_and_counter(office_code, counter_code,
@@ -240,6 +239,12 @@ def _submit(office: OfficeRef, counter: CounterRef | None, questionnaire):
         raise
     _remember_rated(office.code)
     return thanks
+
+
+# The rate limit per client applies to the blueprint's POSTs (the survey form is its only POST):
+# Flask-Limiter then checks it once, in its before-request pass, instead of in that pass and
+# again in a view decorator.
+limiter.limit(lambda: current_app.config["SURVEY_RATE_LIMIT"], methods=["POST"])(bp)
 
 
 @bp.get("/s/<office_code>/thanks")
