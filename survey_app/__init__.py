@@ -31,11 +31,15 @@ def create_app(test_config: dict | None = None) -> Flask:
         errors,
         models,  # noqa: F401  (registers the tables on the metadata)
     )
-    from .extensions import babel, csrf, db, limiter, login_manager, migrate
+    from .extensions import babel, csrf, db, limiter, login_manager, migrate, ping_when_idle
     from .i18n import select_locale, select_timezone
 
     errors.init_app(app)  # first, so its before_request runs before CSRF reads the form
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            if engine.dialect.name != "sqlite":  # a file on this machine: nothing to lose
+                ping_when_idle(engine, app.config["DB_PING_AFTER_IDLE_SECONDS"])
     migrate.init_app(
         app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"),
         render_as_batch=True,
