@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy import event, exists, func, select
 from sqlalchemy.orm import Session
@@ -180,7 +181,12 @@ class QuestionnaireSnapshot:
 
     def question(self, code: str) -> QuestionInfo | None:
         """The question with this code, or None."""
-        return next((q for q in self.questions if q.code == code), None)
+        return self.by_code.get(code)
+
+    @cached_property
+    def by_code(self) -> dict[str, QuestionInfo]:
+        """The questions by code (built once per snapshot; snapshots are shared and cached)."""
+        return {q.code: q for q in self.questions}
 
 
 _snapshot_cache: dict[str, tuple[float, QuestionnaireSnapshot]] = {}

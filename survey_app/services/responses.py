@@ -56,23 +56,28 @@ def clean_text(value: str, limit: int, label: str) -> str:
     return value
 
 
+# Field names in messages (lazy: translated when a message is made, in the page's language)
+THE_COMMENT, AN_ANSWER = _l("The comment"), _l("An answer")
+THE_SERVICE, THE_DOSSIER_CODE = _l("The service"), _l("The dossier code")
+
+
 def parse_submission(form, questionnaire: QuestionnaireSnapshot, office_id: int) -> Submission:
     """Check a posted form against the questionnaire; BadSubmission for what no form can send."""
-    questions = {q.code: q for q in questionnaire.questions}
-    for key in form:
+    questions = questionnaire.by_code
+    for key, sent in form.lists():
         if key.startswith(QUESTION_PREFIX) and key[len(QUESTION_PREFIX) :] not in questions:
             raise BadSubmission(_("Unknown question: %(code)s.", code=key[len(QUESTION_PREFIX) :]))
-        if len(form.getlist(key)) > 1:
+        if len(sent) > 1:
             raise BadSubmission(_("The field %(name)s was sent more than once.", name=key))
     submission = Submission(answers={})
     for code, question in questions.items():
         raw = form.get(QUESTION_PREFIX + code, "")
         if question.kind == QuestionKind.TEXT:
-            text = clean_text(raw, MAX_TEXT, _l("The comment"))
+            text = clean_text(raw, MAX_TEXT, THE_COMMENT)
             if text:
                 submission.answers[question.id] = text
             continue
-        raw = clean_text(raw, 4, _l("An answer"))
+        raw = clean_text(raw, 4, AN_ANSWER)
         if raw == "":
             if question.is_required:
                 submission.errors[code] = _("Please choose a rating.")
@@ -80,14 +85,14 @@ def parse_submission(form, questionnaire: QuestionnaireSnapshot, office_id: int)
         if not raw.isdigit() or int(raw) not in KIND_VALUES[question.kind]:
             raise BadSubmission(_("The answer to %(code)s is out of range.", code=code))
         submission.answers[question.id] = int(raw)
-    service_code = clean_text(form.get("service", ""), MAX_CODE, _l("The service"))
+    service_code = clean_text(form.get("service", ""), MAX_CODE, THE_SERVICE)
     if service_code:
         submission.service = office_service(office_id, service_code)
         if submission.service is None:
             raise BadSubmission(_("This office does not offer the service %(code)s.",
                                   code=service_code))  # fmt: skip
     dossier_code = form.get("dossier_code", "")
-    submission.dossier_code = clean_text(dossier_code, MAX_CODE, _l("The dossier code"))
+    submission.dossier_code = clean_text(dossier_code, MAX_CODE, THE_DOSSIER_CODE)
     return submission
 
 
@@ -164,28 +169,29 @@ _RESPONSE_VALUES = ("office_id", "counter_id", "service_id", "dossier_id", "ques
                     "is_partial")  # fmt: skip
 # PostgreSQL: the burst count, the response and its answers in one statement (one round trip).
 # Data-modifying CTEs all run, in one snapshot; the answers arrive as three parallel arrays.
-_RECORD_PG = text(f"""
+# Driver SQL (psycopg's %(name)s parameters): nothing for SQLAlchemy to compile.
+_RECORD_PG = f"""
 WITH recent AS (
     SELECT count(*) AS n FROM (
         SELECT 1 FROM responses
-        WHERE client_hash = :client_hash AND office_id = :office_id AND submitted_at >= :since
-        LIMIT :burst_limit) AS r
+        WHERE client_hash = %(client_hash)s AND office_id = %(office_id)s
+          AND submitted_at >= %(since)s
+        LIMIT %(burst_limit)s) AS r
 ), response AS (
     INSERT INTO responses ({", ".join(_RESPONSE_VALUES)}, integrity, integrity_reason)
-    SELECT {", ".join(":" + c for c in _RESPONSE_VALUES)},
-           CASE WHEN recent.n >= :burst_limit THEN :flagged ELSE :valid END,
-           CASE WHEN recent.n >= :burst_limit THEN :burst_reason END
+    SELECT {", ".join(f"%({c})s" for c in _RESPONSE_VALUES)},
+           CASE WHEN recent.n >= %(burst_limit)s THEN %(flagged)s ELSE %(valid)s END,
+           CASE WHEN recent.n >= %(burst_limit)s THEN %(burst_reason)s END
     FROM recent
     RETURNING id
 ), answers AS (
     INSERT INTO answers ({", ".join(_ANSWER_COLUMNS)})
     SELECT response.id, a.question_id, a.value, a.text
-    FROM response, unnest(CAST(:question_ids AS integer[]), CAST(:values AS smallint[]),
-                          CAST(:texts AS text[])) AS a(question_id, value, text)
+    FROM response, unnest(CAST(%(question_ids)s AS integer[]), CAST(%(values)s AS smallint[]),
+                          CAST(%(texts)s AS text[])) AS a(question_id, value, text)
 )
 SELECT id FROM response
-""").bindparams(bindparam("submitted_at", type_=Response.submitted_at.type),
-                bindparam("since", type_=Response.submitted_at.type))  # fmt: skip
+"""
 
 
 def burst_rule(limit: int, minutes: int) -> str:
@@ -209,8 +215,10 @@ def record_web_response(
     """Insert a QR web response and its answers, flagged when the client is in a burst (more
     than `burst_limit` responses at this office in `burst_minutes`); return its id.
 
-    This is the hot path of the survey: Core statements, no ORM flush; the caller commits. On
-    PostgreSQL it is one statement; elsewhere a count and two inserts.
+    This is the hot path of the survey: Core statements, no ORM flush. On PostgreSQL it is one
+    statement of driver SQL, atomic on its own, run outside a transaction (autocommit):
+    no BEGIN and COMMIT round trips, and the response is committed when this returns. Elsewhere
+    it is a count and two inserts in the session's transaction, which the caller commits.
     """
     service = dossier.service if dossier is not None and dossier.service else submission.service
     values = {
@@ -221,17 +229,21 @@ def record_web_response(
         "submitted_at": utcnow(), "language": language, "client_hash": client_hash,
         "submission_token": submission_token, "is_partial": False,
     }  # fmt: skip
-    connection = db.session.connection()  # Core statements: no ORM execution machinery needed
-    if connection.dialect.name == "postgresql":
+    if db.engine.dialect.name == "postgresql":
         answers = submission.answers
-        return connection.execute(_RECORD_PG, values | {
+        params = values | {
             "since": values["submitted_at"] - timedelta(minutes=burst_minutes),
             "burst_limit": burst_limit, "burst_reason": burst_rule(burst_limit, burst_minutes),
             "flagged": Integrity.FLAGGED.value, "valid": Integrity.VALID.value,
             "question_ids": list(answers),
             "values": [None if isinstance(v, str) else v for v in answers.values()],
             "texts": [v if isinstance(v, str) else None for v in answers.values()],
-        }).scalar_one()  # fmt: skip
+        }  # fmt: skip
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            # driver SQL: nothing to compile, and SQLAlchemy still wraps the driver's errors
+            # (IntegrityError for a double tap) and notices a lost connection
+            return connection.exec_driver_sql(_RECORD_PG, params).scalar_one()
+    connection = db.session.connection()  # Core statements: no ORM execution machinery needed
     flag = burst_reason(office_id, client_hash, burst_limit, burst_minutes)
     response_id = connection.execute(_INSERT_RESPONSE, values | {
         "integrity": Integrity.FLAGGED if flag else Integrity.VALID, "integrity_reason": flag,

@@ -310,3 +310,40 @@ def test_an_office_removed_behind_the_cache_gets_the_friendly_404(app, db, make_
     res = phone.post("/s/TAM-THOI", data={**fields, "q_overall": "4"})
     assert res.status_code == 404 and "Không tìm thấy cơ quan này" in res.get_data(as_text=True)
     assert _count(db) == 0
+
+
+def _record(office, questionnaire, answers, token):
+    from survey_app.services.questionnaires import current_snapshot
+    from survey_app.services.responses import Submission, record_web_response
+
+    return record_web_response(
+        office_id=office.id, counter_id=None, questionnaire=current_snapshot(),
+        submission=Submission(answers=answers), dossier=None, language="vi",
+        client_hash="c" * 64, submission_token=token, burst_limit=3, burst_minutes=10,
+    )  # fmt: skip
+
+
+def test_a_response_and_its_answers_are_stored_all_or_nothing(app, db, office, questionnaire):
+    """An answer the database refuses (here: a question that does not exist) leaves no response
+    behind: on PostgreSQL one statement holds the response and its answers."""
+    from sqlalchemy.exc import IntegrityError
+
+    overall = next(q for q in questionnaire.questions if q.code == "overall")
+    with app.test_request_context("/s/HCC-TP", method="POST"):
+        with pytest.raises(IntegrityError):
+            _record(office, questionnaire, {overall.id: 4, 987654: 3}, secrets.token_urlsafe(24))
+        db.session.rollback()
+    assert _count(db) == 0 and _count(db, Answer) == 0
+
+
+def test_on_postgresql_a_response_is_committed_when_recorded(app, db, office, questionnaire):
+    """The survey's statement runs outside a transaction (no BEGIN, no COMMIT round trips): it is
+    durable, and seen by every other connection, as soon as it returns."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite records in the caller's transaction (a count and two inserts)")
+    overall = next(q for q in questionnaire.questions if q.code == "overall")
+    with app.test_request_context("/s/HCC-TP", method="POST"):
+        response_id = _record(office, questionnaire, {overall.id: 4}, secrets.token_urlsafe(24))
+        with db.engine.connect() as other:  # another connection, as another process would
+            stored = other.execute(select(Answer.value).where(Answer.response_id == response_id))
+            assert stored.scalars().all() == [4]
