@@ -347,3 +347,15 @@ def test_on_postgresql_a_response_is_committed_when_recorded(app, db, office, qu
         with db.engine.connect() as other:  # another connection, as another process would
             stored = other.execute(select(Answer.value).where(Answer.response_id == response_id))
             assert stored.scalars().all() == [4]
+
+
+def test_a_concurrent_double_tap_is_thanked_and_stored_once(client, db, office):
+    """Two taps in flight together both pass the device check (neither has the cookie of the
+    other yet): the database refuses the second by its submission token, and it is thanked."""
+    first, data = _post(client)
+    with client.session_transaction() as session:
+        session.pop("rated")  # the second tap left before the first one's cookie came back
+    second = client.post("/s/HCC-TP", data=data)
+    assert first.status_code == second.status_code == 303
+    assert second.headers["Location"].endswith("/s/HCC-TP/thanks")
+    assert _count(db) == 1
