@@ -13,7 +13,6 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
-    UniqueConstraint,
 )
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -84,7 +83,6 @@ class Answer(db.Model):
 
     __tablename__ = "answers"
     __table_args__ = (
-        UniqueConstraint("response_id", "question_id"),
         CheckConstraint("value IS NULL OR (value >= 0 AND value <= 5)", name="value_range"),
         CheckConstraint("value IS NOT NULL OR text IS NOT NULL", name="has_value"),
         # The comments of a period (exports, the responses API) without scanning every answer.
@@ -92,9 +90,11 @@ class Answer(db.Model):
               sqlite_where=sql("text IS NOT NULL")),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    response_id: Mapped[int] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"))
-    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"), index=True)
+    # One answer per question of a response: the pair is the key (no surrogate id to run out).
+    response_id: Mapped[int] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"),
+                                             primary_key=True)  # fmt: skip
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"), primary_key=True,
+                                             index=True)  # fmt: skip
     value: Mapped[int | None] = mapped_column(SmallInteger)
     text: Mapped[str | None] = mapped_column(Text)
 

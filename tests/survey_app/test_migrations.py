@@ -1,5 +1,8 @@
 """The migrations are the schema: one head, and the migrated database matches the models."""
 
+import os
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -53,3 +56,79 @@ def test_sqlite_enforces_foreign_keys(app, db):
                                 "VALUES (987654, 'Q', 'Quầy', true)"))  # fmt: skip
         db.session.flush()
     db.session.rollback()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request, tmp_path):
+    """A database of its own, not migrated: for walking the migrations up and down with data."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'walk.sqlite'}"
+        return
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("PostgreSQL run skipped: set TEST_DATABASE_URL (CI does) to run it")
+    from tests.conftest import _postgres_database
+
+    url, drop = _postgres_database(base)
+    yield url
+    drop()
+
+
+def test_keying_answers_by_response_and_question_keeps_every_answer(empty_database_url):
+    """0005 drops the serial id of answers for the (response_id, question_id) key; its downgrade
+    numbers the rows again. No answer is lost either way."""
+    from datetime import UTC, datetime
+
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import inspect, text
+
+    from survey_app import create_app
+    from survey_app.models import Office, OfficeKind, RankingGroup, Response
+    from survey_app.services.questionnaires import ensure_default_questionnaire
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database_url, "TESTING": True})
+    rows = "SELECT response_id, question_id, value, text FROM answers ORDER BY 1, 2"
+    with app.app_context():
+        from survey_app.extensions import db
+
+        upgrade(revision="0004")
+        questionnaire = ensure_default_questionnaire()
+        office = Office(code="HCC", name="Sở Tư pháp", kind=OfficeKind.DEPARTMENT,
+                        group=RankingGroup.DEPARTMENTS)  # fmt: skip
+        db.session.add(office)
+        db.session.flush()
+        question_ids = [q.id for q in questionnaire.questions[:4]]
+        for _ in range(3):  # responses by SQL: the models describe the newest schema
+            db.session.execute(text(
+                "INSERT INTO responses (office_id, questionnaire_id, channel, submitted_at, "
+                "language, is_partial, integrity) VALUES (:o, :q, 'qr_web', :t, 'vi', false, "
+                "'valid')"), {"o": office.id, "q": questionnaire.id, "t": datetime.now(UTC)})
+        response_ids = db.session.scalars(text("SELECT id FROM responses")).all()
+        for rid in response_ids:
+            for qid in question_ids:
+                db.session.execute(text("INSERT INTO answers (response_id, question_id, value, "
+                                        "text) VALUES (:r, :q, 4, :t)"),
+                                   {"r": rid, "q": qid, "t": f"ý kiến {rid}"})  # fmt: skip
+        db.session.commit()
+        before = db.session.execute(text(rows)).all()
+        assert len(before) == 12
+        db.session.remove()
+
+        upgrade()
+        keyed = inspect(db.engine).get_pk_constraint("answers")
+        assert keyed["constrained_columns"] == ["response_id", "question_id"]
+        assert "id" not in {c["name"] for c in inspect(db.engine).get_columns("answers")}
+        assert db.session.execute(text(rows)).all() == before
+        response = db.session.get(Response, response_ids[0])  # the ORM reads the new key
+        assert sorted(a.question_id for a in response.answers) == question_ids
+        db.session.remove()
+
+        downgrade(revision="0004")
+        ids = db.session.scalars(text("SELECT id FROM answers")).all()
+        assert len(set(ids)) == 12 and None not in ids
+        assert db.session.execute(text(rows)).all() == before
+        db.session.remove()
+        upgrade()
+        assert db.session.execute(text(rows)).all() == before
+        db.session.remove()
+        db.engine.dispose()
