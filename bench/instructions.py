@@ -115,17 +115,10 @@ def main() -> int:
         child(args.child, args.requests)
         return 0
 
-    from bench.submit import create_database, prepare_app_database
+    from bench.submit import prepare_databases
 
-    app_db = create_database(args.database_url, "mscore_bench_instructions")
-    base_db = create_database(args.database_url, "mscore_bench_instructions_baseline")
-    env = {**os.environ, "DATABASE_URL": app_db, "SECRET_KEY": "bench-" + "x" * 40,
-           "MSCORE_INSTANCE_PATH": "/tmp/mscore-bench-instance", "PYTHONPATH": str(ROOT),
-           "RATELIMIT_STORAGE_URI": args.redis, "SURVEY_RATE_LIMIT": "1000000 per minute"}
-    prepare_app_database(app_db, env)
-    base_env = {**env, "DATABASE_URL": base_db}
-    subprocess.run([sys.executable, "-c", "from bench.baseline_app import create_tables; "
-                    "create_tables()"], env=base_env, cwd=ROOT, check=True)  # fmt: skip
+    env, base_env = prepare_databases(args.database_url, args.redis, "mscore_bench_instructions",
+                                      "mscore_bench_instructions_baseline")  # fmt: skip
     result = {"baseline": count_instructions("baseline", args.requests, base_env),
               "submit": count_instructions("app", args.requests, env)}  # fmt: skip
     print(json.dumps(result))

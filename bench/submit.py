@@ -75,6 +75,22 @@ def prepare_app_database(url: str, env: dict) -> None:
     subprocess.run([sys.executable, "-c", script], env=env, check=True, cwd=ROOT)
 
 
+def prepare_databases(base_url: str, redis_url: str, app_name: str,
+                      baseline_name: str) -> tuple[dict, dict]:
+    """Fresh databases for the app (migrated, one office) and for the baseline (its table); the
+    environments that run each, rate limits in Redis."""
+    app_db = create_database(base_url, app_name)
+    base_db = create_database(base_url, baseline_name)
+    env = {**os.environ, "DATABASE_URL": app_db, "SECRET_KEY": "bench-" + "x" * 40,
+           "MSCORE_INSTANCE_PATH": "/tmp/mscore-bench-instance", "PYTHONPATH": str(ROOT),
+           "RATELIMIT_STORAGE_URI": redis_url, "SURVEY_RATE_LIMIT": "1000000 per minute"}
+    prepare_app_database(app_db, env)
+    base_env = {**env, "DATABASE_URL": base_db}
+    subprocess.run([sys.executable, "-c", "from bench.baseline_app import create_tables; "
+                    "create_tables()"], env=base_env, cwd=ROOT, check=True)  # fmt: skip
+    return env, base_env
+
+
 def start_gunicorn(app_spec: str, port: int, env: dict) -> subprocess.Popen:
     proc = subprocess.Popen(
         [str(BIN / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}",
@@ -248,15 +264,8 @@ def main() -> int:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
     args = parser.parse_args()
 
-    app_db = create_database(args.database_url, "mscore_bench_submit")
-    base_db = create_database(args.database_url, "mscore_bench_baseline")
-    env = {**os.environ, "DATABASE_URL": app_db, "SECRET_KEY": "bench-" + "x" * 40,
-           "MSCORE_INSTANCE_PATH": "/tmp/mscore-bench-instance", "PYTHONPATH": str(ROOT),
-           "RATELIMIT_STORAGE_URI": args.redis, "SURVEY_RATE_LIMIT": "1000000 per minute"}
-    prepare_app_database(app_db, env)
-    base_env = {**env, "DATABASE_URL": base_db}
-    subprocess.run([sys.executable, "-c", "from bench.baseline_app import create_tables; "
-                    "create_tables()"], env=base_env, cwd=ROOT, check=True)  # fmt: skip
+    env, base_env = prepare_databases(args.database_url, args.redis, "mscore_bench_submit",
+                                      "mscore_bench_baseline")  # fmt: skip
     runs = {"baseline": [], "submit": []}
     for _ in range(args.repeats):
         port = free_port()
