@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import TextClause, bindparam, func, select, text
 
-from ..extensions import db
+from ..extensions import autocommit_scalar, db
 from ..models import (
     KIND_VALUES,
     Channel,
@@ -215,10 +215,11 @@ def record_web_response(
     """Insert a QR web response and its answers, flagged when the client is in a burst (more
     than `burst_limit` responses at this office in `burst_minutes`); return its id.
 
-    This is the hot path of the survey: Core statements, no ORM flush. On PostgreSQL it is one
-    statement of driver SQL, atomic on its own, run outside a transaction (autocommit):
-    no BEGIN and COMMIT round trips, and the response is committed when this returns. Elsewhere
-    it is a count and two inserts in the session's transaction, which the caller commits.
+    The response is committed when this returns. This is the hot path of the survey: Core
+    statements, no ORM flush. On PostgreSQL it is one statement of driver SQL, atomic on its own,
+    run outside a transaction (autocommit): no BEGIN and COMMIT round trips, and the ORM session
+    is not even opened. Elsewhere it is a count and two inserts in the session's transaction,
+    committed here.
     """
     service = dossier.service if dossier is not None and dossier.service else submission.service
     values = {
@@ -239,10 +240,7 @@ def record_web_response(
             "values": [None if isinstance(v, str) else v for v in answers.values()],
             "texts": [v if isinstance(v, str) else None for v in answers.values()],
         }  # fmt: skip
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            # driver SQL: nothing to compile, and SQLAlchemy still wraps the driver's errors
-            # (IntegrityError for a double tap) and notices a lost connection
-            return connection.exec_driver_sql(_RECORD_PG, params).scalar_one()
+        return autocommit_scalar(db.engine, _RECORD_PG, params)
     connection = db.session.connection()  # Core statements: no ORM execution machinery needed
     flag = burst_reason(office_id, client_hash, burst_limit, burst_minutes)
     response_id = connection.execute(_INSERT_RESPONSE, values | {
@@ -256,4 +254,5 @@ def record_web_response(
                        f"value_{i}": None if is_text else value,
                        f"text_{i}": value if is_text else None}  # fmt: skip
         connection.execute(_insert_answers(len(submission.answers)), params)
+    db.session.commit()
     return response_id

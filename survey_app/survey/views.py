@@ -227,7 +227,6 @@ def _submit(office: OfficeRef, counter: CounterRef | None, questionnaire):
             submission_token=token, burst_limit=config.get("SURVEY_BURST_LIMIT", 3),
             burst_minutes=config.get("SURVEY_BURST_MINUTES", 10),
         )  # fmt: skip
-        db.session.commit()
     except IntegrityError:
         db.session.rollback()  # a concurrent double tap, or a dossier rated a moment ago
         if token_used(token):

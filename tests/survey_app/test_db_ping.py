@@ -87,3 +87,72 @@ def test_the_app_checks_its_postgresql_connections_after_an_idle_second(app, db,
     record.info[IDLE_SINCE] -= 5  # as if it had sat idle 5 s more
     with db.engine.connect() as conn:
         assert conn.scalar(text("SELECT pg_backend_pid()")) != pid
+
+
+# autocommit_scalar: one statement outside a transaction, on a pooled connection
+
+
+@pytest.fixture
+def one_connection(database_url):
+    """An engine whose pool holds one connection, and a fresh table `t_auto` (k int key)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("autocommit_scalar drives psycopg connections: the PostgreSQL run tests it")
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS t_auto"))
+        conn.execute(text("CREATE TABLE t_auto (k int PRIMARY KEY)"))
+    yield engine
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE t_auto"))
+    engine.dispose()
+
+
+INSERT_K = "INSERT INTO t_auto VALUES (%(k)s) RETURNING k"
+
+
+def test_autocommit_scalar_commits_at_once_and_returns_the_connection_transactional(
+    one_connection, database_url
+):
+    from survey_app.extensions import autocommit_scalar
+
+    assert autocommit_scalar(one_connection, INSERT_K, {"k": 7}) == 7
+    other = create_engine(database_url)
+    with other.connect() as conn:  # committed: another connection sees it
+        assert conn.scalar(text("SELECT count(*) FROM t_auto")) == 1
+    other.dispose()
+    with one_connection.connect() as conn:  # the pool's one connection is transactional again
+        assert conn.connection.driver_connection.autocommit is False
+        conn.execute(text("INSERT INTO t_auto VALUES (8)"))
+        conn.rollback()
+        assert conn.scalar(text("SELECT count(*) FROM t_auto")) == 1
+
+
+def test_autocommit_scalar_raises_sqlalchemy_errors_and_keeps_the_connection(one_connection):
+    from sqlalchemy.exc import IntegrityError
+
+    from survey_app.extensions import autocommit_scalar
+
+    pid = _backend_pid(one_connection)
+    autocommit_scalar(one_connection, INSERT_K, {"k": 1})
+    with pytest.raises(IntegrityError) as refused:  # what the survey view catches
+        autocommit_scalar(one_connection, INSERT_K, {"k": 1})
+    assert not refused.value.connection_invalidated
+    with one_connection.connect() as conn:  # the same connection, back in transaction mode
+        assert conn.scalar(text("SELECT pg_backend_pid()")) == pid
+        assert conn.connection.driver_connection.autocommit is False
+
+
+def test_autocommit_scalar_discards_a_lost_connection(pg_url):
+    from survey_app.extensions import autocommit_scalar
+
+    pings: list = []
+    engine = _engine(pg_url, 60, pings)  # within the window: not checked before use
+    first = _backend_pid(engine)
+    _terminate(pg_url, first)
+    with pytest.raises(OperationalError) as lost:
+        autocommit_scalar(engine, "SELECT %(k)s::int", {"k": 1})
+    assert lost.value.connection_invalidated
+    assert autocommit_scalar(engine, "SELECT pg_backend_pid()", {}) != first
+    with engine.connect() as conn:
+        assert conn.connection.driver_connection.autocommit is False
+    engine.dispose()
