@@ -31,9 +31,19 @@ def create_app(test_config: dict | None = None) -> Flask:
         errors,
         models,  # noqa: F401  (registers the tables on the metadata)
     )
-    from .extensions import babel, csrf, db, limiter, login_manager, migrate, ping_when_idle
+    from .extensions import (
+        SignedCookieSessions,
+        babel,
+        csrf,
+        db,
+        limiter,
+        login_manager,
+        migrate,
+        ping_when_idle,
+    )
     from .i18n import select_locale, select_timezone
 
+    app.session_interface = SignedCookieSessions()
     errors.init_app(app)  # first, so its before_request runs before CSRF reads the form
     db.init_app(app)
     with app.app_context():

@@ -72,3 +72,35 @@ def test_sms_lease_outlasts_the_slowest_batch_unless_set(tmp_path):
     assert bigger["SMS_SEND_LEASE_SECONDS"] == 2 * 50 * 5
     assert load_config(str(tmp_path), {"SMS_SEND_LEASE_SECONDS": "90"})[
         "SMS_SEND_LEASE_SECONDS"] == 90
+
+
+def test_sessions_follow_the_secret_key_and_its_fallbacks(app):
+    """Signed-cookie sessions build their serializer once per key set: a cookie signed with
+    the current key is read back; after a key rotation it is still read while the old key is a
+    fallback, and not once the fallback is gone."""
+
+    @app.get("/test-session/<value>")
+    def put(value):
+        from flask import session
+
+        session["v"] = value
+        return ""
+
+    @app.get("/test-session")
+    def get():
+        from flask import session
+
+        return session.get("v", "none")
+
+    phone = app.test_client()
+    phone.get("/test-session/mot")
+    assert phone.get("/test-session").text == "mot"
+    old_key = app.secret_key
+    app.config["SECRET_KEY"] = "rotated-" + "k" * 40
+    app.config["SECRET_KEY_FALLBACKS"] = [old_key]
+    assert phone.get("/test-session").text == "mot"  # signed with the old key, a fallback
+    phone.get("/test-session/hai")  # signed again, with the new key
+    app.config["SECRET_KEY_FALLBACKS"] = []
+    assert phone.get("/test-session").text == "hai"
+    app.config["SECRET_KEY"] = "another-" + "k" * 40
+    assert phone.get("/test-session").text == "none"  # signed with a key no longer trusted
