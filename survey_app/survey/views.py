@@ -7,7 +7,8 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -16,14 +17,16 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from itsdangerous import BadSignature, Serializer, URLSafeSerializer
+from itsdangerous.encoding import base64_encode
 from sqlalchemy import bindparam, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from werkzeug.http import dump_cookie
 
 from ..errors import friendly_abort
 from ..extensions import db, limiter
@@ -133,22 +136,82 @@ def _forget_changed_targets(session: Session, _context) -> None:
         current_app.extensions[TARGETS].clear()
 
 
+def _now() -> datetime:
+    return datetime.now(ZoneInfo(current_app.config["TIMEZONE"]))
+
+
 def _today() -> str:
-    return datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date().isoformat()
+    return _now().date().isoformat()
+
+
+RATED_COOKIE = "mscore_rated"  # the offices this device rated today: signed, gone at midnight
+RATED_SERIALIZERS = "mscore.rated_serializers"  # app.extensions key: {key set: serializer}
+MAX_REMEMBERED = 20  # offices per device per day: keeps the cookie small
+
+
+class _RatedSerializer(URLSafeSerializer):
+    """URL-safe and signed, without trying zlib first: a few dozen bytes never shrink, and
+    setting up a compressor was half the cost of writing the cookie. It reads what it writes
+    (uncompressed payloads are the serializer's own format)."""
+
+    def dump_payload(self, obj) -> bytes:
+        return base64_encode(Serializer.dump_payload(self, obj))
+
+
+def _rated_serializer() -> URLSafeSerializer:
+    """Signs the rated cookie with SECRET_KEY, and still reads one that a key now in
+    SECRET_KEY_FALLBACKS signed; built once per key set."""
+    fallbacks = tuple(current_app.config.get("SECRET_KEY_FALLBACKS") or ())
+    keys = (current_app.secret_key, fallbacks)
+    cache = current_app.extensions.setdefault(RATED_SERIALIZERS, {})
+    serializer = cache.get(keys)
+    if serializer is None:  # itsdangerous signs with the last key and accepts any of them
+        serializer = _RatedSerializer([*fallbacks, current_app.secret_key], salt=RATED_COOKIE)
+        cache[keys] = serializer
+    return serializer
+
+
+def _rated_offices(today: str) -> list[str]:
+    """The codes of the offices this device rated today ([] when none, stale or forged).
+
+    A cookie of its own, not the session: recording a rating then leaves the session as it was,
+    and Flask does not sign and send it again (that was a tenth of a submission's work).
+    """
+    value = request.cookies.get(RATED_COOKIE)
+    if not value:
+        return []
+    try:
+        day, codes = _rated_serializer().loads(value)
+    except (BadSignature, TypeError, ValueError):
+        return []
+    return codes if day == today and isinstance(codes, list) else []
 
 
 def _rated_today(office: Office | OfficeRef) -> bool:
-    return session.get("rated", {}).get(office.code) == _today()
+    return office.code in _rated_offices(_today())
 
 
-MAX_REMEMBERED = 20  # offices per device per day: keeps the signed cookie small
+def _remember_rated(response, office_code: str):
+    """Add the office to this device's rated cookie, which the browser drops at local midnight."""
+    now = _now()
+    codes = [code for code in _rated_offices(now.date().isoformat()) if code != office_code]
+    codes = (*codes[-(MAX_REMEMBERED - 1) :], office_code)
+    secure = current_app.config["SESSION_COOKIE_SECURE"]
+    cookie = _rated_cookie(_rated_serializer(), now.date(), now.tzinfo, codes, secure)
+    response.headers.add("Set-Cookie", cookie)
+    return response
 
 
-def _remember_rated(office_code: str) -> None:
-    today = _today()
-    rated = {code: day for code, day in session.get("rated", {}).items() if day == today}
-    rated[office_code] = today
-    session["rated"] = dict(list(rated.items())[-MAX_REMEMBERED:])
+@lru_cache(maxsize=4096)
+def _rated_cookie(serializer: URLSafeSerializer, day: date, zone: tzinfo,
+                  codes: tuple[str, ...], secure: bool) -> str:  # fmt: skip
+    """The Set-Cookie header of a rated cookie. Every device that rated the same offices today
+    gets the same one (most rate a single office), so each worker signs it once per office and
+    day."""
+    midnight = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone)
+    value = serializer.dumps([day.isoformat(), list(codes)])
+    return dump_cookie(RATED_COOKIE, value, expires=midnight, path="/s/", secure=secure,
+                       httponly=True, samesite="Lax")  # fmt: skip
 
 
 def _client_hash() -> str:
@@ -236,8 +299,7 @@ def _submit(office: OfficeRef, counter: CounterRef | None, questionnaire):
         current_app.extensions.get(TARGETS, {}).clear()  # a cached office or counter removed
         _office_and_counter(office.code, counter_code)  # since: the friendly 404
         raise
-    _remember_rated(office.code)
-    return thanks
+    return _remember_rated(thanks, office.code)
 
 
 # The rate limit per client applies to the blueprint's POSTs (the survey form is its only POST):

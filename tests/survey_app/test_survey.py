@@ -131,6 +131,48 @@ def test_one_response_per_device_per_office_per_day(client, db, office, make_off
     assert _count(db) == 2
 
 
+def test_the_rated_cookie_is_signed_ends_at_local_midnight_and_leaves_the_session(
+    app, client, db, office, make_office
+):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from survey_app.survey.views import MAX_REMEMBERED, _rated_serializer
+
+    now = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
+    first, data = _post(client)
+    cookies = first.headers.getlist("Set-Cookie")
+    rated = next(c for c in cookies if c.startswith("mscore_rated="))
+    assert not any(c.startswith("session=") for c in cookies)  # the session is not sent again
+    assert "Path=/s/" in rated and "HttpOnly" in rated and "SameSite=Lax" in rated
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), now.tzinfo)
+    expires = midnight.astimezone(ZoneInfo("UTC")).strftime("Expires=%a, %d %b %Y %H:%M:%S GMT")
+    assert expires in rated  # the browser drops it at local midnight
+
+    def rated_page(value):
+        client.set_cookie("mscore_rated", value, path="/s/")
+        return "Hôm nay Ông/Bà đã đánh giá" in client.get("/s/HCC-TP").get_data(as_text=True)
+
+    with app.test_request_context("/s/HCC-TP"):
+        today = now.date().isoformat()
+        yesterday = (now.date() - timedelta(days=1)).isoformat()
+        signed_today = _rated_serializer().dumps([today, ["HCC-TP"]])
+        signed_yesterday = _rated_serializer().dumps([yesterday, ["HCC-TP"]])
+    assert rated_page(signed_today)
+    assert not rated_page(signed_yesterday)  # a new day: rate again
+    assert not rated_page(signed_today[:-3] + "AAA")  # a forged signature counts for nothing
+    assert not rated_page("garbage")
+
+    client.set_cookie("mscore_rated", signed_today, path="/s/")
+    app.config["SURVEY_RATE_LIMIT"] = "1000 per minute"  # 22 submissions from one client
+    for i in range(MAX_REMEMBERED + 2):  # the cookie keeps the last MAX_REMEMBERED offices
+        make_office(code=f"O{i}", name=f"UBND xã {i}")
+        assert _post(client, f"/s/O{i}")[0].status_code == 303
+    with app.test_request_context("/s/HCC-TP"):
+        day, codes = _rated_serializer().loads(client.get_cookie("mscore_rated", path="/s/").value)
+    assert day == today and codes == [f"O{i}" for i in range(2, MAX_REMEMBERED + 2)]
+
+
 def test_dossier_code_binds_response_to_dossier_and_service(
     client, db, office, make_dossier, make_service
 ):
@@ -352,8 +394,9 @@ def test_a_concurrent_double_tap_is_thanked_and_stored_once(client, db, office):
     """Two taps in flight together both pass the device check (neither has the cookie of the
     other yet): the database refuses the second by its submission token, and it is thanked."""
     first, data = _post(client)
-    with client.session_transaction() as session:
-        session.pop("rated")  # the second tap left before the first one's cookie came back
+    assert client.get_cookie("mscore_rated", path="/s/") is not None
+    client.delete_cookie("mscore_rated", path="/s/")  # the second tap left before the first
+    assert client.get_cookie("mscore_rated", path="/s/") is None  # one's cookie came back
     second = client.post("/s/HCC-TP", data=data)
     assert first.status_code == second.status_code == 303
     assert second.headers["Location"].endswith("/s/HCC-TP/thanks")
