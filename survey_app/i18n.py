@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from flask import Flask, current_app, redirect, request, session
 from flask_babel import get_locale
 
 
-def select_locale() -> str:
+def select_locale() -> Locale:
     """The page language: ?lang= wins and is remembered, else the remembered one, else "vi"."""
     languages = current_app.config["LANGUAGES"]
     asked = request.args.get("lang")
     if asked in languages:
         session["lang"] = asked
-        return asked
+        return _locale(asked)
     remembered = session.get("lang")
-    return remembered if remembered in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
+    code = remembered if remembered in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
+    return _locale(code)
+
+
+@cache
+def _locale(code: str) -> Locale:
+    """The parsed Locale of a language code. Flask-Babel would parse the selector's code on every
+    request (a file check and a new object); it takes a Locale as it is."""
+    return Locale.parse(code)
 
 
 def select_timezone() -> str:
