@@ -246,6 +246,26 @@ def test_broken_utf8_gets_400_not_500(client, db, office):
     assert _count(db) == 0
 
 
+@pytest.mark.parametrize("broken", [
+    "&q_comment=ok&q_comm%FFent=x",  # in a field's name
+    "&q_comment=C\xe1\xba\xa0n\xff",  # raw bytes, not escaped
+])  # fmt: skip
+def test_broken_utf8_anywhere_in_the_body_gets_400(client, db, office, broken):
+    _html, fields = _form(client)
+    body = (f"csrf_token={fields['csrf_token']}&submission_token={fields['submission_token']}"
+            f"&q_overall=5{broken}").encode("latin-1")  # fmt: skip
+    response = client.post("/s/HCC-TP", data=body,
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400 and "UTF-8" in response.get_data(as_text=True)
+    assert _count(db) == 0
+
+
+def test_a_percent_sign_typed_in_a_comment_is_kept(client, db, office):
+    _post(client, q_comment="Hài lòng 100% – %FF là mã lỗi")  # sent as %25, not a broken byte
+    assert db.session.scalar(select(Answer.text).where(Answer.text.is_not(None))) == (
+        "Hài lòng 100% – %FF là mã lỗi")
+
+
 def test_oversized_body_is_refused(client, db, office):
     _html, fields = _form(client)
     response = client.post("/s/HCC-TP", data={**fields, "q_overall": "5", "q_comment": "x" * 70000})
