@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -168,7 +169,9 @@ _RESPONSE_VALUES = ("office_id", "counter_id", "service_id", "dossier_id", "ques
                     "channel", "submitted_at", "language", "client_hash", "submission_token",
                     "is_partial")  # fmt: skip
 # PostgreSQL: the burst count, the response and its answers in one statement (one round trip).
-# Data-modifying CTEs all run, in one snapshot; the answers arrive as three parallel arrays.
+# Data-modifying CTEs all run, in one snapshot. The answers arrive as one JSON array of
+# [question_id, value, text] triples: psycopg dumping three Python lists as arrays cost 0.3 M
+# instructions per submission, json.dumps a twentieth of that, and PostgreSQL parses either as fast.
 # Driver SQL (psycopg's %(name)s parameters): nothing for SQLAlchemy to compile.
 _RECORD_PG = f"""
 WITH recent AS (
@@ -186,9 +189,8 @@ WITH recent AS (
     RETURNING id
 ), answers AS (
     INSERT INTO answers ({", ".join(_ANSWER_COLUMNS)})
-    SELECT response.id, a.question_id, a.value, a.text
-    FROM response, unnest(CAST(%(question_ids)s AS integer[]), CAST(%(values)s AS smallint[]),
-                          CAST(%(texts)s AS text[])) AS a(question_id, value, text)
+    SELECT response.id, (a.row->>0)::integer, (a.row->>1)::smallint, a.row->>2
+    FROM response, json_array_elements(CAST(%(answers)s AS json)) AS a(row)
 )
 SELECT id FROM response
 """
@@ -236,9 +238,9 @@ def record_web_response(
             "since": values["submitted_at"] - timedelta(minutes=burst_minutes),
             "burst_limit": burst_limit, "burst_reason": burst_rule(burst_limit, burst_minutes),
             "flagged": Integrity.FLAGGED.value, "valid": Integrity.VALID.value,
-            "question_ids": list(answers),
-            "values": [None if isinstance(v, str) else v for v in answers.values()],
-            "texts": [v if isinstance(v, str) else None for v in answers.values()],
+            "answers": json.dumps([[q, None, v] if isinstance(v, str) else [q, v, None]
+                                   for q, v in answers.items()],
+                                  ensure_ascii=False, separators=(",", ":")),
         }  # fmt: skip
         return autocommit_scalar(db.engine, _RECORD_PG, params)
     connection = db.session.connection()  # Core statements: no ORM execution machinery needed

@@ -9,7 +9,7 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from survey_app.models import Answer, Integrity, Office, Response
+from survey_app.models import Answer, Integrity, Office, Question, Response
 
 
 @pytest.fixture
@@ -264,6 +264,17 @@ def test_a_percent_sign_typed_in_a_comment_is_kept(client, db, office):
     _post(client, q_comment="Hài lòng 100% – %FF là mã lỗi")  # sent as %25, not a broken byte
     assert db.session.scalar(select(Answer.text).where(Answer.text.is_not(None))) == (
         "Hài lòng 100% – %FF là mã lỗi")
+
+
+def test_answers_and_a_comment_with_any_characters_are_stored_exactly(client, db, office):
+    comment = 'Rất tốt 👍 "nhanh" \\ C:\\hồ sơ\nDòng hai\t– [1, null] {"a": 1}'
+    response, _ = _post(client, q_overall="2", q_staff_polite="5", q_extra_payment="0",
+                        q_comment=comment)  # fmt: skip
+    assert response.status_code == 303
+    stored = db.session.execute(select(Question.code, Answer.value, Answer.text)
+                                .join(Answer, Answer.question_id == Question.id)).all()  # fmt: skip
+    assert sorted(stored) == [("comment", None, comment), ("extra_payment", 0, None),
+                              ("overall", 2, None), ("staff_polite", 5, None)]  # fmt: skip
 
 
 def test_oversized_body_is_refused(client, db, office):
