@@ -52,6 +52,11 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
         or "memory://",
         # X-RateLimit-* headers cost a storage round trip per request; browsers ignore them
         "RATELIMIT_HEADERS_ENABLED": False,
+        # Redis down or hung must not cost a citizen's answers (it was a 500): Flask-Limiter
+        # counts in each process's memory until the storage answers again, and waits for it
+        # at most half a second
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         "SURVEY_RATE_LIMIT": env.get("SURVEY_RATE_LIMIT", "20 per minute;200 per day"),
         "TIMEZONE": env.get("TIMEZONE", "Asia/Ho_Chi_Minh"),
         "BABEL_DEFAULT_LOCALE": "vi",
