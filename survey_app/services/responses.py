@@ -62,6 +62,11 @@ THE_COMMENT, AN_ANSWER = _l("The comment"), _l("An answer")
 THE_SERVICE, THE_DOSSIER_CODE = _l("The service"), _l("The dossier code")
 
 
+# Each kind's values exactly as the form's radio buttons send them: the common case, checked
+# with one dict look-up instead of normalising and range-checking the text.
+_PLAIN_VALUES = {kind: {str(v): v for v in KIND_VALUES.get(kind, ())} for kind in QuestionKind}
+
+
 def parse_submission(form, questionnaire: QuestionnaireSnapshot, office_id: int) -> Submission:
     """Check a posted form against the questionnaire; BadSubmission for what no form can send."""
     questions = questionnaire.by_code
@@ -73,6 +78,10 @@ def parse_submission(form, questionnaire: QuestionnaireSnapshot, office_id: int)
     submission = Submission(answers={})
     for code, question in questions.items():
         raw = form.get(QUESTION_PREFIX + code, "")
+        value = _PLAIN_VALUES[question.kind].get(raw)
+        if value is not None:  # a plain "1".."5" as the form sends it: nothing to clean
+            submission.answers[question.id] = value
+            continue
         if question.kind == QuestionKind.TEXT:
             text = clean_text(raw, MAX_TEXT, THE_COMMENT)
             if text:

@@ -97,6 +97,16 @@ def test_submit_stores_response_and_answers_and_thanks(client, db, office, quest
     assert stored.client_hash and "127.0.0.1" not in stored.client_hash
 
 
+@pytest.mark.parametrize(("sent", "stored"), [("1", 1), ("5", 5), (" 4 ", 4), ("03", 3)])
+def test_a_rating_is_read_as_sent_or_padded(client, db, office, sent, stored):
+    """The radio buttons send "1".."5"; a padded or zero-led value (a script, an old browser)
+    is read the same; yes/no takes 0 and 1."""
+    response, _ = _post(client, q_overall=sent, q_extra_payment="1" if stored % 2 else " 0")
+    assert response.status_code == 303
+    answers = {a.question.code: a.value for a in db.session.scalars(select(Answer))}
+    assert answers == {"overall": stored, "extra_payment": stored % 2}
+
+
 def test_only_the_overall_rating_is_required(client, db, office):
     _html, fields = _form(client)
     page = client.post("/s/HCC-TP", data={**fields, "q_staff_polite": "2"})
