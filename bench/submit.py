@@ -7,8 +7,12 @@ falls on both alike). Each pair of neighbouring windows gives one ratio; the res
 of those ratios, with the ratio of the median requests/second beside it.
 
     .venv/bin/python bench/submit.py [--seconds 5] [--pairs 12] [--concurrency 4]
+                                     [--what-if no-rate-limit|no-csrf|no-answer-fks ...]
 
 Target (issue 2): full submissions >= 0.6 x the baseline's requests/second, p99 < 100 ms.
+
+--what-if adds the app without one of its protections to every round, to show what each costs
+(measurement only: each gives up something the survey must have).
 
 Each window also reports the CPU time spent per request (from /proc) by the gunicorn server,
 PostgreSQL, Redis and the load generator: with the 2 cores shared, throughput follows the total.
@@ -260,6 +264,31 @@ def survey_request_factory(port):
     return make
 
 
+# --what-if: the app without one of its protections, measured in the same rounds, to show what
+# each costs. Never a configuration to run: each gives up something issue 2 asks for.
+WHAT_IFS = {
+    "no-rate-limit": "survey_app:create_app({'RATELIMIT_ENABLED': False})",
+    "no-csrf": "survey_app:create_app({'WTF_CSRF_ENABLED': False})",
+    "no-answer-fks": "survey_app:create_app()",  # on a copy of the schema without them
+}
+ANSWER_FKS = ("fk_answers_response_id_responses", "fk_answers_question_id_questions")
+
+
+def answer_fks_dropped_env(env: dict, base_url: str) -> dict:
+    """A migrated app database whose answers have no foreign keys, and the env that uses it."""
+    from sqlalchemy import create_engine, text
+
+    url = create_database(base_url, "mscore_bench_submit_no_fks")
+    what_if_env = {**env, "DATABASE_URL": url}
+    prepare_app_database(url, what_if_env)
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        for name in ANSWER_FKS:
+            conn.execute(text(f"ALTER TABLE answers DROP CONSTRAINT {name}"))
+    engine.dispose()
+    return what_if_env
+
+
 def summarize(windows: list[dict]) -> dict:
     """Medians over one side's windows; latency percentiles over all its requests pooled."""
     pooled = sorted(x for w in windows for x in w["latencies"])
@@ -276,8 +305,11 @@ def summarize(windows: list[dict]) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5, help="length of one window")
-    parser.add_argument("--pairs", type=int, default=12, help="baseline/submit window pairs")
+    parser.add_argument("--pairs", type=int, default=12,
+                        help="rounds: one window of each side per round")  # fmt: skip
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--what-if", action="append", default=[], choices=sorted(WHAT_IFS),
+                        help="also measure the app without this protection")  # fmt: skip
     parser.add_argument("--database-url", default=os.environ.get(
         "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))  # fmt: skip
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
@@ -285,56 +317,73 @@ def main() -> int:
 
     env, base_env = prepare_databases(args.database_url, args.redis, "mscore_bench_submit",
                                       "mscore_bench_baseline")  # fmt: skip
-    base_port, app_port = free_port(), free_port()
-    servers = {"baseline": start_gunicorn("bench.baseline_app:create_app()", base_port,
-                                          base_env)}  # fmt: skip
+    specs = {"baseline": ("bench.baseline_app:create_app()", base_env),
+             "submit": ("survey_app:create_app()", env)}  # fmt: skip
+    for name in args.what_if:
+        what_if_env = answer_fks_dropped_env(env, args.database_url) if name == "no-answer-fks" \
+            else env  # fmt: skip
+        specs[name] = (WHAT_IFS[name], what_if_env)
+    servers: dict[str, subprocess.Popen] = {}
+    sides: dict[str, tuple] = {}
     try:
-        servers["submit"] = start_gunicorn("survey_app:create_app()", app_port, env)
-        sides = {"baseline": (base_port, baseline_request),
-                 "submit": (app_port, survey_request_factory(app_port))}  # fmt: skip
+        for name, (spec, side_env) in specs.items():
+            port = free_port()
+            servers[name] = start_gunicorn(spec, port, side_env)
+            sides[name] = (port, baseline_request if name == "baseline"
+                           else survey_request_factory(port))  # fmt: skip
         for port, make in sides.values():
             load(port, 2, args.concurrency, make)  # warm up: connections, caches
-        runs: dict[str, list[dict]] = {"baseline": [], "submit": []}
+        runs: dict[str, list[dict]] = {name: [] for name in sides}
         for pair in range(args.pairs):
-            order = ("baseline", "submit") if pair % 2 == 0 else ("submit", "baseline")
-            for name in order:  # ABBA: a steady drift in speed favours neither side
+            order = list(sides) if pair % 2 == 0 else list(sides)[::-1]
+            for name in order:  # ABBA: a steady drift in speed favours no side
                 port, make = sides[name]
                 runs[name].append(load(port, args.seconds, args.concurrency, make,
                                        servers[name].pid))  # fmt: skip
-            base, sub = runs["baseline"][-1], runs["submit"][-1]
-            print(f"pair {pair + 1:2}: baseline {base['rps']:4.0f} req/s "
-                  f"({base['cpu_ms_total']:.2f} ms CPU), submit {sub['rps']:4.0f} req/s "
-                  f"({sub['cpu_ms_total']:.2f} ms CPU), ratio {sub['rps'] / base['rps']:.2f}",
+            base = runs["baseline"][-1]
+            print(f"round {pair + 1:2}: baseline {base['rps']:4.0f} req/s "
+                  f"({base['cpu_ms_total']:.2f} ms CPU), " + ", ".join(
+                      f"{name} {w['rps']:4.0f} req/s ({w['cpu_ms_total']:.2f} ms CPU, ratio "
+                      f"{w['rps'] / base['rps']:.2f})"
+                      for name, w in ((n, runs[n][-1]) for n in sides if n != "baseline")),
                   file=sys.stderr, flush=True)  # fmt: skip
     finally:
         for proc in servers.values():
             stop(proc)
 
-    pairs = zip(runs["baseline"], runs["submit"], strict=True)
-    ratios = sorted(sub["rps"] / base["rps"] for base, sub in pairs)
     summary = {name: summarize(windows) for name, windows in runs.items()}
-    ratio = statistics.median(ratios)
+    ratios = {name: sorted(w["rps"] / b["rps"]
+                           for b, w in zip(runs["baseline"], runs[name], strict=True))
+              for name in runs if name != "baseline"}  # fmt: skip
+    ratio = statistics.median(ratios["submit"])
     ratio_of_medians = summary["submit"]["rps"] / summary["baseline"]["rps"]
     for windows in runs.values():
         for w in windows:
             del w["latencies"]
     print(json.dumps({"windows": runs, "median": summary, "pair_ratios": ratios,
                       "ratio": ratio, "ratio_of_medians": ratio_of_medians}, indent=2))
-    print(f"\n{args.pairs} pairs of {args.seconds:g} s windows, {args.concurrency} client threads"
-          "\n\n| | req/s (median) | p50 ms | p99 ms | errors | CPU ms per request: server, "
-          "PostgreSQL, Redis, load generator = total |\n|---|---|---|---|---|---|")  # fmt: skip
-    for name in ("baseline", "submit"):
-        s, c = summary[name], summary[name]["cpu_ms_per_request"]
-        print(f"| {name} | {s['rps']:.0f} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} | "
+    print(f"\n{args.pairs} rounds of {args.seconds:g} s windows, {args.concurrency} client "
+          "threads\n\n| | req/s (median) | ratio to the baseline (median of the rounds; "
+          "middle half) | p50 ms | p99 ms | errors | CPU ms per request: server, PostgreSQL, "
+          "Redis, load generator = total |\n|---|---|---|---|---|---|---|")  # fmt: skip
+    for name, s in summary.items():
+        c = s["cpu_ms_per_request"]
+        spread = "" if name == "baseline" else _ratio_text(ratios[name])
+        print(f"| {name} | {s['rps']:.0f} | {spread} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} | "
               f"{s['errors']:.0f} | {c['server']:.2f}, {c['postgres']:.2f}, {c['redis']:.2f}, "
               f"{c['client']:.2f} = {s['cpu_ms_total']:.2f} |")  # fmt: skip
-    quartiles = (statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) > 1
-                 else ratios * 3)  # fmt: skip
     print(f"\nratio submit/baseline, median of the pairs = {ratio:.2f} (target >= 0.60; pairs "
-          f"{ratios[0]:.2f} to {ratios[-1]:.2f}, middle half {quartiles[0]:.2f} to "
-          f"{quartiles[2]:.2f}); ratio of the median req/s = {ratio_of_medians:.2f}; "
-          f"p99 {summary['submit']['p99_ms']:.1f} ms (target < 100)")  # fmt: skip
+          f"{ratios['submit'][0]:.2f} to {ratios['submit'][-1]:.2f}); ratio of the median "
+          f"req/s = {ratio_of_medians:.2f}; p99 {summary['submit']['p99_ms']:.1f} ms "
+          "(target < 100)")  # fmt: skip
     return 0 if ratio >= 0.6 and summary["submit"]["p99_ms"] < 100 else 1
+
+
+def _ratio_text(ratios: list[float]) -> str:
+    """'0.55 (0.51 to 0.61)': the median of sorted ratios and the quartiles around it."""
+    low, mid, high = (statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) > 1
+                      else ratios * 3)  # fmt: skip
+    return f"{mid:.2f} ({low:.2f} to {high:.2f})"
 
 
 if __name__ == "__main__":
