@@ -372,7 +372,7 @@ def main() -> int:
         print(f"| {name} | {s['rps']:.0f} | {spread} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} | "
               f"{s['errors']:.0f} | {c['server']:.2f}, {c['postgres']:.2f}, {c['redis']:.2f}, "
               f"{c['client']:.2f} = {s['cpu_ms_total']:.2f} |")  # fmt: skip
-    print(f"\nratio submit/baseline, median of the pairs = {ratio:.2f} (target >= 0.60; pairs "
+    print(f"\nratio submit/baseline, median of the pairs = {ratio:.3f} (target >= 0.60; pairs "
           f"{ratios['submit'][0]:.2f} to {ratios['submit'][-1]:.2f}); ratio of the median "
           f"req/s = {ratio_of_medians:.2f}; p99 {summary['submit']['p99_ms']:.1f} ms "
           "(target < 100)")  # fmt: skip
