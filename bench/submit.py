@@ -7,7 +7,7 @@ falls on both alike). Each pair of neighbouring windows gives one ratio; the res
 of those ratios, with the ratio of the median requests/second beside it.
 
     .venv/bin/python bench/submit.py [--seconds 5] [--pairs 12] [--concurrency 4]
-                                     [--what-if no-rate-limit|no-csrf|no-answer-fks ...]
+                                     [--what-if no-rate-limit|no-csrf|no-answer-fks|direct-limits]
 
 Target (issue 2): full submissions >= 0.6 x the baseline's requests/second, p99 < 100 ms.
 
@@ -270,6 +270,7 @@ WHAT_IFS = {
     "no-rate-limit": "survey_app:create_app({'RATELIMIT_ENABLED': False})",
     "no-csrf": "survey_app:create_app({'WTF_CSRF_ENABLED': False})",
     "no-answer-fks": "survey_app:create_app()",  # on a copy of the schema without them
+    "direct-limits": "bench.what_if_apps:direct_limits()",  # no Flask-Limiter pass, no fallback
 }
 ANSWER_FKS = ("fk_answers_response_id_responses", "fk_answers_question_id_questions")
 
