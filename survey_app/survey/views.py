@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from werkzeug.http import dump_cookie
 
 from ..errors import friendly_abort
-from ..extensions import db, limiter
+from ..extensions import db
 from ..i18n import current_language
 from ..models import Counter, Office
 from ..protection import keyed_hash
@@ -300,12 +300,6 @@ def _submit(office: OfficeRef, counter: CounterRef | None, questionnaire):
         _office_and_counter(office.code, counter_code)  # since: the friendly 404
         raise
     return _remember_rated(thanks, office.code)
-
-
-# The rate limit per client applies to the blueprint's POSTs (the survey form is its only POST):
-# Flask-Limiter then checks it once, in its before-request pass, instead of in that pass and
-# again in a view decorator.
-limiter.limit(lambda: current_app.config["SURVEY_RATE_LIMIT"], methods=["POST"])(bp)
 
 
 @bp.get("/s/<office_code>/thanks")

@@ -16,32 +16,50 @@ LOCAL_REDIS = "redis://127.0.0.1:6379/15"
 
 @pytest.fixture
 def app_config(app_config, request):
-    """A low limit; the storage by name (indirect parameter): memory (the default), the local
-    Redis, or a Redis that refuses connections or accepts them and never answers."""
-    kind = getattr(request, "param", "memory")
-    if kind == "redis":
+    """A low limit; the storage by name (indirect parameter, alone or with settings to add):
+    memory (the default), the local Redis, a Redis that refuses connections or accepts them and
+    never answers, or the local Redis behind a proxy the test can take down and bring back."""
+    kind, settings = getattr(request, "param", "memory"), {}
+    if isinstance(kind, tuple):
+        kind, settings = kind
+    if kind in ("redis", "switchable"):
         try:
             redis.Redis.from_url(LOCAL_REDIS, socket_connect_timeout=1).ping()
         except redis.ConnectionError:
             pytest.skip("no Redis at 127.0.0.1:6379 (CI has one): the Redis storage is not tested")
+    if kind == "redis":
         uri = LOCAL_REDIS
+    elif kind == "switchable":
+        uri = f"redis://127.0.0.1:{request.getfixturevalue('switchable_redis').port}/15"
     elif kind == "refused":
         uri = f"redis://127.0.0.1:{_closed_port()}/0"
     elif kind == "hung":
         uri = f"redis://127.0.0.1:{request.getfixturevalue('hung_server')}/0"
     else:
         uri = "memory://"
-    return {**app_config, "SURVEY_RATE_LIMIT": "2 per minute", "RATELIMIT_STORAGE_URI": uri}
+    return {**app_config, "SURVEY_RATE_LIMIT": "2 per minute", "RATELIMIT_STORAGE_URI": uri,
+            **settings}  # fmt: skip
+
+
+def _reset_limiter_state() -> None:
+    from survey_app.extensions import limiter
+
+    limiter._storage_dead = False
+    limiter._key_prefix = ""
+    # as in a new process: Flask-Limiter looks for a dead storage's recovery 1, 2, 4 ... s after
+    # its last look
+    limiter._Limiter__check_backend_count = 0
+    limiter._Limiter__last_check_backend = time.time()
 
 
 @pytest.fixture(autouse=True)
 def _storage_alive_again():
     """The limiter is one object for all the apps the tests create (in production, one app per
-    process): a test that finds the storage dead must not leave it marked so for the next."""
+    process): a test that finds the storage dead, or sets a key prefix, must not leave it so for
+    the next."""
+    _reset_limiter_state()
     yield
-    from survey_app.extensions import limiter
-
-    limiter._storage_dead = False
+    _reset_limiter_state()
 
 
 @pytest.fixture
@@ -117,3 +135,154 @@ def test_with_redis_down_submissions_are_stored_and_still_limited_in_memory(app,
     assert _limited_three_times(app) == [303, 303, 429]  # counted in this process
     assert _count(db) == 2
     assert time.monotonic() - started < 3  # a hung Redis is given half a second, once
+
+
+def _resolved_posts(monkeypatch) -> list[str]:
+    """The endpoints of the POSTs whose limits Flask-Limiter's full pass works out from now on
+    (a survey POST limited on the short path of survey_app/survey/ratelimit.py never is)."""
+    from flask import request
+
+    from survey_app.extensions import limiter
+
+    resolved, real = [], limiter.limit_manager.resolve_limits
+
+    def resolve_limits(app, endpoint, *args):
+        if request.method == "POST":
+            resolved.append(endpoint)
+        return real(app, endpoint, *args)
+
+    monkeypatch.setattr(limiter.limit_manager, "resolve_limits", resolve_limits)
+    return resolved
+
+
+def test_a_survey_post_is_limited_on_the_short_path(app, db, office, monkeypatch):
+    resolved = _resolved_posts(monkeypatch)
+    assert _limited_three_times(app) == [303, 303, 429]
+    assert resolved == []  # Flask-Limiter's pass was told to skip them: the short path counted
+    assert _count(db) == 2
+    app.test_client().post("/sms/inbound", data={})  # any other POST: Flask-Limiter's own pass
+    assert len(resolved) == 1 and not resolved[0].startswith("survey.")
+
+
+TWO_WINDOWS = {"SURVEY_RATE_LIMIT": "2 per minute;3 per hour"}
+
+
+@pytest.mark.parametrize("app_config", [
+    ("redis", TWO_WINDOWS), ("redis", {**TWO_WINDOWS, "RATELIMIT_KEY_PREFIX": "mscore-test"}),
+], indirect=True, ids=["two-windows", "key-prefix"])  # fmt: skip
+def test_the_short_path_counts_as_flask_limiters_own_pass(app, db, office, monkeypatch):
+    """The same answers, and the same counts under the same keys, as Flask-Limiter's pass."""
+    from survey_app.extensions import limiter
+    from survey_app.survey.ratelimit import survey_post_limited_here
+
+    storage = redis.Redis.from_url(LOCAL_REDIS)
+    pattern = "LIMITS:LIMITER/*survey.survey_form/*"
+
+    def four_posts():
+        _forget(storage, pattern)
+        codes = [_post(app.test_client())[0].status_code for _ in range(4)]
+        return codes, {key.decode(): int(storage.get(key)) for key in storage.scan_iter(pattern)}
+
+    try:
+        resolved = _resolved_posts(monkeypatch)
+        short = four_posts()
+        assert resolved == []
+        monkeypatch.setattr(limiter, "_request_filters", [
+            f for f in limiter._request_filters if f is not survey_post_limited_here])
+        full = four_posts()
+        assert resolved == ["survey.survey_form"] * 4  # this time Flask-Limiter's pass counted
+    finally:
+        _forget(storage, pattern)
+    assert short == full
+    codes, counts = short
+    assert codes == [303, 303, 429, 429]  # the minute's window is checked first, as the pass does
+    assert sorted(counts.values()) == [2, 4]  # a breach of the minute stops before the hour
+    prefix = app.config.get("RATELIMIT_KEY_PREFIX")
+    start = f"LIMITS:LIMITER/{prefix}/127.0.0.1/" if prefix else "LIMITS:LIMITER/127.0.0.1/"
+    assert all(key.startswith(start) for key in counts), counts
+
+
+class _SwitchableRedis:
+    """A TCP proxy on 127.0.0.1 to the local Redis that can be taken down (new connections
+    refused, open ones cut) and brought back on the same port."""
+
+    def __init__(self):
+        self.port = _closed_port()
+        self._open: list[socket.socket] = []
+        self._stop = threading.Event()
+        self.up()
+
+    def up(self) -> None:
+        self._stop = threading.Event()
+        server = socket.create_server(("127.0.0.1", self.port))
+        server.settimeout(0.05)
+        threading.Thread(target=self._accept, args=(server, self._stop), daemon=True).start()
+
+    def _accept(self, server: socket.socket, stop: threading.Event) -> None:
+        with server:
+            while not stop.is_set():
+                try:
+                    client = server.accept()[0]
+                except TimeoutError:
+                    continue
+                upstream = socket.create_connection(("127.0.0.1", 6379))
+                self._open += [client, upstream]
+                for source, sink in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def down(self) -> None:
+        self._stop.set()
+        time.sleep(0.1)  # the listening socket is closed by its thread
+        for conn in self._open:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            conn.close()
+        self._open.clear()
+
+
+@pytest.fixture
+def switchable_redis():
+    proxy = _SwitchableRedis()
+    yield proxy
+    proxy.down()
+
+
+@pytest.mark.parametrize("app_config", ["switchable"], indirect=True)
+def test_when_redis_comes_back_it_counts_again(app, db, office, switchable_redis, monkeypatch):
+    app.config["SURVEY_RATE_LIMIT"] = "3 per minute"
+    storage = redis.Redis.from_url(LOCAL_REDIS)
+    pattern = "LIMITS:LIMITER/127.0.0.1/survey.survey_form/3/1/minute"
+    _forget(storage, pattern)
+    resolved = _resolved_posts(monkeypatch)
+    try:
+        codes = [_post(app.test_client())[0].status_code]  # counted in Redis, on the short path
+        assert [int(storage.get(key)) for key in storage.keys(pattern)] == [1]
+        switchable_redis.down()
+        codes += [_post(app.test_client())[0].status_code for _ in range(2)]  # in memory
+        assert resolved == ["survey.survey_form"] * 2  # by Flask-Limiter's pass
+        switchable_redis.up()
+        time.sleep(1.1)  # Flask-Limiter looks for Redis 1 s after its last look: the next
+        # request (the form's GET) finds it back, and the POSTs are on the short path again
+        codes += [_post(app.test_client())[0].status_code for _ in range(3)]
+        assert resolved == ["survey.survey_form"] * 2
+        assert [int(storage.get(key)) for key in storage.keys(pattern)] == [4]
+    finally:
+        _forget(storage, pattern)
+    assert codes == [303] * 5 + [429]  # three in Redis, two in memory, then the limit in Redis
+    assert _count(db) == 5
