@@ -1,36 +1,18 @@
 """App factories for bench/submit.py --what-if that need more than a configuration override.
 
-Measurement only: each gives up something issue 2 asks for.
+Measurement only.
 """
 
-from flask import Flask, request
-from flask_limiter.util import get_remote_address
-from limits import parse_many
-from werkzeug.exceptions import TooManyRequests
+from flask import Flask
 
 from survey_app import create_app
 from survey_app.extensions import limiter
+from survey_app.survey.ratelimit import survey_post_limited_here
 
 
-def direct_limits() -> Flask:
-    """The survey POST's limit hit through Flask-Limiter's rate-limiting strategy
-    (`limiter.limiter`, the `limits` library on the configured storage) in a hook of its own,
-    with Flask-Limiter's per-request pass told to skip it. Nothing handles a storage failure:
-    with Redis down every submission would fail, which Flask-Limiter's fallback prevents."""
+def flask_limiter_pass() -> Flask:
+    """The app with the survey POST's limit checked by Flask-Limiter's full per-request pass, as
+    before the short path of survey_app/survey/ratelimit.py: what that short path saves."""
     app = create_app()
-    items = parse_many(app.config["SURVEY_RATE_LIMIT"])
-
-    def survey_post() -> bool:
-        return request.method == "POST" and request.blueprint == "survey"
-
-    limiter.request_filter(survey_post)
-
-    @app.before_request
-    def survey_limit() -> None:
-        if survey_post():
-            key = get_remote_address()
-            for item in items:
-                if not limiter.limiter.hit(item, key, "survey"):
-                    raise TooManyRequests()
-
+    limiter._request_filters.remove(survey_post_limited_here)
     return app
