@@ -15,10 +15,11 @@ so that Flask-Limiter's full pass takes every request and notices when the stora
 short path resumes from then on.
 
 The short path honours the limit text, the strategy, the storage, RATELIMIT_KEY_PREFIX and
-Flask-Limiter's order of windows (the shortest first, stopping at the first one exceeded). It does
-not know the features the survey's limit does not use: meta limits, `exempt_when`, `deduct_when`,
-`on_breach` callbacks and rate-limit headers (off: RATELIMIT_HEADERS_ENABLED is False). A survey
-limit that needs one of them must drop the short path.
+Flask-Limiter's order of windows (the shortest first, stopping at the first one exceeded, as
+Flask-Limiter does by default). It does not know the features the survey's limit does not use:
+meta limits, `exempt_when`, `deduct_when`, `on_breach` callbacks, RATELIMIT_FAIL_ON_FIRST_BREACH
+turned off and rate-limit headers (off: RATELIMIT_HEADERS_ENABLED is False). A survey limit that
+needs one of them must drop the short path.
 """
 
 from __future__ import annotations
