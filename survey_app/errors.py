@@ -7,7 +7,7 @@ from urllib.parse import unquote_to_bytes
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException, NotFound
 
 
 def wants_json() -> bool:
@@ -46,8 +46,22 @@ def require_utf8_form() -> None:
         friendly_abort(400, _("Your answers are not valid text (UTF-8). Please type them again."))
 
 
+def refuse_nul() -> None:
+    """Refuse a NUL character in the path or the query string before anything looks it up:
+    PostgreSQL text cannot hold one, and the query would fail with a 500. No page has such a
+    name (404); no query value may hold one (400)."""
+    if "\x00" in request.path:
+        raise NotFound()
+    if b"%00" in request.query_string:
+        if wants_json():
+            raise BadRequest("the query string contains a NUL character (%00)")
+        friendly_abort(400, _("The address contains a character that is not allowed."))
+
+
 def init_app(app: Flask) -> None:
-    """Register the error handlers and the UTF-8 check (before CSRF parses the form)."""
+    """Register the error handlers, the NUL check and the UTF-8 check (before CSRF parses the
+    form)."""
+    app.before_request(refuse_nul)
     app.before_request(require_utf8_form)
 
     @app.errorhandler(CSRFError)

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, RAISE, Schema, fields, pre_load, validate
+import re
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def printable(value: str) -> None:
+    """No control characters in a code or a number: PostgreSQL text cannot even hold a NUL."""
+    if _CONTROL.search(value):
+        raise ValidationError("Must not contain control characters.")
+
 
 
 class DossierIn(Schema):
@@ -11,11 +22,12 @@ class DossierIn(Schema):
     class Meta:
         unknown = RAISE
 
-    office_code = fields.String(required=True, validate=validate.Length(1, 32))
-    code = fields.String(required=True, validate=validate.Length(1, 64))
+    office_code = fields.String(required=True, validate=[validate.Length(1, 32), printable])
+    code = fields.String(required=True, validate=[validate.Length(1, 64), printable])
     service_code = fields.String(load_default=None, allow_none=True,
-                                 validate=validate.Length(1, 64))  # fmt: skip
-    phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32))
+                                 validate=[validate.Length(1, 64), printable])  # fmt: skip
+    phone = fields.String(load_default=None, allow_none=True,
+                          validate=[validate.Length(max=32), printable])  # fmt: skip
     received_at = fields.AwareDateTime(load_default=None, allow_none=True)
     due_at = fields.AwareDateTime(load_default=None, allow_none=True)
     returned_at = fields.AwareDateTime(load_default=None, allow_none=True)

@@ -75,6 +75,9 @@ class CsvRow:
         if len(value) > max_length:
             self.error(column, f"is longer than {max_length} characters")
             return None
+        if _CONTROL.search(value):  # PostgreSQL text cannot even hold a NUL
+            self.error(column, "contains a control character")
+            return None
         return value
 
     def code(self, column: str, max_length: int = 32, required: bool = True) -> str | None:
@@ -127,6 +130,9 @@ class CsvRow:
             return raw in _TRUE
         self.error(column, f"{self.get(column)!r} is not true/false (1/0, yes/no, có/không)")
         return None
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _nfc(value: str) -> str:

@@ -134,6 +134,15 @@ def test_validation_error_of_a_single_dossier_is_422(post):
     assert set(answer.json["details"]) == {"returned_at", "language", "extra"}
 
 
+@pytest.mark.parametrize("field", ["office_code", "code", "service_code", "phone"])
+def test_a_control_character_in_a_code_is_422_and_stores_nothing(db, post, field):
+    answer = post(dossier(**{field: "HS\x00001"}))  # PostgreSQL text cannot hold a NUL
+    assert answer.status_code == 422 and answer.json["code"] == "invalid"
+    assert answer.json["details"] == {field: ["Must not contain control characters."]}
+    assert post(dossier(**{field: "HS\t001"})).status_code == 422
+    assert db.session.scalar(select(func.count()).select_from(Dossier)) == 0
+
+
 def test_unknown_office_is_422(post):
     answer = post(dossier(office="NOPE"))
     assert answer.status_code == 422 and answer.json["code"] == "unknown_office"

@@ -76,6 +76,17 @@ def test_bad_queries_get_json_errors(client, app, token, query, status, code):
     assert res.json["code"] == code and set(res.json) == {"code", "message", "details"}
 
 
+@pytest.mark.parametrize("url", [
+    f"/api/v1/reports/satisfaction?{Q}&office=%00groups",
+    "/api/v1/responses?channel=sms&cursor=0&limit=1&office=%00groups",  # found by schemathesis
+    "/api/v1/offices?group=%00",
+])  # fmt: skip
+def test_a_nul_character_in_a_query_is_400_not_a_database_error(client, seeded, token, url):
+    res = client.get(url, headers=token("reports:read", "responses:read"))
+    assert res.status_code == 400 and res.json["code"] == "bad_request"
+    assert "NUL" in res.json["message"]
+
+
 def test_tokens_and_scopes(client, app, token):
     url = f"/api/v1/reports/satisfaction?{Q}"
     assert client.get(url).status_code == 401

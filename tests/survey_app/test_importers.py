@@ -208,6 +208,16 @@ def test_blank_required_cells(runner, db, tmp_path):
     assert "line 2, column kind: is required" in result.output
 
 
+def test_a_control_character_in_a_name_names_the_line_and_stores_nothing(runner, db, tmp_path):
+    path = tmp_path / "offices.csv"
+    path.write_text("code,name,kind,group,parent_code\nSTP,Sở Tư pháp,department,departments,\n"
+                    "SYT,Sở Y\x00 tế,department,departments,\n", "utf-8")  # fmt: skip
+    result = _import(runner, "offices", path)
+    assert result.exit_code != 0 and "line 3, column name: contains a control character" in (
+        result.output)
+    assert db.session.scalars(select(Office)).all() == []
+
+
 def test_read_csv_core_line_numbers(tmp_path):
     path = tmp_path / "x.csv"
     path.write_text('\ufeffCode , Name\n\nA,"hai\ndòng"\n  ,  \nB,Ba\nA,x\n', "utf-8")

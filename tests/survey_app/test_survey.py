@@ -51,6 +51,20 @@ def test_form_shows_office_questions_and_faces_in_vietnamese(client, office):
     assert 'name="viewport" content="width=device-width, initial-scale=1"' in html
 
 
+@pytest.mark.parametrize("url, status", [
+    ("/s/%00HCC-TP", 404), ("/s/HCC-TP/Q1%00", 404), ("/qr/HCC-TP%00.png", 404),
+    ("/s/HCC-TP?lang=%00", 400), ("/s/HCC-TP/thanks?x=%00", 400),
+])  # fmt: skip
+def test_a_nul_character_in_the_address_gets_a_friendly_page(client, db, office, url, status):
+    """PostgreSQL text cannot hold a NUL: refused before any look-up, never a 500."""
+    answer = client.get(url)
+    assert answer.status_code == status and answer.mimetype == "text/html"
+    page = answer.get_data(as_text=True)
+    assert ("Trang này không tồn tại" if status == 404 else "ký tự không được phép") in page
+    assert client.post(url, data={"q_overall": "5"}).status_code == status
+    assert _count(db) == 0
+
+
 def test_english_by_a_visible_switch(client, office):
     html, _ = _form(client)
     assert 'href="/lang/en?next=' in html and ">English<" in html
