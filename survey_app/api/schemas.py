@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+from ..importers.csvcore import CONTROL_CHARACTERS
 
 
 def printable(value: str) -> None:
     """No control characters in a code or a number: PostgreSQL text cannot even hold a NUL."""
-    if _CONTROL.search(value):
+    if CONTROL_CHARACTERS.search(value):
         raise ValidationError("Must not contain control characters.")
 
 

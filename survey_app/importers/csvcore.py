@@ -75,7 +75,7 @@ class CsvRow:
         if len(value) > max_length:
             self.error(column, f"is longer than {max_length} characters")
             return None
-        if _CONTROL.search(value):  # PostgreSQL text cannot even hold a NUL
+        if CONTROL_CHARACTERS.search(value):
             self.error(column, "contains a control character")
             return None
         return value
@@ -132,7 +132,8 @@ class CsvRow:
         return None
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Control characters, refused in names and codes (PostgreSQL text cannot even hold a NUL)
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _nfc(value: str) -> str:
