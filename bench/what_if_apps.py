@@ -7,12 +7,11 @@ from flask import Flask
 
 from survey_app import create_app
 from survey_app.extensions import limiter
-from survey_app.survey.ratelimit import survey_post_limited_here
 
 
 def flask_limiter_pass() -> Flask:
     """The app with the survey POST's limit checked by Flask-Limiter's full per-request pass, as
     before the short path of survey_app/survey/ratelimit.py: what that short path saves."""
     app = create_app()
-    limiter._request_filters.remove(survey_post_limited_here)
+    limiter.short_path = None
     return app

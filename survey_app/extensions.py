@@ -2,11 +2,12 @@
 
 import sqlite3
 import time
+from collections.abc import Callable
 
-from flask import Flask
+from flask import Flask, g
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel
-from flask_limiter import Limiter
+from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -37,7 +38,50 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+class ShortPathLimiter(Limiter):
+    """Flask-Limiter's Limiter, where one kind of request can skip its per-request pass.
+
+    Before every request, Flask-Limiter works out which limits apply and evaluates them, even
+    when a request filter exempts the request: for the survey's POST that pass cost 0.28 M of a
+    submission's 3.40 M instructions (issue 2's throughput target; BENCHMARKS.md) and always gave
+    the same answer. `short_path` (set by survey_app/survey/ratelimit.py) is called first: it
+    returns True when it has hit the request's limits itself, through this limiter's own rate
+    limiter and storage (and raises RateLimitExceeded on a breach), or False to leave the
+    request to Flask-Limiter's pass.
+
+    A storage error raised in the short path is handed to Flask-Limiter's pass, which meets it
+    in a request filter and handles it as its own: it marks the storage dead and counts the
+    request in memory (its in-memory fallback), without asking the storage a second time.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.short_path: Callable[[], bool] | None = None
+        self.request_filter(self._short_path_failed)
+
+    def _check_request_limit(self, callable_name: str | None = None,
+                             in_middleware: bool = True) -> None:  # fmt: skip
+        if in_middleware and callable_name is None and self.short_path is not None:
+            try:
+                if self.short_path():
+                    return
+            except RateLimitExceeded:
+                raise
+            except Exception as error:  # the storage failed: Flask-Limiter's pass handles it
+                g.mscore_short_path_error = error
+        super()._check_request_limit(callable_name, in_middleware)
+
+    def _short_path_failed(self) -> bool:
+        """A request filter: raise the short path's storage error inside Flask-Limiter's pass."""
+        error = g.pop("mscore_short_path_error", None)
+        if error is not None:
+            raise error
+        return False
+
+
+limiter = ShortPathLimiter(key_func=get_remote_address, default_limits=[])
 login_manager = LoginManager()
 babel = Babel()
 

@@ -3,16 +3,16 @@
 Flask-Limiter works out, on every request, which limits apply: it gathers the application's,
 the blueprint's and the route's limits, asks the limit's provider for its text, parses it and
 builds new limit objects, hashes them into ordered sets, then hits the storage. For the survey's
-POST that work always gives the same answer, and it cost 0.27 M of a submission's 3.65 M
-instructions (issue 2's throughput target; BENCHMARKS.md). So the POST's limits are worked out
-once per limit text, and a request filter (Flask-Limiter's hook to exempt a request) hits them
-through Flask-Limiter's own rate limiter: `limiter.limiter`, the configured strategy on the
-configured storage, with the same keys as Flask-Limiter's pass, which then skips the request.
+POST that work always gives the same answer (BENCHMARKS.md measures it). So the POST's limits are
+worked out once per limit text, and `survey_post_limited_here`, the limiter's short path
+(`ShortPathLimiter` in survey_app/extensions.py), hits them through Flask-Limiter's own rate
+limiter: `limiter.limiter`, the configured strategy on the configured storage, with the same keys
+as Flask-Limiter's pass, which then does not run for the request.
 
 When the storage fails, Flask-Limiter handles the failure as its own: it marks the storage dead
-and counts in memory (its in-memory fallback). While it counts in memory the filter steps aside,
-so that Flask-Limiter's full pass takes every request and notices when the storage is back; the
-short path resumes from then on.
+and counts in memory (its in-memory fallback). While it counts in memory the short path steps
+aside, so that Flask-Limiter's full pass takes every request and notices when the storage is
+back; the short path resumes from then on.
 
 The short path honours the limit text, the strategy, the storage, RATELIMIT_KEY_PREFIX and
 Flask-Limiter's order of windows (the shortest first, stopping at the first one exceeded, as
@@ -57,15 +57,14 @@ def _survey_limits() -> list[RuntimeLimit]:
     return limits
 
 
-@limiter.request_filter
 def survey_post_limited_here() -> bool:
-    """For a survey POST, hit its limits as Flask-Limiter's pass would and tell the pass to skip
-    the request (True), or raise RateLimitExceeded. False (the pass checks the request itself)
-    for any other request, and while Flask-Limiter counts in memory after a storage failure.
+    """For a survey POST, hit its limits as Flask-Limiter's pass would (True: the pass does not
+    run), or raise RateLimitExceeded. False (the pass checks the request itself) for any other
+    request, and while Flask-Limiter counts in memory after a storage failure.
 
-    Flask-Limiter calls its request filters inside its own error handling: a storage error
-    raised here is handled as if its pass had met it (the storage is marked dead and the request
-    is counted in memory), so a hung storage costs its timeout once, not twice.
+    A storage error raised here goes to Flask-Limiter's pass, which handles it as if it had met
+    it (the storage is marked dead and the request is counted in memory), so a hung storage
+    costs its timeout once, not twice.
     """
     if request.method != "POST" or request.blueprint != bp.name:
         return False
@@ -81,3 +80,6 @@ def survey_post_limited_here() -> bool:
             log.info("ratelimit %s (%s) exceeded at endpoint: %s", lim.limit, *key)
             raise RateLimitExceeded(lim)
     return True
+
+
+limiter.short_path = survey_post_limited_here
