@@ -44,7 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .i18n import select_locale, select_timezone
 
     app.session_interface = SignedCookieSessions()
-    errors.init_app(app)  # first, so its before_request runs before CSRF reads the form
+    errors.init_app(app)  # first: its NUL check runs before anything looks a name up
     db.init_app(app)
     with app.app_context():
         for engine in db.engines.values():

@@ -78,8 +78,10 @@ def test_malformed_bodies_are_4xx_never_500(client, signed_post):
                       content_type="application/x-www-form-urlencoded",
                       headers={"X-Twilio-Signature": "x"})  # fmt: skip
     assert raw.status_code == 400
-    big = client.post("/sms/inbound", data={"Body": "x" * 100_000})
+    big = signed_post("/sms/inbound", {"From": E164, "Body": "x" * 100_000, "MessageSid": "SM1"})
     assert big.status_code == 413
+    unsigned = client.post("/sms/inbound", data={"Body": "x" * 100_000})
+    assert unsigned.status_code == 403  # refused before its body is read
     json_body = client.post("/sms/inbound", json={"From": E164},
                             headers={"X-Twilio-Signature": "x"})  # fmt: skip
     assert json_body.status_code == 403
