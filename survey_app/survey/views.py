@@ -268,17 +268,17 @@ def _submit(office: OfficeRef, counter: CounterRef | None, questionnaire):
         submission = parse_submission(form, questionnaire, office.id)
     except BadSubmission as exc:
         friendly_abort(400, str(exc))
-    values = form.to_dict()
     counter_code = counter.code if counter else None
     if submission.errors:
-        return _rerender(office.code, counter_code, questionnaire, values=values, token=token,
-                         errors=submission.errors, status=400)  # fmt: skip
+        return _rerender(office.code, counter_code, questionnaire, values=form.to_dict(),
+                         token=token, errors=submission.errors, status=400)  # fmt: skip
     dossier = find_dossier(office.id, submission.dossier_code)
     if submission.dossier_code and dossier is None and not form.get("confirm_no_dossier"):
         notice = _("We could not find dossier %(code)s at this office. Check the code, or send "
                    "your answers without it.", code=submission.dossier_code)  # fmt: skip
-        return _rerender(office.code, counter_code, questionnaire, values=values, token=token,
-                         errors={"dossier_code": notice}, confirm_no_dossier=True)  # fmt: skip
+        return _rerender(office.code, counter_code, questionnaire, values=form.to_dict(),
+                         token=token, errors={"dossier_code": notice},
+                         confirm_no_dossier=True)  # fmt: skip
     if dossier is not None and dossier_has_response(dossier):
         return render_template("survey/already.html", office=office, reason="dossier"), 409
     config = current_app.config
