@@ -188,7 +188,8 @@ def _rated_offices(today: str) -> list[str]:
 
 
 def _rated_today(office: Office | OfficeRef) -> bool:
-    return office.code in _rated_offices(_today())
+    # no cookie (a device's first rating of the day): no need to work out the local date
+    return RATED_COOKIE in request.cookies and office.code in _rated_offices(_today())
 
 
 def _remember_rated(response, office_code: str):
