@@ -153,6 +153,9 @@ def _refuse_edits_to_answered(session: Session, _flush_context, _instances) -> N
             )
 
 
+QUESTION_PREFIX = "q_"  # a question's form field is named by this and its code (survey/form.html)
+
+
 @dataclass(frozen=True)
 class QuestionInfo:
     """A question as the survey page needs it, detached from the session."""
@@ -187,6 +190,11 @@ class QuestionnaireSnapshot:
     def by_code(self) -> dict[str, QuestionInfo]:
         """The questions by code (built once per snapshot; snapshots are shared and cached)."""
         return {q.code: q for q in self.questions}
+
+    @cached_property
+    def by_field(self) -> dict[str, QuestionInfo]:
+        """The questions by the name of their form field."""
+        return {QUESTION_PREFIX + q.code: q for q in self.questions}
 
 
 _snapshot_cache: dict[str, tuple[float, QuestionnaireSnapshot]] = {}

@@ -24,11 +24,10 @@ from ..models import (
     office_services,
     utcnow,
 )
-from .questionnaires import QuestionnaireSnapshot
+from .questionnaires import QUESTION_PREFIX, QuestionnaireSnapshot
 
 MAX_TEXT = 1000  # characters of a comment
 MAX_CODE = 64  # characters of a dossier code
-QUESTION_PREFIX = "q_"
 
 
 class BadSubmission(ValueError):
@@ -69,15 +68,17 @@ _PLAIN_VALUES = {kind: {str(v): v for v in KIND_VALUES.get(kind, ())} for kind i
 
 def parse_submission(form, questionnaire: QuestionnaireSnapshot, office_id: int) -> Submission:
     """Check a posted form against the questionnaire; BadSubmission for what no form can send."""
-    questions = questionnaire.by_code
-    for key, sent in form.lists():
-        if key.startswith(QUESTION_PREFIX) and key[len(QUESTION_PREFIX) :] not in questions:
+    questions = questionnaire.by_field
+    sent: dict[str, str] = {}
+    for key, values in form.lists():
+        if key.startswith(QUESTION_PREFIX) and key not in questions:
             raise BadSubmission(_("Unknown question: %(code)s.", code=key[len(QUESTION_PREFIX) :]))
-        if len(sent) > 1:
+        if len(values) > 1:
             raise BadSubmission(_("The field %(name)s was sent more than once.", name=key))
+        sent[key] = values[0]
     submission = Submission(answers={})
-    for code, question in questions.items():
-        raw = form.get(QUESTION_PREFIX + code, "")
+    for field_name, question in questions.items():
+        raw = sent.get(field_name, "")
         value = _PLAIN_VALUES[question.kind].get(raw)
         if value is not None:  # a plain "1".."5" as the form sends it: nothing to clean
             submission.answers[question.id] = value
@@ -90,19 +91,19 @@ def parse_submission(form, questionnaire: QuestionnaireSnapshot, office_id: int)
         raw = clean_text(raw, 4, AN_ANSWER)
         if raw == "":
             if question.is_required:
-                submission.errors[code] = _("Please choose a rating.")
+                submission.errors[question.code] = _("Please choose a rating.")
             continue
         if not raw.isdigit() or int(raw) not in KIND_VALUES[question.kind]:
-            raise BadSubmission(_("The answer to %(code)s is out of range.", code=code))
+            raise BadSubmission(_("The answer to %(code)s is out of range.", code=question.code))
         submission.answers[question.id] = int(raw)
-    service_code = clean_text(form.get("service", ""), MAX_CODE, THE_SERVICE)
+    service_code = clean_text(sent.get("service", ""), MAX_CODE, THE_SERVICE)
     if service_code:
         submission.service = office_service(office_id, service_code)
         if submission.service is None:
             raise BadSubmission(_("This office does not offer the service %(code)s.",
                                   code=service_code))  # fmt: skip
-    dossier_code = form.get("dossier_code", "")
-    submission.dossier_code = clean_text(dossier_code, MAX_CODE, THE_DOSSIER_CODE)
+    submission.dossier_code = clean_text(sent.get("dossier_code", ""), MAX_CODE,
+                                         THE_DOSSIER_CODE)  # fmt: skip
     return submission
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from sqlalchemy import func, select
+from werkzeug.datastructures import MultiDict
 
 from survey_app.models import Answer, Integrity, Office, Question, Response
 
@@ -249,6 +250,18 @@ def test_bad_input_gets_400_with_message_and_stores_nothing(client, db, office, 
     response, _ = _post(client, **{field: value})
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
+    assert _count(db) == 0 and _count(db, Answer) == 0
+
+
+@pytest.mark.parametrize("field", ["q_overall", "q_comment", "service"])
+def test_a_field_sent_twice_gets_400_and_stores_nothing(client, db, office, field):
+    _html, fields = _form(client)
+    data = MultiDict([*fields.items(), ("q_overall", "5"), (field, "4"), (field, "4")])
+    if field == "q_overall":
+        data.setlist(field, ["5", "4"])
+    response = client.post("/s/HCC-TP", data=data)
+    assert response.status_code == 400
+    assert f"Trường {field} được gửi nhiều lần" in response.get_data(as_text=True)
     assert _count(db) == 0 and _count(db, Answer) == 0
 
 
