@@ -63,7 +63,8 @@ class ShortPathLimiter(Limiter):
 
     def _check_request_limit(self, callable_name: str | None = None,
                              in_middleware: bool = True) -> None:  # fmt: skip
-        if in_middleware and callable_name is None and self.short_path is not None:
+        if (in_middleware and callable_name is None and self.short_path is not None
+                and self.enabled and self.initialized):  # as Flask-Limiter's pass: not if off
             try:
                 if self.short_path():
                     return

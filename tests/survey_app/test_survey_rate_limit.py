@@ -191,6 +191,16 @@ def test_a_survey_post_is_limited_on_the_short_path(app, db, office, monkeypatch
     assert len(resolved) == 1 and not resolved[0].startswith("survey.")
 
 
+def test_the_short_path_is_off_when_flask_limiter_is(app, db, office, monkeypatch):
+    """RATELIMIT_ENABLED turned off (the limiter is one object for every app in a process, as
+    in the tests): no limit on the short path either, as in Flask-Limiter's pass."""
+    from survey_app.extensions import limiter
+
+    monkeypatch.setattr(limiter, "enabled", False)
+    assert _limited_three_times(app) == [303, 303, 303]
+    assert _count(db) == 3
+
+
 TWO_WINDOWS = {"SURVEY_RATE_LIMIT": "2 per minute;3 per hour"}
 
 
