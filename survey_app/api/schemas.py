@@ -13,7 +13,6 @@ def printable(value: str) -> None:
         raise ValidationError("Must not contain control characters.")
 
 
-
 class DossierIn(Schema):
     """A dossier event from the one-stop software (DESIGN.md section 7)."""
 
