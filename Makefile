@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine with Python 3.11 and make:
 #   make demo   - virtualenv, install, migrate a SQLite database in instance/, seed a demo province, serve
-#   make test   - virtualenv, install the dev extra, ruff, pytest (SQLite; PostgreSQL too with TEST_DATABASE_URL)
+#   make test   - virtualenv, install the dev extra, ruff check and format --check, pytest (SQLite; PostgreSQL too with TEST_DATABASE_URL)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -25,9 +25,11 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

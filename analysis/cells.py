@@ -66,11 +66,15 @@ class Cells:
         object.__setattr__(self, "n_domains", n_domains)
 
     @classmethod
-    def from_records(cls, domain, stratum, value, weights=None, population=None,
-                     n_domains: int | None = None) -> Cells:
+    def from_records(
+        cls, domain, stratum, value, weights=None, population=None, n_domains: int | None = None
+    ) -> Cells:
         """Aggregate unit records into cells (what the SQL GROUP BY does)."""
-        cols = [np.asarray(domain, dtype=np.int64), np.asarray(stratum, dtype=np.int64),
-                np.asarray(value, dtype=float)]
+        cols = [
+            np.asarray(domain, dtype=np.int64),
+            np.asarray(stratum, dtype=np.int64),
+            np.asarray(value, dtype=float),
+        ]
         cols.append(np.ones(cols[0].size) if weights is None else np.asarray(weights, float))
         if population is not None:
             cols.append(np.asarray(population, dtype=float))
@@ -83,9 +87,15 @@ class Cells:
         starts = np.flatnonzero(first)
         count = np.diff(np.append(starts, len(rows)))
         cell = rows[starts]
-        return cls(domain=cell[:, 0], stratum=cell[:, 1], value=cell[:, 2], count=count,
-                   weight=cell[:, 3], population=cell[:, 4] if population is not None else None,
-                   n_domains=n_domains)
+        return cls(
+            domain=cell[:, 0],
+            stratum=cell[:, 1],
+            value=cell[:, 2],
+            count=count,
+            weight=cell[:, 3],
+            population=cell[:, 4] if population is not None else None,
+            n_domains=n_domains,
+        )
 
     @cached_property
     def _design(self) -> dict:
@@ -111,8 +121,14 @@ class Cells:
         sum_w = np.bincount(key, wm, n_groups)
         sum_w2 = np.bincount(key, wm * w, n_groups)
         return {
-            "key": key, "n_groups": n_groups, "group_domain": group_domain, "n_h": n_h,
-            "keep": keep, "wm": wm, "sum_w": sum_w, "sum_w2": sum_w2,
+            "key": key,
+            "n_groups": n_groups,
+            "group_domain": group_domain,
+            "n_h": n_h,
+            "keep": keep,
+            "wm": wm,
+            "sum_w": sum_w,
+            "sum_w2": sum_w2,
             "n": np.bincount(group_domain, n_h, nd),
             "total_w": np.bincount(group_domain, sum_w, nd),
             "domain_w2": np.bincount(group_domain, sum_w2, nd),
@@ -139,8 +155,14 @@ def _compact(key: np.ndarray) -> np.ndarray:
     return (np.cumsum(present) - 1)[key]
 
 
-def proportion_cells(cells: Cells, *, threshold: float | None = None, method: str = "wilson",
-                     level: float = 0.95, single_unit: str = "fail") -> EstimateTable:
+def proportion_cells(
+    cells: Cells,
+    *,
+    threshold: float | None = None,
+    method: str = "wilson",
+    level: float = 0.95,
+    single_unit: str = "fail",
+) -> EstimateTable:
     """Weighted share per domain with its interval; ``threshold=4`` counts 4s and 5s as ones."""
     check_method(method)
     level = check_level(level)
@@ -171,13 +193,20 @@ def mean_cells(cells: Cells, *, level: float = 0.95, single_unit: str = "fail") 
 
 
 def _table(lin, value, low, high, method, level) -> EstimateTable:
-    return EstimateTable(value=value, se=np.sqrt(lin["var"]), low=low, high=high,
-                         n=lin["n"].astype(np.int64), n_eff=lin["n_eff"],
-                         df=lin["df"].astype(np.int64), method=method, level=level)
+    return EstimateTable(
+        value=value,
+        se=np.sqrt(lin["var"]),
+        low=low,
+        high=high,
+        n=lin["n"].astype(np.int64),
+        n_eff=lin["n_eff"],
+        df=lin["df"].astype(np.int64),
+        method=method,
+        level=level,
+    )
 
 
-def _linearise_cells(cells: Cells, y: np.ndarray, single_unit: str,
-                     binary: bool = False) -> dict:
+def _linearise_cells(cells: Cells, y: np.ndarray, single_unit: str, binary: bool = False) -> dict:
     """Per-domain value, linearised variance, Kish n_eff and df from cell counts.
 
     With z = w (y − ŷ) / W, each stratum needs only Σ m z and Σ m z², which follow from the
@@ -190,8 +219,10 @@ def _linearise_cells(cells: Cells, y: np.ndarray, single_unit: str,
     single = n_h == 1
     if single.any() and single_unit == "fail":
         bad = np.unique(gd[single])[:5].tolist()
-        raise ValueError(f"a stratum has a single respondent (domains {bad}...); merge it into "
-                         "a neighbour or pass single_unit='adjust'")
+        raise ValueError(
+            f"a stratum has a single respondent (domains {bad}...); merge it into "
+            "a neighbour or pass single_unit='adjust'"
+        )
     # Centring y first keeps the sums of squares below from cancelling digits away.
     shift = 0.0 if binary else float(np.dot(cells.count, y) / max(cells.count.sum(), 1.0))
     yc = y - shift if shift else y
@@ -220,6 +251,11 @@ def _linearise_cells(cells: Cells, y: np.ndarray, single_unit: str,
     var = np.bincount(gd, var_h, cells.n_domains).astype(float)
     empty = d["n"] == 0
     var[empty] = np.nan
-    return {"value": value_c + shift, "var": var, "n": d["n"],
-            "n_eff": np.where(empty, 0.0, n_eff), "df": d["n"] - d["strata"],
-            "sum_y": total_y}
+    return {
+        "value": value_c + shift,
+        "var": var,
+        "n": d["n"],
+        "n_eff": np.where(empty, 0.0, n_eff),
+        "df": d["n"] - d["strata"],
+        "sum_y": total_y,
+    }

@@ -54,8 +54,9 @@ def kish_n_eff(weights) -> float:
     return float(w.sum() ** 2 / np.dot(w, w))
 
 
-def proportion(y, weights=None, strata=None, fpc=None, method: str = "wilson",
-               level: float = 0.95) -> Estimate:
+def proportion(
+    y, weights=None, strata=None, fpc=None, method: str = "wilson", level: float = 0.95
+) -> Estimate:
     """Weighted share of ones in ``y`` with a design-based interval (Wilson by default)."""
     check_method(method)
     level = check_level(level)
@@ -65,8 +66,7 @@ def proportion(y, weights=None, strata=None, fpc=None, method: str = "wilson",
     lin = _linearise(y, weights, strata, fpc)
     # Decide the boundary on the counts, not on a ratio that rounding can pull off 0 or 1.
     p = float(y.max()) if y.min() == y.max() else lin["value"]
-    low, high = proportion_interval(p, lin["var"], lin["df"], lin["n_eff"], lin["n"],
-                                    method, level)
+    low, high = proportion_interval(p, lin["var"], lin["df"], lin["n_eff"], lin["n"], method, level)
     return _estimate(lin, p, float(low), float(high), method, level)
 
 
@@ -79,8 +79,17 @@ def mean(y, weights=None, strata=None, fpc=None, level: float = 0.95) -> Estimat
 
 
 def _estimate(lin, value, low, high, method, level) -> Estimate:
-    return Estimate(value=float(value), se=float(np.sqrt(lin["var"])), low=low, high=high,
-                    n=lin["n"], n_eff=lin["n_eff"], df=lin["df"], method=method, level=level)
+    return Estimate(
+        value=float(value),
+        se=float(np.sqrt(lin["var"])),
+        low=low,
+        high=high,
+        n=lin["n"],
+        n_eff=lin["n_eff"],
+        df=lin["df"],
+        method=method,
+        level=level,
+    )
 
 
 def _linearise(y, weights, strata, fpc) -> dict:
@@ -98,8 +107,10 @@ def _linearise(y, weights, strata, fpc) -> dict:
     n_strata = int(h.max()) + 1
     n_h = np.bincount(h, minlength=n_strata).astype(float)
     if (n_h == 1).any():
-        raise ValueError("a stratum has a single respondent; merge it into a neighbour "
-                         "before estimating (see analysis.poststratify)")
+        raise ValueError(
+            "a stratum has a single respondent; merge it into a neighbour "
+            "before estimating (see analysis.poststratify)"
+        )
     total_w = w.sum()
     value = float(np.dot(w, y) / total_w)
     z = w * (y - value) / total_w
@@ -107,8 +118,13 @@ def _linearise(y, weights, strata, fpc) -> dict:
     ss = np.bincount(h, (z - zbar[h]) ** 2, n_strata)
     keep = 1.0 - n_h / _stratum_population(fpc, h, n_h, n)
     var = float(np.sum(keep * n_h / (n_h - 1.0) * ss))
-    return {"value": value, "var": var, "n": n, "df": n - n_strata,
-            "n_eff": float(total_w ** 2 / np.dot(w, w))}
+    return {
+        "value": value,
+        "var": var,
+        "n": n,
+        "df": n - n_strata,
+        "n_eff": float(total_w**2 / np.dot(w, w)),
+    }
 
 
 def _stratum_population(fpc, h, n_h, n) -> np.ndarray:
@@ -203,10 +219,17 @@ class EstimateTable:
         parts = {k: getattr(self, k)[index] for k in self._ARRAYS}
         if np.ndim(parts["value"]) != 0:
             raise IndexError("index one domain; use select() for several")
-        return Estimate(value=float(parts["value"]), se=float(parts["se"]),
-                        low=float(parts["low"]), high=float(parts["high"]),
-                        n=int(parts["n"]), n_eff=float(parts["n_eff"]), df=int(parts["df"]),
-                        method=self.method, level=self.level)
+        return Estimate(
+            value=float(parts["value"]),
+            se=float(parts["se"]),
+            low=float(parts["low"]),
+            high=float(parts["high"]),
+            n=int(parts["n"]),
+            n_eff=float(parts["n_eff"]),
+            df=int(parts["df"]),
+            method=self.method,
+            level=self.level,
+        )
 
     def select(self, index) -> EstimateTable:
         """A table of the domains picked by ``index`` (a mask, indices or a slice)."""
@@ -223,5 +246,6 @@ class EstimateTable:
         return out
 
     def _map(self, fn) -> EstimateTable:
-        return EstimateTable(**{k: fn(getattr(self, k)) for k in self._ARRAYS},
-                             method=self.method, level=self.level)
+        return EstimateTable(
+            **{k: fn(getattr(self, k)) for k in self._ARRAYS}, method=self.method, level=self.level
+        )

@@ -24,20 +24,38 @@ def domain_code(office, question, n_questions: int) -> np.ndarray:
     return np.asarray(office, dtype=np.int64) * n_questions + np.asarray(question, np.int64)
 
 
-def item_estimates(cells: Cells, n_offices: int, n_questions: int, *,
-                   threshold: float = SATISFIED_FROM, method: str = "wilson",
-                   level: float = 0.95, single_unit: str = "fail"):
+def item_estimates(
+    cells: Cells,
+    n_offices: int,
+    n_questions: int,
+    *,
+    threshold: float = SATISFIED_FROM,
+    method: str = "wilson",
+    level: float = 0.95,
+    single_unit: str = "fail",
+):
     """Share satisfied and mean score per office × question, as two (offices, questions) tables.
 
     The cells' domain must be :func:`domain_code` of office and question.
     """
     if cells.n_domains > n_offices * n_questions:
         raise ValueError("a domain code is beyond n_offices × n_questions")
-    cells = cells if cells.n_domains == n_offices * n_questions else Cells(
-        cells.domain, cells.stratum, cells.value, cells.count, cells.weight, cells.population,
-        n_domains=n_offices * n_questions)
-    shares = proportion_cells(cells, threshold=threshold, method=method, level=level,
-                              single_unit=single_unit)
+    cells = (
+        cells
+        if cells.n_domains == n_offices * n_questions
+        else Cells(
+            cells.domain,
+            cells.stratum,
+            cells.value,
+            cells.count,
+            cells.weight,
+            cells.population,
+            n_domains=n_offices * n_questions,
+        )
+    )
+    shares = proportion_cells(
+        cells, threshold=threshold, method=method, level=level, single_unit=single_unit
+    )
     means = mean_cells(cells, level=level, single_unit=single_unit)
     return shares.reshape(n_offices, n_questions), means.reshape(n_offices, n_questions)
 
@@ -71,8 +89,17 @@ def combine_indices(table: EstimateTable, members, n_out: int | None = None) -> 
     n, n_eff, df = min_of(table.n), min_of(table.n_eff), min_of(table.df)
     value = np.where(n > 0, value, np.nan)
     low, high = proportion_interval(value, se * se, df, n_eff, n, "wilson", table.level)
-    return EstimateTable(value=value, se=se, low=low, high=high, n=n, n_eff=n_eff, df=df,
-                         method="mean-of-indices", level=table.level)
+    return EstimateTable(
+        value=value,
+        se=se,
+        low=low,
+        high=high,
+        n=n,
+        n_eff=n_eff,
+        df=df,
+        method="mean-of-indices",
+        level=table.level,
+    )
 
 
 def element_indices(items: EstimateTable, element_of_item) -> EstimateTable:
@@ -90,10 +117,17 @@ def par_points(index: EstimateTable, max_points: float) -> EstimateTable:
     """PAR Index satisfaction points, ``max_points × index``, with the interval scaled alike."""
     if not max_points > 0:
         raise ValueError("max_points must be positive")
-    return EstimateTable(value=index.value * max_points, se=index.se * max_points,
-                         low=index.low * max_points, high=index.high * max_points, n=index.n,
-                         n_eff=index.n_eff, df=index.df, method=index.method,
-                         level=index.level)
+    return EstimateTable(
+        value=index.value * max_points,
+        se=index.se * max_points,
+        low=index.low * max_points,
+        high=index.high * max_points,
+        n=index.n,
+        n_eff=index.n_eff,
+        df=index.df,
+        method=index.method,
+        level=index.level,
+    )
 
 
 def complaint_free_ratio(dossiers, dissatisfied) -> np.ndarray:

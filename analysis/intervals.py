@@ -59,8 +59,9 @@ def proportion_interval(p, var, df, n_kish, n, method: str = "wilson", level: fl
     """
     check_method(method)
     level = check_level(level)
-    p, var, df, n_kish, n = np.broadcast_arrays(*(np.asarray(a, dtype=float)
-                                                  for a in (p, var, df, n_kish, n)))
+    p, var, df, n_kish, n = np.broadcast_arrays(
+        *(np.asarray(a, dtype=float) for a in (p, var, df, n_kish, n))
+    )
     t = t_quantile(level, df)
     pq = p * (1.0 - p)
     boundary = (p <= 0.0) | (p >= 1.0)
@@ -114,6 +115,5 @@ def _korn_graubard(p, r, df, n, level):
     if ok_low.any():
         low[ok_low] = special.betaincinv(a_low[ok_low], b_low[ok_low], alpha / 2.0)
     if ok_high.any():
-        high[ok_high] = special.betaincinv(a_high[ok_high], b_high[ok_high],
-                                             1.0 - alpha / 2.0)
+        high[ok_high] = special.betaincinv(a_high[ok_high], b_high[ok_high], 1.0 - alpha / 2.0)
     return low, high

@@ -48,8 +48,16 @@ class PostStratified:
     fpc: np.ndarray
 
 
-def poststratify_cells(office, cell, respondents, population, *, base_weight_sum=None,
-                       min_count: int = MIN_COUNT, merge_into=None) -> PostStrata:
+def poststratify_cells(
+    office,
+    cell,
+    respondents,
+    population,
+    *,
+    base_weight_sum=None,
+    min_count: int = MIN_COUNT,
+    merge_into=None,
+) -> PostStrata:
     """Weights per office × cell row so each merged stratum sums to its population.
 
     Rows are the population cells of every office (include cells without respondents).
@@ -106,14 +114,27 @@ def poststratify_cells(office, cell, respondents, population, *, base_weight_sum
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = (n_pop / b_sum)[parent]
         weight = np.where(m > 0, factor * base / m, np.nan)
-    return PostStrata(office=office, cell=cell, stratum=cell[parent], factor=factor, weight=weight,
-                      population=n_pop[parent], respondents=n_resp[parent],
-                      merged=parent != np.arange(rows))
+    return PostStrata(
+        office=office,
+        cell=cell,
+        stratum=cell[parent],
+        factor=factor,
+        weight=weight,
+        population=n_pop[parent],
+        respondents=n_resp[parent],
+        merged=parent != np.arange(rows),
+    )
 
 
-def poststratify(cell, totals: Mapping, weights=None, *, min_count: int = MIN_COUNT,
-                 merge_into: Mapping | None = None, office_of: Mapping | None = None
-                 ) -> PostStratified:
+def poststratify(
+    cell,
+    totals: Mapping,
+    weights=None,
+    *,
+    min_count: int = MIN_COUNT,
+    merge_into: Mapping | None = None,
+    office_of: Mapping | None = None,
+) -> PostStratified:
     """Post-stratify unit records: ``cell`` labels per respondent, ``totals`` per cell label.
 
     ``merge_into`` maps a cell label to the neighbour it joins when small; ``office_of`` maps
@@ -137,13 +158,20 @@ def poststratify(cell, totals: Mapping, weights=None, *, min_count: int = MIN_CO
         if label not in index or neighbour not in index:
             raise ValueError(f"merge_into names an unknown cell: {label!r} -> {neighbour!r}")
         into[index[label]] = index[neighbour]
-    strata = poststratify_cells(office_code.ravel(), np.arange(size),
-                                np.bincount(codes, minlength=size),
-                                np.array([totals[label] for label in labels.tolist()], float),
-                                base_weight_sum=np.bincount(codes, w, size),
-                                min_count=min_count, merge_into=into)
-    return PostStratified(weights=w * strata.factor[codes], stratum=labels[strata.stratum[codes]],
-                          fpc=strata.population[codes])
+    strata = poststratify_cells(
+        office_code.ravel(),
+        np.arange(size),
+        np.bincount(codes, minlength=size),
+        np.array([totals[label] for label in labels.tolist()], float),
+        base_weight_sum=np.bincount(codes, w, size),
+        min_count=min_count,
+        merge_into=into,
+    )
+    return PostStratified(
+        weights=w * strata.factor[codes],
+        stratum=labels[strata.stratum[codes]],
+        fpc=strata.population[codes],
+    )
 
 
 def _row_finder(office, cell):

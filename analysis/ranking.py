@@ -81,8 +81,9 @@ def rank_intervals(table, groups=None, *, level: float = 0.95) -> Ranking:
         above, below = _clear_differences(value[idx], se[idx], df[idx], level)
         low[idx] = 1 + above
         high[idx] = idx.size - below
-    return Ranking(rank=rank, rank_low=low, rank_high=high, ranked=ranked, group_size=size,
-                   level=level)
+    return Ranking(
+        rank=rank, rank_low=low, rank_high=high, ranked=ranked, group_size=size, level=level
+    )
 
 
 def _clear_differences(v, se, df, level):
@@ -155,6 +156,15 @@ def funnel(table, target: float, *, levels=(0.95, 0.998), grid_size: int = 100) 
     hi_n = max(lo_n * 2, positive.max()) if positive.size else 1000.0
     grid = np.geomspace(lo_n, hi_n, grid_size)
     grid_low, grid_high = limits(grid)
-    return Funnel(n_eff=n, value=value, target=float(target), levels=levels, low=low,
-                  high=high, outside=outside, grid=grid, grid_low=grid_low,
-                  grid_high=grid_high)
+    return Funnel(
+        n_eff=n,
+        value=value,
+        target=float(target),
+        levels=levels,
+        low=low,
+        high=high,
+        outside=outside,
+        grid=grid,
+        grid_low=grid_low,
+        grid_high=grid_high,
+    )

@@ -68,8 +68,14 @@ def eb_beta_binomial(direct: EstimateTable, groups=None) -> Shrunk:
     keep = fitted[g] & has
     shrink = np.where(keep, strength[g] / (strength[g] + nw), 0.0)
     table = EstimateTable(
-        value=np.where(keep, value, direct.value), se=np.where(keep, sd, direct.se),
-        low=np.where(keep, low, direct.low), high=np.where(keep, high, direct.high),
-        n=direct.n, n_eff=direct.n_eff, df=direct.df, method="eb-beta-binomial",
-        level=direct.level)
+        value=np.where(keep, value, direct.value),
+        se=np.where(keep, sd, direct.se),
+        low=np.where(keep, low, direct.low),
+        high=np.where(keep, high, direct.high),
+        n=direct.n,
+        n_eff=direct.n_eff,
+        df=direct.df,
+        method="eb-beta-binomial",
+        level=direct.level,
+    )
     return Shrunk(table=table, prior_a=a[g], prior_b=b[g], shrinkage=np.where(has, shrink, np.nan))

@@ -51,8 +51,10 @@ def rake(weights, margins: Sequence[tuple], *, tol: float = 1e-6, max_iter: int 
         gap = max(_relative_gap(np.bincount(c, w, t.size), t) for c, t in prepared)
         if gap < tol:
             return w
-    raise ValueError(f"raking did not converge in {max_iter} iterations "
-                     f"(largest relative gap {gap:.3g}); check that the margins are consistent")
+    raise ValueError(
+        f"raking did not converge in {max_iter} iterations "
+        f"(largest relative gap {gap:.3g}); check that the margins are consistent"
+    )
 
 
 def trim(weights, cap=None, *, ratio: float = 3.5, groups=None, max_iter: int = 100):
@@ -116,8 +118,10 @@ def _margin(codes, totals, n):
         raise ValueError("a margin category with respondents has a total of 0")
     empty = ~present & (totals > 0)
     if empty.any():
-        raise ValueError(f"margin categories {np.flatnonzero(empty).tolist()} have a total but "
-                         "no respondents; collapse them first")
+        raise ValueError(
+            f"margin categories {np.flatnonzero(empty).tolist()} have a total but "
+            "no respondents; collapse them first"
+        )
     return codes, totals
 
 

@@ -41,7 +41,7 @@ def build(n_responses: int, n_offices: int, seed: int = 2024):
     counts = np.zeros(n_bins, np.int64)
     cell_counts = np.zeros(n_offices * N_CELLS, np.int64)
     for start in range(0, n_responses, CHUNK):
-        off = office[start:start + CHUNK]
+        off = office[start : start + CHUNK]
         cell = rng.choice(N_CELLS, off.size, p=[0.3, 0.2, 0.2, 0.1, 0.1, 0.1])
         person = quality[off] + rng.normal(0.0, 1.0, off.size) + 0.2 * (cell % 2)
         latent = person[:, None] + question_shift + rng.normal(0.0, 0.7, (off.size, N_QUESTIONS))
@@ -58,9 +58,14 @@ def build(n_responses: int, n_offices: int, seed: int = 2024):
     return {
         "ps_office": np.repeat(np.arange(n_offices), N_CELLS),
         "ps_cell": np.tile(np.arange(N_CELLS), n_offices),
-        "respondents": cell_counts, "dossiers": dossiers,
-        "office": off, "cell": cell, "question": question, "value": value + 1.0,
-        "count": counts[nonzero], "group": np.arange(n_offices) % N_GROUPS,
+        "respondents": cell_counts,
+        "dossiers": dossiers,
+        "office": off,
+        "cell": cell,
+        "question": question,
+        "value": value + 1.0,
+        "count": counts[nonzero],
+        "group": np.arange(n_offices) % N_GROUPS,
         "n_offices": n_offices,
     }
 
@@ -68,15 +73,20 @@ def build(n_responses: int, n_offices: int, seed: int = 2024):
 def estimate(data):
     """Everything the dashboard shows, from cell counts; returns stage timings in seconds."""
     t = {"start": time.perf_counter()}
-    ps = an.poststratify_cells(data["ps_office"], data["ps_cell"], data["respondents"],
-                               data["dossiers"], min_count=10)
+    ps = an.poststratify_cells(
+        data["ps_office"], data["ps_cell"], data["respondents"], data["dossiers"], min_count=10
+    )
     row = data["office"] * N_CELLS + data["cell"]  # rows are in office-major order here
-    cells = an.Cells(domain=an.domain_code(data["office"], data["question"], N_QUESTIONS),
-                     stratum=ps.stratum[row], value=data["value"], count=data["count"],
-                     weight=ps.weight[row], population=ps.population[row])
+    cells = an.Cells(
+        domain=an.domain_code(data["office"], data["question"], N_QUESTIONS),
+        stratum=ps.stratum[row],
+        value=data["value"],
+        count=data["count"],
+        weight=ps.weight[row],
+        population=ps.population[row],
+    )
     t["weights"] = time.perf_counter()
-    shares, means = an.item_estimates(cells, data["n_offices"], N_QUESTIONS,
-                                      single_unit="adjust")
+    shares, means = an.item_estimates(cells, data["n_offices"], N_QUESTIONS, single_unit="adjust")
     t["items"] = time.perf_counter()
     elements = an.element_indices(shares, ELEMENT_OF_QUESTION)
     overall = an.overall_index(elements)
@@ -105,8 +115,10 @@ def main():
     start = time.perf_counter()
     data = build(args.responses, args.offices)
     built = time.perf_counter() - start
-    print(f"build cells from {args.responses:,} responses: {built:.2f} s "
-          f"({data['count'].size:,} cells)")
+    print(
+        f"build cells from {args.responses:,} responses: {built:.2f} s "
+        f"({data['count'].size:,} cells)"
+    )
     runs = []
     for _ in range(args.repeats):
         run = estimate(data)
@@ -115,11 +127,15 @@ def main():
     shares, overall, ranks, eb, cells = result
     for stage in ["weights", "items", "indices", "ranking", "eb", "total"]:
         times = [r[stage] for r in runs]
-        print(f"{stage:>8}: median {statistics.median(times):.3f} s "
-              f"(min {min(times):.3f}, max {max(times):.3f}, {args.repeats} runs)")
-    print(f"offices {args.offices:,}, domains {shares.value.size:,}, reliable offices "
-          f"{int(overall.reliable.sum()):,}, ranked {int(ranks.ranked.sum()):,}, "
-          f"median rank-interval width {np.nanmedian(ranks.rank_high - ranks.rank_low):.0f}")
+        print(
+            f"{stage:>8}: median {statistics.median(times):.3f} s "
+            f"(min {min(times):.3f}, max {max(times):.3f}, {args.repeats} runs)"
+        )
+    print(
+        f"offices {args.offices:,}, domains {shares.value.size:,}, reliable offices "
+        f"{int(overall.reliable.sum()):,}, ranked {int(ranks.ranked.sum()):,}, "
+        f"median rank-interval width {np.nanmedian(ranks.rank_high - ranks.rank_low):.0f}"
+    )
 
 
 if __name__ == "__main__":

@@ -36,13 +36,23 @@ WARM_UP = 30
 
 def wsgi_call(app, method: str, path: str, body: bytes = b"", headers: dict | None = None):
     environ = {
-        "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "127.0.0.1:8000", "HTTP_USER_AGENT": "bench",
-        "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr,
-        "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": False,
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "HTTP_USER_AGENT": "bench",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
         "CONTENT_LENGTH": str(len(body)),
-    }  # fmt: skip
+    }
     for name, value in (headers or {}).items():
         key = "CONTENT_TYPE" if name == "Content-Type" else "HTTP_" + name.upper().replace("-", "_")
         environ[key] = value
@@ -62,8 +72,10 @@ def child(which: str, count: int) -> None:
         from bench.baseline_app import create_app
 
         app = create_app()
-        requests = [("POST", "/insert", b"value=" + secrets.token_hex(8).encode(), form_type, 201)
-                    for _ in range(WARM_UP + count)]  # fmt: skip
+        requests = [
+            ("POST", "/insert", b"value=" + secrets.token_hex(8).encode(), form_type, 201)
+            for _ in range(WARM_UP + count)
+        ]
     else:
         from bench.submit import FULL_ANSWERS
         from survey_app import create_app
@@ -74,18 +86,29 @@ def child(which: str, count: int) -> None:
         csrf = re.search(rb'name="csrf_token" value="([^"]+)"', page).group(1).decode()
         requests = []
         for _ in range(WARM_UP + count):
-            form = {**FULL_ANSWERS, "csrf_token": csrf,
-                    "submission_token": secrets.token_urlsafe(24)}  # fmt: skip
-            requests.append(("POST", "/s/BENCH/Q1", urllib.parse.urlencode(form).encode(),
-                             {**form_type, "Cookie": cookie}, 303))  # fmt: skip
+            form = {
+                **FULL_ANSWERS,
+                "csrf_token": csrf,
+                "submission_token": secrets.token_urlsafe(24),
+            }
+            requests.append(
+                (
+                    "POST",
+                    "/s/BENCH/Q1",
+                    urllib.parse.urlencode(form).encode(),
+                    {**form_type, "Cookie": cookie},
+                    303,
+                )
+            )
     for method, path, body, headers, expected in requests[:WARM_UP]:
         assert wsgi_call(app, method, path, body, headers)[0] == expected
     subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], capture_output=True)
     started = time.monotonic()
     while time.monotonic() - started < 1.0:  # valgrind takes the command at its next poll
         pass
-    counted = list(starmap(lambda m, p, b, h, _e: wsgi_call(app, m, p, b, h)[0],
-                           requests[WARM_UP:]))  # fmt: skip
+    counted = list(
+        starmap(lambda m, p, b, h, _e: wsgi_call(app, m, p, b, h)[0], requests[WARM_UP:])
+    )
     assert counted == [r[4] for r in requests[WARM_UP:]], counted
 
 
@@ -93,13 +116,30 @@ def count_instructions(which: str, count: int, env: dict) -> float:
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "callgrind.out"
         subprocess.run(
-            ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no",
-             "--toggle-collect=starmap_next", f"--callgrind-out-file={out}",
-             sys.executable, __file__, "--child", which, "--requests", str(count)],
-            env=env, cwd=ROOT, check=True, capture_output=True,
-        )  # fmt: skip
-        total = next(int(line.split()[1]) for line in out.read_text().splitlines()
-                     if line.startswith(("summary:", "totals:")))  # fmt: skip
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--instr-atstart=no",
+                "--collect-atstart=no",
+                "--toggle-collect=starmap_next",
+                f"--callgrind-out-file={out}",
+                sys.executable,
+                __file__,
+                "--child",
+                which,
+                "--requests",
+                str(count),
+            ],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        total = next(
+            int(line.split()[1])
+            for line in out.read_text().splitlines()
+            if line.startswith(("summary:", "totals:"))
+        )
     return total / count
 
 
@@ -107,8 +147,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--child", choices=["app", "baseline"])
-    parser.add_argument("--database-url", default=os.environ.get(
-        "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))  # fmt: skip
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+    )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
     args = parser.parse_args()
     if args.child:
@@ -117,14 +159,22 @@ def main() -> int:
 
     from bench.submit import prepare_databases
 
-    env, base_env = prepare_databases(args.database_url, args.redis, "mscore_bench_instructions",
-                                      "mscore_bench_instructions_baseline")  # fmt: skip
-    result = {"baseline": count_instructions("baseline", args.requests, base_env),
-              "submit": count_instructions("app", args.requests, env)}  # fmt: skip
+    env, base_env = prepare_databases(
+        args.database_url,
+        args.redis,
+        "mscore_bench_instructions",
+        "mscore_bench_instructions_baseline",
+    )
+    result = {
+        "baseline": count_instructions("baseline", args.requests, base_env),
+        "submit": count_instructions("app", args.requests, env),
+    }
     print(json.dumps(result))
-    print(f"\ninstructions per request (the app's process, {args.requests} requests): "
-          f"baseline {result['baseline'] / 1e6:.2f} M, full submission "
-          f"{result['submit'] / 1e6:.2f} M ({result['submit'] / result['baseline']:.2f} x)")
+    print(
+        f"\ninstructions per request (the app's process, {args.requests} requests): "
+        f"baseline {result['baseline'] / 1e6:.2f} M, full submission "
+        f"{result['submit'] / 1e6:.2f} M ({result['submit'] / result['baseline']:.2f} x)"
+    )
     return 0
 
 

@@ -27,8 +27,14 @@ from sqlalchemy import create_engine, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 NAME = "mscore_bench_report"
-QUESTIONS = ("overall", "access_signs", "procedure_time", "staff_polite", "result_on_time",
-             "feedback_easy")  # fmt: skip
+QUESTIONS = (
+    "overall",
+    "access_signs",
+    "procedure_time",
+    "staff_polite",
+    "result_on_time",
+    "feedback_easy",
+)
 
 SEED = """
 INSERT INTO offices (id, code, name, kind, ranking_group, parent_id, is_active, sms_sampling_rate)
@@ -55,14 +61,18 @@ SELECT 1 + (i % 1000), CASE WHEN i % 7 = 0 THEN NULL ELSE 1 + (i % 12) END, :qid
 FROM generate_series(1, :responses) i;
 """
 # The answers' constraints and index are dropped for the load and put back after (much faster).
-DROP = ("ALTER TABLE answers DROP CONSTRAINT uq_answers_response_id_question_id",
-        "ALTER TABLE answers DROP CONSTRAINT fk_answers_response_id_responses",
-        "DROP INDEX ix_answers_question_id")
-ADD = ("ALTER TABLE answers ADD CONSTRAINT uq_answers_response_id_question_id "
-       "UNIQUE (response_id, question_id)",
-       "ALTER TABLE answers ADD CONSTRAINT fk_answers_response_id_responses FOREIGN KEY "
-       "(response_id) REFERENCES responses (id) ON DELETE CASCADE",
-       "CREATE INDEX ix_answers_question_id ON answers (question_id)")
+DROP = (
+    "ALTER TABLE answers DROP CONSTRAINT uq_answers_response_id_question_id",
+    "ALTER TABLE answers DROP CONSTRAINT fk_answers_response_id_responses",
+    "DROP INDEX ix_answers_question_id",
+)
+ADD = (
+    "ALTER TABLE answers ADD CONSTRAINT uq_answers_response_id_question_id "
+    "UNIQUE (response_id, question_id)",
+    "ALTER TABLE answers ADD CONSTRAINT fk_answers_response_id_responses FOREIGN KEY "
+    "(response_id) REFERENCES responses (id) ON DELETE CASCADE",
+    "CREATE INDEX ix_answers_question_id ON answers (question_id)",
+)
 ANSWERS = """
 INSERT INTO answers (response_id, question_id, value)
 SELECT r.id, q.id,
@@ -124,24 +134,34 @@ def seed(app, responses: int) -> None:
                 conn.execute(text(drop))
             for statement in SEED.split(";\n"):
                 if statement.strip():
-                    _timed(f"seed {statement.split()[2]}", lambda s=statement: conn.execute(
-                        text(s), {"qid": qid, "responses": responses,
-                                  "dossiers": int(responses * 1.2)}))  # fmt: skip
-            _timed("seed answers", lambda: conn.execute(
-                text(ANSWERS.replace(":codes", str(QUESTIONS))), {"qid": qid}))
+                    _timed(
+                        f"seed {statement.split()[2]}",
+                        lambda s=statement: conn.execute(
+                            text(s),
+                            {"qid": qid, "responses": responses, "dossiers": int(responses * 1.2)},
+                        ),
+                    )
+            _timed(
+                "seed answers",
+                lambda: conn.execute(text(ANSWERS.replace(":codes", str(QUESTIONS))), {"qid": qid}),
+            )
         with db.engine.begin() as conn:
             _timed("index answers", lambda: [conn.execute(text(add)) for add in ADD])
             conn.execute(text("SELECT setval('offices_id_seq', 1000)"))
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             _timed("vacuum analyze", lambda: conn.execute(text("VACUUM ANALYZE")))
         runner = app.test_cli_runner()
-        _timed("flask mscore rebuild-rollup", lambda: runner.invoke(args=["mscore",
-                                                                          "rebuild-rollup"]))
+        _timed(
+            "flask mscore rebuild-rollup", lambda: runner.invoke(args=["mscore", "rebuild-rollup"])
+        )
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
-            sizes = conn.execute(text(
-                "SELECT (SELECT count(*) FROM responses), (SELECT count(*) FROM answers), "
-                "(SELECT count(*) FROM rollup_answers)")).one()  # fmt: skip
+            sizes = conn.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM responses), (SELECT count(*) FROM answers), "
+                    "(SELECT count(*) FROM rollup_answers)"
+                )
+            ).one()
         print(f"rows: responses {sizes[0]:,}, answers {sizes[1]:,}, rollup_answers {sizes[2]:,}")
 
 
@@ -150,10 +170,14 @@ def measure(create_app, config) -> None:
     from survey_app.api.auth import create_token
     from survey_app.extensions import db
 
-    queries = {"year": "from=2025-01-01&to=2025-12-31", "month": "from=2025-06-01&to=2025-06-30",
-               "year, compare=previous": "from=2025-01-01&to=2025-12-31&compare=previous",
-               "year, include=questions,breakdowns":
-                   "from=2025-01-01&to=2025-12-31&include=questions,breakdowns"}  # fmt: skip
+    queries = {
+        "year": "from=2025-01-01&to=2025-12-31",
+        "month": "from=2025-06-01&to=2025-06-30",
+        "year, compare=previous": "from=2025-01-01&to=2025-12-31&compare=previous",
+        "year, include=questions,breakdowns": (
+            "from=2025-01-01&to=2025-12-31&include=questions,breakdowns"
+        ),
+    }
     for label, query in queries.items():
         app = create_app(config)  # a new app: cold caches in the process
         with app.app_context():
@@ -173,17 +197,22 @@ def measure(create_app, config) -> None:
                 started = time.perf_counter()
                 get()
                 warm.append(time.perf_counter() - started)
-            print(f"{'API ' + label + ': warm (median of 3)':<44} {statistics.median(warm):8.2f} s"
-                  f"   ({size / 1e6:.1f} MB JSON)")
+            print(
+                f"{'API ' + label + ': warm (median of 3)':<44} {statistics.median(warm):8.2f} s"
+                f"   ({size / 1e6:.1f} MB JSON)"
+            )
     with app.app_context():
         times = []
         for _ in range(3):
             started = time.perf_counter()
-            res = client.get("/reports/satisfaction.xlsx?from=2025-01-01&to=2025-12-31",
-                             headers=headers)  # fmt: skip
+            res = client.get(
+                "/reports/satisfaction.xlsx?from=2025-01-01&to=2025-12-31", headers=headers
+            )
             times.append(time.perf_counter() - started)
-        print(f"{'xlsx 2025 (median of 3)':<44} {statistics.median(times):8.2f} s   "
-              f"({len(res.data) / 1e6:.1f} MB, status {res.status_code})")
+        print(
+            f"{'xlsx 2025 (median of 3)':<44} {statistics.median(times):8.2f} s   "
+            f"({len(res.data) / 1e6:.1f} MB, status {res.status_code})"
+        )
 
 
 if __name__ == "__main__":

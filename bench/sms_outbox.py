@@ -48,28 +48,55 @@ def _seed(db, n: int) -> None:
     from survey_app.models import Dossier, Invitation, Office, OfficeKind
     from survey_app.protection import protect_phone
 
-    office = Office(code="BENCH", name="Trung tâm Phục vụ hành chính công tỉnh",
-                    kind=OfficeKind.PROVINCE)  # fmt: skip
+    office = Office(
+        code="BENCH", name="Trung tâm Phục vụ hành chính công tỉnh", kind=OfficeKind.PROVINCE
+    )
     db.session.add(office)
     db.session.flush()
     now = datetime.now(UTC)
-    dossiers = [{"office_id": office.id, "code": f"H50-{i:07d}", "returned_at": now,
-                 **protect_phone(f"098{i:07d}")} for i in range(n)]  # fmt: skip
+    dossiers = [
+        {
+            "office_id": office.id,
+            "code": f"H50-{i:07d}",
+            "returned_at": now,
+            **protect_phone(f"098{i:07d}"),
+        }
+        for i in range(n)
+    ]
     db.session.execute(insert(Dossier), dossiers)
     rows = db.session.execute(select(Dossier.id, Dossier.phone_hash)).all()
-    db.session.execute(insert(Invitation), [
-        {"dossier_id": r.id, "office_id": office.id, "phone_hash": r.phone_hash,
-         "sampling_probability": 1.0, "status": "queued", "language": "vi", "attempts": 0,
-         "next_attempt_at": now - timedelta(minutes=1)} for r in rows])  # fmt: skip
+    db.session.execute(
+        insert(Invitation),
+        [
+            {
+                "dossier_id": r.id,
+                "office_id": office.id,
+                "phone_hash": r.phone_hash,
+                "sampling_probability": 1.0,
+                "status": "queued",
+                "language": "vi",
+                "attempts": 0,
+                "next_attempt_at": now - timedelta(minutes=1),
+            }
+            for r in rows
+        ],
+    )
     db.session.commit()
 
 
 def _requeue(db) -> None:
     from survey_app.models import Invitation
 
-    db.session.execute(update(Invitation).values(
-        status="queued", attempts=0, provider_message_id=None, sent_at=None, claimed_at=None,
-        next_attempt_at=datetime.now(UTC) - timedelta(minutes=1)))  # fmt: skip
+    db.session.execute(
+        update(Invitation).values(
+            status="queued",
+            attempts=0,
+            provider_message_id=None,
+            sent_at=None,
+            claimed_at=None,
+            next_attempt_at=datetime.now(UTC) - timedelta(minutes=1),
+        )
+    )
     db.session.commit()
     db.session.remove()
 
@@ -85,8 +112,11 @@ def main() -> None:
 
     base = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
     url, drop = _database(base)
-    server = subprocess.Popen([sys.executable, "-m", "sms_gateway.fake_twilio", "--port", "0"],
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sms_gateway.fake_twilio", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     fake_url = server.stdout.readline().strip()
     try:
         from flask_migrate import upgrade
@@ -95,16 +125,23 @@ def main() -> None:
         from survey_app.extensions import db
         from survey_app.models import Invitation
 
-        app = create_app({
-            "SQLALCHEMY_DATABASE_URI": url, "PHONE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-            "PHONE_HASH_KEY": "bench-phone-hash-key-0123456789abcdef",
-            "PUBLIC_BASE_URL": "https://mscore.example", "SMS_PROVIDER": "twilio",
-            "TWILIO_ACCOUNT_SID": fake_twilio.ACCOUNT_SID,
-            "TWILIO_AUTH_TOKEN": fake_twilio.AUTH_TOKEN,
-            "TWILIO_MESSAGING_SERVICE_SID": fake_twilio.MESSAGING_SERVICE_SID,
-            "TWILIO_API_BASE_URL": fake_url, "SMS_QUIET_START": 0, "SMS_QUIET_END": 0,
-            "SMS_WORKER_CONCURRENCY": args.concurrency, "SMS_BATCH_SIZE": args.batch,
-        })  # fmt: skip
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": url,
+                "PHONE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+                "PHONE_HASH_KEY": "bench-phone-hash-key-0123456789abcdef",
+                "PUBLIC_BASE_URL": "https://mscore.example",
+                "SMS_PROVIDER": "twilio",
+                "TWILIO_ACCOUNT_SID": fake_twilio.ACCOUNT_SID,
+                "TWILIO_AUTH_TOKEN": fake_twilio.AUTH_TOKEN,
+                "TWILIO_MESSAGING_SERVICE_SID": fake_twilio.MESSAGING_SERVICE_SID,
+                "TWILIO_API_BASE_URL": fake_url,
+                "SMS_QUIET_START": 0,
+                "SMS_QUIET_END": 0,
+                "SMS_WORKER_CONCURRENCY": args.concurrency,
+                "SMS_BATCH_SIZE": args.batch,
+            }
+        )
         with app.app_context():
             upgrade()
             _seed(db, args.texts)
@@ -120,11 +157,16 @@ def main() -> None:
                 db.session.remove()
                 assert sent == done == args.texts, (sent, done)
                 rates.append(args.texts / elapsed)
-                print(f"run {run + 1}: {args.texts} texts in {elapsed:.2f} s = "
-                      f"{rates[-1]:.0f} texts/s", flush=True)
-            print(f"median {statistics.median(rates):.0f} texts/s (min {min(rates):.0f}, "
-                  f"max {max(rates):.0f}); one worker, concurrency {args.concurrency}, "
-                  f"batch {args.batch}, {args.texts} texts, {args.runs} runs")
+                print(
+                    f"run {run + 1}: {args.texts} texts in {elapsed:.2f} s = "
+                    f"{rates[-1]:.0f} texts/s",
+                    flush=True,
+                )
+            print(
+                f"median {statistics.median(rates):.0f} texts/s (min {min(rates):.0f}, "
+                f"max {max(rates):.0f}); one worker, concurrency {args.concurrency}, "
+                f"batch {args.batch}, {args.texts} texts, {args.runs} runs"
+            )
             db.engine.dispose()
     finally:
         server.terminate()

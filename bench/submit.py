@@ -52,8 +52,9 @@ def create_database(base_url: str, name: str) -> str:
     """A fresh database on the server of base_url."""
     from sqlalchemy import create_engine, text
 
-    admin = create_engine(base_url.replace("postgresql://", "postgresql+psycopg://", 1),
-                          isolation_level="AUTOCOMMIT")  # fmt: skip
+    admin = create_engine(
+        base_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -63,8 +64,12 @@ def create_database(base_url: str, name: str) -> str:
 
 def prepare_app_database(url: str, env: dict) -> None:
     """Migrate and create one office with the default questionnaire."""
-    subprocess.run([str(BIN / "flask"), "--app", "survey_app", "db", "upgrade"], env=env,
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [str(BIN / "flask"), "--app", "survey_app", "db", "upgrade"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     script = (
         "from survey_app import create_app\n"
         "from survey_app.extensions import db\n"
@@ -81,28 +86,50 @@ def prepare_app_database(url: str, env: dict) -> None:
     subprocess.run([sys.executable, "-c", script], env=env, check=True, cwd=ROOT)
 
 
-def prepare_databases(base_url: str, redis_url: str, app_name: str,
-                      baseline_name: str) -> tuple[dict, dict]:
+def prepare_databases(
+    base_url: str, redis_url: str, app_name: str, baseline_name: str
+) -> tuple[dict, dict]:
     """Fresh databases for the app (migrated, one office) and for the baseline (its table); the
     environments that run each, rate limits in Redis."""
     app_db = create_database(base_url, app_name)
     base_db = create_database(base_url, baseline_name)
-    env = {**os.environ, "DATABASE_URL": app_db, "SECRET_KEY": "bench-" + "x" * 40,
-           "MSCORE_INSTANCE_PATH": "/tmp/mscore-bench-instance", "PYTHONPATH": str(ROOT),
-           "RATELIMIT_STORAGE_URI": redis_url, "SURVEY_RATE_LIMIT": "1000000 per minute"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": app_db,
+        "SECRET_KEY": "bench-" + "x" * 40,
+        "MSCORE_INSTANCE_PATH": "/tmp/mscore-bench-instance",
+        "PYTHONPATH": str(ROOT),
+        "RATELIMIT_STORAGE_URI": redis_url,
+        "SURVEY_RATE_LIMIT": "1000000 per minute",
+    }
     prepare_app_database(app_db, env)
     base_env = {**env, "DATABASE_URL": base_db}
-    subprocess.run([sys.executable, "-c", "from bench.baseline_app import create_tables; "
-                    "create_tables()"], env=base_env, cwd=ROOT, check=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-c", "from bench.baseline_app import create_tables; create_tables()"],
+        env=base_env,
+        cwd=ROOT,
+        check=True,
+    )
     return env, base_env
 
 
 def start_gunicorn(app_spec: str, port: int, env: dict) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}",
-         "--log-level", "warning", app_spec],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        [
+            str(BIN / "gunicorn"),
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            app_spec,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -142,13 +169,27 @@ def survey_session(port: int) -> tuple[str, str]:
 
 
 FULL_ANSWERS = {
-    "q_overall": "4", "q_access_signs": "5", "q_access_seats": "4", "q_access_equipment": "4",
-    "q_procedure_posted": "5", "q_procedure_documents": "4", "q_procedure_fees": "5",
-    "q_procedure_time": "3", "q_staff_polite": "5", "q_staff_guidance": "4", "q_staff_rules": "5",
-    "q_result_on_time": "4", "q_result_accurate": "5", "q_result_fair": "5",
-    "q_feedback_easy": "4", "q_feedback_handled": "4", "q_feedback_notified": "3",
-    "q_extra_payment": "0", "q_comment": "Cán bộ hướng dẫn tận tình, chu đáo", "service": "",
-}  # fmt: skip
+    "q_overall": "4",
+    "q_access_signs": "5",
+    "q_access_seats": "4",
+    "q_access_equipment": "4",
+    "q_procedure_posted": "5",
+    "q_procedure_documents": "4",
+    "q_procedure_fees": "5",
+    "q_procedure_time": "3",
+    "q_staff_polite": "5",
+    "q_staff_guidance": "4",
+    "q_staff_rules": "5",
+    "q_result_on_time": "4",
+    "q_result_accurate": "5",
+    "q_result_fair": "5",
+    "q_feedback_easy": "4",
+    "q_feedback_handled": "4",
+    "q_feedback_notified": "3",
+    "q_extra_payment": "0",
+    "q_comment": "Cán bộ hướng dẫn tận tình, chu đáo",
+    "service": "",
+}
 
 
 MAX_RPS = 2000  # per run, an upper bound used to pre-build enough request bodies
@@ -180,8 +221,9 @@ def cpu_seconds(server_pid: int | None) -> dict[str, float]:
     return totals
 
 
-def load(port: int, seconds: float, concurrency: int, make_request,
-         server_pid: int | None = None) -> dict:
+def load(
+    port: int, seconds: float, concurrency: int, make_request, server_pid: int | None = None
+) -> dict:
     """Send requests from `concurrency` threads for `seconds`; latencies of the successful ones.
 
     Request bodies are built before the clock starts: the load generator shares the machine's
@@ -232,11 +274,15 @@ def load(port: int, seconds: float, concurrency: int, make_request,
     served = max(len(latencies), 1)
     cpu = {k: round(1000 * (cpu_after[k] - cpu_before[k]) / served, 3) for k in cpu_after}
     return {
-        "cpu_ms_per_request": cpu, "cpu_ms_total": round(sum(cpu.values()), 3),
-        "requests": len(latencies), "errors": errors[0], "rps": len(latencies) / duration,
+        "cpu_ms_per_request": cpu,
+        "cpu_ms_total": round(sum(cpu.values()), 3),
+        "requests": len(latencies),
+        "errors": errors[0],
+        "rps": len(latencies) / duration,
         "p50_ms": percentile(latencies, 0.50),
-        "p99_ms": percentile(latencies, 0.99), "latencies": latencies,
-    }  # fmt: skip
+        "p99_ms": percentile(latencies, 0.99),
+        "latencies": latencies,
+    }
 
 
 def percentile(ordered: list[float], share: float) -> float:
@@ -258,8 +304,11 @@ def survey_request_factory(port):
         cookie, csrf = state
         form = {**FULL_ANSWERS, "csrf_token": csrf, "submission_token": secrets.token_urlsafe(24)}
         body = urllib.parse.urlencode(form).encode()
-        headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie,
-                   "User-Agent": f"bench-phone-{index}"}  # fmt: skip
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": cookie,
+            "User-Agent": f"bench-phone-{index}",
+        }
         return "POST", "/s/BENCH/Q1", body, headers, 303
 
     return make
@@ -295,36 +344,53 @@ def answer_fks_dropped_env(env: dict, base_url: str) -> dict:
 def summarize(windows: list[dict]) -> dict:
     """Medians over one side's windows; latency percentiles over all its requests pooled."""
     pooled = sorted(x for w in windows for x in w["latencies"])
-    cpu = {k: statistics.median(w["cpu_ms_per_request"][k] for w in windows)
-           for k in windows[0]["cpu_ms_per_request"]}  # fmt: skip
-    return {"rps": statistics.median(w["rps"] for w in windows),
-            "requests": sum(w["requests"] for w in windows),
-            "errors": sum(w["errors"] for w in windows),
-            "p50_ms": percentile(pooled, 0.50), "p99_ms": percentile(pooled, 0.99),
-            "cpu_ms_per_request": cpu,
-            "cpu_ms_total": statistics.median(w["cpu_ms_total"] for w in windows)}  # fmt: skip
+    cpu = {
+        k: statistics.median(w["cpu_ms_per_request"][k] for w in windows)
+        for k in windows[0]["cpu_ms_per_request"]
+    }
+    return {
+        "rps": statistics.median(w["rps"] for w in windows),
+        "requests": sum(w["requests"] for w in windows),
+        "errors": sum(w["errors"] for w in windows),
+        "p50_ms": percentile(pooled, 0.50),
+        "p99_ms": percentile(pooled, 0.99),
+        "cpu_ms_per_request": cpu,
+        "cpu_ms_total": statistics.median(w["cpu_ms_total"] for w in windows),
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5, help="length of one window")
-    parser.add_argument("--pairs", type=int, default=12,
-                        help="rounds: one window of each side per round")  # fmt: skip
+    parser.add_argument(
+        "--pairs", type=int, default=12, help="rounds: one window of each side per round"
+    )
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--what-if", action="append", default=[], choices=sorted(WHAT_IFS),
-                        help="also measure the app without this protection")  # fmt: skip
-    parser.add_argument("--database-url", default=os.environ.get(
-        "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))  # fmt: skip
+    parser.add_argument(
+        "--what-if",
+        action="append",
+        default=[],
+        choices=sorted(WHAT_IFS),
+        help="also measure the app without this protection",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+    )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
     args = parser.parse_args()
 
-    env, base_env = prepare_databases(args.database_url, args.redis, "mscore_bench_submit",
-                                      "mscore_bench_baseline")  # fmt: skip
-    specs = {"baseline": ("bench.baseline_app:create_app()", base_env),
-             "submit": ("survey_app:create_app()", env)}  # fmt: skip
+    env, base_env = prepare_databases(
+        args.database_url, args.redis, "mscore_bench_submit", "mscore_bench_baseline"
+    )
+    specs = {
+        "baseline": ("bench.baseline_app:create_app()", base_env),
+        "submit": ("survey_app:create_app()", env),
+    }
     for name in args.what_if:
-        what_if_env = answer_fks_dropped_env(env, args.database_url) if name == "no-answer-fks" \
-            else env  # fmt: skip
+        what_if_env = (
+            answer_fks_dropped_env(env, args.database_url) if name == "no-answer-fks" else env
+        )
         specs[name] = (WHAT_IFS[name], what_if_env)
     servers: dict[str, subprocess.Popen] = {}
     sides: dict[str, tuple] = {}
@@ -332,8 +398,10 @@ def main() -> int:
         for name, (spec, side_env) in specs.items():
             port = free_port()
             servers[name] = start_gunicorn(spec, port, side_env)
-            sides[name] = (port, baseline_request if name == "baseline"
-                           else survey_request_factory(port))  # fmt: skip
+            sides[name] = (
+                port,
+                baseline_request if name == "baseline" else survey_request_factory(port),
+            )
         for port, make in sides.values():
             load(port, 2, args.concurrency, make)  # warm up: connections, caches
         runs: dict[str, list[dict]] = {name: [] for name in sides}
@@ -341,51 +409,76 @@ def main() -> int:
             order = list(sides) if pair % 2 == 0 else list(sides)[::-1]
             for name in order:  # ABBA: a steady drift in speed favours no side
                 port, make = sides[name]
-                runs[name].append(load(port, args.seconds, args.concurrency, make,
-                                       servers[name].pid))  # fmt: skip
+                runs[name].append(
+                    load(port, args.seconds, args.concurrency, make, servers[name].pid)
+                )
             base = runs["baseline"][-1]
-            print(f"round {pair + 1:2}: baseline {base['rps']:4.0f} req/s "
-                  f"({base['cpu_ms_total']:.2f} ms CPU), " + ", ".join(
-                      f"{name} {w['rps']:4.0f} req/s ({w['cpu_ms_total']:.2f} ms CPU, ratio "
-                      f"{w['rps'] / base['rps']:.2f})"
-                      for name, w in ((n, runs[n][-1]) for n in sides if n != "baseline")),
-                  file=sys.stderr, flush=True)  # fmt: skip
+            print(
+                f"round {pair + 1:2}: baseline {base['rps']:4.0f} req/s "
+                f"({base['cpu_ms_total']:.2f} ms CPU), "
+                + ", ".join(
+                    f"{name} {w['rps']:4.0f} req/s ({w['cpu_ms_total']:.2f} ms CPU, ratio "
+                    f"{w['rps'] / base['rps']:.2f})"
+                    for name, w in ((n, runs[n][-1]) for n in sides if n != "baseline")
+                ),
+                file=sys.stderr,
+                flush=True,
+            )
     finally:
         for proc in servers.values():
             stop(proc)
 
     summary = {name: summarize(windows) for name, windows in runs.items()}
-    ratios = {name: sorted(w["rps"] / b["rps"]
-                           for b, w in zip(runs["baseline"], runs[name], strict=True))
-              for name in runs if name != "baseline"}  # fmt: skip
+    ratios = {
+        name: sorted(w["rps"] / b["rps"] for b, w in zip(runs["baseline"], runs[name], strict=True))
+        for name in runs
+        if name != "baseline"
+    }
     ratio = statistics.median(ratios["submit"])
     ratio_of_medians = summary["submit"]["rps"] / summary["baseline"]["rps"]
     for windows in runs.values():
         for w in windows:
             del w["latencies"]
-    print(json.dumps({"windows": runs, "median": summary, "pair_ratios": ratios,
-                      "ratio": ratio, "ratio_of_medians": ratio_of_medians}, indent=2))
-    print(f"\n{args.pairs} rounds of {args.seconds:g} s windows, {args.concurrency} client "
-          "threads\n\n| | req/s (median) | ratio to the baseline (median of the rounds; "
-          "middle half) | p50 ms | p99 ms | errors | CPU ms per request: server, PostgreSQL, "
-          "Redis, load generator = total |\n|---|---|---|---|---|---|---|")  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "windows": runs,
+                "median": summary,
+                "pair_ratios": ratios,
+                "ratio": ratio,
+                "ratio_of_medians": ratio_of_medians,
+            },
+            indent=2,
+        )
+    )
+    print(
+        f"\n{args.pairs} rounds of {args.seconds:g} s windows, {args.concurrency} client "
+        "threads\n\n| | req/s (median) | ratio to the baseline (median of the rounds; "
+        "middle half) | p50 ms | p99 ms | errors | CPU ms per request: server, PostgreSQL, "
+        "Redis, load generator = total |\n|---|---|---|---|---|---|---|"
+    )
     for name, s in summary.items():
         c = s["cpu_ms_per_request"]
         spread = "" if name == "baseline" else _ratio_text(ratios[name])
-        print(f"| {name} | {s['rps']:.0f} | {spread} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} | "
-              f"{s['errors']:.0f} | {c['server']:.2f}, {c['postgres']:.2f}, {c['redis']:.2f}, "
-              f"{c['client']:.2f} = {s['cpu_ms_total']:.2f} |")  # fmt: skip
-    print(f"\nratio submit/baseline, median of the pairs = {ratio:.3f} (target >= 0.60; pairs "
-          f"{ratios['submit'][0]:.2f} to {ratios['submit'][-1]:.2f}); ratio of the median "
-          f"req/s = {ratio_of_medians:.2f}; p99 {summary['submit']['p99_ms']:.1f} ms "
-          "(target < 100)")  # fmt: skip
+        print(
+            f"| {name} | {s['rps']:.0f} | {spread} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} | "
+            f"{s['errors']:.0f} | {c['server']:.2f}, {c['postgres']:.2f}, {c['redis']:.2f}, "
+            f"{c['client']:.2f} = {s['cpu_ms_total']:.2f} |"
+        )
+    print(
+        f"\nratio submit/baseline, median of the pairs = {ratio:.3f} (target >= 0.60; pairs "
+        f"{ratios['submit'][0]:.2f} to {ratios['submit'][-1]:.2f}); ratio of the median "
+        f"req/s = {ratio_of_medians:.2f}; p99 {summary['submit']['p99_ms']:.1f} ms "
+        "(target < 100)"
+    )
     return 0 if ratio >= 0.6 and summary["submit"]["p99_ms"] < 100 else 1
 
 
 def _ratio_text(ratios: list[float]) -> str:
     """'0.55 (0.51 to 0.61)': the median of sorted ratios and the quartiles around it."""
-    low, mid, high = (statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) > 1
-                      else ratios * 3)  # fmt: skip
+    low, mid, high = (
+        statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) > 1 else ratios * 3
+    )
     return f"{mid:.2f} ({low:.2f} to {high:.2f})"
 
 

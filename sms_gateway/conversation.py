@@ -56,8 +56,9 @@ def ask(question: SmsQuestion, language: str) -> str:
     return question_text(question.code, language, question.fallback)
 
 
-def advance(questions: list[SmsQuestion], step: int, retries: int, body: str,
-            language: str) -> Turn:  # fmt: skip
+def advance(
+    questions: list[SmsQuestion], step: int, retries: int, body: str, language: str
+) -> Turn:
     """Apply one reply to the conversation at `step`; never raises on any text."""
     if step >= len(questions):
         return Turn(text("done", language), ConversationStatus.COMPLETED, step, retries)

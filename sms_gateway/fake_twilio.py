@@ -30,8 +30,13 @@ MESSAGING_SERVICE_SID = "MG" + "e" * 32
 class FakeTwilio:
     """The Messages resource of Twilio's REST API, in memory, with a failure script."""
 
-    def __init__(self, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN,
-                 port: int = 0, timeout_seconds: float = 2.0):  # fmt: skip
+    def __init__(
+        self,
+        account_sid: str = ACCOUNT_SID,
+        auth_token: str = AUTH_TOKEN,
+        port: int = 0,
+        timeout_seconds: float = 2.0,
+    ):
         self.account_sid, self.auth_token = account_sid, auth_token
         self.timeout_seconds = timeout_seconds
         self.delay_seconds = 0.0  # added to every creation: makes a batch slow enough to kill
@@ -82,15 +87,27 @@ class FakeTwilio:
         now = format_datetime(datetime.now(UTC), usegmt=True)
         sid = "SM" + uuid.uuid4().hex
         message = {
-            "sid": sid, "account_sid": self.account_sid, "api_version": "2010-04-01",
-            "to": form.get("To"), "from": form.get("From"), "body": form.get("Body"),
-            "messaging_service_sid": form.get("MessagingServiceSid"), "status": "queued",
-            "status_callback": form.get("StatusCallback"), "direction": "outbound-api",
-            "num_segments": "1", "num_media": "0", "date_created": now, "date_updated": now,
-            "date_sent": None, "error_code": None, "error_message": None, "price": None,
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "api_version": "2010-04-01",
+            "to": form.get("To"),
+            "from": form.get("From"),
+            "body": form.get("Body"),
+            "messaging_service_sid": form.get("MessagingServiceSid"),
+            "status": "queued",
+            "status_callback": form.get("StatusCallback"),
+            "direction": "outbound-api",
+            "num_segments": "1",
+            "num_media": "0",
+            "date_created": now,
+            "date_updated": now,
+            "date_sent": None,
+            "error_code": None,
+            "error_message": None,
+            "price": None,
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
             "subresource_uris": {},
-        }  # fmt: skip
+        }
         with self.lock:
             self.messages.append(message)
         return message
@@ -120,8 +137,15 @@ def _handler(fake: FakeTwilio):
             self.wfile.write(body)
 
         def _error(self, status: int, code: int | None, message: str) -> None:
-            self._reply(status, {"code": code, "message": message, "status": status,
-                                 "more_info": f"https://www.twilio.com/docs/errors/{code}"})
+            self._reply(
+                status,
+                {
+                    "code": code,
+                    "message": message,
+                    "status": status,
+                    "more_info": f"https://www.twilio.com/docs/errors/{code}",
+                },
+            )
 
         def _authorized(self) -> bool:
             expected = base64.b64encode(f"{fake.account_sid}:{fake.auth_token}".encode()).decode()
@@ -138,13 +162,26 @@ def _handler(fake: FakeTwilio):
                 return self._error(404, 20404, "The requested resource was not found")
             query = {k: v[-1] for k, v in parse_qs(url.query).items()}
             with fake.lock:
-                found = [m for m in reversed(fake.messages)
-                         if "To" not in query or m["to"] == query["To"]]  # fmt: skip
+                found = [
+                    m
+                    for m in reversed(fake.messages)
+                    if "To" not in query or m["to"] == query["To"]
+                ]
             size = int(query.get("PageSize", 50))
-            self._reply(200, {"messages": found[:size], "page": 0, "page_size": size,
-                              "first_page_uri": url.path, "next_page_uri": None,
-                              "previous_page_uri": None, "uri": self.path, "start": 0,
-                              "end": min(size, len(found)) - 1})  # fmt: skip
+            self._reply(
+                200,
+                {
+                    "messages": found[:size],
+                    "page": 0,
+                    "page_size": size,
+                    "first_page_uri": url.path,
+                    "next_page_uri": None,
+                    "previous_page_uri": None,
+                    "uri": self.path,
+                    "start": 0,
+                    "end": min(size, len(found)) - 1,
+                },
+            )
 
         def do_POST(self):  # noqa: N802
             length = int(self.headers.get("Content-Length") or 0)

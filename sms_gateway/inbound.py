@@ -64,17 +64,21 @@ def set_opt_out(phone_hash_: str, is_out: bool, source: str, now: datetime) -> N
 
 def _latest_invitation(hash_: str) -> Invitation | None:
     return db.session.scalar(
-        select(Invitation).where(Invitation.phone_hash == hash_,
-                                 Invitation.status != S.QUEUED)
-        .order_by(Invitation.created_at.desc(), Invitation.id.desc()).limit(1)
-    )  # fmt: skip
+        select(Invitation)
+        .where(Invitation.phone_hash == hash_, Invitation.status != S.QUEUED)
+        .order_by(Invitation.created_at.desc(), Invitation.id.desc())
+        .limit(1)
+    )
 
 
 def _remember(message_sid: str, hash_: str | None, conversation: Conversation | None) -> None:
     if db.session.scalar(select(SmsMessage.id).where(SmsMessage.message_sid == message_sid)):
         raise Duplicate(message_sid)
-    db.session.add(SmsMessage(message_sid=message_sid, direction="in", phone_hash=hash_,
-                              conversation=conversation))  # fmt: skip
+    db.session.add(
+        SmsMessage(
+            message_sid=message_sid, direction="in", phone_hash=hash_, conversation=conversation
+        )
+    )
     db.session.flush()  # a concurrent duplicate waits here on the unique index, then fails
 
 
@@ -85,11 +89,16 @@ def _response(conversation: Conversation, invitation: Invitation, now: datetime)
     if db.session.scalar(select(Response.id).where(Response.dossier_id == dossier.id)):
         return None  # rated meanwhile (QR form with the dossier code): one response per dossier
     response = Response(
-        office_id=dossier.office_id, service_id=dossier.service_id, dossier_id=dossier.id,
+        office_id=dossier.office_id,
+        service_id=dossier.service_id,
+        dossier_id=dossier.id,
         questionnaire=current_questionnaire() or ensure_default_questionnaire(),
-        channel=Channel.SMS, language=conversation.language, client_hash=conversation.phone_hash,
-        is_partial=True, submitted_at=now,
-    )  # fmt: skip
+        channel=Channel.SMS,
+        language=conversation.language,
+        client_hash=conversation.phone_hash,
+        is_partial=True,
+        submitted_at=now,
+    )
     db.session.add(response)
     db.session.flush()
     conversation.response_id = response.id
@@ -101,8 +110,9 @@ def _save_answer(response: Response, questions: list[SmsQuestion], answer) -> No
     question = response.questionnaire.question(code)
     response.answers.append(Answer(question_id=question.id, value=value, text=comment))
     answered = {a.question_id for a in response.answers}
-    rated = [response.questionnaire.question(q.code).id for q in questions
-             if q.kind != QuestionKind.TEXT]  # fmt: skip
+    rated = [
+        response.questionnaire.question(q.code).id for q in questions if q.kind != QuestionKind.TEXT
+    ]
     response.is_partial = not all(qid in answered for qid in rated)
 
 
@@ -130,21 +140,32 @@ def handle_inbound(sender: str, body: str, message_sid: str, now: datetime | Non
         return text("unknown" if invitation is None else "expired", language)
     conversation = _conversation_of(invitation)
     if conversation is not None and conversation.status != ConversationStatus.ACTIVE:
-        return text("expired" if conversation.status == ConversationStatus.EXPIRED else "done",
-                    language)  # fmt: skip
+        return text(
+            "expired" if conversation.status == ConversationStatus.EXPIRED else "done", language
+        )
     hours = timedelta(hours=config["SMS_CONVERSATION_HOURS"])
     started = invitation.sent_at or invitation.claimed_at or invitation.created_at
     if now >= (conversation.expires_at if conversation else started + hours):
         return text("expired", language)  # stores nothing; the worker's sweep marks it expired
     if conversation is None:
-        conversation = Conversation(invitation=invitation, phone_hash=hash_, language=language,
-                                    expires_at=started + hours, step=0, retries=0)  # fmt: skip
+        conversation = Conversation(
+            invitation=invitation,
+            phone_hash=hash_,
+            language=language,
+            expires_at=started + hours,
+            step=0,
+            retries=0,
+        )
         db.session.add(conversation)
     _remember(message_sid, hash_, conversation)
-    started_response = (db.session.get(Response, conversation.response_id)
-                        if conversation.response_id else None)  # fmt: skip
-    questionnaire = started_response.questionnaire if started_response else (
-        current_questionnaire() or ensure_default_questionnaire())  # fmt: skip
+    started_response = (
+        db.session.get(Response, conversation.response_id) if conversation.response_id else None
+    )
+    questionnaire = (
+        started_response.questionnaire
+        if started_response
+        else (current_questionnaire() or ensure_default_questionnaire())
+    )
     questions = sms_questions(questionnaire)
     turn = advance(questions, conversation.step, conversation.retries, body, language)
     if turn.answer is not None:
@@ -155,18 +176,27 @@ def handle_inbound(sender: str, body: str, message_sid: str, now: datetime | Non
         _save_answer(response, questions, turn.answer)
         invitation.move_to(S.ANSWERED)
     conversation.step, conversation.retries, conversation.status = (
-        turn.step, turn.retries, turn.status)
+        turn.step,
+        turn.retries,
+        turn.status,
+    )
     db.session.flush()
     return turn.reply
 
 
 def _conversation_of(invitation: Invitation) -> Conversation | None:
     return db.session.scalar(
-        select(Conversation).where(Conversation.invitation_id == invitation.id))
+        select(Conversation).where(Conversation.invitation_id == invitation.id)
+    )
 
 
-def handle_status(invitation_ref: str | None, message_sid: str, status: str,
-                  error_code: str | None, now: datetime | None = None) -> bool:  # fmt: skip
+def handle_status(
+    invitation_ref: str | None,
+    message_sid: str,
+    status: str,
+    error_code: str | None,
+    now: datetime | None = None,
+) -> bool:
     """Record a delivery receipt; 21610 becomes an opt-out. Whether the message was known."""
     now = now or utcnow()
     invitation = None
@@ -174,7 +204,8 @@ def handle_status(invitation_ref: str | None, message_sid: str, status: str,
         invitation = db.session.get(Invitation, int(invitation_ref))
     if invitation is None:
         invitation = db.session.scalar(
-            select(Invitation).where(Invitation.provider_message_id == message_sid))
+            select(Invitation).where(Invitation.provider_message_id == message_sid)
+        )
     if invitation is None:
         return False
     if invitation.provider_message_id not in (None, message_sid):
@@ -202,12 +233,14 @@ def expire_stale(now: datetime | None = None) -> None:
     now = now or utcnow()
     hours = timedelta(hours=current_app.config["SMS_CONVERSATION_HOURS"])
     db.session.execute(
-        update(Conversation).where(Conversation.status == ConversationStatus.ACTIVE,
-                                   Conversation.expires_at <= now)
-        .values(status=ConversationStatus.EXPIRED), execution_options={"synchronize_session": False}
-    )  # fmt: skip
+        update(Conversation)
+        .where(Conversation.status == ConversationStatus.ACTIVE, Conversation.expires_at <= now)
+        .values(status=ConversationStatus.EXPIRED),
+        execution_options={"synchronize_session": False},
+    )
     db.session.execute(
-        update(Invitation).where(Invitation.status.in_([S.SENT, S.DELIVERED]),
-                                 Invitation.sent_at <= now - hours)
-        .values(status=S.EXPIRED), execution_options={"synchronize_session": False}
-    )  # fmt: skip
+        update(Invitation)
+        .where(Invitation.status.in_([S.SENT, S.DELIVERED]), Invitation.sent_at <= now - hours)
+        .values(status=S.EXPIRED),
+        execution_options={"synchronize_session": False},
+    )

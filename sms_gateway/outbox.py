@@ -44,36 +44,50 @@ class Claimed:
 def backoff_seconds(attempts: int, rng=random.random) -> float:
     """Exponential backoff with jitter: between half and all of base * 2^(attempts-1), capped."""
     config = current_app.config
-    delay = min(config["SMS_RETRY_MAX_SECONDS"],
-                config["SMS_RETRY_BASE_SECONDS"] * 2 ** max(0, attempts - 1))  # fmt: skip
+    delay = min(
+        config["SMS_RETRY_MAX_SECONDS"],
+        config["SMS_RETRY_BASE_SECONDS"] * 2 ** max(0, attempts - 1),
+    )
     return delay / 2 + rng() * delay / 2
 
 
 def _details(ids: list[int]):
     return db.session.execute(
-        select(Invitation.id, Invitation.attempts, Invitation.language, Invitation.phone_hash,
-               Invitation.claimed_at, Dossier.code, Dossier.phone_encrypted, Office.name)
+        select(
+            Invitation.id,
+            Invitation.attempts,
+            Invitation.language,
+            Invitation.phone_hash,
+            Invitation.claimed_at,
+            Dossier.code,
+            Dossier.phone_encrypted,
+            Office.name,
+        )
         .join(Dossier, Dossier.id == Invitation.dossier_id)
         .join(Office, Office.id == Invitation.office_id)
         .where(Invitation.id.in_(ids))
-    ).all()  # fmt: skip
+    ).all()
 
 
 def _outgoing(row, key: str, base_url: str) -> OutgoingSms:
     return OutgoingSms(
-        invitation_id=row.id, to=decrypt_phone(row.phone_encrypted, key),
+        invitation_id=row.id,
+        to=decrypt_phone(row.phone_encrypted, key),
         body=invitation_text(row.name, row.code, row.language),
         status_callback=f"{base_url}/sms/status?i={row.id}",
-    )  # fmt: skip
+    )
 
 
 def claim_batch(limit: int, now: datetime | None = None) -> list[Claimed]:
     """Move up to `limit` due invitations from queued to sending and commit (SKIP LOCKED on
     PostgreSQL; on SQLite the guarded UPDATE is atomic because writes are serialised)."""
     now = now or utcnow()
-    due = (select(Invitation.id)
-           .where(Invitation.status == S.QUEUED, Invitation.next_attempt_at <= now)
-           .order_by(Invitation.next_attempt_at).limit(limit))  # fmt: skip
+    due = (
+        select(Invitation.id)
+        .where(Invitation.status == S.QUEUED, Invitation.next_attempt_at <= now)
+        .order_by(Invitation.next_attempt_at)
+        .limit(limit)
+    )
     if db.session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     ids = db.session.scalars(
@@ -82,13 +96,18 @@ def claim_batch(limit: int, now: datetime | None = None) -> list[Claimed]:
         .values(status=S.SENDING, claimed_at=now, attempts=Invitation.attempts + 1)
         .returning(Invitation.id),
         execution_options={"synchronize_session": False},
-    ).all()  # fmt: skip
+    ).all()
     if not ids:
         db.session.commit()
         return []
     rows = _details(ids)
-    stopped = set(db.session.scalars(select(OptOut.phone_hash).where(
-        OptOut.phone_hash.in_({r.phone_hash for r in rows}), OptOut.revoked_at.is_(None))))
+    stopped = set(
+        db.session.scalars(
+            select(OptOut.phone_hash).where(
+                OptOut.phone_hash.in_({r.phone_hash for r in rows}), OptOut.revoked_at.is_(None)
+            )
+        )
+    )
     key, base = current_app.config["PHONE_ENCRYPTION_KEY"], current_app.config["PUBLIC_BASE_URL"]
     claimed, skipped = [], []
     for row in rows:
@@ -97,8 +116,11 @@ def claim_batch(limit: int, now: datetime | None = None) -> list[Claimed]:
             continue
         claimed.append(Claimed(_outgoing(row, key, base), row.attempts, row.claimed_at))
     if skipped:
-        db.session.execute(update(Invitation).where(Invitation.id.in_(skipped))
-                           .values(status=S.OPTED_OUT, error_code="opted_out"))  # fmt: skip
+        db.session.execute(
+            update(Invitation)
+            .where(Invitation.id.in_(skipped))
+            .values(status=S.OPTED_OUT, error_code="opted_out")
+        )
     db.session.commit()
     return claimed
 
@@ -117,13 +139,24 @@ def _record_sent(items: list[tuple[int, str]], now: datetime) -> None:
     table = Invitation.__table__
     # One statement executed for the whole batch (executemany); a receipt that came first
     # (delivered) keeps its status.
-    statement = update(table).where(table.c.id == bindparam("b_id")).values(
-        status=case((table.c.status == S.SENDING.value, S.SENT.value), else_=table.c.status),
-        provider_message_id=bindparam("b_sid"), error_code=None, error_message=None,
-        sent_at=func.coalesce(table.c.sent_at, bindparam("b_now", type_=UTCDateTime())),
-    )  # fmt: skip
-    db.session.execute(statement, [{"b_id": invitation_id, "b_sid": message_id, "b_now": now}
-                                   for invitation_id, message_id in items])  # fmt: skip
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(
+            status=case((table.c.status == S.SENDING.value, S.SENT.value), else_=table.c.status),
+            provider_message_id=bindparam("b_sid"),
+            error_code=None,
+            error_message=None,
+            sent_at=func.coalesce(table.c.sent_at, bindparam("b_now", type_=UTCDateTime())),
+        )
+    )
+    db.session.execute(
+        statement,
+        [
+            {"b_id": invitation_id, "b_sid": message_id, "b_now": now}
+            for invitation_id, message_id in items
+        ],
+    )
 
 
 def record_results(results: list[tuple[Claimed, SendResult]], now: datetime | None = None):
@@ -135,8 +168,11 @@ def record_results(results: list[tuple[Claimed, SendResult]], now: datetime | No
     for claimed, result in results:
         if result.outcome == Outcome.SENT:
             continue
-        guard = (Invitation.id == claimed.sms.invitation_id, Invitation.status == S.SENDING,
-                 Invitation.claimed_at == claimed.claimed_at)  # fmt: skip
+        guard = (
+            Invitation.id == claimed.sms.invitation_id,
+            Invitation.status == S.SENDING,
+            Invitation.claimed_at == claimed.claimed_at,
+        )
         values = {"error_code": result.error_code, "error_message": result.error_message}
         if result.outcome == Outcome.UNKNOWN:
             pass  # stays `sending`: reconciled against the provider when the lease expires
@@ -151,11 +187,15 @@ def record_results(results: list[tuple[Claimed, SendResult]], now: datetime | No
             values.update(status=S.FAILED)
             if result.outcome == Outcome.RETRY:
                 values["error_message"] = f"gave up after {claimed.attempts} attempts: " + (
-                    result.error_message or "")
-        db.session.execute(update(Invitation).where(*guard).values(**values),
-                           execution_options={"synchronize_session": False})  # fmt: skip
-        log.warning("invitation %s: %s %s", claimed.sms.invitation_id, result.outcome,
-                    result.error_code)  # fmt: skip
+                    result.error_message or ""
+                )
+        db.session.execute(
+            update(Invitation).where(*guard).values(**values),
+            execution_options={"synchronize_session": False},
+        )
+        log.warning(
+            "invitation %s: %s %s", claimed.sms.invitation_id, result.outcome, result.error_code
+        )
     db.session.commit()
 
 
@@ -165,13 +205,20 @@ def stale_sends(now: datetime | None = None, limit: int = 50) -> list[Claimed]:
     now = now or utcnow()
     lease = timedelta(seconds=current_app.config["SMS_SEND_LEASE_SECONDS"])
     ids = db.session.scalars(
-        select(Invitation.id).where(Invitation.status == S.SENDING,
-                                    Invitation.claimed_at < now - lease)
-        .order_by(Invitation.claimed_at).limit(limit)
-    ).all()  # fmt: skip
+        select(Invitation.id)
+        .where(Invitation.status == S.SENDING, Invitation.claimed_at < now - lease)
+        .order_by(Invitation.claimed_at)
+        .limit(limit)
+    ).all()
     key, base = current_app.config["PHONE_ENCRYPTION_KEY"], current_app.config["PUBLIC_BASE_URL"]
-    stale = [Claimed(_outgoing(row, key, base), row.attempts, row.claimed_at)
-             for row in _details(list(ids))] if ids else []  # fmt: skip
+    stale = (
+        [
+            Claimed(_outgoing(row, key, base), row.attempts, row.claimed_at)
+            for row in _details(list(ids))
+        ]
+        if ids
+        else []
+    )
     db.session.commit()
     return stale
 
@@ -192,8 +239,16 @@ def reconcile(provider, stale: list[Claimed], now: datetime | None = None) -> di
             results.append((claimed, SendResult(Outcome.SENT, message_id=message_id)))
             found["sent"] += 1
         else:
-            results.append((claimed, SendResult(Outcome.RETRY, error_code="not_sent",
-                                                 error_message="not found at the provider")))
+            results.append(
+                (
+                    claimed,
+                    SendResult(
+                        Outcome.RETRY,
+                        error_code="not_sent",
+                        error_message="not found at the provider",
+                    ),
+                )
+            )
             found["requeued"] += 1
     if results:
         record_results(results, now)

@@ -130,8 +130,15 @@ class TwilioProvider(SmsProvider):
 
     name = "twilio"
 
-    def __init__(self, account_sid: str, auth_token: str, messaging_service_sid: str = "",
-                 from_number: str = "", base_url: str = "", timeout: float = 10.0):  # fmt: skip
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        messaging_service_sid: str = "",
+        from_number: str = "",
+        base_url: str = "",
+        timeout: float = 10.0,
+    ):
         if not (messaging_service_sid or from_number):
             raise ValueError("set TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER")
         self.account_sid, self.auth_token = account_sid, auth_token
@@ -145,14 +152,18 @@ class TwilioProvider(SmsProvider):
         client = getattr(self._local, "client", None)
         if client is None:
             http = _RebasedHttpClient(self.base_url, self.timeout)
-            client = self._local.client = Client(self.account_sid, self.auth_token,
-                                                 http_client=http)  # fmt: skip
+            client = self._local.client = Client(
+                self.account_sid, self.auth_token, http_client=http
+            )
         return client
 
     def send(self, sms: OutgoingSms) -> SendResult:
         """Create the message; classify any failure."""
-        sender = ({"messaging_service_sid": self.messaging_service_sid}
-                  if self.messaging_service_sid else {"from_": self.from_number})  # fmt: skip
+        sender = (
+            {"messaging_service_sid": self.messaging_service_sid}
+            if self.messaging_service_sid
+            else {"from_": self.from_number}
+        )
         if sms.status_callback:
             sender["status_callback"] = sms.status_callback
         try:
@@ -163,8 +174,9 @@ class TwilioProvider(SmsProvider):
             outcome = Outcome.RETRY if _never_reached(exc) else Outcome.UNKNOWN
             return SendResult(outcome, error_code="connection", error_message=type(exc).__name__)
         except requests.exceptions.Timeout as exc:
-            return SendResult(Outcome.UNKNOWN, error_code="timeout",
-                              error_message=type(exc).__name__)  # fmt: skip
+            return SendResult(
+                Outcome.UNKNOWN, error_code="timeout", error_message=type(exc).__name__
+            )
         except requests.exceptions.RequestException as exc:
             return SendResult(Outcome.UNKNOWN, error_code="http", error_message=type(exc).__name__)
         return SendResult(Outcome.SENT, message_id=message.sid)
@@ -199,8 +211,10 @@ def make_provider(app: Flask) -> SmsProvider:
     if app.testing and not base_url.startswith(("http://127.0.0.1", "http://localhost")):
         raise RuntimeError("tests must never reach Twilio: set TWILIO_API_BASE_URL to the fake")
     return TwilioProvider(
-        config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"],
+        config["TWILIO_ACCOUNT_SID"],
+        config["TWILIO_AUTH_TOKEN"],
         messaging_service_sid=config.get("TWILIO_MESSAGING_SERVICE_SID", ""),
-        from_number=config.get("TWILIO_FROM_NUMBER", ""), base_url=base_url,
+        from_number=config.get("TWILIO_FROM_NUMBER", ""),
+        base_url=base_url,
         timeout=config.get("SMS_PROVIDER_TIMEOUT", 10.0),
-    )  # fmt: skip
+    )

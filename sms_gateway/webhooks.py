@@ -64,8 +64,12 @@ def inbound():
     """A citizen's reply: keywords, then the conversation; the next question in the TwiML."""
     sender, sid, body = _field("From"), _field("MessageSid"), _field("Body", required=False)
     if sender is None or sid is None or body is None:
-        return json_error(400, "bad_request", "From, MessageSid and Body are required",
-                          {"fields": ["From", "MessageSid", "Body"]})  # fmt: skip
+        return json_error(
+            400,
+            "bad_request",
+            "From, MessageSid and Body are required",
+            {"fields": ["From", "MessageSid", "Body"]},
+        )
     try:
         reply = handle_inbound(sender, body, sid)
         db.session.commit()
@@ -82,8 +86,12 @@ def status():
     """A delivery receipt (queued, sent, delivered, undelivered, failed)."""
     sid, state = _field("MessageSid"), _field("MessageStatus")
     if sid is None or state is None:
-        return json_error(400, "bad_request", "MessageSid and MessageStatus are required",
-                          {"fields": ["MessageSid", "MessageStatus"]})  # fmt: skip
+        return json_error(
+            400,
+            "bad_request",
+            "MessageSid and MessageStatus are required",
+            {"fields": ["MessageSid", "MessageStatus"]},
+        )
     known = handle_status(request.args.get("i"), sid, state.lower(), _field("ErrorCode", False))
     db.session.commit()
     if not known:

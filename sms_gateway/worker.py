@@ -30,8 +30,9 @@ class Worker:
         config = current_app.config
         self.provider = provider or make_provider(current_app)
         self.batch_size = config["SMS_BATCH_SIZE"]
-        self.pool = ThreadPoolExecutor(max(1, config["SMS_WORKER_CONCURRENCY"]),
-                                       thread_name_prefix="sms-send")  # fmt: skip
+        self.pool = ThreadPoolExecutor(
+            max(1, config["SMS_WORKER_CONCURRENCY"]), thread_name_prefix="sms-send"
+        )
         self.stopping = threading.Event()
         self.sent = 0
         self._expired_at = 0.0
@@ -100,10 +101,15 @@ def run_worker(once: bool = False) -> int:
     config = current_app.config
     slowest = slowest_batch_seconds(config)
     if config["SMS_SEND_LEASE_SECONDS"] <= slowest:
-        log.warning("SMS_SEND_LEASE_SECONDS=%s is not above the slowest batch (%s s: %s texts, "
-                    "%s at a time, %s s timeout): a slow send may be reconciled while in flight",
-                    config["SMS_SEND_LEASE_SECONDS"], slowest, config["SMS_BATCH_SIZE"],
-                    config["SMS_WORKER_CONCURRENCY"], config["SMS_PROVIDER_TIMEOUT"])
+        log.warning(
+            "SMS_SEND_LEASE_SECONDS=%s is not above the slowest batch (%s s: %s texts, "
+            "%s at a time, %s s timeout): a slow send may be reconciled while in flight",
+            config["SMS_SEND_LEASE_SECONDS"],
+            slowest,
+            config["SMS_BATCH_SIZE"],
+            config["SMS_WORKER_CONCURRENCY"],
+            config["SMS_PROVIDER_TIMEOUT"],
+        )
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, worker.stop)
         signal.signal(signal.SIGINT, worker.stop)

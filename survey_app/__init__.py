@@ -51,9 +51,11 @@ def create_app(test_config: dict | None = None) -> Flask:
             if engine.dialect.name != "sqlite":  # a file on this machine: nothing to lose
                 ping_when_idle(engine, app.config["DB_PING_AFTER_IDLE_SECONDS"])
     migrate.init_app(
-        app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"),
+        app,
+        db,
+        directory=os.path.join(os.path.dirname(__file__), "migrations"),
         render_as_batch=True,
-    )  # fmt: skip
+    )
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

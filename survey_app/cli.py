@@ -56,8 +56,15 @@ def create_user_command(email, name, role, office_code, password) -> None:
         raise click.BadParameter("an office manager needs --office", param_hint="--office")
     if db.session.scalar(select(User).where(User.email == email.lower())):
         raise click.BadParameter(f"a user with email {email!r} exists", param_hint="--email")
-    db.session.add(User(email=email.lower(), name=name, role=Role(role), office=office,
-                        password_hash=generate_password_hash(password)))  # fmt: skip
+    db.session.add(
+        User(
+            email=email.lower(),
+            name=name,
+            role=Role(role),
+            office=office,
+            password_hash=generate_password_hash(password),
+        )
+    )
     db.session.commit()
     click.echo(f"created {role} {email}")
 

@@ -103,7 +103,8 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
     # A send unconfirmed after the lease is reconciled with the provider, so the lease must
     # outlast the slowest batch: every text of it timing out, `concurrency` at a time.
     config["SMS_SEND_LEASE_SECONDS"] = float(
-        env.get("SMS_SEND_LEASE_SECONDS") or 2 * slowest_batch_seconds(config))
+        env.get("SMS_SEND_LEASE_SECONDS") or 2 * slowest_batch_seconds(config)
+    )
     if not is_production:
         if not config["PHONE_ENCRYPTION_KEY"]:
             config["PHONE_ENCRYPTION_KEY"] = _instance_secret(

@@ -53,8 +53,9 @@ class Utf8FormParser(FormDataParser):
         except UnicodeDecodeError:
             if wants_json():
                 raise BadRequest("the request body is not valid UTF-8") from None
-            friendly_abort(400, _("Your answers are not valid text (UTF-8). Please type them "
-                                  "again."))
+            friendly_abort(
+                400, _("Your answers are not valid text (UTF-8). Please type them again.")
+            )
         return stream, self.cls(items), self.cls()
 
 
@@ -92,8 +93,9 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         if wants_json():
-            return json_error(error.code or 500, error.name.lower().replace(" ", "_"),
-                              error.description)  # fmt: skip
+            return json_error(
+                error.code or 500, error.name.lower().replace(" ", "_"), error.description
+            )
         message = error.description if getattr(error, "friendly", False) else None
         status = error.code or 500
         return render_template(

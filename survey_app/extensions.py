@@ -61,10 +61,16 @@ class ShortPathLimiter(Limiter):
         self.short_path: Callable[[], bool] | None = None
         self.request_filter(self._short_path_failed)
 
-    def _check_request_limit(self, callable_name: str | None = None,
-                             in_middleware: bool = True) -> None:  # fmt: skip
-        if (in_middleware and callable_name is None and self.short_path is not None
-                and self.enabled and self.initialized):  # as Flask-Limiter's pass: not if off
+    def _check_request_limit(
+        self, callable_name: str | None = None, in_middleware: bool = True
+    ) -> None:
+        if (
+            in_middleware
+            and callable_name is None
+            and self.short_path is not None
+            and self.enabled
+            and self.initialized
+        ):  # as Flask-Limiter's pass: not if off
             try:
                 if self.short_path():
                     return
@@ -174,7 +180,13 @@ def autocommit_scalar(engine: Engine, sql: str, params: dict):
         lost = dialect.is_disconnect(error, driver, None)
         if lost or driver.autocommit:  # lost, or could not be put back in transaction mode
             pooled.invalidate(error)
-        raise DBAPIError.instance(sql, params, error, dialect.loaded_dbapi.Error,
-                                  connection_invalidated=lost, dialect=dialect) from error
+        raise DBAPIError.instance(
+            sql,
+            params,
+            error,
+            dialect.loaded_dbapi.Error,
+            connection_invalidated=lost,
+            dialect=dialect,
+        ) from error
     finally:
         pooled.close()

@@ -68,8 +68,9 @@ def qr_matrix(url: str) -> list[list[bool]]:
 
 @lru_cache(maxsize=8)
 def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(FONT_DIR / ("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf")),
-                              size)  # fmt: skip
+    return ImageFont.truetype(
+        str(FONT_DIR / ("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf")), size
+    )
 
 
 def _wrap(text: str, size: int, bold: bool, width: int) -> list[str]:
@@ -98,8 +99,10 @@ def layout(poster: Poster) -> list[tuple]:
     # ("rect", x, y, w, h, fill), ("text", centre_x, baseline, size, bold, fill, text),
     # ("qr", x, y, module_px, matrix)
     ops: list[tuple] = [("rect", 0, 0, WIDTH, 250, BRAND)]
-    ops += [("text", WIDTH // 2, 130, 76, True, "#ffffff", HEADER_VI),
-            ("text", WIDTH // 2, 205, 46, False, "#ffffff", HEADER_EN)]  # fmt: skip
+    ops += [
+        ("text", WIDTH // 2, 130, 76, True, "#ffffff", HEADER_VI),
+        ("text", WIDTH // 2, 205, 46, False, "#ffffff", HEADER_EN),
+    ]
     inner, y = WIDTH - 2 * MARGIN, 250
     blocks = [(poster.title, (84, 72, 62), True, INK)]
     if poster.subtitle:
@@ -165,10 +168,12 @@ def _svg_path(matrix: list[list[bool]]) -> str:
 
 def render_svg(poster: Poster) -> bytes:
     """The poster as UTF-8 SVG: real text elements and the QR code as one path."""
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="148mm" height="210mm" '
-           f'viewBox="0 0 {WIDTH} {HEIGHT}">',
-           f"<title>{escape(poster.title)}</title>",
-           f'<rect width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>']  # fmt: skip
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="148mm" height="210mm" '
+        f'viewBox="0 0 {WIDTH} {HEIGHT}">',
+        f"<title>{escape(poster.title)}</title>",
+        f'<rect width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>',
+    ]
     for op in layout(poster):
         if op[0] == "rect":
             _, x, y, w, h, fill = op
@@ -176,14 +181,18 @@ def render_svg(poster: Poster) -> bytes:
         elif op[0] == "text":
             _, cx, baseline, size, bold, fill, text = op
             weight = ' font-weight="bold"' if bold else ""
-            out.append(f'<text x="{cx}" y="{baseline}" font-family="DejaVu Sans, Arial, sans-serif"'
-                       f' font-size="{size}"{weight} fill="{fill}" text-anchor="middle">'
-                       f"{escape(text)}</text>")  # fmt: skip
+            out.append(
+                f'<text x="{cx}" y="{baseline}" font-family="DejaVu Sans, Arial, sans-serif"'
+                f' font-size="{size}"{weight} fill="{fill}" text-anchor="middle">'
+                f"{escape(text)}</text>"
+            )
         else:
             _, x, y, module, matrix = op
             d = quoteattr(_svg_path(matrix))
-            out.append(f'<path transform="translate({x},{y}) scale({module})" fill="#000000" '
-                       f'shape-rendering="crispEdges" d={d}/>')  # fmt: skip
+            out.append(
+                f'<path transform="translate({x},{y}) scale({module})" fill="#000000" '
+                f'shape-rendering="crispEdges" d={d}/>'
+            )
     out.append("</svg>\n")
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + "\n".join(out)).encode("utf-8")
 
@@ -198,8 +207,17 @@ def render(poster: Poster, fmt: str) -> bytes:
     if fmt == "png":
         image.save(buffer, "PNG", dpi=(DPI, DPI))
     else:
-        image.save(buffer, "PDF", resolution=DPI, quality=95, subsampling=0, title=poster.title,
-                   subject=poster.url, keywords=poster.url, creator="mscore")  # fmt: skip
+        image.save(
+            buffer,
+            "PDF",
+            resolution=DPI,
+            quality=95,
+            subsampling=0,
+            title=poster.title,
+            subject=poster.url,
+            keywords=poster.url,
+            creator="mscore",
+        )
     return buffer.getvalue()
 
 
@@ -220,8 +238,11 @@ def find_target(office_code: str, counter_code: str | None = None):
 
 def poster_for(office: Office, counter: Counter | None = None) -> Poster:
     """The poster of an office or one of its counters."""
-    return Poster(url=survey_url(office.code, counter.code if counter else None),
-                  title=office.name, subtitle=counter.name if counter else None)  # fmt: skip
+    return Poster(
+        url=survey_url(office.code, counter.code if counter else None),
+        title=office.name,
+        subtitle=counter.name if counter else None,
+    )
 
 
 def file_name(office: Office, counter: Counter | None, fmt: str) -> str:

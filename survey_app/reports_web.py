@@ -14,8 +14,10 @@ from .extensions import db
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
-MIME = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "csv": "text/csv; charset=utf-8"}
+MIME = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+}
 
 
 class ExportQueryIn(SatisfactionQueryIn):
@@ -41,5 +43,8 @@ def satisfaction_download(fmt: str):
     period = f"{query['start'].isoformat()}_{query['end'].isoformat()}"
     suffix = "" if fmt == "xlsx" else f"-{query['view']}"
     name = f"mscore-hai-long-{period}{suffix}.{fmt}"
-    return Response(buffer.getvalue(), mimetype=MIME[fmt],
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        buffer.getvalue(),
+        mimetype=MIME[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -241,9 +241,14 @@ def make_dossier(db):
     from survey_app.protection import protect_phone
 
     def make(office, code="HS-001", phone=None, service=None, **kw):
-        dossier = Dossier(office=office, code=code, service=service,
-                          service_code=service.code if service else None,
-                          **protect_phone(phone), **kw)  # fmt: skip
+        dossier = Dossier(
+            office=office,
+            code=code,
+            service=service,
+            service_code=service.code if service else None,
+            **protect_phone(phone),
+            **kw,
+        )
         db.session.add(dossier)
         db.session.commit()
         return dossier

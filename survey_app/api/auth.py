@@ -24,15 +24,17 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(name: str, office: Office | None = None,
-                 scopes: tuple[str, ...] = DEFAULT_SCOPES) -> tuple[ApiToken, str]:  # fmt: skip
+def create_token(
+    name: str, office: Office | None = None, scopes: tuple[str, ...] = DEFAULT_SCOPES
+) -> tuple[ApiToken, str]:
     """Add a token and return it with its plain value, which is never stored; flush only."""
     unknown = set(scopes) - set(SCOPES)
     if unknown:
         raise ValueError(f"unknown scope(s): {', '.join(sorted(unknown))}")
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(name=name, token_hash=hash_token(plain), scopes=" ".join(scopes),
-                     office=office)  # fmt: skip
+    token = ApiToken(
+        name=name, token_hash=hash_token(plain), scopes=" ".join(scopes), office=office
+    )
     db.session.add(token)
     db.session.flush()
     return token, plain
@@ -55,9 +57,10 @@ def unauthorized(message: str):
 def active_token(plain: str) -> ApiToken | None:
     """The unrevoked token whose hash matches; None for an unknown or revoked token."""
     token = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == hash_token(plain),
-                               ApiToken.revoked_at.is_(None))
-    )  # fmt: skip
+        select(ApiToken).where(
+            ApiToken.token_hash == hash_token(plain), ApiToken.revoked_at.is_(None)
+        )
+    )
     return token
 
 
@@ -74,8 +77,12 @@ def require_scope(scope: str):
             if token is None:
                 return unauthorized("the API token is unknown or revoked")
             if not token.has_scope(scope):
-                return json_error(403, "forbidden", f"this token lacks the scope {scope!r}",
-                                  {"required_scope": scope})  # fmt: skip
+                return json_error(
+                    403,
+                    "forbidden",
+                    f"this token lacks the scope {scope!r}",
+                    {"required_scope": scope},
+                )
             token.last_used_at = utcnow()
             g.api_token = token
             return view(*args, **kwargs)
@@ -91,8 +98,9 @@ def office_ids_in_scope(token: ApiToken) -> set[int] | None:
         return None
     ids, frontier = {token.office_id}, {token.office_id}
     while frontier:
-        frontier = set(db.session.scalars(
-            select(Office.id).where(Office.parent_id.in_(frontier)))) - ids  # fmt: skip
+        frontier = (
+            set(db.session.scalars(select(Office.id).where(Office.parent_id.in_(frontier)))) - ids
+        )
         ids |= frontier
     return ids
 

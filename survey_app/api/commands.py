@@ -32,8 +32,9 @@ def create_token_command(name: str, office_code: str | None, scopes: tuple[str, 
             raise click.BadParameter(f"no office with code {office_code!r}", param_hint="--office")
     for scope in scopes:
         if scope not in SCOPES:
-            raise click.BadParameter(f"{scope!r} is not one of {', '.join(SCOPES)}",
-                                     param_hint="--scope")  # fmt: skip
+            raise click.BadParameter(
+                f"{scope!r} is not one of {', '.join(SCOPES)}", param_hint="--scope"
+            )
     _, plain = create_token(name, office, tuple(scopes) or DEFAULT_SCOPES)
     db.session.commit()
     click.echo(plain)
@@ -49,9 +50,11 @@ def import_dossiers(path: Path):
 
     errors = CsvErrors(path)
     rows = read_csv(path, CSV_REQUIRED, CSV_OPTIONAL, errors)
-    schema, offices, valid = DossierIn(), {
-        o.code: o for o in db.session.scalars(select(Office).where(Office.is_active))
-    }, []
+    schema, offices, valid = (
+        DossierIn(),
+        {o.code: o for o in db.session.scalars(select(Office).where(Office.is_active))},
+        [],
+    )
     for row in rows:
         values = {name: row.get(name) for name in CSV_REQUIRED + CSV_OPTIONAL if row.has(name)}
         try:
@@ -64,8 +67,9 @@ def import_dossiers(path: Path):
             row.error("office_code", f"no active office with code {data['office_code']!r}")
             continue
         valid.append((row, data))
-    find_duplicates(rows, lambda r: r.get("code") and (r.get("office_code"), r.get("code")),
-                    "code", errors)  # fmt: skip
+    find_duplicates(
+        rows, lambda r: r.get("code") and (r.get("office_code"), r.get("code")), "code", errors
+    )
     errors.raise_if_any()
     summary, queued = ImportSummary(), 0
     with click.progressbar(valid, label="dossiers", show_pos=True) as bar:

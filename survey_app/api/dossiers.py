@@ -21,13 +21,21 @@ def _label(item) -> dict:
     """The office and dossier codes of an item, when they are plain strings (for the answer)."""
     if not isinstance(item, dict):
         return {"office_code": None, "code": None}
-    return {key: item.get(key) if isinstance(item.get(key), str) else None
-            for key in ("office_code", "code")}  # fmt: skip
+    return {
+        key: item.get(key) if isinstance(item.get(key), str) else None
+        for key in ("office_code", "code")
+    }
 
 
 def _rejected(index: int, item, reason: str, errors: dict) -> dict:
-    return {"index": index, **_label(item), "status": "rejected", "reason": reason,
-            "errors": errors, "warnings": []}  # fmt: skip
+    return {
+        "index": index,
+        **_label(item),
+        "status": "rejected",
+        "reason": reason,
+        "errors": errors,
+        "warnings": [],
+    }
 
 
 def process_item(index: int, item, schema: DossierIn, offices: dict) -> dict:
@@ -44,14 +52,25 @@ def process_item(index: int, item, schema: DossierIn, offices: dict) -> dict:
         offices[code] = find_office(code)
     office = offices[code]
     if office is None:
-        return _rejected(index, item, "unknown_office",
-                         {"office_code": [f"no active office with code {code!r}"]})  # fmt: skip
+        return _rejected(
+            index, item, "unknown_office", {"office_code": [f"no active office with code {code!r}"]}
+        )
     if not can_access_office(g.api_token, office):
-        return _rejected(index, item, "forbidden_office",
-                         {"office_code": ["this token may not write this office's dossiers"]})
+        return _rejected(
+            index,
+            item,
+            "forbidden_office",
+            {"office_code": ["this token may not write this office's dossiers"]},
+        )
     outcome = upsert_dossier(office, data)
-    return {"index": index, "office_code": code, "code": data["code"], "status": outcome.status,
-            "invitation": outcome.invitation, "warnings": outcome.warnings}  # fmt: skip
+    return {
+        "index": index,
+        "office_code": code,
+        "code": data["code"],
+        "status": outcome.status,
+        "invitation": outcome.invitation,
+        "warnings": outcome.warnings,
+    }
 
 
 @bp.post("/dossiers")
@@ -59,8 +78,9 @@ def process_item(index: int, item, schema: DossierIn, offices: dict) -> dict:
 def post_dossiers():
     """Create or update dossiers; the answer lists per item what was done or why it was not."""
     if not request.is_json:
-        return json_error(415, "unsupported_media_type",
-                          "send JSON (Content-Type: application/json)")  # fmt: skip
+        return json_error(
+            415, "unsupported_media_type", "send JSON (Content-Type: application/json)"
+        )
     try:
         payload = request.get_json()
     except BadRequest:
@@ -72,8 +92,12 @@ def post_dossiers():
     else:
         return json_error(400, "bad_json", "send a dossier object or a list of them")
     if len(items) > MAX_ITEMS:
-        return json_error(422, "too_many", f"send at most {MAX_ITEMS} dossiers per request",
-                          {"count": len(items), "max": MAX_ITEMS})  # fmt: skip
+        return json_error(
+            422,
+            "too_many",
+            f"send at most {MAX_ITEMS} dossiers per request",
+            {"count": len(items), "max": MAX_ITEMS},
+        )
     schema, offices = DossierIn(), {}
     results = [process_item(i, item, schema, offices) for i, item in enumerate(items)]
     db.session.commit()
@@ -82,9 +106,12 @@ def post_dossiers():
         result = out[0]
         if result["status"] == "rejected":
             status = _REJECT_STATUS[result["reason"]]
-            return json_error(status, result["reason"], "the dossier was rejected",
-                              result["errors"])  # fmt: skip
+            return json_error(
+                status, result["reason"], "the dossier was rejected", result["errors"]
+            )
         return result, 201 if result["status"] == "created" else 200
-    summary = {status: sum(r["status"] == status for r in out)
-               for status in ("created", "updated", "unchanged", "rejected")}  # fmt: skip
+    summary = {
+        status: sum(r["status"] == status for r in out)
+        for status in ("created", "updated", "unchanged", "rejected")
+    }
     return {"results": out, "summary": summary}, 200

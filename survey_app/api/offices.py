@@ -15,9 +15,18 @@ from .reports import REPORTS_READ
 
 def hierarchy(scope: set[int] | None) -> list[dict]:
     """Offices in depth-first order with their depth; a parent outside the scope is hidden."""
-    rows = db.session.execute(select(Office.id, Office.code, Office.name, Office.name_en,
-                                     Office.kind, Office.group, Office.parent_id,
-                                     Office.is_active).order_by(Office.code)).all()  # fmt: skip
+    rows = db.session.execute(
+        select(
+            Office.id,
+            Office.code,
+            Office.name,
+            Office.name_en,
+            Office.kind,
+            Office.group,
+            Office.parent_id,
+            Office.is_active,
+        ).order_by(Office.code)
+    ).all()
     by_id = {r.id: r for r in rows if scope is None or r.id in scope}
     children: dict[int | None, list] = {}
     for row in by_id.values():
@@ -27,10 +36,18 @@ def hierarchy(scope: set[int] | None) -> list[dict]:
     while stack:
         row, depth = stack.pop()
         parent = by_id.get(row.parent_id)
-        out.append({"code": row.code, "name": row.name, "name_en": row.name_en,
-                    "kind": str(row.kind), "group": str(row.group) if row.group else None,
-                    "parent_code": parent.code if parent else None,
-                    "is_active": row.is_active, "depth": depth})  # fmt: skip
+        out.append(
+            {
+                "code": row.code,
+                "name": row.name,
+                "name_en": row.name_en,
+                "kind": str(row.kind),
+                "group": str(row.group) if row.group else None,
+                "parent_code": parent.code if parent else None,
+                "is_active": row.is_active,
+                "depth": depth,
+            }
+        )
         stack.extend((child, depth + 1) for child in reversed(children.get(row.id, [])))
     return out
 

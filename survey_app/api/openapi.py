@@ -10,10 +10,15 @@ from .schemas import DossierIn, DossierResultOut
 
 docs_bp = Blueprint("api_docs", __name__, url_prefix="/api")
 
-_TYPES = {fields.Integer: ("integer", None), fields.Float: ("number", None),
-          fields.Boolean: ("boolean", None), fields.Date: ("string", "date"),
-          fields.AwareDateTime: ("string", "date-time"), fields.DateTime: ("string", "date-time"),
-          fields.String: ("string", None)}  # fmt: skip
+_TYPES = {
+    fields.Integer: ("integer", None),
+    fields.Float: ("number", None),
+    fields.Boolean: ("boolean", None),
+    fields.Date: ("string", "date"),
+    fields.AwareDateTime: ("string", "date-time"),
+    fields.DateTime: ("string", "date-time"),
+    fields.String: ("string", None),
+}
 
 
 def field_schema(field: fields.Field) -> dict:
@@ -54,73 +59,151 @@ def schema_object(schema: type[Schema]) -> dict:
     inst = schema()
     props = {f.data_key or name: field_schema(f) for name, f in inst.fields.items()}
     required = [f.data_key or n for n, f in inst.fields.items() if f.required]
-    return {"type": "object", "description": (schema.__doc__ or "").strip(),
-            "properties": props, **({"required": required} if required else {})}
+    return {
+        "type": "object",
+        "description": (schema.__doc__ or "").strip(),
+        "properties": props,
+        **({"required": required} if required else {}),
+    }
 
 
 def query_parameters(schema: type[Schema]) -> list[dict]:
     """The query parameters of a GET from its input schema."""
     inst = schema()
-    return [{"name": f.data_key or name, "in": "query", "required": bool(f.required),
-             "schema": {k: v for k, v in field_schema(f).items() if k != "nullable"}}
-            for name, f in inst.fields.items()]  # fmt: skip
+    return [
+        {
+            "name": f.data_key or name,
+            "in": "query",
+            "required": bool(f.required),
+            "schema": {k: v for k, v in field_schema(f).items() if k != "nullable"},
+        }
+        for name, f in inst.fields.items()
+    ]
 
 
 def _errors(*codes: int) -> dict:
     ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
-    text = {400: "Bad request", 401: "No or unknown token", 403: "Forbidden (scope or office)",
-            404: "Not found", 415: "Not JSON", 422: "Invalid parameters or body"}
+    text = {
+        400: "Bad request",
+        401: "No or unknown token",
+        403: "Forbidden (scope or office)",
+        404: "Not found",
+        415: "Not JSON",
+        422: "Invalid parameters or body",
+    }
     return {str(c): {"description": text[c], **ref} for c in codes}
 
 
 def _get(summary: str, query, out, scope: str, codes=(400, 401, 403, 404, 422)) -> dict:
-    ok = {"description": "OK", "content": {"application/json": {
-        "schema": {"$ref": f"#/components/schemas/{out.__name__}"}}}}  # fmt: skip
-    return {"get": {"summary": summary, "security": [{"bearer": [scope]}],
-                    "parameters": query_parameters(query) if query else [],
-                    "responses": {"200": ok, **_errors(*codes)}}}
+    ok = {
+        "description": "OK",
+        "content": {
+            "application/json": {"schema": {"$ref": f"#/components/schemas/{out.__name__}"}}
+        },
+    }
+    return {
+        "get": {
+            "summary": summary,
+            "security": [{"bearer": [scope]}],
+            "parameters": query_parameters(query) if query else [],
+            "responses": {"200": ok, **_errors(*codes)},
+        }
+    }
 
 
 def spec() -> dict:
     """The OpenAPI 3.0 document of /api/v1."""
-    components = [rs.ErrorOut, rs.SatisfactionReportOut, rs.PeriodOut, rs.QuestionOut,
-                  rs.OfficeReportOut, rs.GroupReportOut, rs.EstimateOut, rs.BandOut, rs.EbOut,
-                  rs.ChangeOut, rs.SmsOut, rs.OfficeOut, rs.ResponsePageOut, rs.ResponseOut,
-                  rs.QuestionnaireOut, rs.ChoiceOut, DossierIn, DossierResultOut]  # fmt: skip
+    components = [
+        rs.ErrorOut,
+        rs.SatisfactionReportOut,
+        rs.PeriodOut,
+        rs.QuestionOut,
+        rs.OfficeReportOut,
+        rs.GroupReportOut,
+        rs.EstimateOut,
+        rs.BandOut,
+        rs.EbOut,
+        rs.ChangeOut,
+        rs.SmsOut,
+        rs.OfficeOut,
+        rs.ResponsePageOut,
+        rs.ResponseOut,
+        rs.QuestionnaireOut,
+        rs.ChoiceOut,
+        DossierIn,
+        DossierResultOut,
+    ]
     schemas = {c.__name__: schema_object(c) for c in components}
-    schemas["OfficeList"] = {"type": "object", "properties": {
-        "offices": {"type": "array", "items": {"$ref": "#/components/schemas/OfficeOut"}}}}
+    schemas["OfficeList"] = {
+        "type": "object",
+        "properties": {
+            "offices": {"type": "array", "items": {"$ref": "#/components/schemas/OfficeOut"}}
+        },
+    }
     schemas["ResponsePageOut"]["properties"]["has_more"] = {"type": "boolean"}
     paths = {
-        "/reports/satisfaction": _get("Satisfaction report of a period", rs.SatisfactionQueryIn,
-                                      rs.SatisfactionReportOut, "reports:read"),
-        "/offices": _get("The office hierarchy in scope", None, type("OfficeList", (), {}),
-                         "reports:read", (401, 403)),
-        "/responses": _get("Responses by cursor pages", rs.ResponsesQueryIn,
-                           rs.ResponsePageOut, "responses:read"),
-        "/questionnaires/current": _get("The current questionnaire", None, rs.QuestionnaireOut,
-                                        "reports:read", (401, 403, 404)),
-        "/dossiers": {"post": {
-            "summary": "Create or update a dossier (or a list of up to 1,000)",
-            "security": [{"bearer": ["dossiers:write"]}],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "oneOf": [{"$ref": "#/components/schemas/DossierIn"},
-                          {"type": "array", "items": {"$ref": "#/components/schemas/DossierIn"}}]
-            }}}},
-            "responses": {"200": {"description": "Updated, or the results of a list"},
-                          "201": {"description": "Created"}, **_errors(400, 401, 403, 415, 422)},
-        }},
-    }  # fmt: skip
+        "/reports/satisfaction": _get(
+            "Satisfaction report of a period",
+            rs.SatisfactionQueryIn,
+            rs.SatisfactionReportOut,
+            "reports:read",
+        ),
+        "/offices": _get(
+            "The office hierarchy in scope",
+            None,
+            type("OfficeList", (), {}),
+            "reports:read",
+            (401, 403),
+        ),
+        "/responses": _get(
+            "Responses by cursor pages", rs.ResponsesQueryIn, rs.ResponsePageOut, "responses:read"
+        ),
+        "/questionnaires/current": _get(
+            "The current questionnaire", None, rs.QuestionnaireOut, "reports:read", (401, 403, 404)
+        ),
+        "/dossiers": {
+            "post": {
+                "summary": "Create or update a dossier (or a list of up to 1,000)",
+                "security": [{"bearer": ["dossiers:write"]}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "oneOf": [
+                                    {"$ref": "#/components/schemas/DossierIn"},
+                                    {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/DossierIn"},
+                                    },
+                                ]
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {"description": "Updated, or the results of a list"},
+                    "201": {"description": "Created"},
+                    **_errors(400, 401, 403, 415, 422),
+                },
+            }
+        },
+    }
     return {
         "openapi": "3.0.3",
-        "info": {"title": "mscore API", "version": "1",
-                 "description": "Citizen satisfaction with one-stop public services: dossier "
-                                "events in, reports and responses out. Shares are in 0–1."},
+        "info": {
+            "title": "mscore API",
+            "version": "1",
+            "description": "Citizen satisfaction with one-stop public services: dossier "
+            "events in, reports and responses out. Shares are in 0–1.",
+        },
         "servers": [{"url": current_app.config.get("PUBLIC_BASE_URL", "") + "/api/v1"}],
         "paths": paths,
-        "components": {"schemas": schemas, "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer"}}},
-    }  # fmt: skip
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
 
 
 @docs_bp.get("/openapi.json")

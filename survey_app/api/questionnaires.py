@@ -18,13 +18,23 @@ def current():
     questionnaire = current_questionnaire()
     if questionnaire is None:
         return json_error(404, "not_found", "no questionnaire has been published yet")
-    document = QuestionnaireOut().dump({
-        "version": questionnaire.version, "name": questionnaire.name,
-        "questions": [{"code": q.code, "dimension": str(q.dimension), "kind": str(q.kind),
-                       "position": q.position, "required": q.is_required,
-                       "text": {"vi": q.text_vi, "en": q.text_en},
-                       "values": list(KIND_VALUES.get(q.kind, ()))}
-                      for q in questionnaire.questions],
-    })  # fmt: skip
+    document = QuestionnaireOut().dump(
+        {
+            "version": questionnaire.version,
+            "name": questionnaire.name,
+            "questions": [
+                {
+                    "code": q.code,
+                    "dimension": str(q.dimension),
+                    "kind": str(q.kind),
+                    "position": q.position,
+                    "required": q.is_required,
+                    "text": {"vi": q.text_vi, "en": q.text_en},
+                    "values": list(KIND_VALUES.get(q.kind, ())),
+                }
+                for q in questionnaire.questions
+            ],
+        }
+    )
     db.session.commit()
     return document

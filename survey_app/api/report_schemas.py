@@ -100,8 +100,9 @@ class EstimateOut(BandOut):
     mean = fields.Nested(BandOut)
     par_points = fields.Nested(BandOut)
     change = fields.Nested(ChangeOut)
-    tier = fields.String(validate=validate.OneOf(("above", "indistinguishable", "below",
-                                                  "unreliable")))  # fmt: skip
+    tier = fields.String(
+        validate=validate.OneOf(("above", "indistinguishable", "below", "unreliable"))
+    )
     rank = fields.Integer(allow_none=True)
     rank_low = fields.Integer(allow_none=True)
     rank_high = fields.Integer(allow_none=True)

@@ -33,25 +33,36 @@ def load_query(schema: Schema) -> dict:
     known = {f.data_key or name for name, f in schema.fields.items()}
     unknown = sorted(set(request.args) - known)
     if unknown:
-        raise QueryError(json_error(400, "unknown_parameter", "unknown query parameter(s)",
-                                    {"unknown": unknown, "known": sorted(known)}))
+        raise QueryError(
+            json_error(
+                400,
+                "unknown_parameter",
+                "unknown query parameter(s)",
+                {"unknown": unknown, "known": sorted(known)},
+            )
+        )
     repeated = sorted(k for k in request.args if len(request.args.getlist(k)) > 1)
     if repeated:
-        raise QueryError(json_error(400, "repeated_parameter", "give each parameter once",
-                                    {"repeated": repeated}))
+        raise QueryError(
+            json_error(
+                400, "repeated_parameter", "give each parameter once", {"repeated": repeated}
+            )
+        )
     try:
         return schema.load(request.args.to_dict())
     except ValidationError as error:
-        raise QueryError(json_error(422, "invalid_query", "the query parameters are invalid",
-                                    error.messages)) from None
+        raise QueryError(
+            json_error(422, "invalid_query", "the query parameters are invalid", error.messages)
+        ) from None
 
 
 def subtree(office_id: int) -> set[int]:
     """An office's id and its descendants' ids."""
     ids, frontier = {office_id}, {office_id}
     while frontier:
-        frontier = set(db.session.scalars(
-            select(Office.id).where(Office.parent_id.in_(frontier)))) - ids  # fmt: skip
+        frontier = (
+            set(db.session.scalars(select(Office.id).where(Office.parent_id.in_(frontier)))) - ids
+        )
         ids |= frontier
     return ids
 
@@ -65,11 +76,17 @@ def visible_offices(scope: set[int] | None, office_code: str | None) -> set[int]
         return scope
     office = db.session.scalar(select(Office).where(Office.code == office_code))
     if office is None:
-        raise QueryError(json_error(404, "not_found", f"no office with code {office_code!r}",
-                                    {"office": office_code}))
+        raise QueryError(
+            json_error(
+                404, "not_found", f"no office with code {office_code!r}", {"office": office_code}
+            )
+        )
     if scope is not None and office.id not in scope:
-        raise QueryError(json_error(403, "forbidden", "this office is outside your scope",
-                                    {"office": office_code}))
+        raise QueryError(
+            json_error(
+                403, "forbidden", "this office is outside your scope", {"office": office_code}
+            )
+        )
     return subtree(office.id) if scope is None else subtree(office.id) & scope
 
 
@@ -82,9 +99,14 @@ def authenticate(*scopes: str) -> set[int] | None:
         if token is None:
             raise QueryError(unauthorized("the API token is unknown or revoked"))
         if not any(token.has_scope(scope) for scope in scopes):
-            raise QueryError(json_error(403, "forbidden", "this token lacks the scope "
-                                        + " or ".join(map(repr, scopes)),
-                                        {"required_scope": list(scopes)}))
+            raise QueryError(
+                json_error(
+                    403,
+                    "forbidden",
+                    "this token lacks the scope " + " or ".join(map(repr, scopes)),
+                    {"required_scope": list(scopes)},
+                )
+            )
         token.last_used_at = utcnow()
         g.api_token = token
         return office_ids_in_scope(token)
@@ -97,15 +119,22 @@ def authenticate(*scopes: str) -> set[int] | None:
     raise QueryError(unauthorized("send an API token: Authorization: Bearer <token>"))
 
 
-def report_params(query: dict, scope: set[int] | None, breakdowns: bool = True,
-                  questions: bool = True) -> Params:
+def report_params(
+    query: dict, scope: set[int] | None, breakdowns: bool = True, questions: bool = True
+) -> Params:
     """The reporting parameters of a validated query within a scope."""
     visible = visible_offices(scope, query["office"])
-    return Params(Period(query["start"], query["end"]), group=query["group"],
-                  visible=None if visible is None else frozenset(visible), level=query["level"],
-                  method=query["method"], compare=query["compare"] == "previous",
-                  include_flagged=query["include_flagged"], breakdowns=breakdowns,
-                  questions=questions)  # fmt: skip
+    return Params(
+        Period(query["start"], query["end"]),
+        group=query["group"],
+        visible=None if visible is None else frozenset(visible),
+        level=query["level"],
+        method=query["method"],
+        compare=query["compare"] == "previous",
+        include_flagged=query["include_flagged"],
+        breakdowns=breakdowns,
+        questions=questions,
+    )
 
 
 def satisfaction_document(params: Params, breakdowns: bool = False) -> dict:
@@ -121,8 +150,11 @@ def satisfaction_text(params: Params, breakdowns: bool = False) -> str:
     """:func:`satisfaction_document` as JSON text, written without building its dicts; without
     the per-question estimates unless ``params.questions``."""
     report = build_report(params)
-    return report_text(report, {"breakdowns": _breakdowns(report)} if breakdowns else None,
-                       questions=params.questions)
+    return report_text(
+        report,
+        {"breakdowns": _breakdowns(report)} if breakdowns else None,
+        questions=params.questions,
+    )
 
 
 def _breakdowns(report) -> dict:
@@ -141,8 +173,9 @@ def satisfaction():
     query = load_query(SatisfactionQueryIn())
     # Per-question estimates are part of the report (issue 5); breakdowns only when asked.
     include = set((query["include"] or "").split(",")) | {"questions"}
-    params = report_params(query, office_ids_in_scope(g.api_token), "breakdowns" in include,
-                           "questions" in include)  # fmt: skip
+    params = report_params(
+        query, office_ids_in_scope(g.api_token), "breakdowns" in include, "questions" in include
+    )
     text = satisfaction_text(params, "breakdowns" in include)
     db.session.commit()  # the token's last use
     # Written column by column, not through Flask's json: a year over 1,000 offices is megabytes.

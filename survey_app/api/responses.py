@@ -41,19 +41,34 @@ def decode_cursor(cursor: str | None) -> int:
             raise ValueError
         return int(number)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise QueryError(json_error(400, "bad_cursor", "the cursor is not one this API gave",
-                                    {"cursor": cursor[:100]})) from None
+        raise QueryError(
+            json_error(
+                400, "bad_cursor", "the cursor is not one this API gave", {"cursor": cursor[:100]}
+            )
+        ) from None
 
 
 def _page(query: dict, visible, after: int) -> list:
-    stmt = (select(Response.id, Response.channel, Response.submitted_at, Response.language,
-                   Response.integrity, Response.is_partial, Response.dossier_id,
-                   Office.code.label("office_code"), Counter.code.label("counter_code"),
-                   Service.code.label("service_code"))
-            .join(Office, Office.id == Response.office_id)
-            .outerjoin(Counter, Counter.id == Response.counter_id)
-            .outerjoin(Service, Service.id == Response.service_id)
-            .where(Response.id > after).order_by(Response.id).limit(query["limit"] + 1))
+    stmt = (
+        select(
+            Response.id,
+            Response.channel,
+            Response.submitted_at,
+            Response.language,
+            Response.integrity,
+            Response.is_partial,
+            Response.dossier_id,
+            Office.code.label("office_code"),
+            Counter.code.label("counter_code"),
+            Service.code.label("service_code"),
+        )
+        .join(Office, Office.id == Response.office_id)
+        .outerjoin(Counter, Counter.id == Response.counter_id)
+        .outerjoin(Service, Service.id == Response.service_id)
+        .where(Response.id > after)
+        .order_by(Response.id)
+        .limit(query["limit"] + 1)
+    )
     if query["start"]:
         stmt = stmt.where(Response.submitted_at >= day_start(query["start"]))
     if query["end"]:
@@ -62,7 +77,7 @@ def _page(query: dict, visible, after: int) -> list:
         stmt = stmt.where(Response.office_id.in_(sorted(visible)))
     if query["channel"]:
         stmt = stmt.where(Response.channel == query["channel"])
-    return db.session.execute(stmt).all()  # fmt: skip
+    return db.session.execute(stmt).all()
 
 
 @bp.get("/responses")
@@ -86,18 +101,31 @@ def list_responses():
             select(Answer.response_id, Question.code, Answer.value, Answer.text)
             .join(Question, Question.id == Answer.question_id)
             .where(Answer.response_id.in_(list(answers)))
-        ):  # fmt: skip
+        ):
             if value is not None:
                 answers[rid]["answers"][code] = value
             if text:
                 answers[rid]["comment"] = text
-    page = [{"id": r.id, "office_code": r.office_code, "counter_code": r.counter_code,
-             "service_code": r.service_code, "channel": str(r.channel),
-             "submitted_at": r.submitted_at.isoformat().replace("+00:00", "Z"),
-             "language": r.language, "integrity": str(r.integrity),
-             "is_partial": r.is_partial, "has_dossier": r.dossier_id is not None,
-             **answers[r.id]} for r in rows]  # fmt: skip
+    page = [
+        {
+            "id": r.id,
+            "office_code": r.office_code,
+            "counter_code": r.counter_code,
+            "service_code": r.service_code,
+            "channel": str(r.channel),
+            "submitted_at": r.submitted_at.isoformat().replace("+00:00", "Z"),
+            "language": r.language,
+            "integrity": str(r.integrity),
+            "is_partial": r.is_partial,
+            "has_dossier": r.dossier_id is not None,
+            **answers[r.id],
+        }
+        for r in rows
+    ]
     db.session.commit()
     last = rows[-1].id if rows else after
-    return {"responses": ResponseOut(many=True).dump(page), "has_more": more,
-            "next_cursor": encode_cursor(last)}
+    return {
+        "responses": ResponseOut(many=True).dump(page),
+        "has_more": more,
+        "next_cursor": encode_cursor(last),
+    }

@@ -21,15 +21,18 @@ class DossierIn(Schema):
 
     office_code = fields.String(required=True, validate=[validate.Length(1, 32), printable])
     code = fields.String(required=True, validate=[validate.Length(1, 64), printable])
-    service_code = fields.String(load_default=None, allow_none=True,
-                                 validate=[validate.Length(1, 64), printable])  # fmt: skip
-    phone = fields.String(load_default=None, allow_none=True,
-                          validate=[validate.Length(max=32), printable])  # fmt: skip
+    service_code = fields.String(
+        load_default=None, allow_none=True, validate=[validate.Length(1, 64), printable]
+    )
+    phone = fields.String(
+        load_default=None, allow_none=True, validate=[validate.Length(max=32), printable]
+    )
     received_at = fields.AwareDateTime(load_default=None, allow_none=True)
     due_at = fields.AwareDateTime(load_default=None, allow_none=True)
     returned_at = fields.AwareDateTime(load_default=None, allow_none=True)
-    language = fields.String(load_default=None, allow_none=True,
-                             validate=validate.OneOf(("vi", "en")))  # fmt: skip
+    language = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(("vi", "en"))
+    )
 
     @pre_load
     def _strip(self, data, **kwargs):

@@ -48,8 +48,9 @@ def seed_demo(seed: int, n_responses: int, end: datetime, progress=None) -> dict
     length = people + len(plan.d_office) + len(plan.i_dossier) + len(plan.r_time) + len(answers)
     with progress(length) if progress else _Silent() as bar:
         counts = write(rng, plan, offices, services, questionnaire, answers, bar.update)
-    counts.update(offices=len(offices), counters=sum(len(o.counters) for o in offices),
-                  services=len(services))  # fmt: skip
+    counts.update(
+        offices=len(offices), counters=sum(len(o.counters) for o in offices), services=len(services)
+    )
     return counts
 
 
@@ -94,8 +95,10 @@ def seed_demo_command(seed, n_responses, if_empty, end_date, show_checksum) -> N
         if if_empty:
             click.echo("Offices already exist: the demo data was not seeded.")
             return
-        raise click.ClickException("the database already has offices; seed-demo needs an empty "
-                                   "one (or pass --if-empty to skip quietly)")  # fmt: skip
+        raise click.ClickException(
+            "the database already has offices; seed-demo needs an empty "
+            "one (or pass --if-empty to skip quietly)"
+        )
     started = time.perf_counter()
     end = period_end(end_date)
 
@@ -109,9 +112,11 @@ def seed_demo_command(seed, n_responses, if_empty, end_date, show_checksum) -> N
         db.session.rollback()
         raise
     first = (end - timedelta(days=365)).date()
-    click.echo(", ".join(f"{n:,} {name}" for name, n in counts.items())
-               + f" from {first} to {end.date() - timedelta(days=1)}"
-               + f" in {time.perf_counter() - started:.1f} s")  # fmt: skip
+    click.echo(
+        ", ".join(f"{n:,} {name}" for name, n in counts.items())
+        + f" from {first} to {end.date() - timedelta(days=1)}"
+        + f" in {time.perf_counter() - started:.1f} s"
+    )
     if show_checksum:
         click.echo(f"seed {seed}, checksum {checksum()}")
 

@@ -21,19 +21,29 @@ CHUNK = 10_000
 PREFIXES = "90 91 93 94 96 97 98 86 88 32 33 34 35 36 37 38 39 70 76 77 78 79 81 82 83 84".split()
 #: How each item sits against the respondent's overall mood (seats and feedback score lowest).
 ITEM_OFFSETS = {
-    "access_seats": -0.3, "access_equipment": -0.15, "procedure_time": -0.2, "procedure_fees": 0.1,
-    "staff_polite": 0.15, "feedback_easy": -0.25, "feedback_handled": -0.3,
-    "feedback_notified": -0.35, "result_accurate": 0.1,
-}  # fmt: skip
+    "access_seats": -0.3,
+    "access_equipment": -0.15,
+    "procedure_time": -0.2,
+    "procedure_fees": 0.1,
+    "staff_polite": 0.15,
+    "feedback_easy": -0.25,
+    "feedback_handled": -0.3,
+    "feedback_notified": -0.35,
+    "result_accurate": 0.1,
+}
 PRAISE = [
     "Cán bộ nhiệt tình, hướng dẫn rất chu đáo.",
     "Thủ tục nhanh gọn, trả kết quả đúng hẹn.",
     "Rất hài lòng, cảm ơn cán bộ một cửa.",
     "Nơi làm việc sạch sẽ, có wifi và nước uống.",
 ]
-COMPLAINTS = ["Phải đi lại nhiều lần mới xong hồ sơ.", "Chỗ ngồi chờ chật, thiếu ghế.",
-              "Trả kết quả trễ hẹn mà không báo trước.", "Cán bộ hướng dẫn chưa rõ ràng.",
-              "Nên có thêm quầy vào buổi sáng, chờ quá lâu."]  # fmt: skip
+COMPLAINTS = [
+    "Phải đi lại nhiều lần mới xong hồ sơ.",
+    "Chỗ ngồi chờ chật, thiếu ghế.",
+    "Trả kết quả trễ hẹn mà không báo trước.",
+    "Cán bộ hướng dẫn chưa rõ ràng.",
+    "Nên có thêm quầy vào buổi sáng, chờ quá lâu.",
+]
 BRIBE_OFFICES = {"STNMT": 0.05, "HUONGHOA": 0.04}
 
 
@@ -90,9 +100,15 @@ def phones(rng, plan: Plan, advance) -> dict[int, tuple[str, str]]:
     return protected
 
 
-def write(rng, plan: Plan, offices: list[DemoOffice], services: list[Service],
-          questionnaire: Questionnaire, answers: list[dict], advance: Callable[[int], None],
-          ) -> dict[str, int]:  # fmt: skip
+def write(
+    rng,
+    plan: Plan,
+    offices: list[DemoOffice],
+    services: list[Service],
+    questionnaire: Questionnaire,
+    answers: list[dict],
+    advance: Callable[[int], None],
+) -> dict[str, int]:
     """Insert the plan's dossiers, invitations, responses and answers; flush only."""
     protected = phones(rng, plan, advance)
     postgres = db.session.get_bind().dialect.name == "postgresql"
@@ -102,18 +118,33 @@ def write(rng, plan: Plan, offices: list[DemoOffice], services: list[Service],
     statuses = {-1: "missing", -2: "invalid"}
     codes = [o.office.code for o in offices]
     dossier_ids = _reserve_ids(Dossier.__table__, len(plan.d_office))
-    dossiers = [{
-        "id": dossier_ids[i], "office_id": office_ids[o],
-        "code": f"{codes[o]}-{plan.tl.labels[day]}-{q:05d}",
-        "service_id": services[s].id, "service_code": services[s].code,
-        "phone_encrypted": protected[p][0] if p >= 0 else None,
-        "phone_hash": protected[p][1] if p >= 0 else None,
-        "phone_status": "mobile" if p >= 0 else statuses[p],
-        "received_at": received[i], "due_at": due[i], "returned_at": returned[i],
-        "created_at": received[i], "updated_at": returned[i] or received[i],
-    } for i, (o, s, q, day, p) in enumerate(zip(
-        plan.d_office.tolist(), plan.d_service.tolist(), plan.d_seq.tolist(),
-        plan.d_day.tolist(), plan.d_phone.tolist(), strict=True))]  # fmt: skip
+    dossiers = [
+        {
+            "id": dossier_ids[i],
+            "office_id": office_ids[o],
+            "code": f"{codes[o]}-{plan.tl.labels[day]}-{q:05d}",
+            "service_id": services[s].id,
+            "service_code": services[s].code,
+            "phone_encrypted": protected[p][0] if p >= 0 else None,
+            "phone_hash": protected[p][1] if p >= 0 else None,
+            "phone_status": "mobile" if p >= 0 else statuses[p],
+            "received_at": received[i],
+            "due_at": due[i],
+            "returned_at": returned[i],
+            "created_at": received[i],
+            "updated_at": returned[i] or received[i],
+        }
+        for i, (o, s, q, day, p) in enumerate(
+            zip(
+                plan.d_office.tolist(),
+                plan.d_service.tolist(),
+                plan.d_seq.tolist(),
+                plan.d_day.tolist(),
+                plan.d_phone.tolist(),
+                strict=True,
+            )
+        )
+    ]
     _insert(Dossier.__table__, list(dossiers[0]), dossiers, advance)
 
     sids = rng.integers(0, 2**63, (len(plan.i_dossier), 2)).tolist()
@@ -121,12 +152,23 @@ def write(rng, plan: Plan, offices: list[DemoOffice], services: list[Service],
     pairs = zip(plan.i_dossier.tolist(), plan.i_status.tolist(), strict=True)
     for (d, status), (a, b) in zip(pairs, sids, strict=True):
         at, office = returned[d], offices[plan.d_office[d]].office
-        invitations.append({
-            "dossier_id": dossier_ids[d], "office_id": office.id, "phone_hash": dossiers[d][
-                "phone_hash"], "sampling_probability": office.sms_sampling_rate,
-            "status": status, "language": "vi", "attempts": 1, "next_attempt_at": at,
-            "claimed_at": at, "provider_message_id": f"SM{a:016x}{b:016x}", "created_at": at,
-            "sent_at": at, "delivered_at": at})  # fmt: skip
+        invitations.append(
+            {
+                "dossier_id": dossier_ids[d],
+                "office_id": office.id,
+                "phone_hash": dossiers[d]["phone_hash"],
+                "sampling_probability": office.sms_sampling_rate,
+                "status": status,
+                "language": "vi",
+                "attempts": 1,
+                "next_attempt_at": at,
+                "claimed_at": at,
+                "provider_message_id": f"SM{a:016x}{b:016x}",
+                "created_at": at,
+                "sent_at": at,
+                "delivered_at": at,
+            }
+        )
     if invitations:
         _insert(Invitation.__table__, list(invitations[0]), invitations, advance)
 
@@ -147,24 +189,35 @@ def write(rng, plan: Plan, offices: list[DemoOffice], services: list[Service],
             strict=True,
         )
     ):
-        responses.append({
-            "id": response_ids[i], "office_id": office_ids[o],
-            "counter_id": offices[o].counters[c].id if c >= 0 else None,
-            "service_id": services[s].id if s >= 0 else None,
-            "dossier_id": dossier_ids[d] if d >= 0 else None,
-            "questionnaire_id": questionnaire.id, "channel": "sms" if sms else "qr_web",
-            "submitted_at": submitted[i], "language": "en" if en else "vi",
-            "integrity": "flagged" if burst >= 0 else "valid",
-            "integrity_reason": "burst" if burst >= 0 else None,
-            "client_hash": dossiers[d]["phone_hash"] if sms
-            else keyed_hash(f"demo-device:{device}", "client"),
-            "is_partial": partial})  # fmt: skip
+        responses.append(
+            {
+                "id": response_ids[i],
+                "office_id": office_ids[o],
+                "counter_id": offices[o].counters[c].id if c >= 0 else None,
+                "service_id": services[s].id if s >= 0 else None,
+                "dossier_id": dossier_ids[d] if d >= 0 else None,
+                "questionnaire_id": questionnaire.id,
+                "channel": "sms" if sms else "qr_web",
+                "submitted_at": submitted[i],
+                "language": "en" if en else "vi",
+                "integrity": "flagged" if burst >= 0 else "valid",
+                "integrity_reason": "burst" if burst >= 0 else None,
+                "client_hash": dossiers[d]["phone_hash"]
+                if sms
+                else keyed_hash(f"demo-device:{device}", "client"),
+                "is_partial": partial,
+            }
+        )
     _insert(Response.__table__, list(responses[0]), responses, advance)
     # answers were drawn before the responses had ids: (response index, question id, value, text)
     answers = [(response_ids[r], q, v, t) for r, q, v, t in answers]
     _insert(Answer.__table__, ["response_id", "question_id", "value", "text"], answers, advance)
-    return {"dossiers": len(dossiers), "invitations": len(invitations),
-            "responses": len(responses), "answers": len(answers)}  # fmt: skip
+    return {
+        "dossiers": len(dossiers),
+        "invitations": len(invitations),
+        "responses": len(responses),
+        "answers": len(answers),
+    }
 
 
 def answer_rows(rng, plan: Plan, offices, questionnaire: Questionnaire) -> list[tuple]:

@@ -16,55 +16,115 @@ from ..models import Counter, Office, OfficeKind, RankingGroup, Service
 # (code, name, name_en, fields handled)
 DEPARTMENTS = [
     ("STP", "Sở Tư pháp", "Department of Justice", ["Lý lịch tư pháp", "Quốc tịch"]),
-    ("SKHDT", "Sở Kế hoạch và Đầu tư", "Department of Planning and Investment",
-     ["Đăng ký doanh nghiệp", "Đầu tư"]),
+    (
+        "SKHDT",
+        "Sở Kế hoạch và Đầu tư",
+        "Department of Planning and Investment",
+        ["Đăng ký doanh nghiệp", "Đầu tư"],
+    ),
     ("STC", "Sở Tài chính", "Department of Finance", ["Tài chính"]),
     ("SNV", "Sở Nội vụ", "Department of Home Affairs", ["Thi đua, khen thưởng"]),
     ("SCT", "Sở Công Thương", "Department of Industry and Trade", ["Thương mại"]),
     ("SXD", "Sở Xây dựng", "Department of Construction", ["Xây dựng"]),
     ("SGTVT", "Sở Giao thông vận tải", "Department of Transport", ["Đường bộ"]),
-    ("STNMT", "Sở Tài nguyên và Môi trường", "Department of Natural Resources and Environment",
-     ["Đất đai", "Môi trường"]),
-    ("SNNPTNT", "Sở Nông nghiệp và Phát triển nông thôn",
-     "Department of Agriculture and Rural Development", ["Nông nghiệp"]),
-    ("SLDTBXH", "Sở Lao động - Thương binh và Xã hội", "Department of Labour, Invalids and Social "
-     "Affairs", ["Lao động", "Bảo trợ xã hội"]),
+    (
+        "STNMT",
+        "Sở Tài nguyên và Môi trường",
+        "Department of Natural Resources and Environment",
+        ["Đất đai", "Môi trường"],
+    ),
+    (
+        "SNNPTNT",
+        "Sở Nông nghiệp và Phát triển nông thôn",
+        "Department of Agriculture and Rural Development",
+        ["Nông nghiệp"],
+    ),
+    (
+        "SLDTBXH",
+        "Sở Lao động - Thương binh và Xã hội",
+        "Department of Labour, Invalids and Social Affairs",
+        ["Lao động", "Bảo trợ xã hội"],
+    ),
     ("SGDDT", "Sở Giáo dục và Đào tạo", "Department of Education and Training", ["Giáo dục"]),
     ("SYT", "Sở Y tế", "Department of Health", ["Y tế"]),
-    ("SVHTTDL", "Sở Văn hóa, Thể thao và Du lịch", "Department of Culture, Sports and Tourism",
-     ["Văn hóa", "Du lịch"]),
-    ("STTTT", "Sở Thông tin và Truyền thông", "Department of Information and Communications",
-     ["Báo chí, xuất bản"]),
-    ("SKHCN", "Sở Khoa học và Công nghệ", "Department of Science and Technology",
-     ["Khoa học và công nghệ"]),
+    (
+        "SVHTTDL",
+        "Sở Văn hóa, Thể thao và Du lịch",
+        "Department of Culture, Sports and Tourism",
+        ["Văn hóa", "Du lịch"],
+    ),
+    (
+        "STTTT",
+        "Sở Thông tin và Truyền thông",
+        "Department of Information and Communications",
+        ["Báo chí, xuất bản"],
+    ),
+    (
+        "SKHCN",
+        "Sở Khoa học và Công nghệ",
+        "Department of Science and Technology",
+        ["Khoa học và công nghệ"],
+    ),
     ("SNGV", "Sở Ngoại vụ", "Department of Foreign Affairs", ["Ngoại vụ"]),
     ("BQLKKT", "Ban Quản lý Khu kinh tế tỉnh", "Economic Zone Authority", ["Đầu tư"]),
     ("CAT", "Công an tỉnh", "Provincial Police", ["Xuất nhập cảnh"]),
     ("BHXH", "Bảo hiểm xã hội tỉnh", "Provincial Social Insurance", ["Bảo hiểm xã hội"]),
     ("CTHUE", "Cục Thuế tỉnh", "Provincial Tax Department", ["Thuế"]),
-]  # fmt: skip
+]
 
 # (code, name, name_en, communes)
 DISTRICTS = [
-    ("DONGHA", "UBND thành phố Đông Hà", "Dong Ha City",
-     ["phường 1", "phường 5", "phường Đông Lương", "phường Đông Thanh"]),
+    (
+        "DONGHA",
+        "UBND thành phố Đông Hà",
+        "Dong Ha City",
+        ["phường 1", "phường 5", "phường Đông Lương", "phường Đông Thanh"],
+    ),
     ("TXQT", "UBND thị xã Quảng Trị", "Quang Tri Town", ["phường 2", "phường An Đôn", "xã Hải Lệ"]),
-    ("VINHLINH", "UBND huyện Vĩnh Linh", "Vinh Linh District",
-     ["thị trấn Hồ Xá", "xã Vĩnh Thạch", "xã Vĩnh Kim", "xã Vĩnh Giang"]),
-    ("GIOLINH", "UBND huyện Gio Linh", "Gio Linh District",
-     ["thị trấn Gio Linh", "xã Gio Mỹ", "xã Trung Giang"]),
-    ("CAMLO", "UBND huyện Cam Lộ", "Cam Lo District",
-     ["thị trấn Cam Lộ", "xã Cam Hiếu", "xã Cam Thành"]),
-    ("TRIEUPHONG", "UBND huyện Triệu Phong", "Trieu Phong District",
-     ["thị trấn Ái Tử", "xã Triệu Phước", "xã Triệu Độ", "xã Triệu Long"]),
-    ("HAILANG", "UBND huyện Hải Lăng", "Hai Lang District",
-     ["thị trấn Diên Sanh", "xã Hải An", "xã Hải Ba", "xã Hải Dương", "xã Hải Định"]),
-    ("HUONGHOA", "UBND huyện Hướng Hóa", "Huong Hoa District",
-     ["thị trấn Khe Sanh", "thị trấn Lao Bảo", "xã Tân Hợp", "xã Hướng Phùng"]),
-    ("DAKRONG", "UBND huyện Đakrông", "Dakrong District",
-     ["thị trấn Krông Klang", "xã Mò Ó", "xã Tà Rụt"]),
+    (
+        "VINHLINH",
+        "UBND huyện Vĩnh Linh",
+        "Vinh Linh District",
+        ["thị trấn Hồ Xá", "xã Vĩnh Thạch", "xã Vĩnh Kim", "xã Vĩnh Giang"],
+    ),
+    (
+        "GIOLINH",
+        "UBND huyện Gio Linh",
+        "Gio Linh District",
+        ["thị trấn Gio Linh", "xã Gio Mỹ", "xã Trung Giang"],
+    ),
+    (
+        "CAMLO",
+        "UBND huyện Cam Lộ",
+        "Cam Lo District",
+        ["thị trấn Cam Lộ", "xã Cam Hiếu", "xã Cam Thành"],
+    ),
+    (
+        "TRIEUPHONG",
+        "UBND huyện Triệu Phong",
+        "Trieu Phong District",
+        ["thị trấn Ái Tử", "xã Triệu Phước", "xã Triệu Độ", "xã Triệu Long"],
+    ),
+    (
+        "HAILANG",
+        "UBND huyện Hải Lăng",
+        "Hai Lang District",
+        ["thị trấn Diên Sanh", "xã Hải An", "xã Hải Ba", "xã Hải Dương", "xã Hải Định"],
+    ),
+    (
+        "HUONGHOA",
+        "UBND huyện Hướng Hóa",
+        "Huong Hoa District",
+        ["thị trấn Khe Sanh", "thị trấn Lao Bảo", "xã Tân Hợp", "xã Hướng Phùng"],
+    ),
+    (
+        "DAKRONG",
+        "UBND huyện Đakrông",
+        "Dakrong District",
+        ["thị trấn Krông Klang", "xã Mò Ó", "xã Tà Rụt"],
+    ),
     ("CONCO", "UBND huyện Cồn Cỏ", "Con Co Island District", []),
-]  # fmt: skip
+]
 
 # (code, name, field, levels: P province departments, D districts, C communes)
 SERVICES = [
@@ -115,14 +175,33 @@ SERVICES = [
 ]
 
 #: How a field's procedures tend to be rated (land and construction are the hard ones).
-FIELD_EFFECTS = {"Đất đai": -0.35, "Xây dựng": -0.25, "Môi trường": -0.15, "Hộ tịch": 0.1,
-                 "Chứng thực": 0.15, "Bảo hiểm xã hội": -0.1}  # fmt: skip
+FIELD_EFFECTS = {
+    "Đất đai": -0.35,
+    "Xây dựng": -0.25,
+    "Môi trường": -0.15,
+    "Hộ tịch": 0.1,
+    "Chứng thực": 0.15,
+    "Bảo hiểm xã hội": -0.1,
+}
 #: Legal processing time in working days by field; others take 5.
-LEGAL_DAYS = {"Đất đai": 20, "Xây dựng": 15, "Môi trường": 25, "Đầu tư": 30, "Hộ tịch": 2,
-              "Chứng thực": 1, "Lý lịch tư pháp": 10, "Quốc tịch": 60, "Đường bộ": 5}  # fmt: skip
+LEGAL_DAYS = {
+    "Đất đai": 20,
+    "Xây dựng": 15,
+    "Môi trường": 25,
+    "Đầu tư": 30,
+    "Hộ tịch": 2,
+    "Chứng thực": 1,
+    "Lý lịch tư pháp": 10,
+    "Quốc tịch": 60,
+    "Đường bộ": 5,
+}
 STAND_OUT = {"SNV": 0.6, "STNMT": -0.7, "HUONGHOA": -0.55, "CAMLO": 0.45, "HAILANG-HAIAN": 0.5}
-COUNTER_NAMES = ["Quầy 1 – Tiếp nhận hồ sơ", "Quầy 2 – Trả kết quả", "Quầy 3 – Hướng dẫn",
-                 "Quầy 4 – Thu phí, lệ phí"]  # fmt: skip
+COUNTER_NAMES = [
+    "Quầy 1 – Tiếp nhận hồ sơ",
+    "Quầy 2 – Trả kết quả",
+    "Quầy 3 – Hướng dẫn",
+    "Quầy 4 – Thu phí, lệ phí",
+]
 
 
 def slug(text: str) -> str:
@@ -157,29 +236,58 @@ def build_province(rng: np.random.Generator) -> tuple[list[DemoOffice], list[Ser
     def add(office: Office, size: float, level: str, fields: list[str] | None = None) -> None:
         office.sms_sampling_rate = float(np.round(rng.uniform(0.3, 1.0), 2))
         effect = float(rng.normal(0, 0.3))
-        demo = DemoOffice(office, size * float(rng.lognormal(0, 0.4)), effect,
-                          float(rng.normal(-effect / 3, 0.15)))  # fmt: skip
+        demo = DemoOffice(
+            office,
+            size * float(rng.lognormal(0, 0.4)),
+            effect,
+            float(rng.normal(-effect / 3, 0.15)),
+        )
         count = int(rng.integers(1, 5 if level != "C" else 3))
         demo.counters = [Counter(code=f"Q{i + 1}", name=COUNTER_NAMES[i]) for i in range(count)]
         office.counters = demo.counters
-        demo.services = [s for s in services if level in levels[s.code]
-                         and (fields is None or s.field in fields)]  # fmt: skip
+        demo.services = [
+            s for s in services if level in levels[s.code] and (fields is None or s.field in fields)
+        ]
         office.services = demo.services
         demo.service_index = [position[s.code] for s in demo.services]
         db.session.add(office)
         made.append(demo)
 
     for code, name, name_en, fields in DEPARTMENTS:
-        add(Office(code=code, name=name, name_en=name_en, kind=OfficeKind.DEPARTMENT,
-                   group=RankingGroup.DEPARTMENTS), 1.0, "P", fields)  # fmt: skip
+        add(
+            Office(
+                code=code,
+                name=name,
+                name_en=name_en,
+                kind=OfficeKind.DEPARTMENT,
+                group=RankingGroup.DEPARTMENTS,
+            ),
+            1.0,
+            "P",
+            fields,
+        )
     for code, name, name_en, communes in DISTRICTS:
-        district = Office(code=code, name=name, name_en=name_en, kind=OfficeKind.DISTRICT,
-                          group=RankingGroup.DISTRICTS)  # fmt: skip
+        district = Office(
+            code=code,
+            name=name,
+            name_en=name_en,
+            kind=OfficeKind.DISTRICT,
+            group=RankingGroup.DISTRICTS,
+        )
         add(district, 1.6, "D")
         for commune in communes:
             full = f"UBND {commune}, {name.removeprefix('UBND ')}"
-            add(Office(code=f"{code}-{slug(commune)}", name=full, kind=OfficeKind.COMMUNE,
-                       group=RankingGroup.COMMUNES, parent=district), 0.35, "C")  # fmt: skip
+            add(
+                Office(
+                    code=f"{code}-{slug(commune)}",
+                    name=full,
+                    kind=OfficeKind.COMMUNE,
+                    group=RankingGroup.COMMUNES,
+                    parent=district,
+                ),
+                0.35,
+                "C",
+            )
     for demo in made:  # a few offices stand out, so the rankings have something to show
         if demo.office.code in STAND_OUT:
             demo.effect = STAND_OUT[demo.office.code]

@@ -37,8 +37,9 @@ def timeline(end: datetime) -> Timeline:
     start = np.array([end.timestamp() - (365 - i) * DAY for i in range(365)])
     weights = np.array([WEEKDAY_WEIGHTS[d.weekday()] * _season(d) for d in days])
     mood = np.array([-0.2 if _is_tet(d) else 0.05 * np.sin(d.month / 2) for d in days])
-    return Timeline(start, end.timestamp(), weights / weights.sum(), mood,
-                    [d.strftime("%y%m%d") for d in days])  # fmt: skip
+    return Timeline(
+        start, end.timestamp(), weights / weights.sum(), mood, [d.strftime("%y%m%d") for d in days]
+    )
 
 
 def _is_tet(d: date) -> bool:
@@ -52,8 +53,9 @@ def _season(d: date) -> float:
 def office_hours(rng: np.random.Generator, n: int) -> np.ndarray:
     """Seconds after local midnight within 7:30-11:30 and 13:30-17:00."""
     morning = rng.random(n) < 0.6
-    return np.floor(np.where(morning, 27_000 + rng.random(n) * 14_400,
-                             48_600 + rng.random(n) * 12_600))  # fmt: skip
+    return np.floor(
+        np.where(morning, 27_000 + rng.random(n) * 14_400, 48_600 + rng.random(n) * 12_600)
+    )
 
 
 @dataclass
@@ -87,8 +89,9 @@ class Plan:
     r_latent: np.ndarray  # latent satisfaction, before answering
 
 
-def simulate(rng, offices: list[DemoOffice], service_fields: list[str], n_responses: int,
-             end: datetime) -> Plan:  # fmt: skip
+def simulate(
+    rng, offices: list[DemoOffice], service_fields: list[str], n_responses: int, end: datetime
+) -> Plan:
     """Draw a year of activity for the offices; deterministic given the generator's state."""
     tl, n_off = timeline(end), len(offices)
     weight = np.array([o.size for o in offices])
@@ -130,10 +133,14 @@ def simulate(rng, offices: list[DemoOffice], service_fields: list[str], n_respon
     replies = np.flatnonzero(invited & (rng.random(n_dossiers) < reply[office]))
     sms = np.sort(rng.permutation(replies)[:n_sms])
     inv = np.flatnonzero(invited)
-    status = np.where(np.isin(inv, sms), "answered",
-                      np.where(back[inv] > tl.end - 3 * DAY, "delivered", "expired"))  # fmt: skip
-    sms_time = np.minimum(back[sms] + 120 + np.floor(rng.exponential(3 * 3_600, len(sms))),
-                          tl.end - 60)  # fmt: skip
+    status = np.where(
+        np.isin(inv, sms),
+        "answered",
+        np.where(back[inv] > tl.end - 3 * DAY, "delivered", "expired"),
+    )
+    sms_time = np.minimum(
+        back[sms] + 120 + np.floor(rng.exponential(3 * 3_600, len(sms))), tl.end - 60
+    )
 
     # QR at the counter: a fifth type in their dossier code, which binds the response to it
     n_qr = n_responses - len(sms)
@@ -156,8 +163,9 @@ def simulate(rng, offices: list[DemoOffice], service_fields: list[str], n_respon
     n_services = np.array([len(o.services) for o in offices])
     pick = (rng.random(n_qr) * n_services[q_office]).astype(int)
     q_service = np.array([offices[o].service_index[p] for o, p in zip(q_office, pick, strict=True)])
-    q_service = np.where(bound, service[np.maximum(q_dossier, 0)],
-                         np.where(rng.random(n_qr) < 0.6, q_service, -1))  # fmt: skip
+    q_service = np.where(
+        bound, service[np.maximum(q_dossier, 0)], np.where(rng.random(n_qr) < 0.6, q_service, -1)
+    )
     n_counters = np.array([len(o.counters) for o in offices])
     q_counter = (rng.random(n_qr) * n_counters[q_office]).astype(int)
     q_device = rng.integers(0, 2**40, n_qr)
@@ -187,21 +195,45 @@ def simulate(rng, offices: list[DemoOffice], service_fields: list[str], n_respon
     r_sms = np.concatenate([np.ones(len(sms), bool), np.zeros(n_qr, bool)])[by_time]
     r_dossier, r_office, r_time = r_dossier[by_time], r_office[by_time], r_time[by_time]
     r_service = np.concatenate([service[sms], q_service])[by_time]
-    late = (r_dossier >= 0) & (back[np.maximum(r_dossier, 0)] > received[np.maximum(r_dossier, 0)]
-                               + legal[np.maximum(r_dossier, 0)])  # fmt: skip
+    late = (r_dossier >= 0) & (
+        back[np.maximum(r_dossier, 0)]
+        > received[np.maximum(r_dossier, 0)] + legal[np.maximum(r_dossier, 0)]
+    )
     effect = np.array([o.effect for o in offices])
     field_effect = np.array([FIELD_EFFECTS.get(f, 0.0) for f in fields] + [0.0])
     r_day = np.clip(((r_time - tl.start[0]) // DAY).astype(int), 0, 364)
-    latent = (4.5 + effect[r_office] - 0.3 * r_sms + field_effect[r_service]
-              + 0.35 * (r_day / 364 - 0.5) + tl.mood[r_day] - 0.6 * late
-              + rng.normal(0, 0.6, len(r_time)))  # fmt: skip
+    latent = (
+        4.5
+        + effect[r_office]
+        - 0.3 * r_sms
+        + field_effect[r_service]
+        + 0.35 * (r_day / 364 - 0.5)
+        + tl.mood[r_day]
+        - 0.6 * late
+        + rng.normal(0, 0.6, len(r_time))
+    )
     n = len(r_time)
     return Plan(
-        tl, office, service, seq, day, received, received + legal, back, phone,
-        inv, status,
-        r_office, np.concatenate([np.full(len(sms), -1), q_counter])[by_time], r_service,
-        r_dossier, r_sms, r_time, rng.random(n) < 0.03,
+        tl,
+        office,
+        service,
+        seq,
+        day,
+        received,
+        received + legal,
+        back,
+        phone,
+        inv,
+        status,
+        r_office,
+        np.concatenate([np.full(len(sms), -1), q_counter])[by_time],
+        r_service,
+        r_dossier,
+        r_sms,
+        r_time,
+        rng.random(n) < 0.03,
         np.concatenate([np.full(len(sms), -1), burst])[by_time],
         np.concatenate([np.full(len(sms), -1), q_device])[by_time],
-        r_sms & (rng.random(n) < PARTIAL_SMS), latent,
-    )  # fmt: skip
+        r_sms & (rng.random(n) < PARTIAL_SMS),
+        latent,
+    )

@@ -33,28 +33,64 @@ def _text(value) -> str:
 
 def _queries():
     parent, dossier, counter = aliased(Office), aliased(Dossier), aliased(Counter)
-    yield select(Office.code, Office.name, Office.name_en, Office.kind, Office.group, parent.code,
-                 Office.sms_sampling_rate, Office.is_active).outerjoin(
-                     parent, Office.parent_id == parent.id)  # fmt: skip
+    yield select(
+        Office.code,
+        Office.name,
+        Office.name_en,
+        Office.kind,
+        Office.group,
+        parent.code,
+        Office.sms_sampling_rate,
+        Office.is_active,
+    ).outerjoin(parent, Office.parent_id == parent.id)
     yield select(Office.code, Counter.code, Counter.name, Counter.is_active).join(Counter.office)
     yield select(Service.code, Service.name, Service.field, Service.name_en)
-    yield (select(Office.code, Service.code)
-           .join(office_services, office_services.c.office_id == Office.id)
-           .join(Service, office_services.c.service_id == Service.id))  # fmt: skip
-    yield select(Office.code, Dossier.code, Dossier.service_code, Dossier.phone_hash,
-                 Dossier.phone_status, Dossier.received_at, Dossier.due_at,
-                 Dossier.returned_at).join(Dossier.office)  # fmt: skip
-    yield (select(Office.code, Dossier.code, Invitation.status, Invitation.sampling_probability,
-                  Invitation.provider_message_id, Invitation.next_attempt_at)
-           .join(Dossier, Invitation.dossier_id == Dossier.id)
-           .join(Office, Invitation.office_id == Office.id))  # fmt: skip
-    yield (select(Office.code, counter.code, Service.code, dossier.code, Response.channel,
-                  Response.submitted_at, Response.language, Response.integrity,
-                  Response.integrity_reason, Response.client_hash, Response.is_partial)
-           .join(Office, Response.office_id == Office.id)
-           .outerjoin(counter, Response.counter_id == counter.id)
-           .outerjoin(Service, Response.service_id == Service.id)
-           .outerjoin(dossier, Response.dossier_id == dossier.id))  # fmt: skip
+    yield (
+        select(Office.code, Service.code)
+        .join(office_services, office_services.c.office_id == Office.id)
+        .join(Service, office_services.c.service_id == Service.id)
+    )
+    yield select(
+        Office.code,
+        Dossier.code,
+        Dossier.service_code,
+        Dossier.phone_hash,
+        Dossier.phone_status,
+        Dossier.received_at,
+        Dossier.due_at,
+        Dossier.returned_at,
+    ).join(Dossier.office)
+    yield (
+        select(
+            Office.code,
+            Dossier.code,
+            Invitation.status,
+            Invitation.sampling_probability,
+            Invitation.provider_message_id,
+            Invitation.next_attempt_at,
+        )
+        .join(Dossier, Invitation.dossier_id == Dossier.id)
+        .join(Office, Invitation.office_id == Office.id)
+    )
+    yield (
+        select(
+            Office.code,
+            counter.code,
+            Service.code,
+            dossier.code,
+            Response.channel,
+            Response.submitted_at,
+            Response.language,
+            Response.integrity,
+            Response.integrity_reason,
+            Response.client_hash,
+            Response.is_partial,
+        )
+        .join(Office, Response.office_id == Office.id)
+        .outerjoin(counter, Response.counter_id == counter.id)
+        .outerjoin(Service, Response.service_id == Service.id)
+        .outerjoin(dossier, Response.dossier_id == dossier.id)
+    )
     yield (
         select(
             Office.code,

@@ -33,8 +33,10 @@ class CsvErrors:
 
     def lines(self) -> list[str]:
         """The problems as text, in file order."""
-        return [f"line {line}, column {column}: {message}" if column else f"line {line}: {message}"
-                for line, column, message in sorted(self.items, key=lambda i: i[0])]  # fmt: skip
+        return [
+            f"line {line}, column {column}: {message}" if column else f"line {line}: {message}"
+            for line, column, message in sorted(self.items, key=lambda i: i[0])
+        ]
 
     def raise_if_any(self) -> None:
         """Raise a click error listing every problem, if there is one."""
@@ -88,8 +90,10 @@ class CsvRow:
                 self.error(column, "is required")
             return None
         if not re.fullmatch(rf"[A-Za-z0-9._-]{{1,{max_length}}}", value):
-            self.error(column, f"{value!r} is not a code of 1-{max_length} characters "
-                               "from A-Z a-z 0-9 . _ -")  # fmt: skip
+            self.error(
+                column,
+                f"{value!r} is not a code of 1-{max_length} characters from A-Z a-z 0-9 . _ -",
+            )
             return None
         return value
 
@@ -149,8 +153,11 @@ def _decode(path: Path, errors: CsvErrors) -> str:
             try:
                 raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as exc:
-                errors.add(number, None, f"is not valid UTF-8 (byte {exc.start + 1}); "
-                                         "save the file as UTF-8")  # fmt: skip
+                errors.add(
+                    number,
+                    None,
+                    f"is not valid UTF-8 (byte {exc.start + 1}); save the file as UTF-8",
+                )
         errors.raise_if_any()
         raise
 
@@ -182,8 +189,9 @@ def read_csv(
         if header.count(column) > 1:
             errors.add(1, column, "appears more than once")
         elif column not in required and column not in optional and not allow_extra:
-            errors.add(1, column or "(blank)", "unknown column; allowed: "
-                       + ", ".join(required + optional))  # fmt: skip
+            errors.add(
+                1, column or "(blank)", "unknown column; allowed: " + ", ".join(required + optional)
+            )
     errors.raise_if_any()
     rows, end = [], 1
     for cells in reader:

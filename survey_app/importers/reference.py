@@ -34,16 +34,23 @@ def _parent_cycles(rows: list[CsvRow], parents: dict[str, str | None]) -> None:
 def import_offices(path: Path) -> ImportSummary:
     """Upsert offices by code from a CSV file (parents may come later in the file); flush only."""
     errors = CsvErrors(path)
-    rows = read_csv(path, ("code", "name", "kind", "group", "parent_code"),
-                    ("name_en", "sms_sampling_rate", "is_active"), errors)  # fmt: skip
+    rows = read_csv(
+        path,
+        ("code", "name", "kind", "group", "parent_code"),
+        ("name_en", "sms_sampling_rate", "is_active"),
+        errors,
+    )
     find_duplicates(rows, lambda r: r.get("code"), "code", errors)
     existing = {office.code: office for office in db.session.scalars(select(Office))}
     parents = {o.code: o.parent.code if o.parent else None for o in existing.values()}
     file_codes, items = {r.get("code") for r in rows}, []
     for row in rows:
-        values = {"code": row.code("code"), "name": row.text("name"),
-                  "kind": row.choice("kind", OfficeKind),
-                  "group": row.choice("group", RankingGroup, required=False)}  # fmt: skip
+        values = {
+            "code": row.code("code"),
+            "name": row.text("name"),
+            "kind": row.choice("kind", OfficeKind),
+            "group": row.choice("group", RankingGroup, required=False),
+        }
         if row.has("name_en"):
             values["name_en"] = row.text("name_en", required=False)
         if row.has("sms_sampling_rate"):
@@ -94,8 +101,11 @@ def import_services(path: Path) -> ImportSummary:
     offices = dict(db.session.execute(select(Office.code, Office.id)).all())
     items = []
     for row in rows:
-        values = {"code": row.code("code", max_length=64), "name": row.text("name", 500),
-                  "field": row.text("field")}  # fmt: skip
+        values = {
+            "code": row.code("code", max_length=64),
+            "name": row.text("name", 500),
+            "field": row.text("field"),
+        }
         if row.has("name_en"):
             values["name_en"] = row.text("name_en", 500, required=False)
         links = _office_codes(row, offices) if row.has("office_codes") else None
@@ -124,11 +134,19 @@ def _set_links(service_id: int, wanted: set[int]) -> bool:
     query = select(table.c.office_id).where(table.c.service_id == service_id)
     have = set(db.session.scalars(query))
     if have - wanted:
-        db.session.execute(delete(table).where(table.c.service_id == service_id,
-                                               table.c.office_id.in_(have - wanted)))  # fmt: skip
+        db.session.execute(
+            delete(table).where(
+                table.c.service_id == service_id, table.c.office_id.in_(have - wanted)
+            )
+        )
     if wanted - have:
-        db.session.execute(insert(table), [{"office_id": office_id, "service_id": service_id}
-                                           for office_id in sorted(wanted - have)])  # fmt: skip
+        db.session.execute(
+            insert(table),
+            [
+                {"office_id": office_id, "service_id": service_id}
+                for office_id in sorted(wanted - have)
+            ],
+        )
     return have != wanted
 
 

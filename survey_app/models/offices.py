@@ -70,9 +70,7 @@ class Office(db.Model):
 
     parent: Mapped[Office | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Office]] = relationship(back_populates="parent")
-    counters: Mapped[list[Counter]] = relationship(
-        back_populates="office", order_by="Counter.code"
-    )
+    counters: Mapped[list[Counter]] = relationship(back_populates="office", order_by="Counter.code")
     services: Mapped[list[Service]] = relationship(
         secondary=office_services, order_by="Service.name"
     )

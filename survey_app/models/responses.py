@@ -86,15 +86,21 @@ class Answer(db.Model):
         CheckConstraint("value IS NULL OR (value >= 0 AND value <= 5)", name="value_range"),
         CheckConstraint("value IS NOT NULL OR text IS NOT NULL", name="has_value"),
         # The comments of a period (exports, the responses API) without scanning every answer.
-        Index("ix_answers_comments", "response_id", postgresql_where=sql("text IS NOT NULL"),
-              sqlite_where=sql("text IS NOT NULL")),
+        Index(
+            "ix_answers_comments",
+            "response_id",
+            postgresql_where=sql("text IS NOT NULL"),
+            sqlite_where=sql("text IS NOT NULL"),
+        ),
     )
 
     # One answer per question of a response: the pair is the key (no surrogate id to run out).
-    response_id: Mapped[int] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"),
-                                             primary_key=True)  # fmt: skip
-    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"), primary_key=True,
-                                             index=True)  # fmt: skip
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True
+    )
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("questions.id"), primary_key=True, index=True
+    )
     value: Mapped[int | None] = mapped_column(SmallInteger)
     text: Mapped[str | None] = mapped_column(Text)
 

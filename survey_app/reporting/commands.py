@@ -25,12 +25,14 @@ def _date(_ctx, param, value):
 @click.option("--from", "start", required=True, callback=_date, help="First day (YYYY-MM-DD).")
 @click.option("--to", "end", required=True, callback=_date, help="Last day (YYYY-MM-DD).")
 @click.option("--group", help="Ranking group (departments, districts, communes, ungrouped).")
-@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv", "json"]), default="xlsx",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["xlsx", "csv", "json"]), default="xlsx", show_default=True
+)
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True))
 @click.option("--level", type=float, default=0.95, show_default=True)
-@click.option("--method", type=click.Choice(PROPORTION_METHODS), default="wilson",
-              show_default=True)
+@click.option(
+    "--method", type=click.Choice(PROPORTION_METHODS), default="wilson", show_default=True
+)
 @click.option("--compare/--no-compare", default=False, help="Add the change on the last period.")
 @click.option("--include-flagged", is_flag=True, help="Count flagged and excluded responses.")
 @with_appcontext
@@ -44,8 +46,14 @@ def report_command(start, end, group, fmt, out, level, method, compare, include_
         raise click.BadParameter("--to is before --from", param_hint="--to")
     if not 0 < level < 1:
         raise click.BadParameter("the level must be inside (0, 1)", param_hint="--level")
-    params = Params(Period(start, end), group=group, level=level, method=method,
-                    compare=compare, include_flagged=include_flagged)  # fmt: skip
+    params = Params(
+        Period(start, end),
+        group=group,
+        level=level,
+        method=method,
+        compare=compare,
+        include_flagged=include_flagged,
+    )
     started = time.perf_counter()
     if fmt == "json":
         from .report import build_report
@@ -72,8 +80,12 @@ def rebuild_rollup_command(since):
 
 
 @click.command("update-rollup")
-@click.option("--days", default=3, show_default=True,
-              help="Roll the last N days again (late SMS answers, moderation).")
+@click.option(
+    "--days",
+    default=3,
+    show_default=True,
+    help="Roll the last N days again (late SMS answers, moderation).",
+)
 @with_appcontext
 def update_rollup_command(days):
     """Roll up the days just ended and refresh recent ones; run it from a scheduler."""
@@ -86,8 +98,9 @@ def update_rollup_command(days):
     from .rollup import _first_day
 
     first = _first_day()
-    missing = ensure_rolled(Period(first, today - timedelta(days=1))) \
-        if first and first < today else 0
+    missing = (
+        ensure_rolled(Period(first, today - timedelta(days=1))) if first and first < today else 0
+    )
     click.echo(f"refreshed {recent} recent days, filled {missing} missing days")
 
 

@@ -56,14 +56,20 @@ def _code(column, labels):
 
 
 def _response_columns(day: bool):
-    probability = case((and_(Response.channel == "sms",
-                             Invitation.sampling_probability.is_not(None)),
-                        Invitation.sampling_probability), else_=1.0)  # fmt: skip
-    cols = [Response.office_id.label("office_id"),
-            func.coalesce(Response.service_id, NOT_STATED).label("service_id"),
-            _code(Response.channel, CHANNELS).label("channel"),
-            _code(Response.integrity, INTEGRITIES).label("integrity"),
-            probability.label("probability")]  # fmt: skip
+    probability = case(
+        (
+            and_(Response.channel == "sms", Invitation.sampling_probability.is_not(None)),
+            Invitation.sampling_probability,
+        ),
+        else_=1.0,
+    )
+    cols = [
+        Response.office_id.label("office_id"),
+        func.coalesce(Response.service_id, NOT_STATED).label("service_id"),
+        _code(Response.channel, CHANNELS).label("channel"),
+        _code(Response.integrity, INTEGRITIES).label("integrity"),
+        probability.label("probability"),
+    ]
     if day:
         cols.insert(0, local_day(Response.submitted_at, _dialect()).label("day"))
     return cols
@@ -72,11 +78,13 @@ def _response_columns(day: bool):
 def raw_responses(start: datetime, end: datetime, day: bool = False):
     """Respondents per key (and local day) submitted in [start, end)."""
     cols = _response_columns(day)
-    return (select(*cols, func.count().label("count"))
-            .select_from(Response)
-            .outerjoin(Invitation, Invitation.dossier_id == Response.dossier_id)
-            .where(Response.submitted_at >= start, Response.submitted_at < end)
-            .group_by(*[c.element for c in cols]))  # fmt: skip
+    return (
+        select(*cols, func.count().label("count"))
+        .select_from(Response)
+        .outerjoin(Invitation, Invitation.dossier_id == Response.dossier_id)
+        .where(Response.submitted_at >= start, Response.submitted_at < end)
+        .group_by(*[c.element for c in cols])
+    )
 
 
 def raw_answers(start: datetime, end: datetime, day: bool = False):
@@ -84,33 +92,49 @@ def raw_answers(start: datetime, end: datetime, day: bool = False):
     column per value (n0 … n5)."""
     cols = _response_columns(day) + [Answer.question_id.label("question_id")]
     per_value = [func.count().filter(Answer.value == v).label(f"n{v}") for v in VALUES]
-    return (select(*cols, *per_value)
-            .select_from(Answer).join(Response, Response.id == Answer.response_id)
-            .outerjoin(Invitation, Invitation.dossier_id == Response.dossier_id)
-            .where(Response.submitted_at >= start, Response.submitted_at < end,
-                   Answer.value.is_not(None))
-            .group_by(*[c.element for c in cols]))  # fmt: skip
+    return (
+        select(*cols, *per_value)
+        .select_from(Answer)
+        .join(Response, Response.id == Answer.response_id)
+        .outerjoin(Invitation, Invitation.dossier_id == Response.dossier_id)
+        .where(
+            Response.submitted_at >= start, Response.submitted_at < end, Answer.value.is_not(None)
+        )
+        .group_by(*[c.element for c in cols])
+    )
 
 
 def raw_dossiers(start: datetime, end: datetime, day: bool = False):
     """Dossiers returned and SMS invitations sent per office and service in [start, end)."""
     dialect = _dialect()
     service = func.coalesce(Dossier.service_id, NOT_STATED)
-    returned = select(*([local_day(Dossier.returned_at, dialect).label("day")] if day else []),
-                      Dossier.office_id.label("office_id"), service.label("service_id"),
-                      literal(1).label("returned"), literal(0).label("sms_sent")).where(
-        Dossier.returned_at >= start, Dossier.returned_at < end)  # fmt: skip
-    sent = select(*([local_day(Invitation.sent_at, dialect).label("day")] if day else []),
-                  Invitation.office_id.label("office_id"), service.label("service_id"),
-                  literal(0).label("returned"), literal(1).label("sms_sent")).join(
-        Dossier, Dossier.id == Invitation.dossier_id).where(
-        Invitation.sent_at >= start, Invitation.sent_at < end)  # fmt: skip
+    returned = select(
+        *([local_day(Dossier.returned_at, dialect).label("day")] if day else []),
+        Dossier.office_id.label("office_id"),
+        service.label("service_id"),
+        literal(1).label("returned"),
+        literal(0).label("sms_sent"),
+    ).where(Dossier.returned_at >= start, Dossier.returned_at < end)
+    sent = (
+        select(
+            *([local_day(Invitation.sent_at, dialect).label("day")] if day else []),
+            Invitation.office_id.label("office_id"),
+            service.label("service_id"),
+            literal(0).label("returned"),
+            literal(1).label("sms_sent"),
+        )
+        .join(Dossier, Dossier.id == Invitation.dossier_id)
+        .where(Invitation.sent_at >= start, Invitation.sent_at < end)
+    )
     both = union_all(returned, sent).subquery()
     keys = [both.c.office_id, both.c.service_id]
     if day:
         keys.insert(0, both.c.day)
-    return select(*keys, func.sum(both.c.returned).label("returned"),
-                  func.sum(both.c.sms_sent).label("sms_sent")).group_by(*keys)
+    return select(
+        *keys,
+        func.sum(both.c.returned).label("returned"),
+        func.sum(both.c.sms_sent).label("sms_sent"),
+    ).group_by(*keys)
 
 
 def _rollup(model, keys, values, tiles):
@@ -119,8 +143,9 @@ def _rollup(model, keys, values, tiles):
     by_grain: dict[int, list] = {}
     for grain, day in tiles:
         by_grain.setdefault(grain, []).append(day)
-    return select(*cols, *[getattr(model, v).label(v) for v in values]).where(or_(*[
-        and_(model.grain == grain, model.day.in_(days)) for grain, days in by_grain.items()]))
+    return select(*cols, *[getattr(model, v).label(v) for v in values]).where(
+        or_(*[and_(model.grain == grain, model.day.in_(days)) for grain, days in by_grain.items()])
+    )
 
 
 def _typed(stmt, keys, values, where=None):
@@ -160,8 +185,10 @@ def _fetch(stmt, names) -> dict[str, np.ndarray]:
                 return parsed
         sub = stmt.subquery()
         row = conn.execute(select(*[func.array_agg(sub.c[name]) for name in names])).one()
-        return {name: np.asarray(col if col is not None else [], dtype=float)
-                for name, col in zip(names, row, strict=True)}  # fmt: skip
+        return {
+            name: np.asarray(col if col is not None else [], dtype=float)
+            for name, col in zip(names, row, strict=True)
+        }
     rows = conn.execute(stmt).all()
     if not rows:
         return {name: np.zeros(0) for name in names}
@@ -179,16 +206,17 @@ def _packed(conn, stmt, names) -> dict[str, np.ndarray] | None:
 
     None if some value was NULL (its record would be missing): the caller takes the slow path.
     """
-    kinds = ["f8" if name == "probability" else "i8" if name in _WIDE else "i4"
-             for name in names]  # fmt: skip
+    kinds = ["f8" if name == "probability" else "i8" if name in _WIDE else "i4" for name in names]
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     # The subquery's columns are renamed by position (c0, c1, ...), whatever their labels.
     record = " || ".join(f"{_SEND[kind]}(s.c{i})" for i, kind in enumerate(kinds))
     aliases = ", ".join(f"c{i}" for i in range(len(kinds)))
     dtype = np.dtype([(name, ">" + kind) for name, kind in zip(names, kinds, strict=True)])
     with conn.connection.driver_connection.cursor(binary=True) as cursor:
-        cursor.execute(f"SELECT count(*), string_agg({record}, ''::bytea) "
-                       f"FROM ({compiled}) AS s({aliases})", compiled.params)  # fmt: skip
+        cursor.execute(
+            f"SELECT count(*), string_agg({record}, ''::bytea) FROM ({compiled}) AS s({aliases})",
+            compiled.params,
+        )
         rows, data = cursor.fetchone()
     data = data or b""
     if len(data) != rows * dtype.itemsize:
@@ -197,14 +225,16 @@ def _packed(conn, stmt, names) -> dict[str, np.ndarray] | None:
     return {name: packed[name].astype(float) for name in names}
 
 
-def fetch_counts(tiles, live: Period | None, *, integrity=("valid",),
-                 office_ids=None) -> dict[str, dict[str, np.ndarray]]:
+def fetch_counts(
+    tiles, live: Period | None, *, integrity=("valid",), office_ids=None
+) -> dict[str, dict[str, np.ndarray]]:
     """Answer, respondent and dossier counts of the rollup's buckets (``tiles``: (grain, first
     day) pairs) plus the live days, as arrays.
 
     Channel and integrity come back as codes into CHANNELS and INTEGRITIES; answers as one
     row per key, question and value with a count.
     """
+
     def parts(raw, model, keys, values):
         out = []
         if tiles:
@@ -217,6 +247,7 @@ def fetch_counts(tiles, live: Period | None, *, integrity=("valid",),
         def build(c):
             conds = [c.office_id.in_(office_ids)] if office_ids is not None else []
             return conds + [cond(c) for cond in extra]
+
         return build
 
     codes = tuple(INTEGRITIES.index(i) for i in integrity)
@@ -227,8 +258,10 @@ def fetch_counts(tiles, live: Period | None, *, integrity=("valid",),
         ("responses", raw_responses, RollupResponse, RESPONSE_KEYS, ("count",), ()),
         ("dossiers", raw_dossiers, RollupDossier, DOSSIER_KEYS, ("returned", "sms_sent"), ()),
     ):
-        fetched = [_fetch(_typed(stmt, keys, values, where(extra)), keys + values)
-                   for stmt in parts(raw, model, keys, values)]  # fmt: skip
+        fetched = [
+            _fetch(_typed(stmt, keys, values, where(extra)), keys + values)
+            for stmt in parts(raw, model, keys, values)
+        ]
         if not fetched:
             fetched = [{k: np.zeros(0) for k in keys + values}]
         # A single rollup bucket, or the live days alone, has unique keys already.

@@ -14,12 +14,22 @@ CHANNEL_NAMES = ("qr_web", "sms", "kiosk")
 def _empty(n: int, level: float) -> EstimateTable:
     nan = np.full(n, np.nan)
     zero = np.zeros(n, dtype=np.int64)
-    return EstimateTable(value=nan, se=nan, low=nan, high=nan, n=zero, n_eff=np.zeros(n),
-                         df=zero, method="none", level=level)
+    return EstimateTable(
+        value=nan,
+        se=nan,
+        low=nan,
+        high=nan,
+        n=zero,
+        n_eff=np.zeros(n),
+        df=zero,
+        method="none",
+        level=level,
+    )
 
 
-def measure_block(current, previous, groups, *, level: float, ranked: bool,
-                  lean=frozenset()) -> dict:
+def measure_block(
+    current, previous, groups, *, level: float, ranked: bool, lean=frozenset()
+) -> dict:
     """Arrays per measure: estimate, reliability, EB, rank interval, tier, PAR, change (of the
     measures in ``lean`` only the estimate and reliability: they are not shown)."""
     config = current_app.config
@@ -29,15 +39,26 @@ def measure_block(current, previous, groups, *, level: float, ranked: bool,
     for name in current.measures:
         table = current.tables.get(name)
         table = _empty(n, level) if table is None else table
-        block = {"value": table.value, "low": table.low, "high": table.high, "se": table.se,
-                 "n": table.n, "n_eff": table.n_eff, "df": table.df,
-                 "reliable": table.reliable}  # fmt: skip
+        block = {
+            "value": table.value,
+            "low": table.low,
+            "high": table.high,
+            "se": table.se,
+            "n": table.n,
+            "n_eff": table.n_eff,
+            "df": table.df,
+            "reliable": table.reliable,
+        }
         blocks[name] = block
         if name in lean:
             continue
         eb = analysis.eb_beta_binomial(table, groups)
-        block.update(eb_value=eb.table.value, eb_low=eb.table.low, eb_high=eb.table.high,
-                     shrinkage=eb.shrinkage)  # fmt: skip
+        block.update(
+            eb_value=eb.table.value,
+            eb_low=eb.table.low,
+            eb_high=eb.table.high,
+            shrinkage=eb.shrinkage,
+        )
         if name in current.means:
             mean = current.means[name]
             block.update(mean=mean.value, mean_low=mean.low, mean_high=mean.high)
@@ -45,8 +66,12 @@ def measure_block(current, previous, groups, *, level: float, ranked: bool,
             block["tier"] = analysis.tiers(table, groups, target)
             if _is_ranked(name, current):
                 rank = analysis.rank_intervals(table, groups, level=level)
-                block.update(rank=rank.rank, rank_low=rank.rank_low, rank_high=rank.rank_high,
-                             group_size=rank.group_size)  # fmt: skip
+                block.update(
+                    rank=rank.rank,
+                    rank_low=rank.rank_low,
+                    rank_high=rank.rank_high,
+                    group_size=rank.group_size,
+                )
         if name == "index":
             par = analysis.par_points(table, float(config.get("PAR_MAX_POINTS", 10.0)))
             block.update(par_value=par.value, par_low=par.low, par_high=par.high)
@@ -54,15 +79,26 @@ def measure_block(current, previous, groups, *, level: float, ranked: bool,
             before = previous.tables.get(name)
             before = _empty(n, level) if before is None else before
             change = analysis.change(before, table)
-            block.update(previous=before.value, change=change.diff, change_low=change.low,
-                         change_high=change.high, change_significant=change.significant)
+            block.update(
+                previous=before.value,
+                change=change.diff,
+                change_low=change.low,
+                change_high=change.high,
+                change_significant=change.significant,
+            )
             if ranked and _is_ranked(name, current):
-                block["previous_rank"] = analysis.rank_intervals(before, groups,
-                                                                 level=level).rank
+                block["previous_rank"] = analysis.rank_intervals(before, groups, level=level).rank
     for name, table in current.yes_no.items():
-        blocks[name] = {"value": table.value, "low": table.low, "high": table.high,
-                        "se": table.se, "n": table.n, "n_eff": table.n_eff, "df": table.df,
-                        "reliable": table.reliable}  # fmt: skip
+        blocks[name] = {
+            "value": table.value,
+            "low": table.low,
+            "high": table.high,
+            "se": table.se,
+            "n": table.n,
+            "n_eff": table.n_eff,
+            "df": table.df,
+            "reliable": table.reliable,
+        }
     return blocks
 
 
@@ -73,38 +109,69 @@ def _is_ranked(name: str, current) -> bool:
 
 def breakdown(cells, weighted, n_off, questions, params, mapper) -> dict:
     """Share satisfied on the overall question per office × service and office × channel."""
-    overall = [c for c, q in enumerate(questions)
-               if q["dimension"] == "overall" and q["kind"] == "likert5"]  # fmt: skip
+    overall = [
+        c for c, q in enumerate(questions) if q["dimension"] == "overall" and q["kind"] == "likert5"
+    ]
     mask = np.isin(cells["column"], overall)
     out = {}
     if not mask.any():  # analysis' cell functions need at least one cell
-        empty = {k: np.zeros(0) for k in ("office", "key", "responses", "weight_total", "n",
-                                          "n_eff", "value", "low", "high", "reliable")}
+        empty = {
+            k: np.zeros(0)
+            for k in (
+                "office",
+                "key",
+                "responses",
+                "weight_total",
+                "n",
+                "n_eff",
+                "value",
+                "low",
+                "high",
+                "reliable",
+            )
+        }
         return {"services": {**empty, "label": []}, "channels": {**empty, "label": []}}
     _field_of, _fields, service_codes = mapper
     for name, key, resp_key in (
         ("services", cells["service_id"][mask], weighted.service),
         ("channels", cells["channel"][mask], weighted.channel),
     ):
-        keys, inverse = np.unique(np.concatenate([key, resp_key]).astype(np.int64),
-                                  return_inverse=True)  # fmt: skip
+        keys, inverse = np.unique(
+            np.concatenate([key, resp_key]).astype(np.int64), return_inverse=True
+        )
         k = keys.size
-        a_idx, r_idx = inverse[: key.size], inverse[key.size:]
+        a_idx, r_idx = inverse[: key.size], inverse[key.size :]
         domain = cells["office"][mask] * k + a_idx
         table = analysis.proportion_cells(
-            Cells(domain=domain, stratum=cells["stratum"][mask], value=cells["value"][mask],
-                  count=cells["count"][mask], weight=cells["weight"][mask],
-                  population=cells["population"][mask], n_domains=n_off * k),
-            threshold=analysis.SATISFIED_FROM, method=params.method, level=params.level,
-            single_unit="adjust")  # fmt: skip
+            Cells(
+                domain=domain,
+                stratum=cells["stratum"][mask],
+                value=cells["value"][mask],
+                count=cells["count"][mask],
+                weight=cells["weight"][mask],
+                population=cells["population"][mask],
+                n_domains=n_off * k,
+            ),
+            threshold=analysis.SATISFIED_FROM,
+            method=params.method,
+            level=params.level,
+            single_unit="adjust",
+        )
         responses = np.bincount(weighted.office * k + r_idx, weighted.count, n_off * k)
-        weights = np.bincount(weighted.office * k + r_idx, weighted.count * weighted.weight,
-                              n_off * k)  # fmt: skip
+        weights = np.bincount(
+            weighted.office * k + r_idx, weighted.count * weighted.weight, n_off * k
+        )
         rows = np.flatnonzero(responses > 0)
         out[name] = {
-            "office": rows // k, "key": keys[rows % k], "responses": responses[rows],
-            "weight_total": weights[rows], "n": table.n[rows], "n_eff": table.n_eff[rows],
-            "value": table.value[rows], "low": table.low[rows], "high": table.high[rows],
+            "office": rows // k,
+            "key": keys[rows % k],
+            "responses": responses[rows],
+            "weight_total": weights[rows],
+            "n": table.n[rows],
+            "n_eff": table.n_eff[rows],
+            "value": table.value[rows],
+            "low": table.low[rows],
+            "high": table.high[rows],
             "reliable": table.reliable[rows],
         }
     out["services"]["label"] = [service_codes.get(int(s), "") for s in out["services"]["key"]]

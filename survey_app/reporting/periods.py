@@ -53,8 +53,11 @@ class Period:
 
     def split(self, today: date) -> tuple[Period | None, Period | None]:
         """(days before today, from rollup; today or later, read live); either may be None."""
-        past = Period(self.start, min(self.end, today - timedelta(days=1))) \
-            if self.start < today else None
+        past = (
+            Period(self.start, min(self.end, today - timedelta(days=1)))
+            if self.start < today
+            else None
+        )
         live = Period(max(self.start, today), self.end) if self.end >= today else None
         return past, live
 

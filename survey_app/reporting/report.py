@@ -72,16 +72,33 @@ class Report:
 def _questions() -> list[dict]:
     """Likert and yes/no questions across versions, one per code, in the current order."""
     rows = db.session.execute(
-        select(Question.id, Question.code, Question.dimension, Question.kind, Question.text_vi,
-               Question.text_en, Question.position, Questionnaire.version)
-        .join(Questionnaire).where(Question.kind.in_((QuestionKind.LIKERT5,
-                                                      QuestionKind.YES_NO)))
-        .order_by(Questionnaire.version.desc(), Question.position)).all()  # fmt: skip
+        select(
+            Question.id,
+            Question.code,
+            Question.dimension,
+            Question.kind,
+            Question.text_vi,
+            Question.text_en,
+            Question.position,
+            Questionnaire.version,
+        )
+        .join(Questionnaire)
+        .where(Question.kind.in_((QuestionKind.LIKERT5, QuestionKind.YES_NO)))
+        .order_by(Questionnaire.version.desc(), Question.position)
+    ).all()
     by_code: dict[str, dict] = {}
     for row in rows:
-        entry = by_code.setdefault(row.code, {
-            "code": row.code, "dimension": str(row.dimension), "kind": str(row.kind),
-            "text_vi": row.text_vi, "text_en": row.text_en, "ids": []})  # fmt: skip
+        entry = by_code.setdefault(
+            row.code,
+            {
+                "code": row.code,
+                "dimension": str(row.dimension),
+                "kind": str(row.kind),
+                "text_vi": row.text_vi,
+                "text_en": row.text_en,
+                "ids": [],
+            },
+        )
         entry["ids"].append(row.id)
     return list(by_code.values())
 
@@ -89,19 +106,38 @@ def _questions() -> list[dict]:
 def _universe(group: str | None) -> list[dict]:
     """The offices ranked together: one group's, or all, with their meta data (one query)."""
     parent = aliased(Office)
-    query = (select(Office.id, Office.code, Office.name, Office.name_en, Office.kind.label("kind"),
-                    Office.group.label("group"), parent.code.label("parent_code"),
-                    Office.is_active)
-             .outerjoin(parent, parent.id == Office.parent_id).order_by(Office.code))  # fmt: skip
+    query = (
+        select(
+            Office.id,
+            Office.code,
+            Office.name,
+            Office.name_en,
+            Office.kind.label("kind"),
+            Office.group.label("group"),
+            parent.code.label("parent_code"),
+            Office.is_active,
+        )
+        .outerjoin(parent, parent.id == Office.parent_id)
+        .order_by(Office.code)
+    )
     if group == NOT_GROUPED:
         query = query.where(Office.group.is_(None))
     elif group:
         query = query.where(Office.group == group)
     rows = db.session.connection().execute(query).all()
-    return [{"id": r.id, "code": r.code, "name": r.name, "name_en": r.name_en,
-             "kind": str(r.kind), "group": str(r.group) if r.group else NOT_GROUPED,
-             "parent_code": r.parent_code, "is_active": r.is_active}
-            for r in rows]  # fmt: skip
+    return [
+        {
+            "id": r.id,
+            "code": r.code,
+            "name": r.name,
+            "name_en": r.name_en,
+            "kind": str(r.kind),
+            "group": str(r.group) if r.group else NOT_GROUPED,
+            "parent_code": r.parent_code,
+            "is_active": r.is_active,
+        }
+        for r in rows
+    ]
 
 
 def _field_mapper():
@@ -110,8 +146,11 @@ def _field_mapper():
     fields = sorted({r.field for r in rows})
     ids = np.array([r.id for r in rows], dtype=np.int64)
     codes = np.array([fields.index(r.field) + 1 for r in rows], dtype=np.int64)
-    return (lambda service: lookup(service, ids, codes, missing=0)), ["", *fields], \
-        {r.id: r.code for r in rows}
+    return (
+        (lambda service: lookup(service, ids, codes, missing=0)),
+        ["", *fields],
+        {r.id: r.code for r in rows},
+    )
 
 
 def build_report(params: Params) -> Report:
@@ -121,21 +160,45 @@ def build_report(params: Params) -> Report:
     groups = sorted({o["group"] for o in offices})
     mapper = _field_mapper()
     current = _estimate(params, params.period, offices, questions, groups, mapper)
-    report = Report(params=params, offices=offices, groups=groups, questions=questions,
-                    current=current[0], group_current=current[1], breakdowns=current[2])
+    report = Report(
+        params=params,
+        offices=offices,
+        groups=groups,
+        questions=questions,
+        current=current[0],
+        group_current=current[1],
+        breakdowns=current[2],
+    )
     previous = None
     if params.compare:
         report.previous_period = params.period.previous()
         previous = _estimate(params, report.previous_period, offices, questions, groups, mapper)
     office_group = np.array([groups.index(o["group"]) for o in offices], dtype=np.int64)
-    lean = set() if params.questions else {
-        m for m in current[0].measures if m.startswith("q:") and m != current[0].overall_question}
-    report.office_blocks = measure_block(current[0], previous[0] if previous else None,
-                                         office_group, level=params.level, ranked=True,
-                                         lean=lean)  # fmt: skip
-    report.group_blocks = measure_block(current[1], previous[1] if previous else None,
-                                        np.arange(len(groups)), level=params.level,
-                                        ranked=False, lean=lean)  # fmt: skip
+    lean = (
+        set()
+        if params.questions
+        else {
+            m
+            for m in current[0].measures
+            if m.startswith("q:") and m != current[0].overall_question
+        }
+    )
+    report.office_blocks = measure_block(
+        current[0],
+        previous[0] if previous else None,
+        office_group,
+        level=params.level,
+        ranked=True,
+        lean=lean,
+    )
+    report.group_blocks = measure_block(
+        current[1],
+        previous[1] if previous else None,
+        np.arange(len(groups)),
+        level=params.level,
+        ranked=False,
+        lean=lean,
+    )
     return report
 
 
@@ -149,18 +212,26 @@ def _estimate(params: Params, period: Period, offices, questions, groups, mapper
     if params.source == "raw":
         live = period
     integrity = ("valid", "flagged", "excluded") if params.include_flagged else ("valid",)
-    counts = fetch_counts(tiles, live, integrity=integrity,
-                          office_ids=None if params.group is None else office_ids.tolist())
+    counts = fetch_counts(
+        tiles,
+        live,
+        integrity=integrity,
+        office_ids=None if params.group is None else office_ids.tolist(),
+    )
     for part in counts.values():  # office ids → positions; rows of other offices dropped
         part["office"] = lookup(part["office_id"], office_ids, np.arange(n_off))
         keep = part["office"] >= 0
         for key in list(part):
             part[key] = part[key][keep]
     resp = counts["responses"]
-    sms_all = np.bincount(resp["office"][resp["channel"] == 1].astype(np.int64),
-                          resp["count"][resp["channel"] == 1], n_off)
-    included = np.isin(resp["integrity"], [("valid", "flagged", "excluded").index(i)
-                                           for i in integrity])  # fmt: skip
+    sms_all = np.bincount(
+        resp["office"][resp["channel"] == 1].astype(np.int64),
+        resp["count"][resp["channel"] == 1],
+        n_off,
+    )
+    included = np.isin(
+        resp["integrity"], [("valid", "flagged", "excluded").index(i) for i in integrity]
+    )
     resp = {k: v[included] for k, v in resp.items()}
     min_count = int(current_app.config.get("REPORT_MIN_CELL", 10))
     weighted = weigh(resp, counts["dossiers"], field_of, min_count=min_count)
@@ -168,8 +239,14 @@ def _estimate(params: Params, period: Period, offices, questions, groups, mapper
     cells = _cells(counts["answers"], weighted, questions)
     by_office = _items(cells, np.arange(n_off), n_off, questions, params)
     stride = int(cells["stratum"].max(initial=0)) + 1
-    by_group = _items(cells, office_group, len(groups), questions, params,
-                      stratum=cells["office"] * stride + cells["stratum"])
+    by_group = _items(
+        cells,
+        office_group,
+        len(groups),
+        questions,
+        params,
+        stratum=cells["office"] * stride + cells["stratum"],
+    )
     d = counts["dossiers"]
     off = d["office"].astype(np.int64)
     stats = {
@@ -181,12 +258,12 @@ def _estimate(params: Params, period: Period, offices, questions, groups, mapper
     }
     for i, name in enumerate(("qr_web", "sms", "kiosk")):
         mask = weighted.channel == i
-        stats[f"responses_{name}"] = np.bincount(weighted.office[mask], weighted.count[mask],
-                                                 n_off)  # fmt: skip
+        stats[f"responses_{name}"] = np.bincount(weighted.office[mask], weighted.count[mask], n_off)
     group_stats = {k: np.bincount(office_group, v, len(groups)) for k, v in stats.items()}
     by_office.stats, by_group.stats = stats, group_stats
-    breakdowns = _breakdowns(cells, weighted, n_off, questions, params, mapper) \
-        if params.breakdowns else {}
+    breakdowns = (
+        _breakdowns(cells, weighted, n_off, questions, params, mapper) if params.breakdowns else {}
+    )
     return by_office, by_group, breakdowns
 
 
@@ -197,12 +274,20 @@ def _cells(answers: dict, weighted, questions) -> dict:
     column = lookup(answers["question_id"], ids, cols)
     keep = column >= 0
     a = {k: v[keep] for k, v in answers.items()}
-    weight, stratum, population = weighted.attach(a["office"], a["service_id"], a["channel"],
-                                                  a["probability"])  # fmt: skip
-    return {"office": a["office"].astype(np.int64), "column": column[keep], "value": a["value"],
-            "count": a["count"], "weight": weight, "stratum": stratum.astype(np.int64),
-            "population": population, "service_id": a["service_id"].astype(np.int64),
-            "channel": a["channel"].astype(np.int64)}
+    weight, stratum, population = weighted.attach(
+        a["office"], a["service_id"], a["channel"], a["probability"]
+    )
+    return {
+        "office": a["office"].astype(np.int64),
+        "column": column[keep],
+        "value": a["value"],
+        "count": a["count"],
+        "weight": weight,
+        "stratum": stratum.astype(np.int64),
+        "population": population,
+        "service_id": a["service_id"].astype(np.int64),
+        "channel": a["channel"].astype(np.int64),
+    }
 
 
 def _items(cells, domain_of_office, n_domains, questions, params, stratum=None) -> Estimates:
@@ -214,18 +299,25 @@ def _items(cells, domain_of_office, n_domains, questions, params, stratum=None) 
     tables, means, yes_no = {}, {}, {}
     for is_likert in (True, False):
         mask = likert[cells["column"]] == is_likert
-        c = Cells(domain=domain[mask] * nq + cells["column"][mask], stratum=stratum[mask],
-                  value=cells["value"][mask], count=cells["count"][mask],
-                  weight=cells["weight"][mask], population=cells["population"][mask],
-                  n_domains=n_domains * nq)  # fmt: skip
+        c = Cells(
+            domain=domain[mask] * nq + cells["column"][mask],
+            stratum=stratum[mask],
+            value=cells["value"][mask],
+            count=cells["count"][mask],
+            weight=cells["weight"][mask],
+            population=cells["population"][mask],
+            n_domains=n_domains * nq,
+        )
         if not mask.any():  # analysis' cell functions need at least one cell
             shares = mean = _nan_table(n_domains, nq, params)
         elif is_likert:
-            shares, mean = analysis.item_estimates(c, n_domains, nq, method=params.method,
-                                                   level=params.level, single_unit="adjust")
+            shares, mean = analysis.item_estimates(
+                c, n_domains, nq, method=params.method, level=params.level, single_unit="adjust"
+            )
         else:
-            shares = analysis.proportion_cells(c, method=params.method, level=params.level,
-                                               single_unit="adjust").reshape(n_domains, nq)
+            shares = analysis.proportion_cells(
+                c, method=params.method, level=params.level, single_unit="adjust"
+            ).reshape(n_domains, nq)
         for col, q in enumerate(questions):
             if likert[col] == is_likert:
                 target = tables if is_likert else yes_no
@@ -235,39 +327,71 @@ def _items(cells, domain_of_office, n_domains, questions, params, stratum=None) 
     elements = _elements(tables, questions, n_domains, params)
     overall = analysis.overall_index(_stack(elements)) if elements else None
     measures = ["index", *[str(e) for e in SIPAS_ELEMENTS], *tables]
-    all_tables = {"index": overall, **dict(zip(map(str, SIPAS_ELEMENTS),
-                                               _split(elements), strict=True)), **tables}
-    overall_q = next((f"q:{q['code']}" for q in questions if q["dimension"] == Dimension.OVERALL
-                      and q["kind"] == "likert5"), None)  # fmt: skip
-    return Estimates(measures=measures, tables=all_tables, means=means, yes_no=yes_no, stats={},
-                     overall_question=overall_q)
+    all_tables = {
+        "index": overall,
+        **dict(zip(map(str, SIPAS_ELEMENTS), _split(elements), strict=True)),
+        **tables,
+    }
+    overall_q = next(
+        (
+            f"q:{q['code']}"
+            for q in questions
+            if q["dimension"] == Dimension.OVERALL and q["kind"] == "likert5"
+        ),
+        None,
+    )
+    return Estimates(
+        measures=measures,
+        tables=all_tables,
+        means=means,
+        yes_no=yes_no,
+        stats={},
+        overall_question=overall_q,
+    )
 
 
 def _nan_table(n_domains: int, nq: int, params) -> EstimateTable:
     """A table of domains without respondents."""
     nan = np.full((n_domains, nq), np.nan)
     zero = np.zeros((n_domains, nq), dtype=np.int64)
-    return EstimateTable(value=nan, se=nan, low=nan, high=nan, n=zero, n_eff=np.zeros_like(nan),
-                         df=zero, method=params.method, level=params.level)
+    return EstimateTable(
+        value=nan,
+        se=nan,
+        low=nan,
+        high=nan,
+        n=zero,
+        n_eff=np.zeros_like(nan),
+        df=zero,
+        method=params.method,
+        level=params.level,
+    )
 
 
 def _elements(tables, questions, n_domains, params):
     """Element index tables in SIPAS order; an element without questions is left out (NaN)."""
     out = []
     for element in SIPAS_ELEMENTS:
-        codes = [f"q:{q['code']}" for q in questions
-                 if q["dimension"] == element and f"q:{q['code']}" in tables]  # fmt: skip
+        codes = [
+            f"q:{q['code']}"
+            for q in questions
+            if q["dimension"] == element and f"q:{q['code']}" in tables
+        ]
         if not codes:
             return []
-        out.append(analysis.element_indices(_stack([tables[c] for c in codes]),
-                                            np.zeros(len(codes), dtype=np.int64)))
+        out.append(
+            analysis.element_indices(
+                _stack([tables[c] for c in codes]), np.zeros(len(codes), dtype=np.int64)
+            )
+        )
     return out
 
 
 def _stack(tables: list[EstimateTable]) -> EstimateTable:
     """Tables over domains side by side, as one (domains, k) table."""
-    arrays = {k: np.stack([getattr(t, k).reshape(-1) for t in tables], axis=-1)
-              for k in EstimateTable._ARRAYS}  # fmt: skip
+    arrays = {
+        k: np.stack([getattr(t, k).reshape(-1) for t in tables], axis=-1)
+        for k in EstimateTable._ARRAYS
+    }
     return EstimateTable(**arrays, method=tables[0].method, level=tables[0].level)
 
 
@@ -280,8 +404,11 @@ def _split(elements):
 
 def _dissatisfied(cells, questions, n_off) -> np.ndarray:
     """Respondents who rated the overall question 1 or 2 (Decision 766's dissatisfied)."""
-    overall = [c for c, q in enumerate(questions) if q["dimension"] == Dimension.OVERALL
-               and q["kind"] == "likert5"]  # fmt: skip
+    overall = [
+        c
+        for c, q in enumerate(questions)
+        if q["dimension"] == Dimension.OVERALL and q["kind"] == "likert5"
+    ]
     mask = np.isin(cells["column"], overall) & (cells["value"] <= 2)
     return np.bincount(cells["office"][mask], cells["count"][mask], n_off)
 

@@ -40,8 +40,11 @@ from .periods import Period, local_today, zone
 
 TABLES = (RollupAnswer, RollupResponse, RollupDossier)
 KEYS = {RollupAnswer: ANSWER_KEYS, RollupResponse: RESPONSE_KEYS, RollupDossier: DOSSIER_KEYS}
-SUMS = {RollupAnswer: VALUE_COUNTS, RollupResponse: ("count",),
-        RollupDossier: ("returned", "sms_sent")}
+SUMS = {
+    RollupAnswer: VALUE_COUNTS,
+    RollupResponse: ("count",),
+    RollupDossier: ("returned", "sms_sent"),
+}
 
 
 def month_end(day: date) -> date:
@@ -87,12 +90,16 @@ def _runs(days: list[date]) -> list[Period]:
 def _roll_days(period: Period) -> None:
     """Day rows of a run of days, fresh from the raw tables."""
     start, end = period.utc_bounds
-    for model, raw in ((RollupAnswer, raw_answers), (RollupResponse, raw_responses),
-                       (RollupDossier, raw_dossiers)):  # fmt: skip
+    for model, raw in (
+        (RollupAnswer, raw_answers),
+        (RollupResponse, raw_responses),
+        (RollupDossier, raw_dossiers),
+    ):
         query = raw(start, end, day=True)
         query = select(literal(DAY, SmallInteger).label("grain"), *query.subquery().c)
-        db.session.execute(insert(model).from_select(["grain", *query.selected_columns.keys()[1:]],
-                                                     query))  # fmt: skip
+        db.session.execute(
+            insert(model).from_select(["grain", *query.selected_columns.keys()[1:]], query)
+        )
 
 
 def _roll_up(grain: int, start: date) -> None:
@@ -101,18 +108,26 @@ def _roll_up(grain: int, start: date) -> None:
     last = month_end(start) if grain == MONTH else date(start.year, 12, 31)
     for model in TABLES:
         keys = [getattr(model, k) for k in KEYS[model]]
-        query = (select(literal(grain, SmallInteger), literal(start, Date), *keys,
-                        *[func.sum(getattr(model, v)) for v in SUMS[model]])
-                 .where(model.grain == child, model.day >= start, model.day <= last)
-                 .group_by(*keys))  # fmt: skip
-        db.session.execute(insert(model).from_select(["grain", "day", *KEYS[model],
-                                                      *SUMS[model]], query))  # fmt: skip
+        query = (
+            select(
+                literal(grain, SmallInteger),
+                literal(start, Date),
+                *keys,
+                *[func.sum(getattr(model, v)) for v in SUMS[model]],
+            )
+            .where(model.grain == child, model.day >= start, model.day <= last)
+            .group_by(*keys)
+        )
+        db.session.execute(
+            insert(model).from_select(["grain", "day", *KEYS[model], *SUMS[model]], query)
+        )
 
 
 def _fill(wanted: list[tuple[int, date]]) -> int:
     """Build the missing buckets (and the missing parts they are made of); commits."""
-    done = set(db.session.execute(select(RollupDay.grain, RollupDay.day)).all()) \
-        if wanted else set()
+    done = (
+        set(db.session.execute(select(RollupDay.grain, RollupDay.day)).all()) if wanted else set()
+    )
     need: dict[int, set[date]] = {DAY: set(), MONTH: set(), YEAR: set()}
 
     def want(grain, start):
@@ -130,8 +145,9 @@ def _fill(wanted: list[tuple[int, date]]) -> int:
     for grain, starts in need.items():
         if starts:
             for model in (*TABLES, RollupDay):
-                db.session.execute(delete(model).where(model.grain == grain,
-                                                       model.day.in_(sorted(starts))))
+                db.session.execute(
+                    delete(model).where(model.grain == grain, model.day.in_(sorted(starts)))
+                )
             db.session.execute(insert(RollupDay), [{"grain": grain, "day": d} for d in starts])
     for run in _runs(list(need[DAY])):
         _roll_days(run)
@@ -187,8 +203,10 @@ def _first_day() -> date | None:
     """The local day of the earliest response, dossier return or sent invitation."""
     from ..models import Invitation
 
-    times = [db.session.scalar(select(col).order_by(col).where(col.is_not(None)).limit(1))
-             for col in (Response.submitted_at, Dossier.returned_at, Invitation.sent_at)]
+    times = [
+        db.session.scalar(select(col).order_by(col).where(col.is_not(None)).limit(1))
+        for col in (Response.submitted_at, Dossier.returned_at, Invitation.sent_at)
+    ]
     times = [t for t in times if t is not None]
     return min(times).astimezone(zone()).date() if times else None
 
@@ -200,10 +218,15 @@ def _stale(session, days) -> None:
         return
     months = sorted({date(d.year, d.month, 1) for d in days})
     years = sorted({date(d.year, 1, 1) for d in days})
-    session.execute(delete(RollupDay).where(or_(
-        (RollupDay.grain == DAY) & RollupDay.day.in_(days),
-        (RollupDay.grain == MONTH) & RollupDay.day.in_(months),
-        (RollupDay.grain == YEAR) & RollupDay.day.in_(years))))  # fmt: skip
+    session.execute(
+        delete(RollupDay).where(
+            or_(
+                (RollupDay.grain == DAY) & RollupDay.day.in_(days),
+                (RollupDay.grain == MONTH) & RollupDay.day.in_(months),
+                (RollupDay.grain == YEAR) & RollupDay.day.in_(years),
+            )
+        )
+    )
 
 
 def mark_stale(days) -> None:
@@ -233,8 +256,12 @@ def _touched_days(session: Session) -> set[date]:
             elif obj.response_id is not None:
                 response_ids.add(obj.response_id)
     if response_ids:  # an SMS conversation adds answers to yesterday's response
-        days.update(_day_of(t) for t in session.scalars(
-            select(Response.submitted_at).where(Response.id.in_(response_ids))))  # fmt: skip
+        days.update(
+            _day_of(t)
+            for t in session.scalars(
+                select(Response.submitted_at).where(Response.id.in_(response_ids))
+            )
+        )
     return {d for d in days if d is not None}
 
 
@@ -248,4 +275,3 @@ def mark_stale_on_flush() -> None:
     """Listen to ORM flushes so changes to past days invalidate their rollup (idempotent)."""
     if not event.contains(Session, "after_flush", _after_flush):
         event.listen(Session, "after_flush", _after_flush)
-

@@ -17,14 +17,23 @@ from .report import Report
 
 ESTIMATE_KEYS = ("value", "low", "high", "se", "n", "n_eff", "df", "reliable")
 NESTED = {
-    "eb": (("value", "eb_value"), ("low", "eb_low"), ("high", "eb_high"),
-           ("shrinkage", "shrinkage")),
+    "eb": (
+        ("value", "eb_value"),
+        ("low", "eb_low"),
+        ("high", "eb_high"),
+        ("shrinkage", "shrinkage"),
+    ),
     "mean": (("value", "mean"), ("low", "mean_low"), ("high", "mean_high")),
     "par_points": (("value", "par_value"), ("low", "par_low"), ("high", "par_high")),
-    "change": (("previous", "previous"), ("diff", "change"), ("low", "change_low"),
-               ("high", "change_high"), ("significant", "change_significant"),
-               ("previous_rank", "previous_rank")),
-}  # fmt: skip
+    "change": (
+        ("previous", "previous"),
+        ("diff", "change"),
+        ("low", "change_low"),
+        ("high", "change_high"),
+        ("significant", "change_significant"),
+        ("previous_rank", "previous_rank"),
+    ),
+}
 FLAT = ("tier", "rank", "rank_low", "rank_high", "group_size")
 INTEGERS = {"n", "df", "rank", "rank_low", "rank_high", "group_size", "previous_rank"}
 
@@ -46,15 +55,15 @@ def _estimates(block: dict, rows: np.ndarray) -> list[dict]:
     """One dict per selected row of a measure block (built column-wise: 1,000s of offices)."""
     cols = {k: _plain(v[rows], k) for k, v in block.items()}
     flat = [k for k in (*ESTIMATE_KEYS, *FLAT) if k in cols]
-    out = [dict(zip(flat, vals, strict=True)) for vals in zip(*[cols[k] for k in flat],
-                                                                strict=True)]  # fmt: skip
+    out = [
+        dict(zip(flat, vals, strict=True)) for vals in zip(*[cols[k] for k in flat], strict=True)
+    ]
     for name, pairs in NESTED.items():
         present = [(o, k) for o, k in pairs if k in cols]
         if not present:
             continue
         names = [o for o, _k in present]
-        for item, vals in zip(out, zip(*[cols[k] for _o, k in present], strict=True),
-                              strict=True):  # fmt: skip
+        for item, vals in zip(out, zip(*[cols[k] for _o, k in present], strict=True), strict=True):
             item[name] = dict(zip(names, vals, strict=True))
     return out
 
@@ -63,13 +72,22 @@ def _counts(st: dict, i: int) -> tuple[dict, dict]:
     """An entry's counts before and after its estimates (``st``: plain stats columns)."""
     dossiers, answered, sent = st["dossiers"][i], st["sms_answered"][i], st["sms_sent"][i]
     bad = min(st["dissatisfied"][i], dossiers)
-    before = {"dossiers": int(dossiers), "responses": int(st["responses"][i]),
-              "responses_by_channel": {c: int(st[f"responses_{c}"][i])
-                                       for c in ("qr_web", "sms", "kiosk")}}  # fmt: skip
-    after = {"dissatisfied": int(st["dissatisfied"][i]),
-             "complaint_free_ratio": (dossiers - bad) / dossiers if dossiers else None,
-             "sms": {"sent": int(sent), "answered": int(answered),
-                     "response_rate": min(answered / sent, 1.0) if sent else None}}  # fmt: skip
+    before = {
+        "dossiers": int(dossiers),
+        "responses": int(st["responses"][i]),
+        "responses_by_channel": {
+            c: int(st[f"responses_{c}"][i]) for c in ("qr_web", "sms", "kiosk")
+        },
+    }
+    after = {
+        "dissatisfied": int(st["dissatisfied"][i]),
+        "complaint_free_ratio": (dossiers - bad) / dossiers if dossiers else None,
+        "sms": {
+            "sent": int(sent),
+            "answered": int(answered),
+            "response_rate": min(answered / sent, 1.0) if sent else None,
+        },
+    }
     return before, after
 
 
@@ -80,15 +98,18 @@ def _entries(blocks: dict, stats: dict, rows: np.ndarray, overall_question) -> l
     entries = []
     for i in range(rows.size):
         before, after = _counts(st, i)
-        entries.append({
-            **before,
-            "index": per["index"][i],
-            "elements": {str(e): per[str(e)][i] for e in SIPAS_ELEMENTS},
-            "overall_question": per[overall_question][i] if overall_question in per else None,
-            "questions": {name[2:]: items[i] for name, items in per.items()
-                          if name.startswith("q:")},
-            **after,
-        })  # fmt: skip
+        entries.append(
+            {
+                **before,
+                "index": per["index"][i],
+                "elements": {str(e): per[str(e)][i] for e in SIPAS_ELEMENTS},
+                "overall_question": per[overall_question][i] if overall_question in per else None,
+                "questions": {
+                    name[2:]: items[i] for name, items in per.items() if name.startswith("q:")
+                },
+                **after,
+            }
+        )
     return entries
 
 
@@ -96,10 +117,14 @@ def _prepare(report: Report) -> tuple[np.ndarray, set[str]]:
     """The visible office rows and the measures asked (unasked questions dropped from the
     report's blocks)."""
     params, offices = report.params, report.offices
-    visible = np.array([params.visible is None or o["id"] in params.visible for o in offices],
-                       dtype=bool)  # fmt: skip
-    asked = {name for name, block in report.office_blocks.items()
-             if not name.startswith("q:") or block["n"].sum() > 0}  # fmt: skip
+    visible = np.array(
+        [params.visible is None or o["id"] in params.visible for o in offices], dtype=bool
+    )
+    asked = {
+        name
+        for name, block in report.office_blocks.items()
+        if not name.startswith("q:") or block["n"].sum() > 0
+    }
     report.office_blocks = {k: v for k, v in report.office_blocks.items() if k in asked}
     report.group_blocks = {k: v for k, v in report.group_blocks.items() if k in asked}
     return np.flatnonzero(visible), asked
@@ -112,19 +137,25 @@ def _head(report: Report, asked: set[str], offices, groups) -> dict:
         "period": {**params.period.as_dict(), "timezone": zone().key},
         "previous_period": report.previous_period.as_dict() if report.previous_period else None,
         "parameters": {
-            "group": params.group, "level": params.level, "method": params.method,
+            "group": params.group,
+            "level": params.level,
+            "method": params.method,
             "compare": "previous" if params.compare else None,
-            "include_flagged": params.include_flagged, "satisfied_from": SATISFIED_FROM,
+            "include_flagged": params.include_flagged,
+            "satisfied_from": SATISFIED_FROM,
             "par_max_points": float(config.get("PAR_MAX_POINTS", 10.0)),
             "min_cell": int(config.get("REPORT_MIN_CELL", 10)),
             "reliability": {"min_n_eff": MIN_N_EFF, "min_df": MIN_DF},
         },
         "elements": [str(e) for e in SIPAS_ELEMENTS],
-        "questions": [{k: q[k] for k in ("code", "dimension", "kind", "text_vi", "text_en")}
-                      for q in report.questions if f"q:{q['code']}" in asked],
+        "questions": [
+            {k: q[k] for k in ("code", "dimension", "kind", "text_vi", "text_en")}
+            for q in report.questions
+            if f"q:{q['code']}" in asked
+        ],
         "offices": offices,
         "groups": groups,
-    }  # fmt: skip
+    }
 
 
 OFFICE_META = ("code", "name", "name_en", "kind", "group", "parent_code")
@@ -139,8 +170,9 @@ def report_json(report: Report) -> dict:
     for entry, i in zip(office_entries, rows.tolist(), strict=True):
         meta = offices[i]
         entry.update({k: meta[k] for k in OFFICE_META})
-    group_entries = _entries(report.group_blocks, report.group_current.stats,
-                             np.arange(len(report.groups)), oq)  # fmt: skip
+    group_entries = _entries(
+        report.group_blocks, report.group_current.stats, np.arange(len(report.groups)), oq
+    )
     for entry, name in zip(group_entries, report.groups, strict=True):
         entry["group"] = name
         entry["offices"] = sum(o["group"] == name for o in offices)
@@ -201,26 +233,49 @@ def _estimate_texts(block: dict, rows: np.ndarray) -> list[str]:
     return [template % vals for vals in zip(*[cols[k] for k in order], strict=True)]
 
 
-def _entry_texts(blocks: dict, stats: dict, rows: np.ndarray, overall_question,
-                 tails: list[dict], questions: bool = True) -> list[str]:
+def _entry_texts(
+    blocks: dict,
+    stats: dict,
+    rows: np.ndarray,
+    overall_question,
+    tails: list[dict],
+    questions: bool = True,
+) -> list[str]:
     """:func:`_entries` as JSON texts, each ending with its ``tails`` item (meta data); without
     the per-question estimates unless ``questions``."""
-    per = {name: _estimate_texts(block, rows) for name, block in blocks.items()
-           if questions or not name.startswith("q:") or name == overall_question}  # fmt: skip
+    per = {
+        name: _estimate_texts(block, rows)
+        for name, block in blocks.items()
+        if questions or not name.startswith("q:") or name == overall_question
+    }
     st = {k: _plain(v[rows], k) for k, v in stats.items()}
-    items = [(json.dumps(name[2:], **_DUMP), texts) for name, texts in per.items()
-             if name.startswith("q:")]  # fmt: skip
+    items = [
+        (json.dumps(name[2:], **_DUMP), texts)
+        for name, texts in per.items()
+        if name.startswith("q:")
+    ]
     elements = [(json.dumps(str(e), **_DUMP), per[str(e)]) for e in SIPAS_ELEMENTS]
     overall = per.get(overall_question)
     out = []
     for i in range(rows.size):
         before, after = _counts(st, i)
-        out.append("".join((
-            _dumps(before)[:-1], ',"index":', per["index"][i], ',"elements":{',
-            ",".join(f"{k}:{v[i]}" for k, v in elements), '},"overall_question":',
-            "null" if overall is None else overall[i],
-            ',"questions":{' + ",".join(f"{k}:{v[i]}" for k, v in items) + "}," if questions
-            else ",", _dumps({**after, **tails[i]})[1:])))  # fmt: skip
+        out.append(
+            "".join(
+                (
+                    _dumps(before)[:-1],
+                    ',"index":',
+                    per["index"][i],
+                    ',"elements":{',
+                    ",".join(f"{k}:{v[i]}" for k, v in elements),
+                    '},"overall_question":',
+                    "null" if overall is None else overall[i],
+                    ',"questions":{' + ",".join(f"{k}:{v[i]}" for k, v in items) + "},"
+                    if questions
+                    else ",",
+                    _dumps({**after, **tails[i]})[1:],
+                )
+            )
+        )
     return out
 
 
@@ -230,20 +285,42 @@ def report_text(report: Report, extra: dict | None = None, questions: bool = Tru
     offices = report.offices
     rows, asked = _prepare(report)
     oq = report.current.overall_question
-    office_entries = _entry_texts(report.office_blocks, report.current.stats, rows, oq,
-                                  [{k: offices[i][k] for k in OFFICE_META}
-                                   for i in rows.tolist()], questions)  # fmt: skip
-    group_entries = _entry_texts(report.group_blocks, report.group_current.stats,
-                                 np.arange(len(report.groups)), oq,
-                                 [{"group": name, "offices": sum(o["group"] == name
-                                                                 for o in offices)}
-                                  for name in report.groups], questions)  # fmt: skip
+    office_entries = _entry_texts(
+        report.office_blocks,
+        report.current.stats,
+        rows,
+        oq,
+        [{k: offices[i][k] for k in OFFICE_META} for i in rows.tolist()],
+        questions,
+    )
+    group_entries = _entry_texts(
+        report.group_blocks,
+        report.group_current.stats,
+        np.arange(len(report.groups)),
+        oq,
+        [
+            {"group": name, "offices": sum(o["group"] == name for o in offices)}
+            for name in report.groups
+        ],
+        questions,
+    )
     head = _head(report, asked, "\0offices", "\0groups")
     text = json.dumps({**head, **(extra or {})}, **_DUMP)
     before, _, rest = text.partition('"\\u0000offices"')
     between, _, after = rest.partition('"\\u0000groups"')
-    return "".join((before, "[", ",".join(office_entries), "]", between, "[",
-                    ",".join(group_entries), "]", after))
+    return "".join(
+        (
+            before,
+            "[",
+            ",".join(office_entries),
+            "]",
+            between,
+            "[",
+            ",".join(group_entries),
+            "]",
+            after,
+        )
+    )
 
 
 def breakdown_rows(report: Report, name: str) -> list[dict]:
@@ -256,6 +333,11 @@ def breakdown_rows(report: Report, name: str) -> list[dict]:
         meta = offices[int(office)]
         if visible is not None and meta["id"] not in visible:
             continue
-        out.append({"office_code": meta["code"], "office_name": meta["name"],
-                    **{k: cols[k][i] for k in cols if k != "key"}})  # fmt: skip
+        out.append(
+            {
+                "office_code": meta["code"],
+                "office_name": meta["name"],
+                **{k: cols[k][i] for k in cols if k != "key"},
+            }
+        )
     return out

@@ -52,8 +52,10 @@ class Weighted:
 
     def attach(self, office, service, channel, probability):
         """Weight, stratum and population of other rows with the same keys (e.g. answers)."""
-        mine, theirs = _group_keys((self.office, self.service, self.channel, self.probability),
-                                   (office, service, channel, probability))
+        mine, theirs = _group_keys(
+            (self.office, self.service, self.channel, self.probability),
+            (office, service, channel, probability),
+        )
         row = lookup(theirs, mine, np.arange(self.office.size))
         if (row < 0).any():
             raise ValueError("answers without a matching respondent group")
@@ -116,7 +118,7 @@ def weigh(responses: dict, dossiers: dict, field_of_service, *, min_count: int) 
     # Population rows: every office × service group with respondents or returned dossiers.
     cell_key = np.concatenate([office * n_fields + field, d_office * n_fields + d_field])
     rows, inverse = np.unique(cell_key, return_inverse=True)
-    resp_row, doss_row = inverse[: office.size], inverse[office.size:]
+    resp_row, doss_row = inverse[: office.size], inverse[office.size :]
     pop = np.bincount(doss_row, dossiers["returned"], rows.size)
     row_office = rows // n_fields
     resp_row = _into_frame(resp_row, row_office, np.bincount(resp_row, count, rows.size), pop)
@@ -125,8 +127,9 @@ def weigh(responses: dict, dossiers: dict, field_of_service, *, min_count: int) 
     office_pop = np.bincount(row_office, pop)
     no_frame = office_pop[row_office] <= 0  # respondents but no dossiers: keep base weights
     pop = np.where(no_frame, base, pop)
-    ps = poststratify_cells(row_office, rows % n_fields, m, pop, base_weight_sum=base,
-                            min_count=min_count)
+    ps = poststratify_cells(
+        row_office, rows % n_fields, m, pop, base_weight_sum=base, min_count=min_count
+    )
     factor = ps.factor[resp_row]
     weight = factor / prob
     stratum = ps.stratum[resp_row] * N_CHANNELS + channel
@@ -138,6 +141,15 @@ def weigh(responses: dict, dossiers: dict, field_of_service, *, min_count: int) 
     # respondents (more answers than dossiers) means no finite-population correction.
     s_pop = np.where(s_weight >= s_count * (1 - 1e-9), np.maximum(s_weight, s_count), np.inf)
     population = np.where(no_frame[resp_row], np.inf, s_pop[s_idx])
-    return Weighted(office=office, service=service, field=field, channel=channel,
-                    probability=prob, count=count, weight=weight, stratum=stratum,
-                    population=population, merged=ps.merged[resp_row])
+    return Weighted(
+        office=office,
+        service=service,
+        field=field,
+        channel=channel,
+        probability=prob,
+        count=count,
+        weight=weight,
+        stratum=stratum,
+        population=population,
+        merged=ps.merged[resp_row],
+    )

@@ -55,9 +55,10 @@ def find_office(code: str) -> Office | None:
 def _locked_dossier(office: Office, code: str) -> Dossier | None:
     # FOR UPDATE on PostgreSQL: two events for one dossier are applied one after the other.
     return db.session.scalar(
-        select(Dossier).where(Dossier.office_id == office.id, Dossier.code == code)
+        select(Dossier)
+        .where(Dossier.office_id == office.id, Dossier.code == code)
         .with_for_update()
-    )  # fmt: skip
+    )
 
 
 def _apply(dossier: Dossier, data: dict, warnings: list[str]) -> bool:
@@ -73,8 +74,9 @@ def _apply(dossier: Dossier, data: dict, warnings: list[str]) -> bool:
     if data.get("phone") is not None:
         protected = protect_phone(data["phone"])
         if (protected["phone_hash"], protected["phone_status"]) != (
-            dossier.phone_hash, dossier.phone_status
-        ):  # fmt: skip
+            dossier.phone_hash,
+            dossier.phone_status,
+        ):
             for name, value in protected.items():
                 setattr(dossier, name, value)
             changed = True
@@ -100,8 +102,7 @@ def _serialize_dossier_writes() -> None:
     dossier events are machine-to-machine, so waiting for a running batch is acceptable.
     """
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                           {"key": DOSSIER_WRITES_LOCK})  # fmt: skip
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DOSSIER_WRITES_LOCK})
 
 
 def upsert_dossier(office: Office, data: dict, now: datetime | None = None) -> DossierOutcome:
@@ -121,8 +122,9 @@ def upsert_dossier(office: Office, data: dict, now: datetime | None = None) -> D
             dossier, created, warnings = _locked_dossier(office, data["code"]), False, []
     was_returned = False if created else dossier.returned_at is not None
     changed = created or _apply(dossier, data, warnings)
-    outcome = DossierOutcome("created" if created else "updated" if changed else "unchanged",
-                             dossier, warnings=warnings)  # fmt: skip
+    outcome = DossierOutcome(
+        "created" if created else "updated" if changed else "unchanged", dossier, warnings=warnings
+    )
     db.session.flush()
     if dossier.returned_at is not None and not was_returned:
         outcome.invitation = decide_invitation(dossier, data.get("language"), now)
@@ -148,8 +150,11 @@ def quiet_hours_end(moment: datetime) -> datetime:
 
 def is_opted_out(phone_hash: str) -> bool:
     """Whether the number asked not to be texted (and has not opted back in)."""
-    return bool(db.session.scalar(select(exists().where(
-        OptOut.phone_hash == phone_hash, OptOut.revoked_at.is_(None)))))  # fmt: skip
+    return bool(
+        db.session.scalar(
+            select(exists().where(OptOut.phone_hash == phone_hash, OptOut.revoked_at.is_(None)))
+        )
+    )
 
 
 def decide_invitation(dossier: Dossier, language: str | None, now: datetime) -> str:
@@ -166,19 +171,28 @@ def decide_invitation(dossier: Dossier, language: str | None, now: datetime) -> 
     if is_opted_out(dossier.phone_hash):
         return "opted_out"
     since = now - timedelta(days=config["SMS_REINVITE_DAYS"])
-    if db.session.scalar(select(exists().where(
-        Invitation.phone_hash == dossier.phone_hash, Invitation.created_at >= since
-    ))):  # fmt: skip
+    if db.session.scalar(
+        select(
+            exists().where(
+                Invitation.phone_hash == dossier.phone_hash, Invitation.created_at >= since
+            )
+        )
+    ):
         return "recently_invited"
     probability = dossier.office.sms_sampling_rate or 1.0
     if draw() >= probability:
         return "not_sampled"
     invitation = Invitation(
-        dossier=dossier, office_id=dossier.office_id, phone_hash=dossier.phone_hash,
-        sampling_probability=probability, status=InvitationStatus.QUEUED,
-        language=language or config["SMS_LANGUAGE"], attempts=0,
-        next_attempt_at=quiet_hours_end(now), created_at=now,
-    )  # fmt: skip
+        dossier=dossier,
+        office_id=dossier.office_id,
+        phone_hash=dossier.phone_hash,
+        sampling_probability=probability,
+        status=InvitationStatus.QUEUED,
+        language=language or config["SMS_LANGUAGE"],
+        attempts=0,
+        next_attempt_at=quiet_hours_end(now),
+        created_at=now,
+    )
     db.session.add(invitation)
     db.session.flush()
     return "queued"

@@ -16,55 +16,159 @@ D, K = Dimension, QuestionKind
 
 #: (code, dimension, kind, Vietnamese, English, required) in the order of the national SIPAS form.
 DEFAULT_QUESTIONS = [
-    ("overall", D.OVERALL, K.LIKERT5,
-     "Nhìn chung, Ông/Bà hài lòng thế nào với việc giải quyết thủ tục hành chính hôm nay?",
-     "Overall, how satisfied are you with how your procedure was handled today?", True),
-    ("access_signs", D.ACCESS, K.LIKERT5,
-     "Nơi tiếp nhận có biển hiệu, hướng dẫn rõ ràng, dễ tìm",
-     "The reception area has clear signs and guidance and is easy to find", False),
-    ("access_seats", D.ACCESS, K.LIKERT5,
-     "Có đủ ghế ngồi chờ và bàn viết", "There are enough seats and writing desks", False),
-    ("access_equipment", D.ACCESS, K.LIKERT5,
-     "Trang thiết bị đầy đủ, chất lượng tốt", "The equipment is complete and in good order", False),
-    ("procedure_posted", D.PROCEDURE, K.LIKERT5,
-     "Thủ tục hành chính được niêm yết công khai, dễ thấy, dễ đọc",
-     "The procedure is posted publicly, easy to see and read", False),
-    ("procedure_documents", D.PROCEDURE, K.LIKERT5,
-     "Chỉ yêu cầu nộp hồ sơ đúng quy định",
-     "Only the documents required by the rules were asked for", False),
-    ("procedure_fees", D.PROCEDURE, K.LIKERT5,
-     "Chỉ thu phí, lệ phí đúng quy định", "Only the fees set by the rules were charged", False),
-    ("procedure_time", D.PROCEDURE, K.LIKERT5,
-     "Thời hạn giải quyết đúng quy định", "The processing time is as prescribed", False),
-    ("staff_polite", D.CIVIL_SERVANT, K.LIKERT5,
-     "Công chức có thái độ lịch sự, tôn trọng", "Staff were polite and respectful", False),
-    ("staff_guidance", D.CIVIL_SERVANT, K.LIKERT5,
-     "Công chức hướng dẫn đầy đủ, dễ hiểu, một lần",
-     "Staff gave complete, clear guidance, once", False),
-    ("staff_rules", D.CIVIL_SERVANT, K.LIKERT5,
-     "Công chức tuân thủ đúng quy định", "Staff followed the rules", False),
-    ("result_on_time", D.RESULT, K.LIKERT5,
-     "Kết quả được trả đúng hẹn", "The result was returned on time", False),
-    ("result_accurate", D.RESULT, K.LIKERT5,
-     "Kết quả có thông tin đầy đủ, chính xác", "The result is complete and accurate", False),
-    ("result_fair", D.RESULT, K.LIKERT5,
-     "Việc giải quyết đảm bảo công bằng", "The handling was fair", False),
-    ("feedback_easy", D.FEEDBACK, K.LIKERT5,
-     "Có hình thức góp ý, phản ánh, kiến nghị dễ dàng",
-     "It is easy to give feedback, complaints or suggestions", False),
-    ("feedback_handled", D.FEEDBACK, K.LIKERT5,
-     "Góp ý, phản ánh, kiến nghị được tiếp nhận, xử lý đúng quy định",
-     "Feedback is received and handled according to the rules", False),
-    ("feedback_notified", D.FEEDBACK, K.LIKERT5,
-     "Kết quả xử lý góp ý, phản ánh, kiến nghị được thông báo kịp thời",
-     "The outcome of feedback is notified in time", False),
-    ("extra_payment", D.INTEGRITY, K.YES_NO,
-     "Ông/Bà có bị yêu cầu đưa tiền ngoài quy định không?",
-     "Were you asked for any payment outside the rules?", False),
-    ("comment", D.COMMENT, K.TEXT,
-     "Ông/Bà có góp ý gì để cải thiện chất lượng phục vụ?",
-     "What should be improved? (optional)", False),
-]  # fmt: skip
+    (
+        "overall",
+        D.OVERALL,
+        K.LIKERT5,
+        "Nhìn chung, Ông/Bà hài lòng thế nào với việc giải quyết thủ tục hành chính hôm nay?",
+        "Overall, how satisfied are you with how your procedure was handled today?",
+        True,
+    ),
+    (
+        "access_signs",
+        D.ACCESS,
+        K.LIKERT5,
+        "Nơi tiếp nhận có biển hiệu, hướng dẫn rõ ràng, dễ tìm",
+        "The reception area has clear signs and guidance and is easy to find",
+        False,
+    ),
+    (
+        "access_seats",
+        D.ACCESS,
+        K.LIKERT5,
+        "Có đủ ghế ngồi chờ và bàn viết",
+        "There are enough seats and writing desks",
+        False,
+    ),
+    (
+        "access_equipment",
+        D.ACCESS,
+        K.LIKERT5,
+        "Trang thiết bị đầy đủ, chất lượng tốt",
+        "The equipment is complete and in good order",
+        False,
+    ),
+    (
+        "procedure_posted",
+        D.PROCEDURE,
+        K.LIKERT5,
+        "Thủ tục hành chính được niêm yết công khai, dễ thấy, dễ đọc",
+        "The procedure is posted publicly, easy to see and read",
+        False,
+    ),
+    (
+        "procedure_documents",
+        D.PROCEDURE,
+        K.LIKERT5,
+        "Chỉ yêu cầu nộp hồ sơ đúng quy định",
+        "Only the documents required by the rules were asked for",
+        False,
+    ),
+    (
+        "procedure_fees",
+        D.PROCEDURE,
+        K.LIKERT5,
+        "Chỉ thu phí, lệ phí đúng quy định",
+        "Only the fees set by the rules were charged",
+        False,
+    ),
+    (
+        "procedure_time",
+        D.PROCEDURE,
+        K.LIKERT5,
+        "Thời hạn giải quyết đúng quy định",
+        "The processing time is as prescribed",
+        False,
+    ),
+    (
+        "staff_polite",
+        D.CIVIL_SERVANT,
+        K.LIKERT5,
+        "Công chức có thái độ lịch sự, tôn trọng",
+        "Staff were polite and respectful",
+        False,
+    ),
+    (
+        "staff_guidance",
+        D.CIVIL_SERVANT,
+        K.LIKERT5,
+        "Công chức hướng dẫn đầy đủ, dễ hiểu, một lần",
+        "Staff gave complete, clear guidance, once",
+        False,
+    ),
+    (
+        "staff_rules",
+        D.CIVIL_SERVANT,
+        K.LIKERT5,
+        "Công chức tuân thủ đúng quy định",
+        "Staff followed the rules",
+        False,
+    ),
+    (
+        "result_on_time",
+        D.RESULT,
+        K.LIKERT5,
+        "Kết quả được trả đúng hẹn",
+        "The result was returned on time",
+        False,
+    ),
+    (
+        "result_accurate",
+        D.RESULT,
+        K.LIKERT5,
+        "Kết quả có thông tin đầy đủ, chính xác",
+        "The result is complete and accurate",
+        False,
+    ),
+    (
+        "result_fair",
+        D.RESULT,
+        K.LIKERT5,
+        "Việc giải quyết đảm bảo công bằng",
+        "The handling was fair",
+        False,
+    ),
+    (
+        "feedback_easy",
+        D.FEEDBACK,
+        K.LIKERT5,
+        "Có hình thức góp ý, phản ánh, kiến nghị dễ dàng",
+        "It is easy to give feedback, complaints or suggestions",
+        False,
+    ),
+    (
+        "feedback_handled",
+        D.FEEDBACK,
+        K.LIKERT5,
+        "Góp ý, phản ánh, kiến nghị được tiếp nhận, xử lý đúng quy định",
+        "Feedback is received and handled according to the rules",
+        False,
+    ),
+    (
+        "feedback_notified",
+        D.FEEDBACK,
+        K.LIKERT5,
+        "Kết quả xử lý góp ý, phản ánh, kiến nghị được thông báo kịp thời",
+        "The outcome of feedback is notified in time",
+        False,
+    ),
+    (
+        "extra_payment",
+        D.INTEGRITY,
+        K.YES_NO,
+        "Ông/Bà có bị yêu cầu đưa tiền ngoài quy định không?",
+        "Were you asked for any payment outside the rules?",
+        False,
+    ),
+    (
+        "comment",
+        D.COMMENT,
+        K.TEXT,
+        "Ông/Bà có góp ý gì để cải thiện chất lượng phục vụ?",
+        "What should be improved? (optional)",
+        False,
+    ),
+]
 
 
 class QuestionnaireLocked(RuntimeError):
@@ -90,9 +194,16 @@ def create_questionnaire(name: str, questions: list[tuple]) -> Questionnaire:
     questionnaire = Questionnaire(version=_next_version(), name=name, is_active=True)
     for position, (code, dimension, kind, text_vi, text_en, required) in enumerate(questions):
         questionnaire.questions.append(
-            Question(code=code, dimension=dimension, kind=kind, text_vi=text_vi,
-                     text_en=text_en, position=position, is_required=required)
-        )  # fmt: skip
+            Question(
+                code=code,
+                dimension=dimension,
+                kind=kind,
+                text_vi=text_vi,
+                text_en=text_en,
+                position=position,
+                is_required=required,
+            )
+        )
     db.session.add(questionnaire)
     db.session.flush()
     clear_snapshot_cache()
@@ -116,9 +227,14 @@ def has_answers(questionnaire_id: int, session: Session | None = None) -> bool:
     return session.scalar(
         select(exists().where(Response.questionnaire_id == questionnaire_id))
     ) or session.scalar(
-        select(exists().where(Answer.question_id.in_(
-            select(Question.id).where(Question.questionnaire_id == questionnaire_id))))
-    )  # fmt: skip
+        select(
+            exists().where(
+                Answer.question_id.in_(
+                    select(Question.id).where(Question.questionnaire_id == questionnaire_id)
+                )
+            )
+        )
+    )
 
 
 _FROZEN_QUESTIONNAIRE = {"version", "name"}  # is_active may change: retiring a version is allowed
@@ -216,11 +332,15 @@ def current_snapshot() -> QuestionnaireSnapshot:
         questionnaire = ensure_default_questionnaire()
         db.session.commit()
     snapshot = QuestionnaireSnapshot(
-        id=questionnaire.id, version=questionnaire.version,
-        questions=tuple(QuestionInfo(q.id, q.code, q.dimension, q.kind, q.text_vi, q.text_en,
-                                     q.position, q.is_required)
-                        for q in questionnaire.questions),
-    )  # fmt: skip
+        id=questionnaire.id,
+        version=questionnaire.version,
+        questions=tuple(
+            QuestionInfo(
+                q.id, q.code, q.dimension, q.kind, q.text_vi, q.text_en, q.position, q.is_required
+            )
+            for q in questionnaire.questions
+        ),
+    )
     _snapshot_cache[key] = (time.monotonic(), snapshot)
     return snapshot
 

@@ -100,19 +100,20 @@ def parse_submission(form, questionnaire: QuestionnaireSnapshot, office_id: int)
     if service_code:
         submission.service = office_service(office_id, service_code)
         if submission.service is None:
-            raise BadSubmission(_("This office does not offer the service %(code)s.",
-                                  code=service_code))  # fmt: skip
-    submission.dossier_code = clean_text(sent.get("dossier_code", ""), MAX_CODE,
-                                         THE_DOSSIER_CODE)  # fmt: skip
+            raise BadSubmission(
+                _("This office does not offer the service %(code)s.", code=service_code)
+            )
+    submission.dossier_code = clean_text(sent.get("dossier_code", ""), MAX_CODE, THE_DOSSIER_CODE)
     return submission
 
 
 def office_service(office_id: int, code: str) -> Service | None:
     """The active service with this code, if the office offers it."""
     return db.session.scalar(
-        select(Service).join(office_services, office_services.c.service_id == Service.id)
+        select(Service)
+        .join(office_services, office_services.c.service_id == Service.id)
         .where(office_services.c.office_id == office_id, Service.code == code, Service.is_active)
-    )  # fmt: skip
+    )
 
 
 def find_dossier(office_id: int, code: str) -> Dossier | None:
@@ -121,8 +122,9 @@ def find_dossier(office_id: int, code: str) -> Dossier | None:
         return None
     normalized = "".join(code.split()).upper()
     return db.session.scalar(
-        select(Dossier).where(Dossier.office_id == office_id,
-                              func.upper(Dossier.code) == normalized)  # fmt: skip
+        select(Dossier).where(
+            Dossier.office_id == office_id, func.upper(Dossier.code) == normalized
+        )
     )
 
 
@@ -133,22 +135,22 @@ def dossier_has_response(dossier: Dossier) -> bool:
 
 def token_used(submission_token: str) -> bool:
     """Whether a response was already stored for this rendered form (a double tap or a refresh)."""
-    return db.session.scalar(
-        select(func.count()).where(Response.submission_token == submission_token)
-    ) > 0
-
-
-_RECENT_FROM_CLIENT = (
-    select(func.count())
-    .select_from(
-        select(Response.id)
-        .where(Response.client_hash == bindparam("client"),
-               Response.office_id == bindparam("office"),
-               Response.submitted_at >= bindparam("since", type_=Response.submitted_at.type))
-        .limit(bindparam("limit"))
-        .subquery()
+    return (
+        db.session.scalar(select(func.count()).where(Response.submission_token == submission_token))
+        > 0
     )
-)  # fmt: skip
+
+
+_RECENT_FROM_CLIENT = select(func.count()).select_from(
+    select(Response.id)
+    .where(
+        Response.client_hash == bindparam("client"),
+        Response.office_id == bindparam("office"),
+        Response.submitted_at >= bindparam("since", type_=Response.submitted_at.type),
+    )
+    .limit(bindparam("limit"))
+    .subquery()
+)
 
 
 def burst_reason(office_id: int, client_hash: str, limit: int, minutes: int) -> str | None:
@@ -170,14 +172,25 @@ _ANSWER_COLUMNS = ("response_id", "question_id", "value", "text")
 def _insert_answers(count: int) -> TextClause:
     """A multi-row INSERT for `count` answers. SQLAlchemy never caches a Core VALUES list (it is
     recompiled on every call); a text() statement is cached by its SQL, once per count."""
-    rows = ", ".join(f"(:response_id_{i}, :question_id_{i}, :value_{i}, :text_{i})"
-                     for i in range(count))  # fmt: skip
+    rows = ", ".join(
+        f"(:response_id_{i}, :question_id_{i}, :value_{i}, :text_{i})" for i in range(count)
+    )
     return text(f"INSERT INTO answers ({', '.join(_ANSWER_COLUMNS)}) VALUES {rows}")
 
 
-_RESPONSE_VALUES = ("office_id", "counter_id", "service_id", "dossier_id", "questionnaire_id",
-                    "channel", "submitted_at", "language", "client_hash", "submission_token",
-                    "is_partial")  # fmt: skip
+_RESPONSE_VALUES = (
+    "office_id",
+    "counter_id",
+    "service_id",
+    "dossier_id",
+    "questionnaire_id",
+    "channel",
+    "submitted_at",
+    "language",
+    "client_hash",
+    "submission_token",
+    "is_partial",
+)
 # PostgreSQL: the burst count, the response and its answers in one statement (one round trip).
 # Data-modifying CTEs all run, in one snapshot. The answers arrive as one JSON array of
 # [question_id, value, text] triples: psycopg dumping three Python lists as arrays cost 0.3 M
@@ -235,36 +248,53 @@ def record_web_response(
     """
     service = dossier.service if dossier is not None and dossier.service else submission.service
     values = {
-        "office_id": office_id, "counter_id": counter_id,
+        "office_id": office_id,
+        "counter_id": counter_id,
         "service_id": service.id if service else None,
         "dossier_id": dossier.id if dossier else None,
-        "questionnaire_id": questionnaire.id, "channel": Channel.QR_WEB.value,
-        "submitted_at": utcnow(), "language": language, "client_hash": client_hash,
-        "submission_token": submission_token, "is_partial": False,
-    }  # fmt: skip
+        "questionnaire_id": questionnaire.id,
+        "channel": Channel.QR_WEB.value,
+        "submitted_at": utcnow(),
+        "language": language,
+        "client_hash": client_hash,
+        "submission_token": submission_token,
+        "is_partial": False,
+    }
     if db.engine.dialect.name == "postgresql":
         answers = submission.answers
         params = values | {
             "since": values["submitted_at"] - timedelta(minutes=burst_minutes),
-            "burst_limit": burst_limit, "burst_reason": burst_rule(burst_limit, burst_minutes),
-            "flagged": Integrity.FLAGGED.value, "valid": Integrity.VALID.value,
-            "answers": json.dumps([[q, None, v] if isinstance(v, str) else [q, v, None]
-                                   for q, v in answers.items()],
-                                  ensure_ascii=False, separators=(",", ":")),
-        }  # fmt: skip
+            "burst_limit": burst_limit,
+            "burst_reason": burst_rule(burst_limit, burst_minutes),
+            "flagged": Integrity.FLAGGED.value,
+            "valid": Integrity.VALID.value,
+            "answers": json.dumps(
+                [[q, None, v] if isinstance(v, str) else [q, v, None] for q, v in answers.items()],
+                ensure_ascii=False,
+                separators=(",", ":"),
+            ),
+        }
         return autocommit_scalar(db.engine, _RECORD_PG, params)
     connection = db.session.connection()  # Core statements: no ORM execution machinery needed
     flag = burst_reason(office_id, client_hash, burst_limit, burst_minutes)
-    response_id = connection.execute(_INSERT_RESPONSE, values | {
-        "integrity": Integrity.FLAGGED if flag else Integrity.VALID, "integrity_reason": flag,
-    }).scalar_one()  # fmt: skip
+    response_id = connection.execute(
+        _INSERT_RESPONSE,
+        values
+        | {
+            "integrity": Integrity.FLAGGED if flag else Integrity.VALID,
+            "integrity_reason": flag,
+        },
+    ).scalar_one()
     if submission.answers:  # one statement, one round trip
         params = {}
         for i, (question_id, value) in enumerate(submission.answers.items()):
             is_text = isinstance(value, str)
-            params |= {f"response_id_{i}": response_id, f"question_id_{i}": question_id,
-                       f"value_{i}": None if is_text else value,
-                       f"text_{i}": value if is_text else None}  # fmt: skip
+            params |= {
+                f"response_id_{i}": response_id,
+                f"question_id_{i}": question_id,
+                f"value_{i}": None if is_text else value,
+                f"text_{i}": value if is_text else None,
+            }
         connection.execute(_insert_answers(len(submission.answers)), params)
     db.session.commit()
     return response_id

@@ -41,8 +41,9 @@ log = logging.getLogger(__name__)
 #: The limit per client on the survey blueprint's POSTs (the form is its only POST), from the
 #: SURVEY_RATE_LIMIT setting ("20 per minute;200 per day"). Flask-Limiter's full pass applies it
 #: whenever the short path below steps aside.
-SURVEY_LIMIT: RouteLimit = limiter.limit(lambda: current_app.config["SURVEY_RATE_LIMIT"],
-                                         methods=["POST"])  # fmt: skip
+SURVEY_LIMIT: RouteLimit = limiter.limit(
+    lambda: current_app.config["SURVEY_RATE_LIMIT"], methods=["POST"]
+)
 SURVEY_LIMIT(bp)
 
 _parsed: dict[str, list[RuntimeLimit]] = {}
@@ -75,8 +76,9 @@ def survey_post_limited_here() -> bool:
     prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or ""
     for lim in _survey_limits():
         key = [lim.key_func(), lim.scope_for(endpoint, request.method)]
-        if not strategy.hit(lim.limit, *([prefix, *key] if prefix else key),
-                            cost=lim.deduction_amount):  # fmt: skip
+        if not strategy.hit(
+            lim.limit, *([prefix, *key] if prefix else key), cost=lim.deduction_amount
+        ):
             log.info("ratelimit %s (%s) exceeded at endpoint: %s", lim.limit, *key)
             raise RateLimitExceeded(lim)
     return True

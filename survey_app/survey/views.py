@@ -71,14 +71,19 @@ class CounterRef:
     name: str
 
 
-_ON_COUNTER = (Counter.office_id == Office.id) & (Counter.code == bindparam("counter")) & (
-    Counter.is_active
+_ON_COUNTER = (
+    (Counter.office_id == Office.id) & (Counter.code == bindparam("counter")) & (Counter.is_active)
 )
-_FULL_TARGET = (select(Office, Counter).outerjoin(Counter, _ON_COUNTER)
-                .where(Office.code == bindparam("office"), Office.is_active))  # fmt: skip
-_LIGHT_TARGET = (select(Office.id, Office.code, Office.name, Counter.id, Counter.code, Counter.name)
-                 .outerjoin(Counter, _ON_COUNTER)
-                 .where(Office.code == bindparam("office"), Office.is_active))  # fmt: skip
+_FULL_TARGET = (
+    select(Office, Counter)
+    .outerjoin(Counter, _ON_COUNTER)
+    .where(Office.code == bindparam("office"), Office.is_active)
+)
+_LIGHT_TARGET = (
+    select(Office.id, Office.code, Office.name, Counter.id, Counter.code, Counter.name)
+    .outerjoin(Counter, _ON_COUNTER)
+    .where(Office.code == bindparam("office"), Office.is_active)
+)
 
 
 def _office_and_counter(office_code: str, counter_code: str | None, *, light: bool = False):
@@ -131,8 +136,10 @@ def _forget_changed_targets(session: Session, _context) -> None:
     """An office or counter changed in this process: its submissions see it at once."""
     if not has_app_context() or TARGETS not in current_app.extensions:
         return
-    if any(isinstance(obj, (Office, Counter))
-           for obj in (*session.new, *session.dirty, *session.deleted)):  # fmt: skip
+    if any(
+        isinstance(obj, (Office, Counter))
+        for obj in (*session.new, *session.dirty, *session.deleted)
+    ):
         current_app.extensions[TARGETS].clear()
 
 
@@ -204,15 +211,23 @@ def _remember_rated(response, office_code: str):
 
 
 @lru_cache(maxsize=4096)
-def _rated_cookie(serializer: URLSafeSerializer, day: date, zone: tzinfo,
-                  codes: tuple[str, ...], secure: bool) -> str:  # fmt: skip
+def _rated_cookie(
+    serializer: URLSafeSerializer, day: date, zone: tzinfo, codes: tuple[str, ...], secure: bool
+) -> str:
     """The Set-Cookie header of a rated cookie. Every device that rated the same offices today
     gets the same one (most rate a single office), so each worker signs it once per office and
     day."""
     midnight = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone)
     value = serializer.dumps([day.isoformat(), list(codes)])
-    return dump_cookie(RATED_COOKIE, value, expires=midnight, path="/s/", secure=secure,
-                       httponly=True, samesite="Lax")  # fmt: skip
+    return dump_cookie(
+        RATED_COOKIE,
+        value,
+        expires=midnight,
+        path="/s/",
+        secure=secure,
+        httponly=True,
+        samesite="Lax",
+    )
 
 
 def _client_hash() -> str:
@@ -221,23 +236,38 @@ def _client_hash() -> str:
     return keyed_hash(f"{request.remote_addr}|{agent}", "client")
 
 
-def _render_form(office, counter, questionnaire, *, values=None, errors=None, notice=None,
-                 token=None, confirm_no_dossier=False, status=200):  # fmt: skip
+def _render_form(
+    office,
+    counter,
+    questionnaire,
+    *,
+    values=None,
+    errors=None,
+    notice=None,
+    token=None,
+    confirm_no_dossier=False,
+    status=200,
+):
     return render_template(
         "survey/form.html",
-        office=office, counter=counter, questionnaire=questionnaire, labels=LIKERT_LABELS,
-        values=values or {}, errors=errors or {}, notice=notice,
+        office=office,
+        counter=counter,
+        questionnaire=questionnaire,
+        labels=LIKERT_LABELS,
+        values=values or {},
+        errors=errors or {},
+        notice=notice,
         submission_token=token or secrets.token_urlsafe(24),
-        confirm_no_dossier=confirm_no_dossier, lang=current_language(),
-    ), status  # fmt: skip
+        confirm_no_dossier=confirm_no_dossier,
+        lang=current_language(),
+    ), status
 
 
 @bp.route("/s/<office_code>", methods=["GET", "POST"])
 @bp.route("/s/<office_code>/<counter_code>", methods=["GET", "POST"])
 def survey_form(office_code: str, counter_code: str | None = None):
     """Show the survey for an office, or record a submission of it."""
-    office, counter = _office_and_counter(office_code, counter_code,
-                                          light=request.method == "POST")  # fmt: skip
+    office, counter = _office_and_counter(office_code, counter_code, light=request.method == "POST")
     questionnaire = current_snapshot()
     if request.method == "GET":
         if _rated_today(office):
@@ -271,26 +301,47 @@ def _submit(office: OfficeRef, counter: CounterRef | None, questionnaire):
         friendly_abort(400, str(exc))
     counter_code = counter.code if counter else None
     if submission.errors:
-        return _rerender(office.code, counter_code, questionnaire, values=form.to_dict(),
-                         token=token, errors=submission.errors, status=400)  # fmt: skip
+        return _rerender(
+            office.code,
+            counter_code,
+            questionnaire,
+            values=form.to_dict(),
+            token=token,
+            errors=submission.errors,
+            status=400,
+        )
     dossier = find_dossier(office.id, submission.dossier_code)
     if submission.dossier_code and dossier is None and not form.get("confirm_no_dossier"):
-        notice = _("We could not find dossier %(code)s at this office. Check the code, or send "
-                   "your answers without it.", code=submission.dossier_code)  # fmt: skip
-        return _rerender(office.code, counter_code, questionnaire, values=form.to_dict(),
-                         token=token, errors={"dossier_code": notice},
-                         confirm_no_dossier=True)  # fmt: skip
+        notice = _(
+            "We could not find dossier %(code)s at this office. Check the code, or send "
+            "your answers without it.",
+            code=submission.dossier_code,
+        )
+        return _rerender(
+            office.code,
+            counter_code,
+            questionnaire,
+            values=form.to_dict(),
+            token=token,
+            errors={"dossier_code": notice},
+            confirm_no_dossier=True,
+        )
     if dossier is not None and dossier_has_response(dossier):
         return render_template("survey/already.html", office=office, reason="dossier"), 409
     config = current_app.config
     try:
         record_web_response(
-            office_id=office.id, counter_id=counter.id if counter else None,
-            questionnaire=questionnaire, submission=submission,
-            dossier=dossier, language=current_language(), client_hash=_client_hash(),
-            submission_token=token, burst_limit=config.get("SURVEY_BURST_LIMIT", 3),
+            office_id=office.id,
+            counter_id=counter.id if counter else None,
+            questionnaire=questionnaire,
+            submission=submission,
+            dossier=dossier,
+            language=current_language(),
+            client_hash=_client_hash(),
+            submission_token=token,
+            burst_limit=config.get("SURVEY_BURST_LIMIT", 3),
             burst_minutes=config.get("SURVEY_BURST_MINUTES", 10),
-        )  # fmt: skip
+        )
     except IntegrityError:
         db.session.rollback()  # a concurrent double tap, or a dossier rated a moment ago
         if token_used(token):

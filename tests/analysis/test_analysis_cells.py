@@ -56,8 +56,12 @@ def test_cells_equal_unit_records(use_fpc, method):
 
 
 @settings(max_examples=40, deadline=None, database=None)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(12, 200), n_strata=st.integers(1, 3),
-       use_fpc=st.booleans())
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(12, 200),
+    n_strata=st.integers(1, 3),
+    use_fpc=st.booleans(),
+)
 def test_cells_equal_unit_records_on_random_designs(seed, n, n_strata, use_fpc):
     rng = np.random.default_rng(seed)
     stratum = np.repeat(np.arange(n_strata), 2)  # every stratum has at least two respondents
@@ -67,8 +71,10 @@ def test_cells_equal_unit_records_on_random_designs(seed, n, n_strata, use_fpc):
     pop = (np.bincount(stratum) * 3)[stratum] if use_fpc else None
     cells = Cells.from_records(np.zeros(n), stratum, y, weight, pop)
     for method in ("wilson", "korn-graubard"):
-        _assert_same(proportion_cells(cells, method=method)[0],
-                     proportion(y, weight, stratum, pop, method=method))
+        _assert_same(
+            proportion_cells(cells, method=method)[0],
+            proportion(y, weight, stratum, pop, method=method),
+        )
     _assert_same(mean_cells(cells)[0], mean(y, weight, stratum, pop))
 
 
@@ -84,8 +90,14 @@ def test_many_questions_at_once_and_reshape():
 
 
 def test_empty_domain_is_nan_and_unreliable():
-    cells = Cells(domain=[0, 0, 2, 2], stratum=[0, 0, 0, 0], value=[1, 0, 1, 1],
-                  count=[30, 10, 5, 4], weight=[1, 1, 2, 2], n_domains=4)
+    cells = Cells(
+        domain=[0, 0, 2, 2],
+        stratum=[0, 0, 0, 0],
+        value=[1, 0, 1, 1],
+        count=[30, 10, 5, 4],
+        weight=[1, 1, 2, 2],
+        n_domains=4,
+    )
     table = proportion_cells(cells)
     assert np.isnan(table.value[[1, 3]]).all() and np.isnan(table.low[[1, 3]]).all()
     assert table.n.tolist() == [40, 0, 9, 0]
@@ -102,8 +114,13 @@ def test_all_zero_domain_gives_zero_share():
 
 
 def test_single_unit_stratum_fails_or_is_adjusted():
-    cells = Cells(domain=[0, 0, 0, 1, 1], stratum=[0, 0, 1, 0, 0], value=[1, 0, 1, 1, 0],
-                  count=[10, 5, 1, 4, 4], weight=[1, 1, 3, 1, 1])
+    cells = Cells(
+        domain=[0, 0, 0, 1, 1],
+        stratum=[0, 0, 1, 0, 0],
+        value=[1, 0, 1, 1, 0],
+        count=[10, 5, 1, 4, 4],
+        weight=[1, 1, 3, 1, 1],
+    )
     with pytest.raises(ValueError, match="single respondent"):
         proportion_cells(cells)
     table = proportion_cells(cells, single_unit="adjust")
@@ -125,19 +142,21 @@ def test_zero_df_gives_nan_interval():
     assert est.df == 0 and np.isnan(est.low) and np.isnan(est.high)
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"count": [1, -1]}, "negative"),
-    ({"count": [1, 1.5]}, "whole"),
-    ({"weight": [1, 0]}, "positive"),
-    ({"value": [1, np.nan]}, "NaN"),
-    ({"domain": [0, -1]}, "non-negative"),
-    ({"stratum": [0]}, "1-D"),
-    ({"population": [5, 6]}, "same"),
-    ({"population": [2, 2]}, "smaller"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"count": [1, -1]}, "negative"),
+        ({"count": [1, 1.5]}, "whole"),
+        ({"weight": [1, 0]}, "positive"),
+        ({"value": [1, np.nan]}, "NaN"),
+        ({"domain": [0, -1]}, "non-negative"),
+        ({"stratum": [0]}, "1-D"),
+        ({"population": [5, 6]}, "same"),
+        ({"population": [2, 2]}, "smaller"),
+    ],
+)
 def test_bad_cells_raise(kwargs, message):
-    base = {"domain": [0, 0], "stratum": [0, 0], "value": [1, 0], "count": [2, 1],
-            "weight": [1, 1]}
+    base = {"domain": [0, 0], "stratum": [0, 0], "value": [1, 0], "count": [2, 1], "weight": [1, 1]}
     with pytest.raises(ValueError, match=message):
         proportion_cells(Cells(**{**base, **kwargs}))
 
@@ -152,8 +171,13 @@ def test_values_must_be_binary_without_threshold():
 
 
 def test_table_helpers():
-    cells = Cells(domain=[0, 0, 1, 1], stratum=[0, 0, 0, 0], value=[1, 0, 1, 0],
-                  count=[20, 20, 5, 5], weight=[1, 1, 1, 3])
+    cells = Cells(
+        domain=[0, 0, 1, 1],
+        stratum=[0, 0, 0, 0],
+        value=[1, 0, 1, 0],
+        count=[20, 20, 5, 5],
+        weight=[1, 1, 1, 3],
+    )
     table = proportion_cells(cells)
     assert isinstance(table, EstimateTable) and len(table) == 2
     assert table.deff[0] == pytest.approx(1.0)
@@ -165,8 +189,14 @@ def test_table_helpers():
 def test_no_cells_at_all_gives_empty_unreliable_domains():
     """A period without any answers (a new office, a quiet month) is not an error."""
     none = np.array([], dtype=np.int64)
-    cells = Cells(domain=none, stratum=none, value=none, count=none,
-                  weight=np.array([], dtype=float), n_domains=3)  # fmt: skip
+    cells = Cells(
+        domain=none,
+        stratum=none,
+        value=none,
+        count=none,
+        weight=np.array([], dtype=float),
+        n_domains=3,
+    )
     for table in (proportion_cells(cells, threshold=4), mean_cells(cells)):
         assert np.isnan(table.value).all() and np.isnan(table.low).all()
         assert table.n.tolist() == [0, 0, 0] and not table.reliable.any()

@@ -31,10 +31,20 @@ def test_change_from_a_perfect_score_uses_the_wilson_bounds():
 
 
 def test_change_is_vectorised_and_checks_levels():
-    cells = Cells(domain=[0, 0, 1, 1], stratum=[0] * 4, value=[1, 5, 2, 4], count=[10, 10, 5, 5],
-                  weight=[1] * 4)
-    later = Cells(domain=[0, 0, 1, 1], stratum=[0] * 4, value=[1, 5, 4, 5], count=[10, 10, 5, 5],
-                  weight=[1] * 4)
+    cells = Cells(
+        domain=[0, 0, 1, 1],
+        stratum=[0] * 4,
+        value=[1, 5, 2, 4],
+        count=[10, 10, 5, 5],
+        weight=[1] * 4,
+    )
+    later = Cells(
+        domain=[0, 0, 1, 1],
+        stratum=[0] * 4,
+        value=[1, 5, 4, 5],
+        count=[10, 10, 5, 5],
+        weight=[1] * 4,
+    )
     c = change(mean_cells(cells), mean_cells(later))
     assert c.diff.tolist() == pytest.approx([0.0, 1.5])
     assert c.significant.tolist() == [False, True]

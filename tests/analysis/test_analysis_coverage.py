@@ -29,11 +29,14 @@ def _samples(share, n, with_fpc, seed):
     else:
         yes = rng.binomial(n, k / POPULATION, size=(SAMPLES, 3))
     stratum = np.tile(np.repeat(np.arange(3), 2), SAMPLES)
-    return Cells(domain=np.repeat(np.arange(SAMPLES), 6), stratum=stratum,
-                 value=np.tile([1.0, 0.0], 3 * SAMPLES),
-                 count=np.stack([yes, n - yes], axis=-1).ravel(),
-                 weight=(POPULATION / n)[stratum],
-                 population=POPULATION[stratum] if with_fpc else None)
+    return Cells(
+        domain=np.repeat(np.arange(SAMPLES), 6),
+        stratum=stratum,
+        value=np.tile([1.0, 0.0], 3 * SAMPLES),
+        count=np.stack([yes, n - yes], axis=-1).ravel(),
+        weight=(POPULATION / n)[stratum],
+        population=POPULATION[stratum] if with_fpc else None,
+    )
 
 
 def _coverage(cells, share, method):

@@ -92,22 +92,25 @@ def test_level_changes_width_only():
     assert wide.low < narrow.low < narrow.high < wide.high
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"y": []}, "empty"),
-    ({"y": [1, 0, 1], "weights": [1, 1]}, "weights"),
-    ({"y": [1, 0, 1], "weights": [1, 0, 1]}, "positive"),
-    ({"y": [1, 0, 1], "weights": [1, -2, 1]}, "positive"),
-    ({"y": [1, np.nan, 1]}, "NaN"),
-    ({"y": [1, 0, 1], "weights": [1, np.nan, 1]}, "NaN"),
-    ({"y": [1, 0, 1, 1], "strata": ["a", "a", "a", "b"]}, "single respondent"),
-    ({"y": [1, 0, 1], "strata": ["a", "a"]}, "strata"),
-    ({"y": [1, 0, 1], "level": 1.0}, "level"),
-    ({"y": [1, 0, 1], "level": 0}, "level"),
-    ({"y": [1, 0, 1], "method": "exact"}, "unknown method"),
-    ({"y": [1, 0, 2]}, "0/1"),
-    ({"y": [1, 0, 1], "fpc": [2, 2, 2]}, "smaller"),
-    ({"y": [1, 0, 1, 0], "strata": [0, 0, 1, 1], "fpc": [5, 6, 5, 5]}, "same"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"y": []}, "empty"),
+        ({"y": [1, 0, 1], "weights": [1, 1]}, "weights"),
+        ({"y": [1, 0, 1], "weights": [1, 0, 1]}, "positive"),
+        ({"y": [1, 0, 1], "weights": [1, -2, 1]}, "positive"),
+        ({"y": [1, np.nan, 1]}, "NaN"),
+        ({"y": [1, 0, 1], "weights": [1, np.nan, 1]}, "NaN"),
+        ({"y": [1, 0, 1, 1], "strata": ["a", "a", "a", "b"]}, "single respondent"),
+        ({"y": [1, 0, 1], "strata": ["a", "a"]}, "strata"),
+        ({"y": [1, 0, 1], "level": 1.0}, "level"),
+        ({"y": [1, 0, 1], "level": 0}, "level"),
+        ({"y": [1, 0, 1], "method": "exact"}, "unknown method"),
+        ({"y": [1, 0, 2]}, "0/1"),
+        ({"y": [1, 0, 1], "fpc": [2, 2, 2]}, "smaller"),
+        ({"y": [1, 0, 1, 0], "strata": [0, 0, 1, 1], "fpc": [5, 6, 5, 5]}, "same"),
+    ],
+)
 def test_bad_input_raises(kwargs, message):
     with pytest.raises(ValueError, match=message):
         proportion(**kwargs)

@@ -33,8 +33,9 @@ def _cells(office, stratum, weight, answers):
     n, k = answers.shape
     question = np.tile(np.arange(k), n)
     rep = np.repeat(np.arange(n), k)
-    return Cells.from_records(domain_code(office[rep], question, k), stratum[rep],
-                              answers.ravel(), weight[rep])
+    return Cells.from_records(
+        domain_code(office[rep], question, k), stratum[rep], answers.ravel(), weight[rep]
+    )
 
 
 def test_item_estimates_per_office_and_question():
@@ -46,7 +47,8 @@ def test_item_estimates_per_office_and_question():
     assert shares[1, 2].value == pytest.approx(direct.value, rel=1e-12)
     assert shares[1, 2].low == pytest.approx(direct.low, rel=1e-9)
     assert means[1, 2].value == pytest.approx(
-        mean(answers[keep, 2], weight[keep], stratum[keep]).value, rel=1e-12)
+        mean(answers[keep, 2], weight[keep], stratum[keep]).value, rel=1e-12
+    )
 
 
 def test_element_index_is_mean_of_items_with_conservative_se():
@@ -55,7 +57,8 @@ def test_element_index_is_mean_of_items_with_conservative_se():
     elements = element_indices(shares, [0, 0, 1, 1])
     assert elements.shape == (3, 2)
     assert elements.value == pytest.approx(
-        np.stack([shares.value[:, :2].mean(1), shares.value[:, 2:].mean(1)], axis=1))
+        np.stack([shares.value[:, :2].mean(1), shares.value[:, 2:].mean(1)], axis=1)
+    )
     # Exact se: the respondent-level mean of the element's items (everyone answered both).
     for o in range(3):
         keep = office == o
@@ -68,10 +71,17 @@ def test_element_index_is_mean_of_items_with_conservative_se():
 
 def _table(value, se, n_eff, df):
     value = np.asarray(value, float)
-    return EstimateTable(value=value, se=np.asarray(se, float), low=value - 0.1,
-                         high=value + 0.1, n=np.asarray(n_eff, np.int64),
-                         n_eff=np.asarray(n_eff, float), df=np.asarray(df, np.int64),
-                         method="wilson", level=0.95)
+    return EstimateTable(
+        value=value,
+        se=np.asarray(se, float),
+        low=value - 0.1,
+        high=value + 0.1,
+        n=np.asarray(n_eff, np.int64),
+        n_eff=np.asarray(n_eff, float),
+        df=np.asarray(df, np.int64),
+        method="wilson",
+        level=0.95,
+    )
 
 
 def test_overall_index_hand_case():
@@ -80,7 +90,8 @@ def test_overall_index_hand_case():
     assert overall.shape == (1,)
     p, se, n = 0.8, 0.03, 80
     assert (overall.value[0], overall.se[0], overall.n_eff[0], overall.df[0]) == pytest.approx(
-        (p, se, n, 77))
+        (p, se, n, 77)
+    )
     t = stats.t.ppf(0.975, 77)
     r = se * se / (p * (1 - p))  # 1 / effective size implied by the se
     centre, half = p + t * t * r / 2, t * np.sqrt(p * (1 - p) * r + t * t * r * r / 4)

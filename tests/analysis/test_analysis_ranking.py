@@ -13,9 +13,17 @@ def _table(value, se, n_eff=None, df=None):
     n_eff = np.full(value.shape, 200.0) if n_eff is None else np.asarray(n_eff, float)
     df = np.full(value.shape, 150) if df is None else np.asarray(df)
     t = stats.t.ppf(0.975, df)
-    return EstimateTable(value=value, se=se, low=value - t * se, high=value + t * se,
-                         n=n_eff.astype(np.int64), n_eff=n_eff, df=df, method="wald",
-                         level=0.95)
+    return EstimateTable(
+        value=value,
+        se=se,
+        low=value - t * se,
+        high=value + t * se,
+        n=n_eff.astype(np.int64),
+        n_eff=n_eff,
+        df=df,
+        method="wald",
+        level=0.95,
+    )
 
 
 def _loop_rank_intervals(value, se, df, level=0.95):
@@ -84,18 +92,24 @@ def test_perfect_score_is_not_treated_as_exact():
     perfect = proportion(np.ones(40))
     good = proportion(np.r_[np.ones(36), np.zeros(4)])
     fields = ("value", "se", "low", "high", "n", "n_eff", "df")
-    table = EstimateTable(**{f: np.array([getattr(perfect, f), getattr(good, f)])
-                             for f in fields}, method="wilson", level=0.95)
+    table = EstimateTable(
+        **{f: np.array([getattr(perfect, f), getattr(good, f)]) for f in fields},
+        method="wilson",
+        level=0.95,
+    )
     assert perfect.se == 0 and ranking_se(table)[0] > 0.02
     result = rank_intervals(table)
     assert result.rank.tolist() == [1, 2] and result.rank_high.tolist() == [2, 2]
 
 
 def test_tiers_against_target_and_group_mean():
-    table = _table([0.92, 0.81, 0.70, 0.85], [0.01, 0.02, 0.01, 0.03],
-                   n_eff=[100, 100, 100, 10])
-    assert tiers(table, target=0.8).tolist() == ["above", "indistinguishable", "below",
-                                                 "unreliable"]
+    table = _table([0.92, 0.81, 0.70, 0.85], [0.01, 0.02, 0.01, 0.03], n_eff=[100, 100, 100, 10])
+    assert tiers(table, target=0.8).tolist() == [
+        "above",
+        "indistinguishable",
+        "below",
+        "unreliable",
+    ]
     # Group mean of the reliable offices: (0.92 + 0.81 + 0.70) / 3 = 0.81.
     assert tiers(table).tolist() == ["above", "indistinguishable", "below", "unreliable"]
 

@@ -12,8 +12,11 @@ RTOL = 1e-8
 
 
 def _subset(survey, design, office):
-    keep = np.ones(survey["office"].size, bool) if office == "overall" else (
-        survey["office"] == office)
+    keep = (
+        np.ones(survey["office"].size, bool)
+        if office == "overall"
+        else (survey["office"] == office)
+    )
     fpc = survey["fpc"][keep] if design == "fpc" else None
     return keep, fpc
 
@@ -30,8 +33,14 @@ def test_proportion_matches_r(survey, expected, design, office):
     ref = _reference(expected, design, office)
     for method in METHODS:
         for level in (95, 90):
-            est = proportion(survey["satisfied"][keep], survey["weight"][keep],
-                             survey["stratum"][keep], fpc, method=method, level=level / 100)
+            est = proportion(
+                survey["satisfied"][keep],
+                survey["weight"][keep],
+                survey["stratum"][keep],
+                fpc,
+                method=method,
+                level=level / 100,
+            )
             assert [est.low, est.high] == pytest.approx(ref[f"{method}_{level}"], rel=RTOL)
             assert est.method == method and est.level == level / 100
     assert est.value == pytest.approx(ref["value"], rel=RTOL)
@@ -54,7 +63,8 @@ def test_mean_matches_r(survey, expected, design, office):
 
 def test_kish_matches_r(survey, expected):
     assert kish_n_eff(survey["weight"]) == pytest.approx(
-        expected["nofpc"]["overall"]["kish_n_eff"], rel=RTOL)
+        expected["nofpc"]["overall"]["kish_n_eff"], rel=RTOL
+    )
 
 
 @pytest.mark.parametrize("design", DESIGNS)
@@ -63,8 +73,13 @@ def test_cells_by_office_match_r(survey, expected, design, method):
     """All twelve offices at once from cell counts give R's per-office results."""
     offices, office_idx = np.unique(survey["office"], return_inverse=True)
     _, stratum_idx = np.unique(survey["stratum"], return_inverse=True)
-    cells = Cells.from_records(office_idx, stratum_idx, survey["score"], survey["weight"],
-                               survey["fpc"] if design == "fpc" else None)
+    cells = Cells.from_records(
+        office_idx,
+        stratum_idx,
+        survey["score"],
+        survey["weight"],
+        survey["fpc"] if design == "fpc" else None,
+    )
     shares = proportion_cells(cells, threshold=4, method=method, level=0.90)
     scores = mean_cells(cells)
     for i, code in enumerate(offices):

@@ -11,9 +11,17 @@ def _table(value, n_eff, n=None):
     value = np.asarray(value, float)
     n_eff = np.asarray(n_eff, float)
     n = n_eff.astype(np.int64) if n is None else np.asarray(n)
-    return EstimateTable(value=value, se=np.full(value.shape, 0.05), low=value - 0.1,
-                         high=value + 0.1, n=n, n_eff=n_eff, df=n - 1, method="wilson",
-                         level=0.95)
+    return EstimateTable(
+        value=value,
+        se=np.full(value.shape, 0.05),
+        low=value - 0.1,
+        high=value + 0.1,
+        n=n,
+        n_eff=n_eff,
+        df=n - 1,
+        method="wilson",
+        level=0.95,
+    )
 
 
 def _moments_prior(p, n):

@@ -47,12 +47,15 @@ def test_rake_reports_non_convergence():
         rake(np.ones(10), [(row, [60, 40]), (col, [30, 70])], max_iter=50)
 
 
-@pytest.mark.parametrize(("margins", "message"), [
-    ([(np.array([0, 0, 1]), [5, 5]), (np.array([0, 1, 1]), [5, 6])], "grand total"),
-    ([(np.array([0, 0, 0]), [5, 5])], "no respondents"),
-    ([(np.array(["a", "b", "c"]), {"a": 1, "b": 2})], "no margin total"),
-    ([(np.array([0, 1, 1]), [0, 5])], "total of 0"),
-])
+@pytest.mark.parametrize(
+    ("margins", "message"),
+    [
+        ([(np.array([0, 0, 1]), [5, 5]), (np.array([0, 1, 1]), [5, 6])], "grand total"),
+        ([(np.array([0, 0, 0]), [5, 5])], "no respondents"),
+        ([(np.array(["a", "b", "c"]), {"a": 1, "b": 2})], "no margin total"),
+        ([(np.array([0, 1, 1]), [0, 5])], "total of 0"),
+    ],
+)
 def test_rake_rejects_inconsistent_margins(margins, message):
     with pytest.raises(ValueError, match=message):
         rake(np.ones(3), margins)
@@ -79,8 +82,9 @@ def test_trim_keeps_each_group_total():
 def test_poststratify_cells_default_merge_into_largest():
     # Office 0: cells 0 (50 respondents, 500 dossiers), 1 (3, 40), 2 (none, 10 dossiers).
     # Office 1: both cells are small, so they form one stratum in the larger one.
-    ps = poststratify_cells([0, 0, 0, 1, 1], [0, 1, 2, 0, 1], [50, 3, 0, 8, 9],
-                            [500, 40, 10, 100, 90], min_count=10)
+    ps = poststratify_cells(
+        [0, 0, 0, 1, 1], [0, 1, 2, 0, 1], [50, 3, 0, 8, 9], [500, 40, 10, 100, 90], min_count=10
+    )
     assert ps.stratum.tolist() == [0, 0, 0, 1, 1]
     assert ps.population.tolist() == [550, 550, 550, 190, 190]
     assert ps.respondents.tolist() == [53, 53, 53, 17, 17]
@@ -92,13 +96,20 @@ def test_poststratify_cells_default_merge_into_largest():
 
 def test_poststratify_cells_named_neighbour_and_chains():
     # Cell 1 (3) names cell 2 (4), which names cell 3 (20): both end up in cell 3.
-    ps = poststratify_cells([0, 0, 0, 0], [0, 1, 2, 3], [50, 3, 4, 20], [500, 40, 10, 100],
-                            merge_into=[-1, 2, 3, -1], min_count=10)
+    ps = poststratify_cells(
+        [0, 0, 0, 0],
+        [0, 1, 2, 3],
+        [50, 3, 4, 20],
+        [500, 40, 10, 100],
+        merge_into=[-1, 2, 3, -1],
+        min_count=10,
+    )
     assert ps.stratum.tolist() == [0, 3, 3, 3]
     assert ps.weight == pytest.approx([10.0, 150 / 27, 150 / 27, 150 / 27])
     # A named merge that still leaves fewer than min_count goes to the office's largest cell.
-    ps = poststratify_cells([0, 0, 0], [0, 1, 2], [50, 3, 4], [500, 40, 10],
-                            merge_into=[-1, 2, -1], min_count=10)
+    ps = poststratify_cells(
+        [0, 0, 0], [0, 1, 2], [50, 3, 4], [500, 40, 10], merge_into=[-1, 2, -1], min_count=10
+    )
     assert ps.stratum.tolist() == [0, 0, 0]
 
 
@@ -107,8 +118,7 @@ def test_poststratify_cells_base_weights_and_errors():
     ps = poststratify_cells([0], [0], [10], [70], base_weight_sum=[14.0], min_count=2)
     assert ps.factor[0] == pytest.approx(5.0)  # each respondent's weight is 5 × base weight
     with pytest.raises(ValueError, match="cycle"):
-        poststratify_cells([0, 0, 0], [0, 1, 2], [50, 3, 4], [500, 40, 10],
-                           merge_into=[-1, 2, 1])
+        poststratify_cells([0, 0, 0], [0, 1, 2], [50, 3, 4], [500, 40, 10], merge_into=[-1, 2, 1])
     with pytest.raises(ValueError, match="office"):
         poststratify_cells([0, 1], [0, 1], [50, 3], [500, 40], merge_into=[-1, 0])
     with pytest.raises(ValueError, match="no dossiers"):
@@ -120,8 +130,9 @@ def test_poststratify_cells_base_weights_and_errors():
 def test_poststratify_unit_records():
     cell = np.array(["a"] * 12 + ["b"] * 2 + ["c"] * 20)
     base = np.r_[np.full(12, 2.0), np.ones(22)]
-    out = poststratify(cell, {"a": 120, "b": 30, "c": 100, "d": 50}, base,
-                       merge_into={"b": "a", "d": "c"})
+    out = poststratify(
+        cell, {"a": 120, "b": 30, "c": 100, "d": 50}, base, merge_into={"b": "a", "d": "c"}
+    )
     # a+b: 150 dossiers over base weights 24 + 2; c+d: 150 over 20.
     assert out.weights[:12] == pytest.approx(2.0 * 150 / 26)
     assert out.weights[12:14] == pytest.approx(150 / 26)
@@ -135,8 +146,11 @@ def test_poststratify_unit_records():
 
 def test_poststratify_stays_within_office():
     cell = np.array(["o1:a"] * 12 + ["o1:b"] * 2 + ["o2:a"] * 30)
-    out = poststratify(cell, {"o1:a": 60, "o1:b": 10, "o2:a": 300, "o2:b": 5},
-                       office_of={"o1:a": 1, "o1:b": 1, "o2:a": 2, "o2:b": 2})
+    out = poststratify(
+        cell,
+        {"o1:a": 60, "o1:b": 10, "o2:a": 300, "o2:b": 5},
+        office_of={"o1:a": 1, "o1:b": 1, "o2:a": 2, "o2:b": 2},
+    )
     assert set(out.stratum[:14]) == {"o1:a"}
     assert out.weights[:14] == pytest.approx(70 / 14)
     assert out.weights[14:] == pytest.approx(305 / 30)
@@ -153,35 +167,37 @@ def test_cell_pipeline_equals_unit_record_pipeline():
     value = rng.integers(1, 6, n)
     dossiers = rng.integers(50, 400, (3, 4)).astype(float)
     counts = np.bincount(office * 4 + cell, minlength=12)
-    ps = poststratify_cells(np.repeat(np.arange(3), 4), np.tile(np.arange(4), 3), counts,
-                            dossiers.ravel(), min_count=10)
+    ps = poststratify_cells(
+        np.repeat(np.arange(3), 4), np.tile(np.arange(4), 3), counts, dossiers.ravel(), min_count=10
+    )
     row = ps.rows(office, cell)
-    cells = Cells.from_records(office, ps.stratum[row], value, ps.weight[row],
-                               ps.population[row])
+    cells = Cells.from_records(office, ps.stratum[row], value, ps.weight[row], ps.population[row])
     table = proportion_cells(cells, threshold=4)
     labels = np.char.add(office.astype(str), cell.astype(str))
     totals = {f"{o}{c}": dossiers[o, c] for o in range(3) for c in range(4)}
     units = poststratify(labels, totals, office_of={k: k[0] for k in totals})
     for o in range(3):
         keep = office == o
-        direct = proportion(value[keep] >= 4, units.weights[keep], units.stratum[keep],
-                            units.fpc[keep])
+        direct = proportion(
+            value[keep] >= 4, units.weights[keep], units.stratum[keep], units.fpc[keep]
+        )
         assert table[o].value == pytest.approx(direct.value, rel=1e-12)
-        assert (table[o].low, table[o].high) == pytest.approx((direct.low, direct.high),
-                                                              rel=1e-9)
+        assert (table[o].low, table[o].high) == pytest.approx((direct.low, direct.high), rel=1e-9)
         assert table[o].df == direct.df
 
 
 def test_home_cell_is_the_largest_cell_with_dossiers():
     """Respondents in a service group without returned dossiers join the office's largest cell
     that has dossiers, even when their own cell is the largest by respondents."""
-    ps = poststratify_cells(office=[0, 0, 0], cell=[0, 1, 2], respondents=[20, 15, 3],
-                            population=[0, 100, 50])  # fmt: skip
+    ps = poststratify_cells(
+        office=[0, 0, 0], cell=[0, 1, 2], respondents=[20, 15, 3], population=[0, 100, 50]
+    )
     assert ps.stratum.tolist() == [1, 1, 1]
     assert ps.population.tolist() == [150, 150, 150]
     np.testing.assert_allclose(ps.weight, 150 / 38)  # 38 respondents stand for 150 dossiers
-    alone = poststratify_cells(office=[0, 0], cell=[0, 1], respondents=[20, 15],
-                               population=[0, 100])  # fmt: skip
+    alone = poststratify_cells(
+        office=[0, 0], cell=[0, 1], respondents=[20, 15], population=[0, 100]
+    )
     np.testing.assert_allclose(alone.weight, 100 / 35)
     with pytest.raises(ValueError, match="respondents but no dossiers"):
         poststratify_cells(office=[0], cell=[0], respondents=[20], population=[0])

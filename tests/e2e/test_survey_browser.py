@@ -14,11 +14,16 @@ def office(live_app):
 
     with live_app.app_context():
         ensure_default_questionnaire()
-        office = Office(code="STP", name="Sở Tư pháp tỉnh Quảng Trị", kind=OfficeKind.DEPARTMENT,
-                        group=RankingGroup.DEPARTMENTS)  # fmt: skip
+        office = Office(
+            code="STP",
+            name="Sở Tư pháp tỉnh Quảng Trị",
+            kind=OfficeKind.DEPARTMENT,
+            group=RankingGroup.DEPARTMENTS,
+        )
         office.counters.append(Counter(code="Q1", name="Quầy số 1"))
-        office.services.append(Service(code="LLTP", name="Cấp phiếu lý lịch tư pháp",
-                                       field="Tư pháp"))  # fmt: skip
+        office.services.append(
+            Service(code="LLTP", name="Cấp phiếu lý lịch tư pháp", field="Tư pháp")
+        )
         db.session.add(office)
         db.session.commit()
     return "STP"
@@ -36,9 +41,15 @@ def _stored(live_app):
 
     with live_app.app_context():
         rows = db.session.scalars(select(Response)).all()
-        result = [(r.channel.value, r.counter.code if r.counter else None, r.language,
-                   {a.question.code: a.value if a.value is not None else a.text
-                    for a in r.answers}) for r in rows]  # fmt: skip
+        result = [
+            (
+                r.channel.value,
+                r.counter.code if r.counter else None,
+                r.language,
+                {a.question.code: a.value if a.value is not None else a.text for a in r.answers},
+            )
+            for r in rows
+        ]
         db.session.remove()
         return result
 
@@ -59,9 +70,14 @@ def test_phone_user_answers_and_submits(live_app, office, phone, output_dir):
     page.wait_for_url("**/s/STP/thanks")
     assert "Xin cảm ơn" in page.content()
     page.screenshot(path=str(output_dir / "survey-thanks-phone.png"))
-    assert _stored(live_app) == [("qr_web", "Q1", "vi",
-                                  {"overall": 5, "staff_polite": 4,
-                                   "comment": "Cán bộ hướng dẫn tận tình"})]  # fmt: skip
+    assert _stored(live_app) == [
+        (
+            "qr_web",
+            "Q1",
+            "vi",
+            {"overall": 5, "staff_polite": 4, "comment": "Cán bộ hướng dẫn tận tình"},
+        )
+    ]
 
 
 def test_switch_to_english(live_app, office, phone):
@@ -101,9 +117,10 @@ def test_ratings_are_reachable_by_keyboard(live_app, office, browser):
     assert page.evaluate("document.activeElement.name") == "q_overall"
     page.keyboard.press("ArrowRight")  # moves to and selects the next face
     page.keyboard.press("ArrowRight")
-    assert page.evaluate(
-        "document.querySelector('input[name=q_overall]:checked').value"
-    ) in {"2", "3"}
+    assert page.evaluate("document.querySelector('input[name=q_overall]:checked').value") in {
+        "2",
+        "3",
+    }
     labels = page.locator("fieldset legend").all_inner_texts()
     assert any("Nhìn chung" in text for text in labels)  # every group has a legend
     context.close()

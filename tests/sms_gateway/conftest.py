@@ -35,11 +35,19 @@ def sms_config(database_url: str, base_url: str) -> dict:
     """The test configuration with Twilio pointed at the fake server and no quiet hours."""
     config = _test_config(database_url)
     config.update(
-        SMS_PROVIDER="twilio", TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        TWILIO_MESSAGING_SERVICE_SID=MESSAGING_SERVICE_SID, TWILIO_API_BASE_URL=base_url,
-        SMS_PROVIDER_TIMEOUT=0.5, SMS_RETRY_BASE_SECONDS=60, SMS_SEND_LEASE_SECONDS=30,
-        SMS_WORKER_CONCURRENCY=4, SMS_POLL_SECONDS=0.05, SMS_QUIET_START=0, SMS_QUIET_END=0,
-    )  # fmt: skip
+        SMS_PROVIDER="twilio",
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_MESSAGING_SERVICE_SID=MESSAGING_SERVICE_SID,
+        TWILIO_API_BASE_URL=base_url,
+        SMS_PROVIDER_TIMEOUT=0.5,
+        SMS_RETRY_BASE_SECONDS=60,
+        SMS_SEND_LEASE_SECONDS=30,
+        SMS_WORKER_CONCURRENCY=4,
+        SMS_POLL_SECONDS=0.05,
+        SMS_QUIET_START=0,
+        SMS_QUIET_END=0,
+    )
     return config
 
 
@@ -67,8 +75,16 @@ def reply(signed_post):
 
     def send(body: str, sender: str = E164, sid: str | None = None):
         sid = sid or f"SMin{next(counter):030d}"
-        response = signed_post("/sms/inbound", {"From": sender, "Body": body, "MessageSid": sid,
-                                                "AccountSid": ACCOUNT_SID, "To": "+15005550006"})
+        response = signed_post(
+            "/sms/inbound",
+            {
+                "From": sender,
+                "Body": body,
+                "MessageSid": sid,
+                "AccountSid": ACCOUNT_SID,
+                "To": "+15005550006",
+            },
+        )
         assert response.status_code == 200, response.data
         return _message_text(response.get_data(as_text=True))
 
@@ -91,10 +107,18 @@ def returned_dossier(db, make_office, make_service, questionnaire):
         office = office or make_office(code="OFF1", name="Sở Tư pháp tỉnh Quảng Trị")
         service = make_service(code=f"SV-{code}", office=office)
         now = datetime.now(UTC)
-        outcome = upsert_dossier(office, {
-            "code": code, "phone": phone, "service_code": service.code,
-            "received_at": now - timedelta(days=3), "due_at": now,
-            "returned_at": returned_at or now, **data})  # fmt: skip
+        outcome = upsert_dossier(
+            office,
+            {
+                "code": code,
+                "phone": phone,
+                "service_code": service.code,
+                "received_at": now - timedelta(days=3),
+                "due_at": now,
+                "returned_at": returned_at or now,
+                **data,
+            },
+        )
         db.session.commit()
         return outcome
 
@@ -132,8 +156,15 @@ def queue_invitations(db, make_office, questionnaire):
         now = datetime.now(UTC)
         ids = []
         for i in range(start, start + n):
-            outcome = upsert_dossier(office, {"code": f"Q-{i:05d}", "phone": phone_number(i),
-                                              "returned_at": now, "language": language})
+            outcome = upsert_dossier(
+                office,
+                {
+                    "code": f"Q-{i:05d}",
+                    "phone": phone_number(i),
+                    "returned_at": now,
+                    "language": language,
+                },
+            )
             assert outcome.invitation == "queued", outcome
             ids.append(outcome.dossier.invitation.id)
         db.session.commit()
@@ -149,9 +180,15 @@ def make_due(db, *, stale: bool = False) -> None:
     from survey_app.models import Invitation, InvitationStatus
 
     past = datetime.now(UTC) - timedelta(hours=1)
-    db.session.execute(update(Invitation).where(Invitation.status == InvitationStatus.QUEUED)
-                       .values(next_attempt_at=past))  # fmt: skip
+    db.session.execute(
+        update(Invitation)
+        .where(Invitation.status == InvitationStatus.QUEUED)
+        .values(next_attempt_at=past)
+    )
     if stale:
-        db.session.execute(update(Invitation).where(Invitation.status == InvitationStatus.SENDING)
-                           .values(claimed_at=past))  # fmt: skip
+        db.session.execute(
+            update(Invitation)
+            .where(Invitation.status == InvitationStatus.SENDING)
+            .values(claimed_at=past)
+        )
     db.session.commit()

@@ -19,8 +19,18 @@ from survey_app.models import (
 from .conftest import E164
 
 
-def test_dossier_to_sms_response(app, db, client, make_office, make_service, questionnaire,
-                                 fake_twilio, run_worker, reply, signed_post):  # fmt: skip
+def test_dossier_to_sms_response(
+    app,
+    db,
+    client,
+    make_office,
+    make_service,
+    questionnaire,
+    fake_twilio,
+    run_worker,
+    reply,
+    signed_post,
+):
     from survey_app.api.auth import create_token
 
     office = make_office(code="HCC-QT", name="Trung tâm Phục vụ hành chính công tỉnh Quảng Trị")
@@ -29,11 +39,19 @@ def test_dossier_to_sms_response(app, db, client, make_office, make_service, que
     db.session.commit()
     office_id, service_id, questionnaire_id = office.id, service.id, questionnaire.id
     now = datetime.now(UTC)
-    answer = client.post("/api/v1/dossiers", json={
-        "office_code": "HCC-QT", "code": "000.00.01.H50-250101-0001", "service_code": "1.0001",
-        "phone": "0912 345 678", "received_at": (now - timedelta(days=5)).isoformat(),
-        "due_at": now.isoformat(), "returned_at": now.isoformat()},
-        headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    answer = client.post(
+        "/api/v1/dossiers",
+        json={
+            "office_code": "HCC-QT",
+            "code": "000.00.01.H50-250101-0001",
+            "service_code": "1.0001",
+            "phone": "0912 345 678",
+            "received_at": (now - timedelta(days=5)).isoformat(),
+            "due_at": now.isoformat(),
+            "returned_at": now.isoformat(),
+        },
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert answer.status_code == 201, answer.json
     assert answer.json["status"] == "created" and answer.json["invitation"] == "queued"
     assert "0912" not in answer.get_data(as_text=True) and "84912" not in answer.get_data(True)
@@ -48,8 +66,10 @@ def test_dossier_to_sms_response(app, db, client, make_office, make_service, que
     assert invitation.status == InvitationStatus.SENT
     assert invitation.provider_message_id == message["sid"]
 
-    status = signed_post(f"/sms/status?i={invitation.id}",
-                         {"MessageSid": message["sid"], "MessageStatus": "delivered"})
+    status = signed_post(
+        f"/sms/status?i={invitation.id}",
+        {"MessageSid": message["sid"], "MessageStatus": "delivered"},
+    )
     assert status.status_code == 204
     db.session.expire_all()
     assert invitation.status == InvitationStatus.DELIVERED and invitation.delivered_at
@@ -68,9 +88,13 @@ def test_dossier_to_sms_response(app, db, client, make_office, make_service, que
     assert response.client_hash == invitation.phone_hash
     assert response.is_partial is False
     answers = {a.question.code: (a.value, a.text) for a in response.answers}
-    assert answers == {"overall": (5, None), "result_on_time": (5, None),
-                       "staff_polite": (4, None), "extra_payment": (0, None),
-                       "comment": (None, "Can bo nhiet tinh, cam on!")}  # fmt: skip
+    assert answers == {
+        "overall": (5, None),
+        "result_on_time": (5, None),
+        "staff_polite": (4, None),
+        "extra_payment": (0, None),
+        "comment": (None, "Can bo nhiet tinh, cam on!"),
+    }
     db.session.expire_all()
     assert invitation.status == InvitationStatus.ANSWERED
     conversation = db.session.scalar(select(Conversation))

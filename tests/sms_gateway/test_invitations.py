@@ -56,8 +56,11 @@ def test_reinvite_window(app, db, office, returned_dossier):
 
 def test_dossier_already_rated_is_not_invited(db, office, make_dossier, questionnaire):
     dossier = make_dossier(office, code="HS-9", phone="0912345678")
-    db.session.add(Response(office=office, dossier=dossier, questionnaire=questionnaire,
-                            channel=Channel.QR_WEB))  # fmt: skip
+    db.session.add(
+        Response(
+            office=office, dossier=dossier, questionnaire=questionnaire, channel=Channel.QR_WEB
+        )
+    )
     db.session.commit()
     outcome = service.upsert_dossier(office, {"code": "HS-9", "returned_at": datetime.now(UTC)})
     assert outcome.status == "updated" and outcome.invitation == "already_rated"
@@ -66,15 +69,25 @@ def test_dossier_already_rated_is_not_invited(db, office, make_dossier, question
 def test_dossier_returned_long_ago_is_not_invited(db, office, returned_dossier):
     old = datetime.now(UTC) - timedelta(days=8)
     assert returned_dossier("HS-1", office=office, returned_at=old).invitation == (
-        "returned_too_long_ago")
+        "returned_too_long_ago"
+    )
 
 
-@pytest.mark.parametrize("local_time, expected", [
-    ("12:00", "same"), ("20:59", "same"), ("21:00", "07:00+1"), ("23:30", "07:00+1"),
-    ("00:10", "07:00"), ("06:59", "07:00"), ("07:00", "same"),
-])  # fmt: skip
-def test_quiet_hours_move_the_send_to_the_morning(app, db, office, returned_dossier,
-                                                  local_time, expected):  # fmt: skip
+@pytest.mark.parametrize(
+    "local_time, expected",
+    [
+        ("12:00", "same"),
+        ("20:59", "same"),
+        ("21:00", "07:00+1"),
+        ("23:30", "07:00+1"),
+        ("00:10", "07:00"),
+        ("06:59", "07:00"),
+        ("07:00", "same"),
+    ],
+)
+def test_quiet_hours_move_the_send_to_the_morning(
+    app, db, office, returned_dossier, local_time, expected
+):
     app.config.update(SMS_QUIET_START=21, SMS_QUIET_END=7)
     hour, minute = map(int, local_time.split(":"))
     day = datetime.now(HANOI).date() + timedelta(days=2)
@@ -86,12 +99,14 @@ def test_quiet_hours_move_the_send_to_the_morning(app, db, office, returned_doss
         assert scheduled == moment
     else:
         morning_day = day + timedelta(days=1 if expected.endswith("+1") else 0)
-        assert scheduled == datetime(morning_day.year, morning_day.month, morning_day.day, 7,
-                                     tzinfo=HANOI)  # fmt: skip
+        assert scheduled == datetime(
+            morning_day.year, morning_day.month, morning_day.day, 7, tzinfo=HANOI
+        )
 
 
-def test_two_dossiers_of_one_phone_at_the_same_instant_invite_once(app, db, office, make_service,
-                                                                   is_postgres):  # fmt: skip
+def test_two_dossiers_of_one_phone_at_the_same_instant_invite_once(
+    app, db, office, make_service, is_postgres
+):
     """The second transaction waits for the first and sees its invitation."""
     import threading
 
@@ -104,8 +119,9 @@ def test_two_dossiers_of_one_phone_at_the_same_instant_invite_once(app, db, offi
     def decide(code: str, hold: threading.Event | None, out: dict) -> None:
         with app.app_context():
             mine = db.session.get(type(office), office_id)
-            outcome = service.upsert_dossier(mine, {
-                "code": code, "phone": E164, "service_code": "SV", "returned_at": now})
+            outcome = service.upsert_dossier(
+                mine, {"code": code, "phone": E164, "service_code": "SV", "returned_at": now}
+            )
             out["decision"] = outcome.invitation
             if hold is not None:
                 hold.wait(10)  # keep the transaction (and its lock) open

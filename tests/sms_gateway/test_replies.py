@@ -14,39 +14,114 @@ from sms_gateway.replies import Keyword, fold, keyword, parse_comment, parse_rat
 from survey_app.models import ConversationStatus, QuestionKind
 
 
-@pytest.mark.parametrize("reply, rating", [
-    ("5", 5), (" 5 ", 5), ("5.", 5), ("5 sao", 5), ("5sao", 5), ("5*", 5), ("５", 5),
-    ("Tôi chấm 4 điểm", 4), ("4/5", 4), ("5/5", 5), ("4 tren 5", 4), ("3!!!", 3), ("1", 1),
-    ("nam", 5), ("Năm", 5), ("năm sao", 5), ("bốn", 4), ("bon", 4), ("ba", 3), ("hai", 2),
-    ("một", 1), ("mot sao", 1), ("five", 5),
-    ("rat hai long", 5), ("Rất hài lòng!", 5), ("RAT HAI LONG", 5), ("hài lòng", 4),
-    ("hai long", 4), ("binh thuong", 3), ("bình thường", 3), ("khong hai long", 2),
-    ("không hài lòng", 2), ("rat khong hai long", 1), ("Rất không hài lòng", 1),
-    ("very satisfied", 5), ("tuyệt vời", 5),
-    ("", None), ("   ", None), ("0", None), ("6", None), ("10", None), ("45", None),
-    ("3 4", None), ("0912345678", None), ("nam 2024", None), ("hello", None), ("?", None),
-    ("co", None), ("khong", None), ("hai long nhung khong hai long", None),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "reply, rating",
+    [
+        ("5", 5),
+        (" 5 ", 5),
+        ("5.", 5),
+        ("5 sao", 5),
+        ("5sao", 5),
+        ("5*", 5),
+        ("５", 5),
+        ("Tôi chấm 4 điểm", 4),
+        ("4/5", 4),
+        ("5/5", 5),
+        ("4 tren 5", 4),
+        ("3!!!", 3),
+        ("1", 1),
+        ("nam", 5),
+        ("Năm", 5),
+        ("năm sao", 5),
+        ("bốn", 4),
+        ("bon", 4),
+        ("ba", 3),
+        ("hai", 2),
+        ("một", 1),
+        ("mot sao", 1),
+        ("five", 5),
+        ("rat hai long", 5),
+        ("Rất hài lòng!", 5),
+        ("RAT HAI LONG", 5),
+        ("hài lòng", 4),
+        ("hai long", 4),
+        ("binh thuong", 3),
+        ("bình thường", 3),
+        ("khong hai long", 2),
+        ("không hài lòng", 2),
+        ("rat khong hai long", 1),
+        ("Rất không hài lòng", 1),
+        ("very satisfied", 5),
+        ("tuyệt vời", 5),
+        ("", None),
+        ("   ", None),
+        ("0", None),
+        ("6", None),
+        ("10", None),
+        ("45", None),
+        ("3 4", None),
+        ("0912345678", None),
+        ("nam 2024", None),
+        ("hello", None),
+        ("?", None),
+        ("co", None),
+        ("khong", None),
+        ("hai long nhung khong hai long", None),
+    ],
+)
 def test_ratings(reply, rating):
     assert parse_rating(reply) == rating
 
 
-@pytest.mark.parametrize("reply, value", [
-    ("co", 1), ("Có", 1), ("CÓ.", 1), ("co a", 1), ("yes", 1), ("y", 1), ("có bị", 1),
-    ("khong", 0), ("Không", 0), ("ko", 0), ("k", 0), ("không có", 0), ("khong co", 0),
-    ("no", 0), ("NO!", 0), ("chưa", 0), ("không bị", 0),
-    ("co khong", None), ("5", None), ("", None), ("maybe", None),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "reply, value",
+    [
+        ("co", 1),
+        ("Có", 1),
+        ("CÓ.", 1),
+        ("co a", 1),
+        ("yes", 1),
+        ("y", 1),
+        ("có bị", 1),
+        ("khong", 0),
+        ("Không", 0),
+        ("ko", 0),
+        ("k", 0),
+        ("không có", 0),
+        ("khong co", 0),
+        ("no", 0),
+        ("NO!", 0),
+        ("chưa", 0),
+        ("không bị", 0),
+        ("co khong", None),
+        ("5", None),
+        ("", None),
+        ("maybe", None),
+    ],
+)
 def test_yes_no(reply, value):
     assert parse_yes_no(reply) == value
 
 
-@pytest.mark.parametrize("reply, word", [
-    ("STOP", Keyword.STOP), ("stop", Keyword.STOP), ("Hủy", Keyword.STOP), ("HUY", Keyword.STOP),
-    ("Huỷ.", Keyword.STOP), ("TU CHOI", Keyword.STOP), ("Từ chối", Keyword.STOP),
-    ("START", Keyword.START), ("HELP", Keyword.HELP), ("HD", Keyword.HELP),
-    ("hướng dẫn", Keyword.HELP), ("huy ho so giup toi", None), ("5", None), ("dung", None),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "reply, word",
+    [
+        ("STOP", Keyword.STOP),
+        ("stop", Keyword.STOP),
+        ("Hủy", Keyword.STOP),
+        ("HUY", Keyword.STOP),
+        ("Huỷ.", Keyword.STOP),
+        ("TU CHOI", Keyword.STOP),
+        ("Từ chối", Keyword.STOP),
+        ("START", Keyword.START),
+        ("HELP", Keyword.HELP),
+        ("HD", Keyword.HELP),
+        ("hướng dẫn", Keyword.HELP),
+        ("huy ho so giup toi", None),
+        ("5", None),
+        ("dung", None),
+    ],
+)
 def test_keywords(reply, word):
     assert keyword(reply) == word
 
@@ -69,9 +144,11 @@ def test_parsers_never_raise(reply):
     parse_yes_no(reply)
     parse_comment(reply)
     keyword(reply)
-    questions = [SmsQuestion("overall", QuestionKind.LIKERT5),
-                 SmsQuestion("extra_payment", QuestionKind.YES_NO),
-                 SmsQuestion("comment", QuestionKind.TEXT)]  # fmt: skip
+    questions = [
+        SmsQuestion("overall", QuestionKind.LIKERT5),
+        SmsQuestion("extra_payment", QuestionKind.YES_NO),
+        SmsQuestion("comment", QuestionKind.TEXT),
+    ]
     with Flask(__name__).app_context():  # texts read the (here empty) configuration
         for step in range(4):
             for retries in (0, 1):
@@ -80,19 +157,52 @@ def test_parsers_never_raise(reply):
 
 
 #: Words that carry no rating: filler, other numbers' words, unrelated Vietnamese and English.
-NOISE = ["xin", "chao", "cam", "on", "ban", "ho", "so", "cua", "toi", "da", "nhan", "duoc",
-         "ket", "qua", "hom", "nay", "thanks", "the", "office", "ok", "sau", "bay",
-         "chin", "muoi", "khong", "co", "phong", "can", "bo", "nhanh", "cham", "long"]
+NOISE = [
+    "xin",
+    "chao",
+    "cam",
+    "on",
+    "ban",
+    "ho",
+    "so",
+    "cua",
+    "toi",
+    "da",
+    "nhan",
+    "duoc",
+    "ket",
+    "qua",
+    "hom",
+    "nay",
+    "thanks",
+    "the",
+    "office",
+    "ok",
+    "sau",
+    "bay",
+    "chin",
+    "muoi",
+    "khong",
+    "co",
+    "phong",
+    "can",
+    "bo",
+    "nhanh",
+    "cham",
+    "long",
+]
 #: Texts with no digit 1-5, even after compatibility folding (① and ⁵ count as digits: forgiving).
 DIGIT_FREE = st.text(alphabet=st.characters(blacklist_categories=("Nd",))).filter(
-    lambda t: not set(unicodedata.normalize("NFKC", t)) & set("12345"))
+    lambda t: not set(unicodedata.normalize("NFKC", t)) & set("12345")
+)
 
 
 @settings(max_examples=500)
-@given(st.lists(st.sampled_from(NOISE), max_size=8),
-       st.lists(st.sampled_from(list(" .,!?-/:;*()\n")), max_size=8),
-       st.lists(st.sampled_from(["0", "6", "7", "8", "9", "10", "2024", "0912345678"]),
-                max_size=3))  # fmt: skip
+@given(
+    st.lists(st.sampled_from(NOISE), max_size=8),
+    st.lists(st.sampled_from(list(" .,!?-/:;*()\n")), max_size=8),
+    st.lists(st.sampled_from(["0", "6", "7", "8", "9", "10", "2024", "0912345678"]), max_size=3),
+)
 def test_no_rating_is_read_from_a_reply_without_one(words, marks, numbers):
     parts = words + marks + numbers
     reply = " ".join(parts)
@@ -109,9 +219,36 @@ def test_a_lone_digit_is_read_among_words(rating, words):
 @given(DIGIT_FREE)
 def test_text_without_digits_or_rating_words_has_no_rating(reply):
     folded = fold(reply).split()
-    vocabulary = {"mot", "hai", "ba", "bon", "tu", "nam", "one", "two", "three", "four", "five",
-                  "long", "te", "tot", "binh", "thuong", "duoc", "satisfied", "dissatisfied",
-                  "unsatisfied", "neutral", "average", "good", "excellent", "tuyet", "voi", "on",
-                  "trung", "tam"}  # fmt: skip
+    vocabulary = {
+        "mot",
+        "hai",
+        "ba",
+        "bon",
+        "tu",
+        "nam",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "long",
+        "te",
+        "tot",
+        "binh",
+        "thuong",
+        "duoc",
+        "satisfied",
+        "dissatisfied",
+        "unsatisfied",
+        "neutral",
+        "average",
+        "good",
+        "excellent",
+        "tuyet",
+        "voi",
+        "on",
+        "trung",
+        "tam",
+    }
     if not vocabulary & set(folded):
         assert parse_rating(reply) is None

@@ -13,16 +13,30 @@ from sms_gateway.texts import (
     to_gsm_ascii,
 )
 
-LONG_OFFICE = ("Bộ phận Tiếp nhận và Trả kết quả thủ tục hành chính, Ủy ban nhân dân huyện "
-               "Đakrông, tỉnh Quảng Trị, Trung tâm Phục vụ hành chính công cấp huyện")
+LONG_OFFICE = (
+    "Bộ phận Tiếp nhận và Trả kết quả thủ tục hành chính, Ủy ban nhân dân huyện "
+    "Đakrông, tỉnh Quảng Trị, Trung tâm Phục vụ hành chính công cấp huyện"
+)
 
 
-@pytest.mark.parametrize("text_, expected", [
-    ("a" * 160, ("gsm7", 1)), ("a" * 161, ("gsm7", 2)), ("a" * 306, ("gsm7", 2)),
-    ("a" * 307, ("gsm7", 3)), ("€" * 80, ("gsm7", 1)), ("€" * 81, ("gsm7", 2)),
-    ("Rất hài lòng", ("ucs2", 1)), ("ư" * 70, ("ucs2", 1)), ("ư" * 71, ("ucs2", 2)),
-    ("ư" * 134, ("ucs2", 2)), ("😀" * 35, ("ucs2", 1)), ("😀" * 36, ("ucs2", 2)), ("", ("gsm7", 1)),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text_, expected",
+    [
+        ("a" * 160, ("gsm7", 1)),
+        ("a" * 161, ("gsm7", 2)),
+        ("a" * 306, ("gsm7", 2)),
+        ("a" * 307, ("gsm7", 3)),
+        ("€" * 80, ("gsm7", 1)),
+        ("€" * 81, ("gsm7", 2)),
+        ("Rất hài lòng", ("ucs2", 1)),
+        ("ư" * 70, ("ucs2", 1)),
+        ("ư" * 71, ("ucs2", 2)),
+        ("ư" * 134, ("ucs2", 2)),
+        ("😀" * 35, ("ucs2", 1)),
+        ("😀" * 36, ("ucs2", 2)),
+        ("", ("gsm7", 1)),
+    ],
+)
 def test_segments(text_, expected):
     assert segments(text_) == expected
 

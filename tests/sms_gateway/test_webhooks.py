@@ -46,8 +46,11 @@ def test_bad_missing_or_proxy_signature_is_403(client, signed_post):
     # signed for the URL the app sees behind the proxy, not the public one
     proxied = signed_post("/sms/inbound", params, signed_url="http://localhost/sms/inbound")
     assert proxied.status_code == 403 and proxied.json["code"] == "forbidden"
-    tampered = signed_post("/sms/status?i=1", {"MessageSid": "SM1", "MessageStatus": "sent"},
-                           signed_url="https://mscore.test/sms/status?i=2")  # fmt: skip
+    tampered = signed_post(
+        "/sms/status?i=1",
+        {"MessageSid": "SM1", "MessageStatus": "sent"},
+        signed_url="https://mscore.test/sms/status?i=2",
+    )
     assert tampered.status_code == 403
 
 
@@ -56,17 +59,27 @@ def test_public_url_is_checked_whatever_the_proxy_says(app, client, invited):
 
     params = {"From": E164, "Body": "5", "MessageSid": "SMproxy"}
     signature = RequestValidator(app.config["TWILIO_AUTH_TOKEN"]).compute_signature(
-        "https://mscore.test/sms/inbound", params)
-    response = client.post("/sms/inbound", data=params, base_url="http://10.0.0.5:8000",
-                           headers={"X-Twilio-Signature": signature,
-                                    "X-Forwarded-Host": "evil.example"})  # fmt: skip
+        "https://mscore.test/sms/inbound", params
+    )
+    response = client.post(
+        "/sms/inbound",
+        data=params,
+        base_url="http://10.0.0.5:8000",
+        headers={"X-Twilio-Signature": signature, "X-Forwarded-Host": "evil.example"},
+    )
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("params", [
-    {}, {"From": E164}, {"Body": "5", "MessageSid": "SM1"}, {"From": "", "Body": "5",
-    "MessageSid": "SM1"}, {"From": E164, "Body": "x" * 5000, "MessageSid": "SM1"},
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"From": E164},
+        {"Body": "5", "MessageSid": "SM1"},
+        {"From": "", "Body": "5", "MessageSid": "SM1"},
+        {"From": E164, "Body": "x" * 5000, "MessageSid": "SM1"},
+    ],
+)
 def test_malformed_inbound_is_400(signed_post, params):
     response = signed_post("/sms/inbound", params)
     assert response.status_code == 400 and response.json["code"] == "bad_request"
@@ -74,16 +87,20 @@ def test_malformed_inbound_is_400(signed_post, params):
 
 def test_malformed_bodies_are_4xx_never_500(client, signed_post):
     assert signed_post("/sms/status", {"MessageSid": "SM1"}).status_code == 400
-    raw = client.post("/sms/inbound", data=b"From=%ff%fe&Body=5",
-                      content_type="application/x-www-form-urlencoded",
-                      headers={"X-Twilio-Signature": "x"})  # fmt: skip
+    raw = client.post(
+        "/sms/inbound",
+        data=b"From=%ff%fe&Body=5",
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": "x"},
+    )
     assert raw.status_code == 400
     big = signed_post("/sms/inbound", {"From": E164, "Body": "x" * 100_000, "MessageSid": "SM1"})
     assert big.status_code == 413
     unsigned = client.post("/sms/inbound", data={"Body": "x" * 100_000})
     assert unsigned.status_code == 403  # refused before its body is read
-    json_body = client.post("/sms/inbound", json={"From": E164},
-                            headers={"X-Twilio-Signature": "x"})  # fmt: skip
+    json_body = client.post(
+        "/sms/inbound", json={"From": E164}, headers={"X-Twilio-Signature": "x"}
+    )
     assert json_body.status_code == 403
     assert client.get("/sms/inbound").status_code == 405
 
@@ -115,6 +132,7 @@ def test_stop_start_and_help(db, invited, reply, returned_dossier):
     assert _count(db, Response) == 0
     # honoured for later dossiers of the same number
     from survey_app.models import Office
+
     office = db.session.scalar(select(Office))
     assert returned_dossier(code="HS-002", office=office).invitation == "opted_out"
     assert "nhan lai" in reply("START")
@@ -148,7 +166,9 @@ def test_partial_conversation_leaves_a_partial_response(app, db, invited, reply)
     assert "thai do" in reply("2")
     response = db.session.scalar(select(Response))
     assert response.is_partial and {a.question.code: a.value for a in response.answers} == {
-        "overall": 3, "result_on_time": 2}
+        "overall": 3,
+        "result_on_time": 2,
+    }
     later = datetime.now(UTC) + timedelta(hours=73)
     with time_machine.travel(later, tick=False):
         assert "ket thuc" in reply("5")  # expired: nothing stored
@@ -193,22 +213,23 @@ def test_status_callbacks(db, invited, signed_post, fake_twilio):
 
 def test_status_21610_becomes_an_opt_out(db, invited, signed_post, fake_twilio):
     sid = fake_twilio.messages[0]["sid"]
-    signed_post("/sms/status", {"MessageSid": sid, "MessageStatus": "failed",
-                                "ErrorCode": "21610"})  # fmt: skip
+    signed_post("/sms/status", {"MessageSid": sid, "MessageStatus": "failed", "ErrorCode": "21610"})
     db.session.remove()
     assert db.session.scalar(select(Invitation)).status == S.OPTED_OUT
     assert db.session.scalar(select(OptOut)).source == "provider_21610"
 
 
-def test_receipt_before_the_worker_records_the_send(db, queue_invitations, signed_post,
-                                                    run_worker, fake_twilio):  # fmt: skip
+def test_receipt_before_the_worker_records_the_send(
+    db, queue_invitations, signed_post, run_worker, fake_twilio
+):
     [invitation_id] = queue_invitations(1)
     from sms_gateway.outbox import claim_batch, record_results
     from sms_gateway.providers import Outcome, SendResult
 
     [claimed] = claim_batch(10)
-    signed_post(f"/sms/status?i={invitation_id}", {"MessageSid": "SMfast",
-                                                   "MessageStatus": "delivered"})  # fmt: skip
+    signed_post(
+        f"/sms/status?i={invitation_id}", {"MessageSid": "SMfast", "MessageStatus": "delivered"}
+    )
     record_results([(claimed, SendResult(Outcome.SENT, message_id="SMfast"))])
     db.session.remove()
     invitation = db.session.get(Invitation, invitation_id)
@@ -218,14 +239,16 @@ def test_receipt_before_the_worker_records_the_send(db, queue_invitations, signe
 
 def test_late_delivery_receipt_keeps_the_answer(db, invited, reply, signed_post, fake_twilio):
     reply("5")
-    signed_post("/sms/status", {"MessageSid": fake_twilio.messages[0]["sid"],
-                                "MessageStatus": "delivered"})  # fmt: skip
+    signed_post(
+        "/sms/status", {"MessageSid": fake_twilio.messages[0]["sid"], "MessageStatus": "delivered"}
+    )
     db.session.remove()
     assert db.session.scalar(select(Invitation)).status == S.ANSWERED
 
 
-def test_reply_goes_to_the_latest_invitation_of_a_number(db, invited, reply, returned_dossier,
-                                                         run_worker, fake_twilio):  # fmt: skip
+def test_reply_goes_to_the_latest_invitation_of_a_number(
+    db, invited, reply, returned_dossier, run_worker, fake_twilio
+):
     from survey_app.models import Office
 
     office_id = db.session.scalar(select(Office.id))

@@ -26,7 +26,8 @@ def test_sends_every_due_invitation_once(db, fake_twilio, queue_invitations, run
     worker = run_worker()
     assert worker.sent == 12
     assert sorted(m["to"] for m in fake_twilio.messages) == sorted(
-        "+84" + phone_number(i)[1:] for i in range(12))
+        "+84" + phone_number(i)[1:] for i in range(12)
+    )
     for invitation in _invitations(db):
         assert invitation.status == S.SENT and invitation.attempts == 1
         assert invitation.provider_message_id.startswith("SM") and invitation.sent_at
@@ -34,8 +35,7 @@ def test_sends_every_due_invitation_once(db, fake_twilio, queue_invitations, run
     assert len(fake_twilio.messages) == 12
 
 
-def test_uses_messaging_service_or_from_number(app, db, fake_twilio, queue_invitations,
-                                               run_worker):  # fmt: skip
+def test_uses_messaging_service_or_from_number(app, db, fake_twilio, queue_invitations, run_worker):
     queue_invitations(1)
     run_worker()
     assert fake_twilio.messages[0]["messaging_service_sid"].startswith("MG")
@@ -46,8 +46,9 @@ def test_uses_messaging_service_or_from_number(app, db, fake_twilio, queue_invit
 
 
 @pytest.mark.parametrize("failure", [429, 503])
-def test_transient_failure_is_retried_with_backoff(db, fake_twilio, queue_invitations,
-                                                   run_worker, failure):  # fmt: skip
+def test_transient_failure_is_retried_with_backoff(
+    db, fake_twilio, queue_invitations, run_worker, failure
+):
     queue_invitations(1)
     fake_twilio.fail_next(failure)
     before = datetime.now(UTC)
@@ -67,8 +68,9 @@ def test_transient_failure_is_retried_with_backoff(db, fake_twilio, queue_invita
     assert len(fake_twilio.messages) == 1
 
 
-def test_backoff_grows_and_gives_up_after_max_attempts(app, db, fake_twilio, queue_invitations,
-                                                       run_worker):  # fmt: skip
+def test_backoff_grows_and_gives_up_after_max_attempts(
+    app, db, fake_twilio, queue_invitations, run_worker
+):
     app.config["SMS_MAX_ATTEMPTS"] = 3
     queue_invitations(1)
     fake_twilio.fail_next(429, 429, 429)
@@ -85,10 +87,12 @@ def test_backoff_grows_and_gives_up_after_max_attempts(app, db, fake_twilio, que
     assert fake_twilio.messages == []
 
 
-@pytest.mark.parametrize("code, status", [(21211, S.FAILED), (21614, S.FAILED),
-                                          (21408, S.FAILED), (21610, S.OPTED_OUT)])
-def test_permanent_failure_ends_the_invitation(db, fake_twilio, queue_invitations, run_worker,
-                                               code, status):  # fmt: skip
+@pytest.mark.parametrize(
+    "code, status", [(21211, S.FAILED), (21614, S.FAILED), (21408, S.FAILED), (21610, S.OPTED_OUT)]
+)
+def test_permanent_failure_ends_the_invitation(
+    db, fake_twilio, queue_invitations, run_worker, code, status
+):
     queue_invitations(1)
     fake_twilio.fail_next(("error", code))
     run_worker()
@@ -102,8 +106,9 @@ def test_permanent_failure_ends_the_invitation(db, fake_twilio, queue_invitation
 
 
 @pytest.mark.parametrize("failure", [500, 502, "disconnect", ("timeout", False)])
-def test_unknown_outcome_not_sent_is_reconciled_then_retried(db, fake_twilio, queue_invitations,
-                                                             run_worker, failure):  # fmt: skip
+def test_unknown_outcome_not_sent_is_reconciled_then_retried(
+    db, fake_twilio, queue_invitations, run_worker, failure
+):
     queue_invitations(1)
     fake_twilio.fail_next(failure)
     run_worker()
@@ -121,8 +126,9 @@ def test_unknown_outcome_not_sent_is_reconciled_then_retried(db, fake_twilio, qu
     assert invitation.status == S.SENT and len(fake_twilio.messages) == 1
 
 
-def test_timeout_after_the_provider_accepted_is_not_sent_twice(db, fake_twilio,
-                                                               queue_invitations, run_worker):
+def test_timeout_after_the_provider_accepted_is_not_sent_twice(
+    db, fake_twilio, queue_invitations, run_worker
+):
     queue_invitations(1)
     fake_twilio.fail_next(("timeout", True))  # Twilio keeps the message but answers too late
     run_worker()
@@ -136,14 +142,20 @@ def test_timeout_after_the_provider_accepted_is_not_sent_twice(db, fake_twilio,
 
 
 def test_connection_refused_is_a_safe_retry():
-    provider = TwilioProvider("AC" + "0" * 32, "token", from_number="+15005550006",
-                              base_url="http://127.0.0.1:9", timeout=0.5)  # fmt: skip
+    provider = TwilioProvider(
+        "AC" + "0" * 32,
+        "token",
+        from_number="+15005550006",
+        base_url="http://127.0.0.1:9",
+        timeout=0.5,
+    )
     result = provider.send(OutgoingSms(1, "+84912345678", "hello"))
     assert result.outcome == Outcome.RETRY and result.error_code == "connection"
 
 
-def test_wrong_credentials_are_retried_not_failed(app, db, fake_twilio, queue_invitations,
-                                                  run_worker):  # fmt: skip
+def test_wrong_credentials_are_retried_not_failed(
+    app, db, fake_twilio, queue_invitations, run_worker
+):
     app.config["TWILIO_AUTH_TOKEN"] = "wrong"
     queue_invitations(1)
     run_worker()
@@ -151,8 +163,7 @@ def test_wrong_credentials_are_retried_not_failed(app, db, fake_twilio, queue_in
     assert invitation.status == S.QUEUED and invitation.error_code == "20003"
 
 
-def test_no_database_connection_is_held_during_the_provider_call(db, queue_invitations,
-                                                                 run_worker):  # fmt: skip
+def test_no_database_connection_is_held_during_the_provider_call(db, queue_invitations, run_worker):
     seen, pool = [], db.engine.pool
 
     class Watching(ConsoleProvider):
@@ -178,8 +189,9 @@ def test_opted_out_after_queueing_is_never_sent(db, fake_twilio, queue_invitatio
     assert [m["to"] for m in fake_twilio.messages] == ["+84" + phone_number(1)[1:]]
 
 
-def test_console_provider_logs_the_text_never_the_number(app, db, queue_invitations, run_worker,
-                                                         caplog):  # fmt: skip
+def test_console_provider_logs_the_text_never_the_number(
+    app, db, queue_invitations, run_worker, caplog
+):
     import logging
 
     app.config["SMS_PROVIDER"] = "console"
@@ -230,4 +242,5 @@ def test_worker_warns_when_the_lease_is_shorter_than_a_batch(app, db, monkeypatc
     app.config["SMS_SEND_LEASE_SECONDS"] = 10.0
     worker.run_worker(once=True)
     assert warnings and warnings[0].startswith(
-        "SMS_SEND_LEASE_SECONDS=10.0 is not above the slowest batch (12.5 s: 100 texts")
+        "SMS_SEND_LEASE_SECONDS=10.0 is not above the slowest batch (12.5 s: 100 texts"
+    )

@@ -21,24 +21,45 @@ from tests.conftest import PUBLIC_BASE_URL
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _worker(app, fake, *, once: bool, lease: float = 30, concurrency: int = 2, batch: int = 10,
-            retry_base: float = 60):  # fmt: skip
+def _worker(
+    app,
+    fake,
+    *,
+    once: bool,
+    lease: float = 30,
+    concurrency: int = 2,
+    batch: int = 10,
+    retry_base: float = 60,
+):
     config = app.config
     env = {
-        **os.environ, "DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
+        **os.environ,
+        "DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
         "MSCORE_INSTANCE_PATH": "/tmp/mscore-test-instance",
         "PHONE_ENCRYPTION_KEY": config["PHONE_ENCRYPTION_KEY"],
-        "PHONE_HASH_KEY": config["PHONE_HASH_KEY"], "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
-        "SMS_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_MESSAGING_SERVICE_SID": MESSAGING_SERVICE_SID,
-        "TWILIO_API_BASE_URL": fake.base_url, "SMS_QUIET_START": "0", "SMS_QUIET_END": "0",
-        "SMS_SEND_LEASE_SECONDS": str(lease), "SMS_BATCH_SIZE": str(batch),
-        "SMS_WORKER_CONCURRENCY": str(concurrency), "SMS_POLL_SECONDS": "0.05",
+        "PHONE_HASH_KEY": config["PHONE_HASH_KEY"],
+        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+        "SMS_PROVIDER": "twilio",
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_MESSAGING_SERVICE_SID": MESSAGING_SERVICE_SID,
+        "TWILIO_API_BASE_URL": fake.base_url,
+        "SMS_QUIET_START": "0",
+        "SMS_QUIET_END": "0",
+        "SMS_SEND_LEASE_SECONDS": str(lease),
+        "SMS_BATCH_SIZE": str(batch),
+        "SMS_WORKER_CONCURRENCY": str(concurrency),
+        "SMS_POLL_SECONDS": "0.05",
         "SMS_RETRY_BASE_SECONDS": str(retry_base),
-    }  # fmt: skip
+    }
     command = [sys.executable, "-m", "flask", "--app", "survey_app", "sms", "worker"]
-    return subprocess.Popen(command + (["--once"] if once else []), env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    return subprocess.Popen(
+        command + (["--once"] if once else []),
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _assert_each_sent_once(db, fake, n: int) -> None:
@@ -49,8 +70,9 @@ def _assert_each_sent_once(db, fake, n: int) -> None:
     assert statuses == {InvitationStatus.SENT: n}, statuses
 
 
-def test_worker_killed_mid_batch_sends_each_invitation_once(app, db, fake_twilio,
-                                                            queue_invitations):  # fmt: skip
+def test_worker_killed_mid_batch_sends_each_invitation_once(
+    app, db, fake_twilio, queue_invitations
+):
     n = 60
     queue_invitations(n)
     db.session.remove()
@@ -64,8 +86,9 @@ def test_worker_killed_mid_batch_sends_each_invitation_once(app, db, fake_twilio
     time.sleep(0.3)  # requests the fake was still serving land (Twilio would accept them too)
     sent_before = len(fake_twilio.messages)
     assert 15 <= sent_before < n
-    in_flight = db.session.scalar(select(func.count()).where(
-        Invitation.status == InvitationStatus.SENDING))  # fmt: skip
+    in_flight = db.session.scalar(
+        select(func.count()).where(Invitation.status == InvitationStatus.SENDING)
+    )
     assert in_flight > 0  # sends whose outcome the dead worker never recorded
     db.session.remove()
     fake_twilio.delay_seconds = 0
@@ -76,8 +99,9 @@ def test_worker_killed_mid_batch_sends_each_invitation_once(app, db, fake_twilio
     _assert_each_sent_once(db, fake_twilio, n)
 
 
-def test_two_workers_on_postgresql_never_send_twice(app, db, fake_twilio, queue_invitations,
-                                                    is_postgres):  # fmt: skip
+def test_two_workers_on_postgresql_never_send_twice(
+    app, db, fake_twilio, queue_invitations, is_postgres
+):
     if not is_postgres:
         pytest.skip("SKIP LOCKED needs PostgreSQL; SQLite serialises writers (one worker)")
     n = 200

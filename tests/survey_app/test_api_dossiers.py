@@ -15,9 +15,14 @@ PHONE = "0912345678"
 
 def dossier(code="HS-001", office="OFF1", returned=True, **fields):
     """A dossier event as the one-stop software sends it."""
-    body = {"office_code": office, "code": code, "service_code": "SV1", "phone": PHONE,
-            "received_at": (NOW - timedelta(days=3)).isoformat(),
-            "due_at": (NOW + timedelta(days=1)).isoformat()}  # fmt: skip
+    body = {
+        "office_code": office,
+        "code": code,
+        "service_code": "SV1",
+        "phone": PHONE,
+        "received_at": (NOW - timedelta(days=3)).isoformat(),
+        "due_at": (NOW + timedelta(days=1)).isoformat(),
+    }
     if returned:
         body["returned_at"] = NOW.astimezone().isoformat()
     body.update(fields)
@@ -83,9 +88,14 @@ def test_stored_phone_is_protected_and_never_answered(db, post, client):
     assert decrypt_phone(stored.phone_encrypted) == "+84912345678"
 
 
-@pytest.mark.parametrize("phone, status", [("02433334444", PhoneStatus.NOT_MOBILE),
-                                           ("12345", PhoneStatus.INVALID),
-                                           (None, PhoneStatus.MISSING)])  # fmt: skip
+@pytest.mark.parametrize(
+    "phone, status",
+    [
+        ("02433334444", PhoneStatus.NOT_MOBILE),
+        ("12345", PhoneStatus.INVALID),
+        (None, PhoneStatus.MISSING),
+    ],
+)
 def test_invalid_or_landline_numbers_are_stored_as_such_never_invited(db, post, phone, status):
     answer = post(dossier(phone=phone))
     assert answer.status_code == 201 and answer.json["invitation"] == "no_mobile_phone"
@@ -102,14 +112,27 @@ def test_unknown_service_code_is_kept_and_flagged(db, post):
 
 
 def test_a_list_answers_per_item(db, post):
-    items = [dossier("A"), dossier("B", returned=False), {"office_code": "OFF1"},
-             dossier("C", office="NOPE"), dossier("D", received_at="2025-01-01T10:00:00"),
-             "not an object", dossier("A")]  # fmt: skip
+    items = [
+        dossier("A"),
+        dossier("B", returned=False),
+        {"office_code": "OFF1"},
+        dossier("C", office="NOPE"),
+        dossier("D", received_at="2025-01-01T10:00:00"),
+        "not an object",
+        dossier("A"),
+    ]
     answer = post(items)
     assert answer.status_code == 200
     results = answer.json["results"]
-    assert [r["status"] for r in results] == ["created", "created", "rejected", "rejected",
-                                              "rejected", "rejected", "unchanged"]
+    assert [r["status"] for r in results] == [
+        "created",
+        "created",
+        "rejected",
+        "rejected",
+        "rejected",
+        "rejected",
+        "unchanged",
+    ]
     assert results[2]["errors"] == {"code": ["Missing data for required field."]}
     assert results[3]["reason"] == "unknown_office"
     assert "received_at" in results[4]["errors"]  # no offset: refused
@@ -148,8 +171,9 @@ def test_unknown_office_is_422(post):
     assert answer.status_code == 422 and answer.json["code"] == "unknown_office"
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nope"},
-                                     {"Authorization": "Basic abc"}])  # fmt: skip
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}]
+)
 def test_missing_or_bad_token_is_401(client, office, headers):
     answer = client.post("/api/v1/dossiers", json=dossier(), headers=headers)
     assert answer.status_code == 401 and answer.json["code"] == "unauthorized"
@@ -184,8 +208,13 @@ def test_office_scoped_token_cannot_write_other_offices(db, post, office, make_o
     assert forbidden.status_code == 403 and forbidden.json["code"] == "forbidden_office"
     mixed = post([dossier("Z", office="OTHER"), dossier("Y")], token_=plain)
     assert [r["status"] for r in mixed.json["results"]] == ["rejected", "created"]
-    assert child.id and db.session.scalar(select(func.count()).select_from(Dossier).where(
-        Dossier.office_id == other.id)) == 0  # fmt: skip
+    assert (
+        child.id
+        and db.session.scalar(
+            select(func.count()).select_from(Dossier).where(Dossier.office_id == other.id)
+        )
+        == 0
+    )
 
 
 def test_bad_json_is_400_and_other_media_415(client, token, office):
@@ -194,14 +223,16 @@ def test_bad_json_is_400_and_other_media_415(client, token, office):
     assert broken.status_code == 400 and broken.json["code"] == "bad_json"
     scalar = client.post("/api/v1/dossiers", data="42", headers=headers)
     assert scalar.status_code == 400
-    form = client.post("/api/v1/dossiers", data={"a": "b"},
-                       headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    form = client.post(
+        "/api/v1/dossiers", data={"a": "b"}, headers={"Authorization": f"Bearer {token}"}
+    )
     assert form.status_code == 415
 
 
 def test_create_token_command_prints_it_once_and_stores_a_hash(db, runner, office):
-    result = runner.invoke(args=["mscore", "create-token", "--name", "Phần mềm một cửa",
-                                 "--office", "OFF1"])  # fmt: skip
+    result = runner.invoke(
+        args=["mscore", "create-token", "--name", "Phần mềm một cửa", "--office", "OFF1"]
+    )
     assert result.exit_code == 0, result.output
     plain = result.stdout.strip().splitlines()[0]
     token = db.session.scalar(select(ApiToken))
@@ -216,9 +247,14 @@ CSV_HEADER = "office_code,code,service_code,phone,received_at,due_at,returned_at
 
 def test_import_dossiers_csv(db, runner, office, tmp_path):
     path = tmp_path / "dossiers.csv"
-    path.write_text(CSV_HEADER + "".join(
-        f"OFF1,HS-{i},SV1,098{i:07d},2025-01-0{i + 1}T08:00:00+07:00,,{NOW.isoformat()}\n"
-        for i in range(3)), "utf-8")  # fmt: skip
+    path.write_text(
+        CSV_HEADER
+        + "".join(
+            f"OFF1,HS-{i},SV1,098{i:07d},2025-01-0{i + 1}T08:00:00+07:00,,{NOW.isoformat()}\n"
+            for i in range(3)
+        ),
+        "utf-8",
+    )
     result = runner.invoke(args=["mscore", "import", "dossiers", str(path)])
     assert result.exit_code == 0, result.output
     assert "3 created" in result.output and "SMS invitations queued: 3" in result.output
@@ -228,14 +264,18 @@ def test_import_dossiers_csv(db, runner, office, tmp_path):
     assert db.session.scalar(select(func.count()).select_from(Invitation)) == 3
 
 
-def test_import_dossiers_is_all_or_nothing_with_errors_by_line_and_column(db, runner, office,
-                                                                          tmp_path):  # fmt: skip
+def test_import_dossiers_is_all_or_nothing_with_errors_by_line_and_column(
+    db, runner, office, tmp_path
+):
     path = tmp_path / "dossiers.csv"
-    path.write_text(CSV_HEADER
-                    + f"OFF1,HS-1,SV1,{PHONE},2025-01-01T08:00:00+07:00,,\n"
-                    + "NOPE,HS-2,SV1,,,,\n"
-                    + "OFF1,HS-3,SV1,,2025-01-01 08:00,,\n"
-                    + "OFF1,HS-1,SV1,,,,\n", "utf-8")  # fmt: skip
+    path.write_text(
+        CSV_HEADER
+        + f"OFF1,HS-1,SV1,{PHONE},2025-01-01T08:00:00+07:00,,\n"
+        + "NOPE,HS-2,SV1,,,,\n"
+        + "OFF1,HS-3,SV1,,2025-01-01 08:00,,\n"
+        + "OFF1,HS-1,SV1,,,,\n",
+        "utf-8",
+    )
     result = runner.invoke(args=["mscore", "import", "dossiers", str(path)])
     assert result.exit_code != 0
     assert "line 3, column office_code" in result.output

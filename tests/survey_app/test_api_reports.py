@@ -32,8 +32,10 @@ def token(db):
 def test_report_validates_against_its_schema(client, seeded, token):
     from survey_app.api.report_schemas import SatisfactionReportOut
 
-    res = client.get(f"/api/v1/reports/satisfaction?{Q}&compare=previous&include=breakdowns",
-                     headers=token("reports:read"))
+    res = client.get(
+        f"/api/v1/reports/satisfaction?{Q}&compare=previous&include=breakdowns",
+        headers=token("reports:read"),
+    )
     assert res.status_code == 200, res.json
     doc = res.json
     assert SatisfactionReportOut().validate(doc) == {}
@@ -46,8 +48,11 @@ def test_manager_sees_only_its_offices(client, seeded, token):
     headers = token("reports:read", "responses:read", office=seeded["offices"]["A"])
     doc = client.get(f"/api/v1/reports/satisfaction?{Q}", headers=headers).json
     assert [o["code"] for o in doc["offices"]] == ["A", "B"]  # B is A's child
-    for path in (f"/api/v1/reports/satisfaction?{Q}&office=C", "/api/v1/responses?office=C",
-                 f"/reports/satisfaction.xlsx?{Q}&office=C"):
+    for path in (
+        f"/api/v1/reports/satisfaction?{Q}&office=C",
+        "/api/v1/responses?office=C",
+        f"/reports/satisfaction.xlsx?{Q}&office=C",
+    ):
         res = client.get(path, headers=headers)
         assert res.status_code in (403, 404) and res.json["code"] in ("forbidden", "not_found")
         assert "offices" not in res.json and "responses" not in res.json
@@ -55,32 +60,40 @@ def test_manager_sees_only_its_offices(client, seeded, token):
     assert {r["office_code"] for r in page["responses"]} == {"A", "B"}
     offices = client.get("/api/v1/offices", headers=headers).json["offices"]
     assert [(o["code"], o["depth"], o["parent_code"]) for o in offices] == [
-        ("A", 0, None), ("B", 1, "A")]
+        ("A", 0, None),
+        ("B", 1, "A"),
+    ]
 
 
-@pytest.mark.parametrize("query, status, code", [
-    ("", 422, "invalid_query"),
-    ("from=2025-03-31&to=2025-03-01", 422, "invalid_query"),
-    ("from=2025-13-01&to=2025-03-01", 422, "invalid_query"),
-    (f"{Q}&level=2", 422, "invalid_query"),
-    (f"{Q}&method=bayes", 422, "invalid_query"),
-    (f"{Q}&group=planets", 422, "invalid_query"),
-    (f"{Q}&colour=red", 400, "unknown_parameter"),
-    (f"{Q}&level=0.9&level=0.8", 400, "repeated_parameter"),
-    (f"{Q}&office=NOPE", 404, "not_found"),
-    ("from=2000-01-01&to=2025-03-01", 422, "invalid_query"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "query, status, code",
+    [
+        ("", 422, "invalid_query"),
+        ("from=2025-03-31&to=2025-03-01", 422, "invalid_query"),
+        ("from=2025-13-01&to=2025-03-01", 422, "invalid_query"),
+        (f"{Q}&level=2", 422, "invalid_query"),
+        (f"{Q}&method=bayes", 422, "invalid_query"),
+        (f"{Q}&group=planets", 422, "invalid_query"),
+        (f"{Q}&colour=red", 400, "unknown_parameter"),
+        (f"{Q}&level=0.9&level=0.8", 400, "repeated_parameter"),
+        (f"{Q}&office=NOPE", 404, "not_found"),
+        ("from=2000-01-01&to=2025-03-01", 422, "invalid_query"),
+    ],
+)
 def test_bad_queries_get_json_errors(client, app, token, query, status, code):
     res = client.get(f"/api/v1/reports/satisfaction?{query}", headers=token("reports:read"))
     assert res.status_code == status and res.is_json
     assert res.json["code"] == code and set(res.json) == {"code", "message", "details"}
 
 
-@pytest.mark.parametrize("url", [
-    f"/api/v1/reports/satisfaction?{Q}&office=%00groups",
-    "/api/v1/responses?channel=sms&cursor=0&limit=1&office=%00groups",  # found by schemathesis
-    "/api/v1/offices?group=%00",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"/api/v1/reports/satisfaction?{Q}&office=%00groups",
+        "/api/v1/responses?channel=sms&cursor=0&limit=1&office=%00groups",  # found by schemathesis
+        "/api/v1/offices?group=%00",
+    ],
+)
 def test_a_nul_character_in_a_query_is_400_not_a_database_error(client, seeded, token, url):
     res = client.get(url, headers=token("reports:read", "responses:read"))
     assert res.status_code == 400 and res.json["code"] == "bad_request"
@@ -94,8 +107,9 @@ def test_tokens_and_scopes(client, app, token):
     res = client.get(url, headers=token("dossiers:write"))
     assert res.status_code == 403 and res.json["details"]["required_scope"] == "reports:read"
     assert client.get("/api/v1/responses", headers=token("reports:read")).status_code == 403
-    assert client.get("/api/v1/questionnaires/current",
-                      headers=token("responses:read")).status_code in (200, 404)
+    assert client.get(
+        "/api/v1/questionnaires/current", headers=token("responses:read")
+    ).status_code in (200, 404)
     assert client.get("/api/v1/nothing-here", headers=token("reports:read")).json["code"]
 
 
@@ -110,9 +124,13 @@ def test_current_questionnaire(client, questionnaire, token):
 def _insert_response(db, office, questionnaire, minutes_ago=10, comment=None):
     from survey_app.models import Answer, Response
 
-    r = Response(office=office, questionnaire_id=questionnaire.id, channel="qr_web",
-                 submitted_at=datetime.now(UTC) - timedelta(minutes=minutes_ago),
-                 client_hash="secret-device-hash")  # fmt: skip
+    r = Response(
+        office=office,
+        questionnaire_id=questionnaire.id,
+        channel="qr_web",
+        submitted_at=datetime.now(UTC) - timedelta(minutes=minutes_ago),
+        client_hash="secret-device-hash",
+    )
     q = questionnaire.questions
     r.answers = [Answer(question_id=q[0].id, value=5)]
     if comment:
@@ -122,8 +140,9 @@ def _insert_response(db, office, questionnaire, minutes_ago=10, comment=None):
     return r.id
 
 
-def test_cursor_pages_never_skip_or_repeat_while_responses_arrive(client, db, make_office,
-                                                                 questionnaire, token):
+def test_cursor_pages_never_skip_or_repeat_while_responses_arrive(
+    client, db, make_office, questionnaire, token
+):
     office = make_office("P1")
     headers = token("responses:read")
     expected = [_insert_response(db, office, questionnaire, comment="Tốt") for _ in range(25)]
@@ -149,8 +168,10 @@ def test_young_responses_wait_for_the_settle_time(client, db, make_office, quest
     _insert_response(db, office, questionnaire, minutes_ago=0)
     page = client.get("/api/v1/responses", headers=token("responses:read")).json
     assert [r["id"] for r in page["responses"]] == [old] and page["has_more"]
-    assert client.get("/api/v1/responses?cursor=%%%", headers=token("responses:read")).json[
-        "code"] == "bad_cursor"
+    assert (
+        client.get("/api/v1/responses?cursor=%%%", headers=token("responses:read")).json["code"]
+        == "bad_cursor"
+    )
 
 
 def test_openapi_document_is_valid(client, app):
@@ -178,8 +199,12 @@ def test_schemathesis_finds_no_server_error(app, seeded, token):
             continue
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
-            @settings(max_examples=15, deadline=None, database=None,
-                      suppress_health_check=list(HealthCheck))  # fmt: skip
+            @settings(
+                max_examples=15,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=operation.as_strategy(mode))
             def run(case):
                 response = case.call(headers=headers)
@@ -197,8 +222,9 @@ def test_questions_always_breakdowns_only_when_asked(client, seeded, token):
 
     headers = token("reports:read")
     plain = client.get(f"/api/v1/reports/satisfaction?{Q}", headers=headers).json
-    full = client.get(f"/api/v1/reports/satisfaction?{Q}&include=questions,breakdowns",
-                      headers=headers).json  # fmt: skip
+    full = client.get(
+        f"/api/v1/reports/satisfaction?{Q}&include=questions,breakdowns", headers=headers
+    ).json
     assert SatisfactionReportOut().validate(plain) == {} == SatisfactionReportOut().validate(full)
     assert "breakdowns" not in plain and set(full["breakdowns"]) == {"services", "channels"}
     assert plain["questions"] == full["questions"]

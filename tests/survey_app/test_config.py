@@ -70,8 +70,9 @@ def test_sms_lease_outlasts_the_slowest_batch_unless_set(tmp_path):
     assert config["SMS_SEND_LEASE_SECONDS"] == 260
     bigger = load_config(str(tmp_path), {"SMS_BATCH_SIZE": "400", "SMS_PROVIDER_TIMEOUT": "5"})
     assert bigger["SMS_SEND_LEASE_SECONDS"] == 2 * 50 * 5
-    assert load_config(str(tmp_path), {"SMS_SEND_LEASE_SECONDS": "90"})[
-        "SMS_SEND_LEASE_SECONDS"] == 90
+    assert (
+        load_config(str(tmp_path), {"SMS_SEND_LEASE_SECONDS": "90"})["SMS_SEND_LEASE_SECONDS"] == 90
+    )
 
 
 def test_sessions_follow_the_secret_key_and_its_fallbacks(app):

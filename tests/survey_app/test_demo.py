@@ -48,9 +48,11 @@ def test_province_shape(demo, db):
     groups = dict(
         db.session.execute(select(Office.group, func.count()).group_by(Office.group)).all()
     )
-    assert groups == {RankingGroup.DEPARTMENTS: len(DEPARTMENTS),
-                      RankingGroup.DISTRICTS: len(DISTRICTS),
-                      RankingGroup.COMMUNES: sum(len(d[3]) for d in DISTRICTS)}  # fmt: skip
+    assert groups == {
+        RankingGroup.DEPARTMENTS: len(DEPARTMENTS),
+        RankingGroup.DISTRICTS: len(DISTRICTS),
+        RankingGroup.COMMUNES: sum(len(d[3]) for d in DISTRICTS),
+    }
     assert 18 <= groups[RankingGroup.DEPARTMENTS] <= 22 and groups[RankingGroup.COMMUNES] >= 20
     offices = db.session.scalars(select(Office)).all()
     assert all(CODE_RE.fullmatch(o.code) for o in offices)
@@ -65,32 +67,49 @@ def test_province_shape(demo, db):
 def test_responses_are_consistent(demo, db):
     assert db.session.scalar(select(func.count()).select_from(Response)) == N
     # a response's dossier belongs to its office, and an SMS one carries the dossier's service
-    mismatched = (select(func.count()).select_from(Response)
-                  .join(Dossier, Response.dossier_id == Dossier.id)
-                  .where((Dossier.office_id != Response.office_id)
-                         | ((Response.channel == Channel.SMS)
-                            & ((Dossier.service_id != Response.service_id)
-                               | (Dossier.phone_hash != Response.client_hash)))))  # fmt: skip
+    mismatched = (
+        select(func.count())
+        .select_from(Response)
+        .join(Dossier, Response.dossier_id == Dossier.id)
+        .where(
+            (Dossier.office_id != Response.office_id)
+            | (
+                (Response.channel == Channel.SMS)
+                & (
+                    (Dossier.service_id != Response.service_id)
+                    | (Dossier.phone_hash != Response.client_hash)
+                )
+            )
+        )
+    )
     assert db.session.scalar(mismatched) == 0
-    sms_unbound = select(func.count()).where(Response.channel == Channel.SMS,
-                                             Response.dossier_id.is_(None))  # fmt: skip
+    sms_unbound = select(func.count()).where(
+        Response.channel == Channel.SMS, Response.dossier_id.is_(None)
+    )
     assert db.session.scalar(sms_unbound) == 0
-    wrong_counter = (select(func.count()).select_from(Response)
-                     .join(Counter, Response.counter_id == Counter.id)
-                     .where(Counter.office_id != Response.office_id))  # fmt: skip
+    wrong_counter = (
+        select(func.count())
+        .select_from(Response)
+        .join(Counter, Response.counter_id == Counter.id)
+        .where(Counter.office_id != Response.office_id)
+    )
     assert db.session.scalar(wrong_counter) == 0
-    channels = dict(db.session.execute(
-        select(Response.channel, func.count()).group_by(Response.channel)).all())  # fmt: skip
+    channels = dict(
+        db.session.execute(select(Response.channel, func.count()).group_by(Response.channel)).all()
+    )
     assert channels[Channel.QR_WEB] > 0 and channels[Channel.SMS] > 0
-    flagged = db.session.execute(select(Response.integrity_reason, func.count())
-                                 .where(Response.integrity == Integrity.FLAGGED)
-                                 .group_by(Response.integrity_reason)).all()  # fmt: skip
+    flagged = db.session.execute(
+        select(Response.integrity_reason, func.count())
+        .where(Response.integrity == Integrity.FLAGGED)
+        .group_by(Response.integrity_reason)
+    ).all()
     assert len(flagged) == 1 and flagged[0][0] == "burst" and flagged[0][1] >= 12
     partial = select(func.count()).where(Response.is_partial)
     assert 0 < db.session.scalar(partial) < channels[Channel.SMS]
     end = datetime(2026, 5, 31, 17, tzinfo=UTC)  # 1 June 00:00 in Hà Nội
-    first, last = db.session.execute(select(func.min(Response.submitted_at),
-                                            func.max(Response.submitted_at))).one()  # fmt: skip
+    first, last = db.session.execute(
+        select(func.min(Response.submitted_at), func.max(Response.submitted_at))
+    ).one()
     assert end - timedelta(days=366) < first and last < end
 
 
@@ -100,9 +119,12 @@ def test_invitations_and_phones(demo, db):
     answered = select(func.count()).where(Invitation.status == "answered")
     sms = select(func.count()).where(Response.channel == Channel.SMS)
     assert db.session.scalar(answered) == db.session.scalar(sms)
-    mismatch = (select(func.count()).select_from(Invitation)
-                .join(Office, Invitation.office_id == Office.id)
-                .where(Invitation.sampling_probability != Office.sms_sampling_rate))  # fmt: skip
+    mismatch = (
+        select(func.count())
+        .select_from(Invitation)
+        .join(Office, Invitation.office_id == Office.id)
+        .where(Invitation.sampling_probability != Office.sms_sampling_rate)
+    )
     assert db.session.scalar(mismatch) == 0
     rates = db.session.scalars(select(Office.sms_sampling_rate)).all()
     assert 0.3 <= min(rates) and max(rates) <= 1.0
@@ -118,24 +140,36 @@ def test_invitations_and_phones(demo, db):
 
 
 def test_answers_in_range_and_offices_differ(demo, db):
-    out_of_range = (select(Question.kind, func.min(Answer.value), func.max(Answer.value))
-                    .join(Answer.question).group_by(Question.kind))  # fmt: skip
+    out_of_range = (
+        select(Question.kind, func.min(Answer.value), func.max(Answer.value))
+        .join(Answer.question)
+        .group_by(Question.kind)
+    )
     ranges = {kind: (low, high) for kind, low, high in db.session.execute(out_of_range)}
     assert ranges[QuestionKind.LIKERT5] == (1, 5)
     assert ranges[QuestionKind.YES_NO] == (0, 1)
     assert ranges[QuestionKind.TEXT] == (None, None)
     per_response = db.session.scalar(select(func.count()).select_from(Answer)) / N
     assert 14 < per_response <= 19
-    overall = (select(Response.office_id, func.avg(Answer.value), func.count())
-               .join(Answer.response).join(Answer.question)
-               .where(Question.code == "overall", Response.integrity == Integrity.VALID)
-               .group_by(Response.office_id).having(func.count() >= 15))  # fmt: skip
+    overall = (
+        select(Response.office_id, func.avg(Answer.value), func.count())
+        .join(Answer.response)
+        .join(Answer.question)
+        .where(Question.code == "overall", Response.integrity == Integrity.VALID)
+        .group_by(Response.office_id)
+        .having(func.count() >= 15)
+    )
     means = [float(mean) for _, mean, _ in db.session.execute(overall)]
     assert len(means) >= 20 and max(means) - min(means) > 0.5
-    by_channel = dict(db.session.execute(
-        select(Response.channel, func.avg(Answer.value)).join(Answer.response)
-        .join(Answer.question).where(Question.code == "overall")
-        .group_by(Response.channel)).all())  # fmt: skip
+    by_channel = dict(
+        db.session.execute(
+            select(Response.channel, func.avg(Answer.value))
+            .join(Answer.response)
+            .join(Answer.question)
+            .where(Question.code == "overall")
+            .group_by(Response.channel)
+        ).all()
+    )
     assert float(by_channel[Channel.SMS]) < float(by_channel[Channel.QR_WEB]) - 0.1
     comments = db.session.scalars(select(Answer.text).where(Answer.text.isnot(None))).all()
     assert comments and any("cán bộ" in c.lower() for c in comments)

@@ -24,8 +24,16 @@ def test_xlsx_holds_what_the_api_says(client, seeded, token):  # noqa: F811
     res = client.get(f"/reports/satisfaction.xlsx?{Q}&compare=previous", headers=headers)
     assert res.status_code == 200 and "attachment" in res.headers["Content-Disposition"]
     wb = openpyxl.load_workbook(io.BytesIO(res.data))
-    assert wb.sheetnames == ["Đơn vị", "Tổng theo khối", "Yếu tố", "Câu hỏi", "Dịch vụ", "Kênh",
-                             "Góp ý", "Phương pháp"]  # fmt: skip
+    assert wb.sheetnames == [
+        "Đơn vị",
+        "Tổng theo khối",
+        "Yếu tố",
+        "Câu hỏi",
+        "Dịch vụ",
+        "Kênh",
+        "Góp ý",
+        "Phương pháp",
+    ]
     ws = wb["Đơn vị"]
     header = [c.value for c in ws[1]]
     assert header[:2] == ["Mã đơn vị", "Tên đơn vị"] and ws.freeze_panes == "C2"
@@ -58,7 +66,8 @@ def test_csv_views(client, seeded, token):  # noqa: F811
     rows = list(csv.DictReader(io.StringIO(res.data.decode("utf-8-sig"))))
     assert [r["Mã đơn vị"] for r in rows] == [o["code"] for o in api["offices"]]
     assert float(rows[0]["Chỉ số hài lòng: giá trị"]) == pytest.approx(
-        api["offices"][0]["index"]["value"])
+        api["offices"][0]["index"]["value"]
+    )
     res = client.get(f"/reports/satisfaction.csv?{Q}&view=channels", headers=headers)
     assert "Kênh" in res.data.decode("utf-8-sig").splitlines()[0]
     bad = client.get(f"/reports/satisfaction.csv?{Q}&view=nope", headers=headers)
@@ -68,19 +77,44 @@ def test_csv_views(client, seeded, token):  # noqa: F811
 
 def test_report_command(runner, seeded, tmp_path):
     out = tmp_path / "r.json"
-    result = runner.invoke(args=["mscore", "report", "--from", "2025-03-01", "--to",
-                                 "2025-03-31", "--format", "json", "--out", str(out)])
+    result = runner.invoke(
+        args=[
+            "mscore",
+            "report",
+            "--from",
+            "2025-03-01",
+            "--to",
+            "2025-03-31",
+            "--format",
+            "json",
+            "--out",
+            str(out),
+        ]
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert len(doc["offices"]) == 5
     xlsx = tmp_path / "r.xlsx"
-    result = runner.invoke(args=["mscore", "report", "--from", "2025-03-01", "--to",
-                                 "2025-03-31", "--group", "districts", "--out", str(xlsx)])
+    result = runner.invoke(
+        args=[
+            "mscore",
+            "report",
+            "--from",
+            "2025-03-01",
+            "--to",
+            "2025-03-31",
+            "--group",
+            "districts",
+            "--out",
+            str(xlsx),
+        ]
+    )
     assert result.exit_code == 0, result.output
     rows = list(openpyxl.load_workbook(xlsx)["Đơn vị"].iter_rows(min_row=2, values_only=True))
     assert [r[0] for r in rows] == ["E"]
-    bad = runner.invoke(args=["mscore", "report", "--from", "2025-03-31", "--to", "2025-03-01",
-                              "--out", str(xlsx)])
+    bad = runner.invoke(
+        args=["mscore", "report", "--from", "2025-03-31", "--to", "2025-03-01", "--out", str(xlsx)]
+    )
     assert bad.exit_code != 0
 
 
@@ -92,15 +126,28 @@ def test_xlsx_cells_keep_text_and_formats(app, seeded):
     from survey_app.exports import write_xlsx
     from survey_app.reporting import Params, Period
 
-    document = satisfaction_document(Params(Period(date(2025, 3, 1), date(2025, 3, 31))),
-                                     breakdowns=True)  # fmt: skip
+    document = satisfaction_document(
+        Params(Period(date(2025, 3, 1), date(2025, 3, 31))), breakdowns=True
+    )
     text = ' <b>"tốt" & nhanh</b> =1+1\x01 '
     buffer = io.BytesIO()
-    write_xlsx(document, buffer, [{"office_code": "A", "day": "2025-03-02", "channel": "SMS",
-                                   "service": None, "text": text}])  # fmt: skip
+    write_xlsx(
+        document,
+        buffer,
+        [
+            {
+                "office_code": "A",
+                "day": "2025-03-02",
+                "channel": "SMS",
+                "service": None,
+                "text": text,
+            }
+        ],
+    )
     wb = openpyxl.load_workbook(buffer)
     assert list(wb["Góp ý"].iter_rows(min_row=2, values_only=True)) == [
-        ("A", "2025-03-02", "SMS", None, text.replace("\x01", ""))]
+        ("A", "2025-03-02", "SMS", None, text.replace("\x01", ""))
+    ]
     header = wb["Tổng theo khối"][1]
     assert header[0].font.b and header[0].alignment.wrap_text
     assert wb["Tổng theo khối"].freeze_panes == "B2" and wb["Phương pháp"].freeze_panes is None
@@ -113,8 +160,14 @@ def _sign_in(client, db, role, office=None, enabled=True):
     """A Flask-Login session for an official (the officials' pages will add the login form)."""
     from survey_app.models import User
 
-    user = User(email=f"{role}-{office.code if office else 'all'}@tinh.gov.vn", name="Cán bộ",
-                password_hash="-", role=role, office=office, is_enabled=enabled)  # fmt: skip
+    user = User(
+        email=f"{role}-{office.code if office else 'all'}@tinh.gov.vn",
+        name="Cán bộ",
+        password_hash="-",
+        role=role,
+        office=office,
+        is_enabled=enabled,
+    )
     db.session.add(user)
     db.session.commit()
     with client.session_transaction() as session:
@@ -132,20 +185,25 @@ def _sheet_codes(res) -> list[str]:
 def test_downloads_by_a_signed_in_officials_session(app, db, seeded, token):  # noqa: F811
     from survey_app.models import Role
 
-    api = app.test_client().get(f"/api/v1/reports/satisfaction?{Q}",
-                                headers=token("reports:read")).json  # fmt: skip
+    api = (
+        app.test_client()
+        .get(f"/api/v1/reports/satisfaction?{Q}", headers=token("reports:read"))
+        .json
+    )
     analyst = app.test_client()
     _sign_in(analyst, db, Role.ANALYST)
     assert _sheet_codes(analyst.get(f"/reports/satisfaction.xlsx?{Q}")) == [
-        o["code"] for o in api["offices"]]
+        o["code"] for o in api["offices"]
+    ]
 
     manager = app.test_client()
     _sign_in(manager, db, Role.OFFICE_MANAGER, seeded["offices"]["A"])
     assert _sheet_codes(manager.get(f"/reports/satisfaction.xlsx?{Q}")) == ["A", "B"]
     csv_rows = manager.get(f"/reports/satisfaction.csv?{Q}&office=B")
     assert csv_rows.status_code == 200
-    assert [r["Mã đơn vị"] for r in csv.DictReader(
-        io.StringIO(csv_rows.data.decode("utf-8-sig")))] == ["B"]  # fmt: skip
+    assert [
+        r["Mã đơn vị"] for r in csv.DictReader(io.StringIO(csv_rows.data.decode("utf-8-sig")))
+    ] == ["B"]
     for other in ("C", "E"):  # outside the manager's subtree: refused, no data
         res = manager.get(f"/reports/satisfaction.xlsx?{Q}&office={other}")
         assert res.status_code == 403 and res.json["code"] == "forbidden"

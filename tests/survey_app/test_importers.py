@@ -32,8 +32,9 @@ def _snapshot(db) -> dict:
     """Every column of every reference table, ids included, in a stable order."""
     tables = (Office.__table__, Service.__table__, Counter.__table__, office_services)
     with db.engine.connect() as conn:
-        return {t.name: conn.execute(select(t).order_by(*t.primary_key.columns)).all()
-                for t in tables}  # fmt: skip
+        return {
+            t.name: conn.execute(select(t).order_by(*t.primary_key.columns)).all() for t in tables
+        }
 
 
 def test_import_offices_services_counters(runner, db):
@@ -57,7 +58,11 @@ def test_import_offices_services_counters(runner, db):
     assert db.session.scalar(select(Service).where(Service.code == "TT-DD-01")).field == "Đất đai"
     counters = db.session.scalars(select(Counter).order_by(Counter.id)).all()
     assert [(c.office.code, c.code) for c in counters] == [
-        ("STP", "Q1"), ("STP", "Q2"), ("HAILANG", "Q1"), ("HL-HAIAN", "Q1")]  # fmt: skip
+        ("STP", "Q1"),
+        ("STP", "Q2"),
+        ("HAILANG", "Q1"),
+        ("HL-HAIAN", "Q1"),
+    ]
     assert counters[1].name == "Quầy số 2 – Quốc tịch" and counters[3].is_active is False
 
 
@@ -65,8 +70,9 @@ def test_reimport_changes_nothing(runner, db):
     _import_all(runner)
     before = _snapshot(db)
     outputs = _import_all(runner)
-    assert all(out.endswith("0 created, 0 updated, " + out.split()[-2] + " unchanged")
-               for out in outputs)  # fmt: skip
+    assert all(
+        out.endswith("0 created, 0 updated, " + out.split()[-2] + " unchanged") for out in outputs
+    )
     assert outputs[0] == "offices: 0 created, 0 updated, 5 unchanged"
     db.session.expire_all()
     assert _snapshot(db) == before
@@ -89,10 +95,13 @@ def test_nfd_input_compares_equal(runner, db, tmp_path):
 def test_changes_are_counted_and_applied(runner, db, tmp_path):
     _import_all(runner)
     changed = tmp_path / "offices.csv"
-    changed.write_text("code,name,kind,group,parent_code\n"
-                       "STP,Sở Tư pháp tỉnh Quảng Trị,department,departments,\n"
-                       "SKHDT,Sở Kế hoạch và Đầu tư,department,departments,\n"
-                       "NEW,Ban Quản lý Khu kinh tế,other,,SKHDT\n", "utf-8")  # fmt: skip
+    changed.write_text(
+        "code,name,kind,group,parent_code\n"
+        "STP,Sở Tư pháp tỉnh Quảng Trị,department,departments,\n"
+        "SKHDT,Sở Kế hoạch và Đầu tư,department,departments,\n"
+        "NEW,Ban Quản lý Khu kinh tế,other,,SKHDT\n",
+        "utf-8",
+    )
     result = _import(runner, "offices", changed)
     assert result.output.strip() == "offices: 1 created, 1 updated, 1 unchanged"
     stp = db.session.scalar(select(Office).where(Office.code == "STP"))
@@ -110,7 +119,8 @@ def test_service_links_follow_the_file(runner, db, tmp_path):
         "utf-8",
     )
     assert _import(runner, "services", services).output.strip() == (
-        "services: 0 created, 1 updated, 0 unchanged")  # fmt: skip
+        "services: 0 created, 1 updated, 0 unchanged"
+    )
     service = db.session.scalar(select(Service).where(Service.code == "2.000528"))
     offices = db.session.scalars(select(Office).where(Office.services.contains(service))).all()
     assert [o.code for o in offices] == ["HL-HAIAN"]
@@ -148,7 +158,8 @@ def test_cycle_through_the_database_is_rejected(runner, db, tmp_path):
     result = _import(runner, "offices", path)
     assert result.exit_code == 1
     assert "line 2, column parent_code: parents form a cycle: HAILANG → HL-HAIAN → HAILANG" in (
-        result.output)  # fmt: skip
+        result.output
+    )
 
 
 def test_missing_columns_are_named(runner, db, tmp_path):
@@ -210,11 +221,15 @@ def test_blank_required_cells(runner, db, tmp_path):
 
 def test_a_control_character_in_a_name_names_the_line_and_stores_nothing(runner, db, tmp_path):
     path = tmp_path / "offices.csv"
-    path.write_text("code,name,kind,group,parent_code\nSTP,Sở Tư pháp,department,departments,\n"
-                    "SYT,Sở Y\x00 tế,department,departments,\n", "utf-8")  # fmt: skip
+    path.write_text(
+        "code,name,kind,group,parent_code\nSTP,Sở Tư pháp,department,departments,\n"
+        "SYT,Sở Y\x00 tế,department,departments,\n",
+        "utf-8",
+    )
     result = _import(runner, "offices", path)
     assert result.exit_code != 0 and "line 3, column name: contains a control character" in (
-        result.output)
+        result.output
+    )
     assert db.session.scalars(select(Office)).all() == []
 
 
@@ -224,8 +239,10 @@ def test_read_csv_core_line_numbers(tmp_path):
     errors = CsvErrors(path)
     rows = read_csv(path, ("code", "name"), errors=errors)
     assert [(r.line, r.values) for r in rows] == [
-        (3, {"code": "A", "name": "hai\ndòng"}), (6, {"code": "B", "name": "Ba"}),
-        (7, {"code": "A", "name": "x"})]  # fmt: skip
+        (3, {"code": "A", "name": "hai\ndòng"}),
+        (6, {"code": "B", "name": "Ba"}),
+        (7, {"code": "A", "name": "x"}),
+    ]
     find_duplicates(rows, lambda r: r.get("code"), "code", errors)
     assert errors.lines() == ["line 7, column code: duplicate 'A' (first on line 3)"]
     with pytest.raises(click.ClickException, match="line 7, column code"):

@@ -9,9 +9,7 @@ from alembic.script import ScriptDirectory
 
 
 def test_single_migration_head(app):
-    config = app.extensions["migrate"].migrate.get_config(
-        app.extensions["migrate"].directory
-    )
+    config = app.extensions["migrate"].migrate.get_config(app.extensions["migrate"].directory)
     heads = ScriptDirectory.from_config(config).get_heads()
     assert len(heads) == 1, f"several migration heads: {heads}; merge them"
 
@@ -23,7 +21,6 @@ def test_migrated_schema_matches_models(app, db):
     assert diff == [], f"models and migrations differ: {diff}"
 
 
-
 def test_downgrade_to_nothing_and_up_again(tmp_path):
     """Every migration's downgrade runs (SQLite: batch operations with foreign keys enforced)."""
     from flask_migrate import downgrade, upgrade
@@ -31,8 +28,9 @@ def test_downgrade_to_nothing_and_up_again(tmp_path):
 
     from survey_app import create_app
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'm.sqlite'}",
-                      "TESTING": True})  # fmt: skip
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'm.sqlite'}", "TESTING": True}
+    )
     with app.app_context():
         from survey_app.extensions import db
 
@@ -52,8 +50,12 @@ def test_sqlite_enforces_foreign_keys(app, db):
     from sqlalchemy.exc import IntegrityError
 
     with pytest.raises(IntegrityError):
-        db.session.execute(text("INSERT INTO counters (office_id, code, name, is_active) "
-                                "VALUES (987654, 'Q', 'Quầy', true)"))  # fmt: skip
+        db.session.execute(
+            text(
+                "INSERT INTO counters (office_id, code, name, is_active) "
+                "VALUES (987654, 'Q', 'Quầy', true)"
+            )
+        )
         db.session.flush()
     db.session.rollback()
 
@@ -93,22 +95,34 @@ def test_keying_answers_by_response_and_question_keeps_every_answer(empty_databa
 
         upgrade(revision="0004")
         questionnaire = ensure_default_questionnaire()
-        office = Office(code="HCC", name="Sở Tư pháp", kind=OfficeKind.DEPARTMENT,
-                        group=RankingGroup.DEPARTMENTS)  # fmt: skip
+        office = Office(
+            code="HCC",
+            name="Sở Tư pháp",
+            kind=OfficeKind.DEPARTMENT,
+            group=RankingGroup.DEPARTMENTS,
+        )
         db.session.add(office)
         db.session.flush()
         question_ids = [q.id for q in questionnaire.questions[:4]]
         for _ in range(3):  # responses by SQL: the models describe the newest schema
-            db.session.execute(text(
-                "INSERT INTO responses (office_id, questionnaire_id, channel, submitted_at, "
-                "language, is_partial, integrity) VALUES (:o, :q, 'qr_web', :t, 'vi', false, "
-                "'valid')"), {"o": office.id, "q": questionnaire.id, "t": datetime.now(UTC)})
+            db.session.execute(
+                text(
+                    "INSERT INTO responses (office_id, questionnaire_id, channel, submitted_at, "
+                    "language, is_partial, integrity) VALUES (:o, :q, 'qr_web', :t, 'vi', false, "
+                    "'valid')"
+                ),
+                {"o": office.id, "q": questionnaire.id, "t": datetime.now(UTC)},
+            )
         response_ids = db.session.scalars(text("SELECT id FROM responses")).all()
         for rid in response_ids:
             for qid in question_ids:
-                db.session.execute(text("INSERT INTO answers (response_id, question_id, value, "
-                                        "text) VALUES (:r, :q, 4, :t)"),
-                                   {"r": rid, "q": qid, "t": f"ý kiến {rid}"})  # fmt: skip
+                db.session.execute(
+                    text(
+                        "INSERT INTO answers (response_id, question_id, value, "
+                        "text) VALUES (:r, :q, 4, :t)"
+                    ),
+                    {"r": rid, "q": qid, "t": f"ý kiến {rid}"},
+                )
         db.session.commit()
         before = db.session.execute(text(rows)).all()
         assert len(before) == 12

@@ -42,8 +42,13 @@ def sample_matrix(image: Image.Image, n: int) -> list[list[bool]]:
     dark = np.array(image.convert("L")) < 128
     top, left, right = _qr_edges(dark, n)
     module = (right - left) / n
-    return [[bool(dark[int(top + (i + 0.5) * module), int(left + (j + 0.5) * module)])
-             for j in range(n)] for i in range(n)]  # fmt: skip
+    return [
+        [
+            bool(dark[int(top + (i + 0.5) * module), int(left + (j + 0.5) * module)])
+            for j in range(n)
+        ]
+        for i in range(n)
+    ]
 
 
 def error_correction_level(matrix: list[list[bool]]) -> str:
@@ -86,8 +91,9 @@ def test_png_poster_reads_back_as_the_survey_url(runner, offices, tmp_path, monk
 
 def test_counter_poster_and_out_file(runner, offices, tmp_path):
     out = tmp_path / "quay1.png"
-    result = runner.invoke(args=["mscore", "qr", "--office", "STP", "--counter", "Q1",
-                                 "--out", str(out)])  # fmt: skip
+    result = runner.invoke(
+        args=["mscore", "qr", "--office", "STP", "--counter", "Q1", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert result.output.strip() == str(out)
     assert_poster_carries(Image.open(out), f"{BASE}/s/STP/Q1")
@@ -150,19 +156,26 @@ def test_all_writes_one_file_per_active_office_and_counter(runner, offices, tmp_
     result = runner.invoke(args=["mscore", "qr", "--all", "--out", str(out), "--format", "svg"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == [
-        "STP-Q1.svg", "STP-Q2.svg", "STP.svg", "UB.HAIAN.svg"]  # fmt: skip
+        "STP-Q1.svg",
+        "STP-Q2.svg",
+        "STP.svg",
+        "UB.HAIAN.svg",
+    ]
     assert len(result.output.split()) == 4
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--office", "NOPE"], "no active office with code 'NOPE'"),
-    (["--office", "OLD"], "no active office with code 'OLD'"),
-    (["--office", "STP", "--counter", "Q9"], "office 'STP' has no active counter 'Q9'"),
-    (["--office", "STP", "--counter", "Q3"], "office 'STP' has no active counter 'Q3'"),
-    ([], "give --office CODE"),
-    (["--all"], "--all needs --out DIR"),
-    (["--all", "--office", "STP", "--out", "x"], "leave out --office"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--office", "NOPE"], "no active office with code 'NOPE'"),
+        (["--office", "OLD"], "no active office with code 'OLD'"),
+        (["--office", "STP", "--counter", "Q9"], "office 'STP' has no active counter 'Q9'"),
+        (["--office", "STP", "--counter", "Q3"], "office 'STP' has no active counter 'Q3'"),
+        ([], "give --office CODE"),
+        (["--all"], "--all needs --out DIR"),
+        (["--all", "--office", "STP", "--out", "x"], "leave out --office"),
+    ],
+)
 def test_unknown_codes_fail_cleanly(runner, offices, tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(args=["mscore", "qr", *args])
@@ -182,9 +195,16 @@ def test_poster_routes(client, offices):
     assert 'filename="UB.HAIAN.pdf"' in response.headers["Content-Disposition"]
 
 
-@pytest.mark.parametrize("path", [
-    "/qr/NOPE.png", "/qr/OLD.png", "/qr/STP/Q9.png", "/qr/STP/Q3.svg", "/qr/UB.HAIAN/Q1.png",
-    "/qr/STP.gif",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/qr/NOPE.png",
+        "/qr/OLD.png",
+        "/qr/STP/Q9.png",
+        "/qr/STP/Q3.svg",
+        "/qr/UB.HAIAN/Q1.png",
+        "/qr/STP.gif",
+    ],
+)
 def test_poster_routes_404(client, offices, path):
     assert client.get(path).status_code == 404

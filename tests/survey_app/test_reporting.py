@@ -16,8 +16,9 @@ MARCH = (date(2025, 3, 1), date(2025, 3, 31))
 FIELDS = {"SV1": "Tư pháp", "SV2": "Đất đai", "SV3": "Tư pháp"}
 
 
-def seed(db, make_office, make_service, questionnaire, *, start=MARCH[0], days=31, rng_seed=7,
-         scale=1.0):
+def seed(
+    db, make_office, make_service, questionnaire, *, start=MARCH[0], days=31, rng_seed=7, scale=1.0
+):
     """Offices in two groups (B under A), three services in two fields, returned dossiers, SMS
     invitations with sampling probabilities, and QR, SMS and kiosk responses with answers.
 
@@ -25,9 +26,12 @@ def seed(db, make_office, make_service, questionnaire, *, start=MARCH[0], days=3
     from survey_app.models import Answer, Dossier, Invitation, RankingGroup, Response
 
     rng = np.random.default_rng(rng_seed)
-    offices = {"A": make_office("A", "Sở Tư pháp"), "C": make_office("C", "Sở Xây dựng"),
-               "D": make_office("D", "Sở Y tế"),
-               "E": make_office("E", "UBND huyện E", group=RankingGroup.DISTRICTS)}
+    offices = {
+        "A": make_office("A", "Sở Tư pháp"),
+        "C": make_office("C", "Sở Xây dựng"),
+        "D": make_office("D", "Sở Y tế"),
+        "E": make_office("E", "UBND huyện E", group=RankingGroup.DISTRICTS),
+    }
     offices["B"] = make_office("B", "Phòng Hộ tịch", parent=offices["A"])
     services = {code: make_service(code, f"Dịch vụ {code}", field=f) for code, f in FIELDS.items()}
     likert = [q for q in questionnaire.questions if q.kind == "likert5"]
@@ -43,56 +47,104 @@ def seed(db, make_office, make_service, questionnaire, *, start=MARCH[0], days=3
         return (local + timedelta(minutes=int(rng.integers(0, 600)))).astimezone(UTC)
 
     for code, office in offices.items():
-        plan = [("SV1", int(60 * scale)), ("SV2", int(45 * scale)), ("SV3", int(25 * scale)),
-                (None, int(12 * scale))]
+        plan = [
+            ("SV1", int(60 * scale)),
+            ("SV2", int(45 * scale)),
+            ("SV3", int(25 * scale)),
+            (None, int(12 * scale)),
+        ]
         for service_code, n_dossiers in plan:
             for k in range(n_dossiers):
                 returned = moment(k)
-                d = Dossier(office=office, code=f"{code}-{service_code}-{k}",
-                            service=services.get(service_code), returned_at=returned)
+                d = Dossier(
+                    office=office,
+                    code=f"{code}-{service_code}-{k}",
+                    service=services.get(service_code),
+                    returned_at=returned,
+                )
                 db.session.add(d)
                 dossier_rows.append((code, FIELDS.get(service_code, ""), returned))
                 if k % 2 == 0 and service_code:  # half the dossiers are invited by SMS
                     p = probability[code]
-                    db.session.add(Invitation(
-                        dossier=d, office_id=office.id, phone_hash=f"h{code}{k}{service_code}",
-                        sampling_probability=p, status="sent", next_attempt_at=returned,
-                        sent_at=returned))  # fmt: skip
+                    db.session.add(
+                        Invitation(
+                            dossier=d,
+                            office_id=office.id,
+                            phone_hash=f"h{code}{k}{service_code}",
+                            sampling_probability=p,
+                            status="sent",
+                            next_attempt_at=returned,
+                            sent_at=returned,
+                        )
+                    )
                     sent.append((code, returned))
                     if rng.random() < 0.55:
-                        records.append(_response(rng, code, office, "sms", services[service_code],
-                                                 d, p, returned + timedelta(hours=1)))
+                        records.append(
+                            _response(
+                                rng,
+                                code,
+                                office,
+                                "sms",
+                                services[service_code],
+                                d,
+                                p,
+                                returned + timedelta(hours=1),
+                            )
+                        )
         db.session.flush()
         for i in range(int(rng.integers(30, 45) * scale)):
             service_code = ["SV1", "SV2", "SV3", None][i % 4]
             channel = "kiosk" if i % 9 == 0 else "qr_web"
-            records.append(_response(rng, code, office, channel, services.get(service_code),
-                                     None, 1.0, moment(i)))
+            records.append(
+                _response(
+                    rng, code, office, channel, services.get(service_code), None, 1.0, moment(i)
+                )
+            )
     db.session.flush()
     for record in records:
         record["integrity"] = rng.choice(["valid"] * 18 + ["flagged", "excluded"])
-        values = np.where(rng.random(len(likert)) < level[record["code"]],
-                          rng.integers(4, 6, len(likert)), rng.integers(1, 4, len(likert)))
+        values = np.where(
+            rng.random(len(likert)) < level[record["code"]],
+            rng.integers(4, 6, len(likert)),
+            rng.integers(1, 4, len(likert)),
+        )
         record["values"] = {q.code: int(v) for q, v in zip(likert, values, strict=True)}
         record["yes"] = int(rng.random() < 0.1)
-        r = Response(office=offices[record["code"]], service=record["service"],
-                     dossier=record["dossier"], questionnaire_id=questionnaire.id,
-                     channel=record["channel"], submitted_at=record["at"],
-                     integrity=record["integrity"])  # fmt: skip
+        r = Response(
+            office=offices[record["code"]],
+            service=record["service"],
+            dossier=record["dossier"],
+            questionnaire_id=questionnaire.id,
+            channel=record["channel"],
+            submitted_at=record["at"],
+            integrity=record["integrity"],
+        )
         r.answers = [Answer(question_id=q.id, value=record["values"][q.code]) for q in likert]
         r.answers.append(Answer(question_id=yes_no.id, value=record["yes"]))
         if rng.random() < 0.3:
             r.answers.append(Answer(question_id=comment.id, text=f"Góp ý số {len(records)}"))
         db.session.add(r)
     db.session.commit()
-    return {"records": records, "dossiers": dossier_rows, "sent": sent, "offices": offices,
-            "likert": [q.code for q in likert], "questionnaire": questionnaire}
+    return {
+        "records": records,
+        "dossiers": dossier_rows,
+        "sent": sent,
+        "offices": offices,
+        "likert": [q.code for q in likert],
+        "questionnaire": questionnaire,
+    }
 
 
 def _response(rng, code, office, channel, service, dossier, p, at):
-    return {"code": code, "channel": channel, "service": service, "dossier": dossier,
-            "field": service.field if service else "", "p": p if channel == "sms" else 1.0,
-            "at": at}
+    return {
+        "code": code,
+        "channel": channel,
+        "service": service,
+        "dossier": dossier,
+        "field": service.field if service else "",
+        "p": p if channel == "sms" else 1.0,
+        "at": at,
+    }
 
 
 def _in(at, period):
@@ -103,8 +155,11 @@ def _in(at, period):
 def independent(data, period, method="wilson", level=0.95, include_flagged=False, min_count=10):
     """Per office code: item Estimates by question, element and overall tables, by `analysis`'
     unit-record functions on the seeded responses."""
-    keep = [r for r in data["records"] if _in(r["at"], period)
-            and (include_flagged or r["integrity"] == "valid")]
+    keep = [
+        r
+        for r in data["records"]
+        if _in(r["at"], period) and (include_flagged or r["integrity"] == "valid")
+    ]
     totals: dict[str, float] = {}
     for code, field_, returned in data["dossiers"]:
         if _in(returned, period):
@@ -116,8 +171,9 @@ def independent(data, period, method="wilson", level=0.95, include_flagged=False
         cell_totals = {k: v for k, v in totals.items() if k.startswith(code + "|")}
         for label in labels:
             cell_totals.setdefault(label, 0)
-        ps = analysis.poststratify(labels, cell_totals, np.array([1 / r["p"] for r in rows]),
-                                   min_count=min_count)
+        ps = analysis.poststratify(
+            labels, cell_totals, np.array([1 / r["p"] for r in rows]), min_count=min_count
+        )
         strata = np.array([f"{s}/{r['channel']}" for s, r in zip(ps.stratum, rows, strict=True)])
         fpc = np.empty(len(rows))
         for s in np.unique(strata):
@@ -130,14 +186,17 @@ def independent(data, period, method="wilson", level=0.95, include_flagged=False
         for q in data["likert"]:
             y = np.array([r["values"][q] >= 4 for r in rows], dtype=float)
             if lonely:  # a stratum of one: R's lonely.psu="adjust", as the report uses
-                cells = analysis.Cells.from_records(np.zeros(len(y)), codes.ravel(), y,
-                                                    ps.weights, fpc)
-                table = analysis.proportion_cells(cells, method=method, level=level,
-                                                  single_unit="adjust")
+                cells = analysis.Cells.from_records(
+                    np.zeros(len(y)), codes.ravel(), y, ps.weights, fpc
+                )
+                table = analysis.proportion_cells(
+                    cells, method=method, level=level, single_unit="adjust"
+                )
                 items[q] = table[0]
             else:
-                items[q] = analysis.proportion(y, ps.weights, strata, fpc, method=method,
-                                               level=level)
+                items[q] = analysis.proportion(
+                    y, ps.weights, strata, fpc, method=method, level=level
+                )
         out[code] = {"items": items, "n": len(rows)}
     return out
 
@@ -195,8 +254,14 @@ def test_elements_overall_par_and_ranks_equal_analysis(seeded, app):
             assert got["value"] == pytest.approx(float(t.value[0, 0]), rel=1e-12)
             assert got["low"] == pytest.approx(float(t.low[0, 0]), rel=1e-9)
             elements.append(t)
-        stacked = EstimateTable(**{k: np.concatenate([getattr(t, k) for t in elements], axis=1)
-                                   for k in EstimateTable._ARRAYS}, method="m", level=0.95)
+        stacked = EstimateTable(
+            **{
+                k: np.concatenate([getattr(t, k) for t in elements], axis=1)
+                for k in EstimateTable._ARRAYS
+            },
+            method="m",
+            level=0.95,
+        )
         overall[code] = analysis.overall_index(stacked)
         got = offices[code]["index"]
         assert got["value"] == pytest.approx(float(overall[code].value[0]), rel=1e-12)
@@ -205,8 +270,14 @@ def test_elements_overall_par_and_ranks_equal_analysis(seeded, app):
         assert par["value"] == pytest.approx(10.0 * got["value"])
         assert offices[code]["overall_question"] == offices[code]["questions"]["overall"]
     codes = ["A", "B", "C", "D"]  # the departments group
-    joined = EstimateTable(**{k: np.concatenate([getattr(overall[c], k) for c in codes])
-                              for k in EstimateTable._ARRAYS}, method="m", level=0.95)
+    joined = EstimateTable(
+        **{
+            k: np.concatenate([getattr(overall[c], k) for c in codes])
+            for k in EstimateTable._ARRAYS
+        },
+        method="m",
+        level=0.95,
+    )
     ranks = analysis.rank_intervals(joined)
     for i, code in enumerate(codes):
         got = offices[code]["index"]
@@ -231,10 +302,14 @@ def test_counts_766_and_sms_rate(seeded):
         assert got["responses"] == len(valid)
         assert got["dossiers"] == dossiers
         assert got["dissatisfied"] == bad
-        assert got["complaint_free_ratio"] == pytest.approx((dossiers - min(bad, dossiers))
-                                                            / dossiers)  # fmt: skip
-        assert got["sms"] == {"sent": sent, "answered": sms,
-                              "response_rate": pytest.approx(min(sms / sent, 1.0))}
+        assert got["complaint_free_ratio"] == pytest.approx(
+            (dossiers - min(bad, dossiers)) / dossiers
+        )
+        assert got["sms"] == {
+            "sent": sent,
+            "answered": sms,
+            "response_rate": pytest.approx(min(sms / sent, 1.0)),
+        }
     assert {g["group"] for g in doc["groups"]} == {"departments", "districts"}
     departments = next(g for g in doc["groups"] if g["group"] == "departments")
     assert departments["responses"] == sum(offices[c]["responses"] for c in "ABCD")
@@ -246,7 +321,8 @@ def test_include_flagged_and_group_filter(seeded):
     mine = independent(seeded, MARCH, include_flagged=True)
     a = next(o for o in all_in["offices"] if o["code"] == "A")
     assert a["questions"]["staff_polite"]["value"] == pytest.approx(
-        mine["A"]["items"]["staff_polite"].value, rel=1e-12)
+        mine["A"]["items"]["staff_polite"].value, rel=1e-12
+    )
     districts = _report(group="districts")
     assert [o["code"] for o in districts["offices"]] == ["E"]
     assert [g["group"] for g in districts["groups"]] == ["districts"]
@@ -261,8 +337,9 @@ def test_compare_previous_period(app, db, make_office, make_service, questionnai
     before = independent(data, (date(2025, 2, 1), date(2025, 2, 28)))
     after = independent(data, (date(2025, 3, 1), date(2025, 3, 28)))
     got = next(o for o in doc["offices"] if o["code"] == "C")["questions"]["result_fair"]
-    expect = analysis.change(before["C"]["items"]["result_fair"],
-                             after["C"]["items"]["result_fair"])
+    expect = analysis.change(
+        before["C"]["items"]["result_fair"], after["C"]["items"]["result_fair"]
+    )
     assert got["change"]["previous"] == pytest.approx(before["C"]["items"]["result_fair"].value)
     assert got["change"]["diff"] == pytest.approx(float(expect.diff))
     assert got["change"]["low"] == pytest.approx(float(expect.low))
@@ -292,8 +369,14 @@ def _text_equals_document(**kw):
     return json.loads(text)
 
 
-@pytest.mark.parametrize("kw", [{}, {"compare": True, "method": "korn-graubard", "level": 0.9},
-                                {"include_flagged": True, "group": "departments"}])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"compare": True, "method": "korn-graubard", "level": 0.9},
+        {"include_flagged": True, "group": "departments"},
+    ],
+)
 def test_report_text_equals_report_json(seeded, kw):
     doc = _text_equals_document(**kw)
     assert doc["offices"] and doc["groups"]
@@ -314,8 +397,12 @@ def test_answer_cells_find_their_respondent_group_and_strays_are_refused():
 
     rng = np.random.default_rng(3)
     n = 500
-    mine = (rng.integers(0, 40, n), rng.integers(0, 13, n), rng.integers(0, 3, n),
-            rng.choice([1.0, 0.5, 0.1 + 0.2], n))  # a float that is not exactly 0.3
+    mine = (
+        rng.integers(0, 40, n),
+        rng.integers(0, 13, n),
+        rng.integers(0, 3, n),
+        rng.choice([1.0, 0.5, 0.1 + 0.2], n),
+    )  # a float that is not exactly 0.3
     pick = rng.integers(0, n, 2000)
     theirs = tuple(np.asarray(col)[pick] for col in mine)
     key_a, key_b = _group_keys(mine, theirs)

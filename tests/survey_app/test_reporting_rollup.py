@@ -43,8 +43,15 @@ def recent(app, db, make_office, make_service, questionnaire):
     from survey_app.reporting import local_today
 
     today = local_today()
-    return seed(db, make_office, make_service, questionnaire, start=today - timedelta(days=39),
-                days=40, scale=0.5)
+    return seed(
+        db,
+        make_office,
+        make_service,
+        questionnaire,
+        start=today - timedelta(days=39),
+        days=40,
+        scale=0.5,
+    )
 
 
 def test_rollup_and_raw_reports_are_equal(db, recent, runner):
@@ -76,15 +83,19 @@ def test_changes_to_past_days_reach_the_report(db, recent):
     today = local_today()
     period = Period(today - timedelta(days=39), today - timedelta(days=1))
     before = _report(period)  # fills the rollup
-    old = db.session.scalars(select(Response).where(Response.integrity == "valid",
-                                                    Response.office.has(code="C"))
-                             .order_by(Response.submitted_at)).first()  # fmt: skip
+    old = db.session.scalars(
+        select(Response)
+        .where(Response.integrity == "valid", Response.office.has(code="C"))
+        .order_by(Response.submitted_at)
+    ).first()
     old.integrity = "excluded"  # moderation of an old response, through the ORM
     db.session.commit()
     after = _report(period)
     office = next(o for o in after["offices"] if o["code"] == "C")
-    assert office["responses"] == next(
-        o for o in before["offices"] if o["code"] == "C")["responses"] - 1
+    assert (
+        office["responses"]
+        == next(o for o in before["offices"] if o["code"] == "C")["responses"] - 1
+    )
     _same(after, _report(period, source="raw"))
     late = db.session.scalars(select(Response).where(Response.channel == "sms")).first()
     db.session.add(Answer(response_id=late.id, question_id=_free_question(db, late), value=1))
@@ -96,8 +107,9 @@ def _free_question(db, response):
     from survey_app.models import Answer, Question
 
     used = {a.question_id for a in response.answers}
-    q = db.session.scalars(select(Question).where(Question.id.not_in(used),
-                                                  Question.kind == "likert5")).first()
+    q = db.session.scalars(
+        select(Question).where(Question.id.not_in(used), Question.kind == "likert5")
+    ).first()
     if q is None:  # every likert question answered: change one instead
         answer = db.session.scalars(select(Answer).where(Answer.response_id == response.id)).first()
         db.session.delete(answer)
@@ -123,8 +135,12 @@ def test_today_is_read_live(db, make_office, questionnaire):
     today = local_today()
     period = Period(today - timedelta(days=2), today)
     assert _report(period)["offices"][0]["responses"] == 0
-    r = Response(office=office, questionnaire_id=questionnaire.id, channel="qr_web",
-                 submitted_at=datetime.now(UTC))
+    r = Response(
+        office=office,
+        questionnaire_id=questionnaire.id,
+        channel="qr_web",
+        submitted_at=datetime.now(UTC),
+    )
     r.answers = [Answer(question_id=questionnaire.questions[0].id, value=4)]
     db.session.add(r)
     db.session.commit()
@@ -137,11 +153,12 @@ def test_today_is_read_live(db, make_office, questionnaire):
 def test_month_and_year_rows_equal_raw(app, db, make_office, make_service, questionnaire):
     from survey_app.reporting import Period
 
-    seed(db, make_office, make_service, questionnaire, start=date(2025, 2, 1), days=59,
-         scale=0.5)
-    for period in (Period(date(2025, 1, 1), date(2025, 12, 31)),
-                   Period(date(2025, 2, 1), date(2025, 3, 31)),
-                   Period(date(2025, 1, 15), date(2025, 3, 10))):
+    seed(db, make_office, make_service, questionnaire, start=date(2025, 2, 1), days=59, scale=0.5)
+    for period in (
+        Period(date(2025, 1, 1), date(2025, 12, 31)),
+        Period(date(2025, 2, 1), date(2025, 3, 31)),
+        Period(date(2025, 1, 15), date(2025, 3, 10)),
+    ):
         _same(_report(period, compare=True), _report(period, source="raw", compare=True))
 
 
@@ -155,15 +172,21 @@ def test_packed_fetch_reads_every_row_and_declines_nulls(app, db):
         pytest.skip("the packed fetch is PostgreSQL's")
     rows = ", ".join(f"({i}, {i * 7 % 5}, {0.25 * i}, {10**12 + i})" for i in range(1, 2001))
     values = text(f"SELECT * FROM (VALUES {rows}) AS v(office_id, channel, probability, count)")
-    cols = values.columns(literal_column("office_id"), literal_column("channel"),
-                          literal_column("probability"), literal_column("count")).subquery()
+    cols = values.columns(
+        literal_column("office_id"),
+        literal_column("channel"),
+        literal_column("probability"),
+        literal_column("count"),
+    ).subquery()
     names = ["office_id", "channel", "probability", "count"]
 
     def typed(channel):  # labelled like the report's count queries
-        return select(cols.c.office_id.cast(db.Integer).label("office_id"),
-                      channel.cast(db.Integer).label("channel"),
-                      cols.c.probability.cast(db.Double).label("probability"),
-                      cols.c["count"].cast(db.BigInteger).label("count"))
+        return select(
+            cols.c.office_id.cast(db.Integer).label("office_id"),
+            channel.cast(db.Integer).label("channel"),
+            cols.c.probability.cast(db.Double).label("probability"),
+            cols.c["count"].cast(db.BigInteger).label("count"),
+        )
 
     stmt = typed(cols.c.channel)
     conn = db.session.connection()

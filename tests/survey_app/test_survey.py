@@ -52,10 +52,16 @@ def test_form_shows_office_questions_and_faces_in_vietnamese(client, office):
     assert 'name="viewport" content="width=device-width, initial-scale=1"' in html
 
 
-@pytest.mark.parametrize("url, status", [
-    ("/s/%00HCC-TP", 404), ("/s/HCC-TP/Q1%00", 404), ("/qr/HCC-TP%00.png", 404),
-    ("/s/HCC-TP?lang=%00", 400), ("/s/HCC-TP/thanks?x=%00", 400),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "url, status",
+    [
+        ("/s/%00HCC-TP", 404),
+        ("/s/HCC-TP/Q1%00", 404),
+        ("/qr/HCC-TP%00.png", 404),
+        ("/s/HCC-TP?lang=%00", 400),
+        ("/s/HCC-TP/thanks?x=%00", 400),
+    ],
+)
 def test_a_nul_character_in_the_address_gets_a_friendly_page(client, db, office, url, status):
     """PostgreSQL text cannot hold a NUL: refused before any look-up, never a 500."""
     answer = client.get(url)
@@ -95,8 +101,14 @@ def test_unknown_or_inactive_office_or_counter_gets_a_friendly_404(client, db, o
 
 
 def test_submit_stores_response_and_answers_and_thanks(client, db, office, questionnaire):
-    response, _ = _post(client, "/s/HCC-TP/Q1", q_staff_polite="4", q_extra_payment="0",
-                        q_comment="  Cán bộ nhiệt tình  ", service="LLTP")
+    response, _ = _post(
+        client,
+        "/s/HCC-TP/Q1",
+        q_staff_polite="4",
+        q_extra_payment="0",
+        q_comment="  Cán bộ nhiệt tình  ",
+        service="LLTP",
+    )
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/s/HCC-TP/thanks")
     thanks = client.get(response.headers["Location"]).get_data(as_text=True)
@@ -107,8 +119,12 @@ def test_submit_stores_response_and_answers_and_thanks(client, db, office, quest
     assert stored.service.code == "LLTP" and stored.integrity == Integrity.VALID
     assert stored.questionnaire_id == questionnaire.id and stored.dossier_id is None
     answers = {a.question.code: (a.value, a.text) for a in stored.answers}
-    assert answers == {"overall": (5, None), "staff_polite": (4, None),
-                       "extra_payment": (0, None), "comment": (None, "Cán bộ nhiệt tình")}
+    assert answers == {
+        "overall": (5, None),
+        "staff_polite": (4, None),
+        "extra_payment": (0, None),
+        "comment": (None, "Cán bộ nhiệt tình"),
+    }
     assert stored.client_hash and "127.0.0.1" not in stored.client_hash
 
 
@@ -129,7 +145,8 @@ def test_only_the_overall_rating_is_required(client, db, office):
     html = page.get_data(as_text=True)
     assert "Vui lòng chọn một mức đánh giá" in html
     assert 'value="2"\n                 checked' in html or 'value="2" checked' in html.replace(
-        "\n                 ", " ")  # the other answer is kept
+        "\n                 ", " "
+    )  # the other answer is kept
     assert _count(db) == 0
 
 
@@ -245,8 +262,9 @@ def test_one_response_per_dossier(client, app, db, office, make_dossier):
         ("service", "NOT-HERE", "không giải quyết thủ tục"),
     ],
 )
-def test_bad_input_gets_400_with_message_and_stores_nothing(client, db, office, field, value,
-                                                            message):
+def test_bad_input_gets_400_with_message_and_stores_nothing(
+    client, db, office, field, value, message
+):
     response, _ = _post(client, **{field: value})
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
@@ -274,25 +292,30 @@ def test_bad_input_message_follows_page_language(client, db, office):
 
 def test_broken_utf8_gets_400_not_500(client, db, office):
     _html, fields = _form(client)
-    body = (f"csrf_token={fields['csrf_token']}&submission_token={fields['submission_token']}"
-            "&q_overall=5&q_comment=C%E1%BA%A0n%FF%FE").encode()
-    response = client.post("/s/HCC-TP", data=body,
-                           content_type="application/x-www-form-urlencoded")
+    body = (
+        f"csrf_token={fields['csrf_token']}&submission_token={fields['submission_token']}"
+        "&q_overall=5&q_comment=C%E1%BA%A0n%FF%FE"
+    ).encode()
+    response = client.post("/s/HCC-TP", data=body, content_type="application/x-www-form-urlencoded")
     assert response.status_code == 400
     assert "UTF-8" in response.get_data(as_text=True)  # in the page language
     assert _count(db) == 0
 
 
-@pytest.mark.parametrize("broken", [
-    "&q_comment=ok&q_comm%FFent=x",  # in a field's name
-    "&q_comment=C\xe1\xba\xa0n\xff",  # raw bytes, not escaped
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "&q_comment=ok&q_comm%FFent=x",  # in a field's name
+        "&q_comment=C\xe1\xba\xa0n\xff",  # raw bytes, not escaped
+    ],
+)
 def test_broken_utf8_anywhere_in_the_body_gets_400(client, db, office, broken):
     _html, fields = _form(client)
-    body = (f"csrf_token={fields['csrf_token']}&submission_token={fields['submission_token']}"
-            f"&q_overall=5{broken}").encode("latin-1")  # fmt: skip
-    response = client.post("/s/HCC-TP", data=body,
-                           content_type="application/x-www-form-urlencoded")
+    body = (
+        f"csrf_token={fields['csrf_token']}&submission_token={fields['submission_token']}"
+        f"&q_overall=5{broken}"
+    ).encode("latin-1")
+    response = client.post("/s/HCC-TP", data=body, content_type="application/x-www-form-urlencoded")
     assert response.status_code == 400 and "UTF-8" in response.get_data(as_text=True)
     assert _count(db) == 0
 
@@ -300,18 +323,27 @@ def test_broken_utf8_anywhere_in_the_body_gets_400(client, db, office, broken):
 def test_a_percent_sign_typed_in_a_comment_is_kept(client, db, office):
     _post(client, q_comment="Hài lòng 100% – %FF là mã lỗi")  # sent as %25, not a broken byte
     assert db.session.scalar(select(Answer.text).where(Answer.text.is_not(None))) == (
-        "Hài lòng 100% – %FF là mã lỗi")
+        "Hài lòng 100% – %FF là mã lỗi"
+    )
 
 
 def test_answers_and_a_comment_with_any_characters_are_stored_exactly(client, db, office):
     comment = 'Rất tốt 👍 "nhanh" \\ C:\\hồ sơ\nDòng hai\t– [1, null] {"a": 1}'
-    response, _ = _post(client, q_overall="2", q_staff_polite="5", q_extra_payment="0",
-                        q_comment=comment)  # fmt: skip
+    response, _ = _post(
+        client, q_overall="2", q_staff_polite="5", q_extra_payment="0", q_comment=comment
+    )
     assert response.status_code == 303
-    stored = db.session.execute(select(Question.code, Answer.value, Answer.text)
-                                .join(Answer, Answer.question_id == Question.id)).all()  # fmt: skip
-    assert sorted(stored) == [("comment", None, comment), ("extra_payment", 0, None),
-                              ("overall", 2, None), ("staff_polite", 5, None)]  # fmt: skip
+    stored = db.session.execute(
+        select(Question.code, Answer.value, Answer.text).join(
+            Answer, Answer.question_id == Question.id
+        )
+    ).all()
+    assert sorted(stored) == [
+        ("comment", None, comment),
+        ("extra_payment", 0, None),
+        ("overall", 2, None),
+        ("staff_polite", 5, None),
+    ]
 
 
 def test_oversized_body_is_refused(client, db, office):
@@ -323,8 +355,9 @@ def test_oversized_body_is_refused(client, db, office):
 
 def test_missing_csrf_token_is_refused(client, db, office):
     _html, fields = _form(client)
-    response = client.post("/s/HCC-TP", data={"submission_token": fields["submission_token"],
-                                              "q_overall": "5"})
+    response = client.post(
+        "/s/HCC-TP", data={"submission_token": fields["submission_token"], "q_overall": "5"}
+    )
     assert response.status_code == 400
     assert _count(db) == 0
 
@@ -366,8 +399,9 @@ def test_a_burst_counts_only_recent_responses_at_the_same_office(app, db, office
     with time_machine.travel(start + timedelta(minutes=12), tick=False):
         for _ in range(3):
             assert _post(app.test_client())[0].status_code == 303
-    rows = db.session.execute(select(Response.integrity, Response.integrity_reason)
-                              .order_by(Response.id)).all()  # fmt: skip
+    rows = db.session.execute(
+        select(Response.integrity, Response.integrity_reason).order_by(Response.id)
+    ).all()
     assert [r.integrity.value for r in rows] == ["valid"] * 4 + ["valid"] * 3 + ["flagged"]
     assert rows[-1].integrity_reason.startswith("burst: more than 3 responses")
     answers = db.session.scalar(select(func.count()).select_from(Answer))
@@ -427,10 +461,17 @@ def _record(office, questionnaire, answers, token):
     from survey_app.services.responses import Submission, record_web_response
 
     return record_web_response(
-        office_id=office.id, counter_id=None, questionnaire=current_snapshot(),
-        submission=Submission(answers=answers), dossier=None, language="vi",
-        client_hash="c" * 64, submission_token=token, burst_limit=3, burst_minutes=10,
-    )  # fmt: skip
+        office_id=office.id,
+        counter_id=None,
+        questionnaire=current_snapshot(),
+        submission=Submission(answers=answers),
+        dossier=None,
+        language="vi",
+        client_hash="c" * 64,
+        submission_token=token,
+        burst_limit=3,
+        burst_minutes=10,
+    )
 
 
 def test_a_response_and_its_answers_are_stored_all_or_nothing(app, db, office, questionnaire):

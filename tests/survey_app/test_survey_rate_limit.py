@@ -38,8 +38,12 @@ def app_config(app_config, request):
         uri = f"redis://127.0.0.1:{request.getfixturevalue('hung_server').port}/0"
     else:
         uri = "memory://"
-    return {**app_config, "SURVEY_RATE_LIMIT": "2 per minute", "RATELIMIT_STORAGE_URI": uri,
-            **settings}  # fmt: skip
+    return {
+        **app_config,
+        "SURVEY_RATE_LIMIT": "2 per minute",
+        "RATELIMIT_STORAGE_URI": uri,
+        **settings,
+    }
 
 
 def _reset_limiter_state() -> None:
@@ -145,8 +149,9 @@ def test_with_redis_down_submissions_are_stored_and_still_limited_in_memory(app,
 
 
 @pytest.mark.parametrize("app_config", ["hung"], indirect=True)
-def test_a_hung_redis_is_asked_as_often_as_by_flask_limiters_pass(app, db, office, hung_server,
-                                                                  monkeypatch):  # fmt: skip
+def test_a_hung_redis_is_asked_as_often_as_by_flask_limiters_pass(
+    app, db, office, hung_server, monkeypatch
+):
     """The short path's storage error goes to Flask-Limiter's pass, which does not ask the
     storage again: a hung Redis costs a submission its timeout once, not twice."""
     from survey_app.extensions import limiter
@@ -204,9 +209,15 @@ def test_the_short_path_is_off_when_flask_limiter_is(app, db, office, monkeypatc
 TWO_WINDOWS = {"SURVEY_RATE_LIMIT": "2 per minute;3 per hour"}
 
 
-@pytest.mark.parametrize("app_config", [
-    ("redis", TWO_WINDOWS), ("redis", {**TWO_WINDOWS, "RATELIMIT_KEY_PREFIX": "mscore-test"}),
-], indirect=True, ids=["two-windows", "key-prefix"])  # fmt: skip
+@pytest.mark.parametrize(
+    "app_config",
+    [
+        ("redis", TWO_WINDOWS),
+        ("redis", {**TWO_WINDOWS, "RATELIMIT_KEY_PREFIX": "mscore-test"}),
+    ],
+    indirect=True,
+    ids=["two-windows", "key-prefix"],
+)
 def test_the_short_path_counts_as_flask_limiters_own_pass(app, db, office, monkeypatch):
     """The same answers, and the same counts under the same keys, as Flask-Limiter's pass."""
     from survey_app.extensions import limiter

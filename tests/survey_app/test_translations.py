@@ -12,8 +12,11 @@ PO = ROOT / "survey_app/translations/vi/LC_MESSAGES/messages.po"
 
 
 def _extracted_ids() -> set[str]:
-    method_map = [("survey_app/**.py", "python"), ("sms_gateway/**.py", "python"),
-                  ("templates/**.html", "jinja2")]  # fmt: skip
+    method_map = [
+        ("survey_app/**.py", "python"),
+        ("sms_gateway/**.py", "python"),
+        ("templates/**.html", "jinja2"),
+    ]
     keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
     return {
         msgid if isinstance(msgid, str) else msgid[0]
