@@ -71,9 +71,13 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     api.init_app(app)
 
-    from . import reporting
+    from . import reports_web
+    from .api.openapi import docs_bp
+    from .reporting.rollup import mark_stale_on_flush
 
-    reporting.init_app(app)  # rollup listener, report commands, /reports/* downloads
+    mark_stale_on_flush()  # changes to past days invalidate their rollup
+    app.register_blueprint(reports_web.bp)  # /reports/* downloads
+    app.register_blueprint(docs_bp)  # /api/openapi.json and /api/docs
 
     import sms_gateway
 

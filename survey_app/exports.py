@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from .extensions import db
 from .models import Answer, Office, Response, Service
+from .reporting.documents import satisfaction_document
 from .reporting.periods import Period, zone
 
 PCT, INT, DEC, PTS = "0.0%", "#,##0", "0.0", "0.00"
@@ -471,8 +472,6 @@ def write_csv(document: dict, view: str, stream, comment_rows=()) -> None:
 
 def write_export(params, fmt: str, stream, view: str = "offices") -> None:
     """Build the report of ``params`` and write it as xlsx or csv to a binary stream."""
-    from .api.reports import satisfaction_document
-
     document = satisfaction_document(params, breakdowns=True)
     limit = int(current_app.config.get("REPORT_MAX_COMMENTS", 5000))
     rows = []

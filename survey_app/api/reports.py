@@ -10,8 +10,8 @@ from sqlalchemy import select
 from ..errors import json_error
 from ..extensions import db
 from ..models import Office, Role, utcnow
-from ..reporting import Params, Period, build_report
-from ..reporting.tables import breakdown_rows, report_json, report_text
+from ..reporting import Params, Period
+from ..reporting.documents import satisfaction_text
 from . import bp
 from .auth import active_token, bearer_token, office_ids_in_scope, require_scope, unauthorized
 from .report_schemas import SatisfactionQueryIn
@@ -135,30 +135,6 @@ def report_params(
         breakdowns=breakdowns,
         questions=questions,
     )
-
-
-def satisfaction_document(params: Params, breakdowns: bool = False) -> dict:
-    """The satisfaction report JSON (with breakdowns by service and channel when asked)."""
-    report = build_report(params)
-    document = report_json(report)
-    if breakdowns:
-        document["breakdowns"] = _breakdowns(report)
-    return document
-
-
-def satisfaction_text(params: Params, breakdowns: bool = False) -> str:
-    """:func:`satisfaction_document` as JSON text, written without building its dicts; without
-    the per-question estimates unless ``params.questions``."""
-    report = build_report(params)
-    return report_text(
-        report,
-        {"breakdowns": _breakdowns(report)} if breakdowns else None,
-        questions=params.questions,
-    )
-
-
-def _breakdowns(report) -> dict:
-    return {name: breakdown_rows(report, name) for name in ("services", "channels")}
 
 
 @bp.errorhandler(QueryError)

@@ -122,9 +122,9 @@ def test_xlsx_cells_keep_text_and_formats(app, seeded):
     """Comments with markup, formula-like text and control characters stay plain text."""
     from datetime import date
 
-    from survey_app.api.reports import satisfaction_document
     from survey_app.exports import write_xlsx
     from survey_app.reporting import Params, Period
+    from survey_app.reporting.documents import satisfaction_document
 
     document = satisfaction_document(
         Params(Period(date(2025, 3, 1), date(2025, 3, 31))), breakdowns=True

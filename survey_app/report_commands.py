@@ -38,9 +38,9 @@ def _date(_ctx, param, value):
 @with_appcontext
 def report_command(start, end, group, fmt, out, level, method, compare, include_flagged):
     """Write the satisfaction report of a period (local dates, both included) to a file."""
-    from ..exports import write_export
-    from .periods import Period
-    from .report import Params
+    from .exports import write_export
+    from .reporting.periods import Period
+    from .reporting.report import Params
 
     if end < start:
         raise click.BadParameter("--to is before --from", param_hint="--to")
@@ -56,8 +56,8 @@ def report_command(start, end, group, fmt, out, level, method, compare, include_
     )
     started = time.perf_counter()
     if fmt == "json":
-        from .report import build_report
-        from .tables import report_json
+        from .reporting.report import build_report
+        from .reporting.tables import report_json
 
         with open(out, "w", encoding="utf-8") as handle:
             json.dump(report_json(build_report(params)), handle, ensure_ascii=False)
@@ -72,7 +72,7 @@ def report_command(start, end, group, fmt, out, level, method, compare, include_
 @with_appcontext
 def rebuild_rollup_command(since):
     """Drop the daily rollup and build it again from the raw responses and dossiers."""
-    from .rollup import rebuild
+    from .reporting.rollup import rebuild
 
     started = time.perf_counter()
     days = rebuild(since)
@@ -89,13 +89,13 @@ def rebuild_rollup_command(since):
 @with_appcontext
 def update_rollup_command(days):
     """Roll up the days just ended and refresh recent ones; run it from a scheduler."""
-    from .periods import local_today
-    from .rollup import ensure_rolled, refresh_days
+    from .reporting.periods import local_today
+    from .reporting.rollup import ensure_rolled, refresh_days
 
     today = local_today()
     recent = refresh_days([today - timedelta(days=i) for i in range(1, days + 1)])
-    from .periods import Period
-    from .rollup import _first_day
+    from .reporting.periods import Period
+    from .reporting.rollup import _first_day
 
     first = _first_day()
     missing = (
@@ -104,9 +104,7 @@ def update_rollup_command(days):
     click.echo(f"refreshed {recent} recent days, filled {missing} missing days")
 
 
-def register() -> None:
+def register(mscore) -> None:
     """Attach the commands to `flask mscore`."""
-    from ..cli import mscore
-
     for command in (report_command, rebuild_rollup_command, update_rollup_command):
         mscore.add_command(command)
