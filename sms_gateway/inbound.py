@@ -71,15 +71,14 @@ def _latest_invitation(hash_: str) -> Invitation | None:
     )
 
 
-def _remember(message_sid: str, hash_: str | None, conversation: Conversation | None) -> None:
+def _remember(message_sid: str, hash_: str | None) -> SmsMessage:
+    """Store the MessageSid, or raise Duplicate if it was processed already."""
     if db.session.scalar(select(SmsMessage.id).where(SmsMessage.message_sid == message_sid)):
         raise Duplicate(message_sid)
-    db.session.add(
-        SmsMessage(
-            message_sid=message_sid, direction="in", phone_hash=hash_, conversation=conversation
-        )
-    )
+    message = SmsMessage(message_sid=message_sid, direction="in", phone_hash=hash_)
+    db.session.add(message)
     db.session.flush()  # a concurrent duplicate waits here on the unique index, then fails
+    return message
 
 
 def _response(conversation: Conversation, invitation: Invitation, now: datetime):
@@ -125,10 +124,14 @@ def handle_inbound(sender: str, body: str, message_sid: str, now: datetime | Non
     invitation = _latest_invitation(hash_) if hash_ else None
     language = invitation.language if invitation else config["SMS_LANGUAGE"]
     command = keyword(body)
+    # A MessageSid seen before is dropped first, whatever the branches below would answer: a
+    # re-delivery must never get a TwiML <Message>, which Twilio would send as one more SMS.
+    # The number's hash is kept only for someone we texted or who opts out or back in.
+    known = invitation is not None or command in (Keyword.STOP, Keyword.START)
+    message = _remember(message_sid, hash_ if known else None)
     if command == Keyword.HELP:
         return text("help", language)
     if command in (Keyword.STOP, Keyword.START) and hash_:
-        _remember(message_sid, hash_, None)
         set_opt_out(hash_, command == Keyword.STOP, "keyword", now)
         if command == Keyword.STOP and invitation is not None:
             invitation.move_to(S.OPTED_OUT)
@@ -157,7 +160,7 @@ def handle_inbound(sender: str, body: str, message_sid: str, now: datetime | Non
             retries=0,
         )
         db.session.add(conversation)
-    _remember(message_sid, hash_, conversation)
+    message.conversation = conversation
     started_response = (
         db.session.get(Response, conversation.response_id) if conversation.response_id else None
     )

@@ -25,7 +25,7 @@ from survey_app.models import (
 from survey_app.protection import decrypt_phone
 from survey_app.services.dossiers import quiet_hours_end
 
-from .providers import Outcome, OutgoingSms, SendResult
+from .providers import Outcome, OutgoingSms, SendResult, without_phone_numbers
 from .texts import invitation_text
 
 log = logging.getLogger(__name__)
@@ -173,7 +173,9 @@ def record_results(results: list[tuple[Claimed, SendResult]], now: datetime | No
             Invitation.status == S.SENDING,
             Invitation.claimed_at == claimed.claimed_at,
         )
-        values = {"error_code": result.error_code, "error_message": result.error_message}
+        # Provider texts quote the number ("The 'To' number +84… is not valid"): never stored.
+        message = without_phone_numbers(result.error_message)
+        values = {"error_code": (result.error_code or "")[:32] or None, "error_message": message}
         if result.outcome == Outcome.UNKNOWN:
             pass  # stays `sending`: reconciled against the provider when the lease expires
         elif result.outcome == Outcome.RETRY and claimed.attempts < max_attempts:
@@ -187,7 +189,7 @@ def record_results(results: list[tuple[Claimed, SendResult]], now: datetime | No
             values.update(status=S.FAILED)
             if result.outcome == Outcome.RETRY:
                 values["error_message"] = f"gave up after {claimed.attempts} attempts: " + (
-                    result.error_message or ""
+                    message or ""
                 )
         db.session.execute(
             update(Invitation).where(*guard).values(**values),

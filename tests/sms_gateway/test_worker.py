@@ -244,3 +244,81 @@ def test_worker_warns_when_the_lease_is_shorter_than_a_batch(app, db, monkeypatc
     assert warnings and warnings[0].startswith(
         "SMS_SEND_LEASE_SECONDS=10.0 is not above the slowest batch (12.5 s: 100 texts"
     )
+
+
+#: Twilio's own error texts, which quote the number (as the API and its client library give them).
+TWILIO_TEXTS = [
+    (21211, "The 'To' number {e164} is not a valid phone number."),
+    (21211, "The 'To' number {local} is not a valid phone number."),
+    (21614, "To number: {e164}, is not a mobile number"),
+    (
+        21408,
+        "Permission to send an SMS has not been enabled for the region indicated by the "
+        "'To' number: {e164}.",
+    ),
+    (
+        21612,
+        "The 'To' phone number: {spaced}, is not currently reachable using the 'From' phone "
+        "number: +1 (500) 555-0006 via SMS.",
+    ),
+]
+
+
+@pytest.mark.parametrize("code, template", TWILIO_TEXTS)
+def test_provider_error_texts_are_stored_without_the_number(
+    db, fake_twilio, queue_invitations, run_worker, code, template
+):
+    queue_invitations(1)
+    local = phone_number(0)  # 0980000000
+    e164 = "+84" + local[1:]
+    spaced = f"+84 {local[1:4]} {local[4:7]} {local[7:]}"
+    fake_twilio.fail_next(("error", code, template.format(e164=e164, local=local, spaced=spaced)))
+    run_worker()
+    [invitation] = _invitations(db)
+    assert invitation.status == S.FAILED and invitation.error_code == str(code)
+    stored = invitation.error_message
+    assert "[phone]" in stored and stored.startswith("Unable to create record: ")
+    digits = "".join(ch for ch in stored if ch.isdigit())
+    assert local[1:] not in digits and "5550006" not in digits
+
+
+def test_retried_error_texts_are_stored_without_the_number(
+    app, db, fake_twilio, queue_invitations, run_worker
+):
+    app.config["SMS_MAX_ATTEMPTS"] = 1
+    queue_invitations(1)
+    fake_twilio.fail_next(429)
+    run_worker()
+    [invitation] = _invitations(db)
+    assert invitation.status == S.FAILED
+    assert invitation.error_message.startswith("gave up after 1 attempts: ")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("The 'To' number +84912345678 is not valid.", "The 'To' number [phone] is not valid."),
+        ("number 0912345678, again", "number [phone], again"),
+        ("number 0912 345 678.", "number [phone]."),
+        ("number 0912.345.678", "number [phone]"),
+        ("(+84) 912-345-678 failed", "[phone] failed"),
+        ("+1 (555) 867-5310", "[phone]"),
+        ("to:84912345678", "to:[phone]"),
+        ("Twilio error 21211 (HTTP 400)", "Twilio error 21211 (HTTP 400)"),
+        (
+            "see https://www.twilio.com/docs/errors/21211",
+            "see https://www.twilio.com/docs/errors/21211",
+        ),
+        (
+            "message SM0123456789abcdef0123456789abcdef",
+            "message SM0123456789abcdef0123456789abcdef",
+        ),
+        ("gave up after 5 attempts: HTTP 429", "gave up after 5 attempts: HTTP 429"),
+        ("", ""),
+        (None, None),
+    ],
+)
+def test_without_phone_numbers(text, expected):
+    from sms_gateway.providers import without_phone_numbers
+
+    assert without_phone_numbers(text) == expected
