@@ -19,8 +19,10 @@ def worker_command(once: bool) -> None:
     from .worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    sent = run_worker(once=once)
-    click.echo(f"sent {sent}")
+    worker = run_worker(once=once)
+    for line in worker.explain():
+        click.echo(line)
+    click.echo(f"sent {worker.sent}")  # the last line: scripts read the count from it
 
 
 def init_app(app: Flask) -> None:

@@ -78,9 +78,10 @@ def _outgoing(row, key: str, base_url: str) -> OutgoingSms:
     )
 
 
-def claim_batch(limit: int, now: datetime | None = None) -> list[Claimed]:
+def claim_batch(limit: int, now: datetime | None = None, tally=None) -> list[Claimed]:
     """Move up to `limit` due invitations from queued to sending and commit (SKIP LOCKED on
-    PostgreSQL; on SQLite the guarded UPDATE is atomic because writes are serialised)."""
+    PostgreSQL; on SQLite the guarded UPDATE is atomic because writes are serialised).
+    `tally` (a Counter) counts those skipped because the number opted out meanwhile."""
     now = now or utcnow()
     due = (
         select(Invitation.id)
@@ -116,6 +117,8 @@ def claim_batch(limit: int, now: datetime | None = None) -> list[Claimed]:
             continue
         claimed.append(Claimed(_outgoing(row, key, base), row.attempts, row.claimed_at))
     if skipped:
+        if tally is not None:
+            tally["opted_out"] += len(skipped)
         db.session.execute(
             update(Invitation)
             .where(Invitation.id.in_(skipped))

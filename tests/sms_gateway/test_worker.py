@@ -322,3 +322,78 @@ def test_without_phone_numbers(text, expected):
     from sms_gateway.providers import without_phone_numbers
 
     assert without_phone_numbers(text) == expected
+
+
+# --- `flask sms worker --once` says why it sent nothing ------------------------------------------
+def _worker_cli(app) -> list[str]:
+    result = app.test_cli_runner().invoke(args=["sms", "worker", "--once"])
+    assert result.exit_code == 0, result.output
+    return result.output.strip().splitlines()
+
+
+def test_worker_cli_explains_quiet_hours_and_when_sending_resumes(
+    app, db, fake_twilio, queue_invitations
+):
+    from zoneinfo import ZoneInfo
+
+    import time_machine
+
+    app.config.update(SMS_QUIET_START=21, SMS_QUIET_END=7)
+    queue_invitations(2)
+    make_due(db)
+    day = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date() + timedelta(days=1)
+    night = datetime(day.year, day.month, day.day, 22, 30, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    with time_machine.travel(night, tick=True):
+        lines = _worker_cli(app)
+    morning = day + timedelta(days=1)
+    assert lines == [
+        "quiet hours (21:00-07:00 Asia/Ho_Chi_Minh): nothing is sent now; sending resumes at "
+        f"07:00 on {morning.isoformat()} (Asia/Ho_Chi_Minh); 2 queued, the next due at "
+        f"{_local(db)}",
+        "sent 0",
+    ]
+    assert fake_twilio.messages == []
+
+
+def _local(db) -> str:
+    from zoneinfo import ZoneInfo
+
+    first = min(i.next_attempt_at for i in _invitations(db))
+    return first.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).strftime(
+        "%H:%M on %Y-%m-%d (Asia/Ho_Chi_Minh)"
+    )
+
+
+def test_worker_cli_explains_nothing_due(app, db, fake_twilio, queue_invitations):
+    assert _worker_cli(app) == ["nothing was due: no invitation is queued", "sent 0"]
+    queue_invitations(1)
+    from sqlalchemy import update
+
+    later = datetime.now(UTC) + timedelta(hours=2)
+    db.session.execute(update(Invitation).values(next_attempt_at=later))
+    db.session.commit()
+    assert _worker_cli(app) == [
+        f"nothing was due: 1 queued, the next due at {_local(db)}",
+        "sent 0",
+    ]
+
+
+def test_worker_cli_explains_opted_out_and_failed(app, db, fake_twilio, queue_invitations):
+    from survey_app.protection import normalize_phone, phone_hash
+
+    queue_invitations(4)
+    for i in (0, 1):
+        e164 = normalize_phone(phone_number(i))[0]
+        db.session.add(OptOut(phone_hash=phone_hash(e164), source="keyword"))
+    db.session.commit()
+    fake_twilio.fail_next(("error", 21211), 429)
+    lines = _worker_cli(app)
+    assert lines == [
+        "not sent: 1 failed permanently (see the invitations' error codes); "
+        "2 skipped: the number opted out; "
+        "1 will be retried later (a transient provider error)",
+        "sent 0",
+    ]
+    # everything sent: nothing to explain
+    make_due(db)
+    assert _worker_cli(app) == ["sent 1"]
