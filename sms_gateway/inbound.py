@@ -28,7 +28,7 @@ from survey_app.protection import normalize_phone, phone_hash
 from survey_app.services.questionnaires import current_questionnaire, ensure_default_questionnaire
 
 from .conversation import SmsQuestion, advance
-from .replies import Keyword, keyword
+from .replies import MAX_COMMENT, Keyword, keyword
 from .texts import text
 
 S = InvitationStatus
@@ -104,11 +104,32 @@ def _response(conversation: Conversation, invitation: Invitation, now: datetime)
     return response
 
 
+def _add_text(response: Response, question_id: int, words: str) -> None:
+    """Add words to the response's answer to a text question (one answer per question)."""
+    answer = next((a for a in response.answers if a.question_id == question_id), None)
+    if answer is None:
+        response.answers.append(Answer(question_id=question_id, text=words[:MAX_COMMENT]))
+    elif words not in (answer.text or ""):
+        answer.text = "\n".join(filter(None, (answer.text, words)))[:MAX_COMMENT]
+
+
+def _keep_comment(response: Response, words: str) -> None:
+    """Keep the words of a reply not understood as the comment (the first text question)."""
+    question = next(
+        (q for q in response.questionnaire.questions if q.kind == QuestionKind.TEXT), None
+    )
+    if question is not None:
+        _add_text(response, question.id, words)
+
+
 def _save_answer(response: Response, questions: list[SmsQuestion], answer) -> None:
     code, value, comment = answer
     question = response.questionnaire.question(code)
-    response.answers.append(Answer(question_id=question.id, value=value, text=comment))
-    answered = {a.question_id for a in response.answers}
+    if comment is not None:
+        _add_text(response, question.id, comment)
+    else:
+        response.answers.append(Answer(question_id=question.id, value=value))
+    answered = {a.question_id for a in response.answers if a.value is not None}
     rated = [
         response.questionnaire.question(q.code).id for q in questions if q.kind != QuestionKind.TEXT
     ]
@@ -171,12 +192,15 @@ def handle_inbound(sender: str, body: str, message_sid: str, now: datetime | Non
     )
     questions = sms_questions(questionnaire)
     turn = advance(questions, conversation.step, conversation.retries, body, language)
-    if turn.answer is not None:
+    if turn.answer is not None or turn.comment:
         response = _response(conversation, invitation, now)
         if response is None:
             conversation.status = ConversationStatus.ENDED
             return text("done", language)
-        _save_answer(response, questions, turn.answer)
+        if turn.answer is not None:
+            _save_answer(response, questions, turn.answer)
+        if turn.comment:
+            _keep_comment(response, turn.comment)
         invitation.move_to(S.ANSWERED)
     conversation.step, conversation.retries, conversation.status = (
         turn.step,

@@ -35,13 +35,13 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "q_comment": "Ong/Ba co gop y gi de cai thien dich vu? Nhan gop y, hoac KHONG neu "
         "khong co.",
         "retry": "Xin loi, chua ro cau tra loi. {question}",
+        "move_on": "Cam on Ong/Ba. Xin chuyen sang cau tiep theo. {question}",
         "thanks": "Cam on Ong/Ba da danh gia. Y kien cua Ong/Ba giup cai thien dich vu cong.",
-        "gave_up": "Xin loi, chung toi chua hieu cau tra loi. Cam on Ong/Ba, khao sat ket thuc.",
         "expired": "Cuoc khao sat nay da ket thuc. Cam on Ong/Ba.",
         "done": "Ong/Ba da hoan thanh khao sat. Cam on Ong/Ba.",
         "unknown": "Cam on Ong/Ba. So nay chi dung de khao sat su hai long ve dich vu hanh chinh "
         "cong.",
-        "stop": "Ong/Ba se khong nhan tin nhan khao sat nua. Nhan START de nhan lai.",
+        "stop": "Ong/Ba se khong nhan tin nhan khao sat nua. Nhan DK de nhan lai.",
         "start": "Ong/Ba se nhan lai tin nhan khao sat. Nhan HUY de tu choi.",
         "help": "Khao sat su hai long ve dich vu hanh chinh cong. Tra loi bang so 1-5. "
         "Nhan HUY de tu choi.",
@@ -56,8 +56,8 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "q_extra_payment": "Were you asked for any payment outside the rules? Reply YES or NO.",
         "q_comment": "Any suggestion to improve the service? Reply with it, or NO if none.",
         "retry": "Sorry, we did not understand. {question}",
+        "move_on": "Thank you. On to the next question. {question}",
         "thanks": "Thank you for your rating. It helps improve public services.",
-        "gave_up": "Sorry, we did not understand your reply. Thank you, the survey has ended.",
         "expired": "This survey has ended. Thank you.",
         "done": "You have completed this survey. Thank you.",
         "unknown": "Thank you. This number is only used for public-service satisfaction surveys.",

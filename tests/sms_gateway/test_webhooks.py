@@ -148,22 +148,77 @@ def test_stop_start_and_help(db, invited, reply, returned_dossier):
     assert db.session.scalar(select(OptOut)).revoked_at is None
 
 
+@pytest.mark.parametrize("word", ["DK", "Đăng ký", "BAT DAU", "bắt đầu"])
+def test_vietnamese_words_opt_back_in(db, invited, reply, word):
+    assert "Nhan DK de nhan lai" in reply("HUY")
+    assert "nhan lai" in reply(word)
+    db.session.remove()
+    assert db.session.scalar(select(OptOut)).revoked_at is not None
+
+
 def test_english_conversation(db, returned_dossier, run_worker, fake_twilio, reply):
     returned_dossier(language="en")
     run_worker()
     assert "Reply 1-5" in fake_twilio.messages[0]["body"]
     assert "on time" in reply("five")
     assert "Sorry" in reply("dunno")
+    assert "next question" in reply("dunno")
     assert "STOP" in reply("help")
 
 
-def test_unparseable_is_asked_again_once_then_ends(db, invited, reply):
-    again = reply("xin chao")
+def _answers(db) -> dict:
+    db.session.remove()
+    response = db.session.scalar(select(Response))
+    return {a.question.code: (a.value, a.text) for a in response.answers} if response else {}
+
+
+def test_a_misunderstood_reply_is_asked_again_once_then_the_next_question(db, invited, reply):
+    again = reply("Cán bộ làm việc chậm quá")
     assert again.startswith("Xin loi") and "1-5" in again
-    assert "ket thuc" in reply("??")
+    # the words are the citizen's comment: kept at once, the rating still to come
+    assert _answers(db) == {"comment": (None, "Cán bộ làm việc chậm quá")}
+    moved = reply("phải chờ cả buổi sáng")
+    assert "tiep theo" in moved and "dung hen" in moved  # the conversation goes on
     conversation = db.session.scalar(select(Conversation))
-    assert conversation.status == ConversationStatus.ENDED
+    assert conversation.status == ConversationStatus.ACTIVE
+    assert (conversation.step, conversation.retries) == (1, 0)
+    assert _answers(db) == {
+        "comment": (None, "Cán bộ làm việc chậm quá\nphải chờ cả buổi sáng"),
+    }
+    assert db.session.scalar(select(Invitation)).status == S.ANSWERED
+    assert "thai do" in reply("2")
+    assert "tien ngoai" in reply("3")
+    assert "gop y" in reply("khong")
+    assert "Cam on" in reply("Nên có thêm ghế ngồi")
+    conversation = db.session.scalar(select(Conversation))
+    assert conversation.status == ConversationStatus.COMPLETED
+    answers = _answers(db)
+    assert answers["result_on_time"] == (2, None) and "overall" not in answers
+    assert answers["comment"] == (
+        None,
+        "Cán bộ làm việc chậm quá\nphải chờ cả buổi sáng\nNên có thêm ghế ngồi",
+    )
+    response = db.session.scalar(select(Response))
+    assert response.is_partial  # the overall rating was never given
+
+
+def test_a_reply_without_words_is_not_kept(db, invited, reply):
+    assert reply("??").startswith("Xin loi")
+    assert "tiep theo" in reply("...")
     assert _count(db, Response) == 0
+    assert db.session.scalar(select(Invitation)).status == S.SENT
+    assert "thai do" in reply("4")  # and the conversation goes on
+    assert _answers(db) == {"result_on_time": (4, None)}
+
+
+def test_misunderstood_at_the_last_question_completes(app, db, invited, reply):
+    app.config["SMS_QUESTIONS"] = ("staff_polite",)
+    assert "thai do" in reply("5")
+    assert reply("hmm").startswith("Xin loi")
+    assert "Cam on" in reply("hmm")
+    conversation = db.session.scalar(select(Conversation))
+    assert conversation.status == ConversationStatus.COMPLETED
+    assert _answers(db) == {"overall": (5, None), "comment": (None, "hmm")}
     assert "hoan thanh" in reply("5")
 
 
