@@ -25,11 +25,21 @@ def worker_command(once: bool) -> None:
     click.echo(f"sent {worker.sent}")  # the last line: scripts read the count from it
 
 
+MODES = ("reply", "link")
+
+
 def init_app(app: Flask) -> None:
-    """Register the /sms blueprint (CSRF-exempt: Twilio signs instead) and `flask sms`."""
+    """Check SMS_MODE and the texts, register the /sms blueprint (CSRF-exempt: Twilio signs
+    instead) and `flask sms`."""
+    from survey_app.config import ConfigError
     from survey_app.extensions import csrf
 
+    from .texts import check_texts
     from .webhooks import bp
+
+    if app.config.get("SMS_MODE") not in MODES:
+        raise ConfigError(f"SMS_MODE={app.config.get('SMS_MODE')!r}: use 'reply' or 'link'")
+    check_texts(app)
 
     csrf.exempt(bp)
     app.register_blueprint(bp)

@@ -22,10 +22,12 @@ from survey_app.models import (
     Questionnaire,
     Response,
     SmsMessage,
+    SmsMode,
     utcnow,
 )
 from survey_app.protection import normalize_phone, phone_hash
 from survey_app.services.questionnaires import current_questionnaire, ensure_default_questionnaire
+from survey_app.services.rating_links import SMS, rating_url
 
 from .conversation import SmsQuestion, advance
 from .replies import MAX_COMMENT, Keyword, keyword
@@ -150,8 +152,9 @@ def handle_inbound(sender: str, body: str, message_sid: str, now: datetime | Non
     # The number's hash is kept only for someone we texted or who opts out or back in.
     known = invitation is not None or command in (Keyword.STOP, Keyword.START)
     message = _remember(message_sid, hash_ if known else None)
+    in_link_mode = (invitation.mode if invitation else config["SMS_MODE"]) == SmsMode.LINK
     if command == Keyword.HELP:
-        return text("help", language)
+        return text("help_link" if in_link_mode else "help", language)
     if command in (Keyword.STOP, Keyword.START) and hash_:
         set_opt_out(hash_, command == Keyword.STOP, "keyword", now)
         if command == Keyword.STOP and invitation is not None:
@@ -162,6 +165,8 @@ def handle_inbound(sender: str, body: str, message_sid: str, now: datetime | Non
         return text(command.value, language)
     if invitation is None or invitation.status not in _REPLYABLE:
         return text("unknown" if invitation is None else "expired", language)
+    if in_link_mode:
+        return _link_reply(invitation, language, now)
     conversation = _conversation_of(invitation)
     if conversation is not None and conversation.status != ConversationStatus.ACTIVE:
         return text(
@@ -209,6 +214,17 @@ def handle_inbound(sender: str, body: str, message_sid: str, now: datetime | Non
     )
     db.session.flush()
     return turn.reply
+
+
+def _link_reply(invitation: Invitation, language: str, now: datetime) -> str:
+    """A reply to a link-mode invitation starts no conversation: the citizen is thanked and
+    given the link again while it is open (the rating is given on the web form)."""
+    if invitation.status == S.ANSWERED:
+        return text("done", language)
+    hours = timedelta(hours=current_app.config["SMS_CONVERSATION_HOURS"])
+    if now >= (invitation.sent_at or invitation.claimed_at or invitation.created_at) + hours:
+        return text("expired", language)
+    return text("link_reply", language, link=rating_url(invitation.dossier_id, SMS))
 
 
 def _conversation_of(invitation: Invitation) -> Conversation | None:

@@ -32,10 +32,12 @@ def fake_twilio(fake_server):
     fake_server.reset()
 
 
-def sms_config(database_url: str, base_url: str) -> dict:
-    """The test configuration with Twilio pointed at the fake server and no quiet hours."""
+def sms_config(database_url: str, base_url: str, mode: str = "reply") -> dict:
+    """The test configuration with Twilio pointed at the fake server and no quiet hours; the
+    conversation of replies unless `mode` is link."""
     config = _test_config(database_url)
     config.update(
+        SMS_MODE=mode,
         SMS_PROVIDER="twilio",
         TWILIO_ACCOUNT_SID=ACCOUNT_SID,
         TWILIO_AUTH_TOKEN=AUTH_TOKEN,

@@ -397,3 +397,17 @@ def test_worker_cli_explains_opted_out_and_failed(app, db, fake_twilio, queue_in
     # everything sent: nothing to explain
     make_due(db)
     assert _worker_cli(app) == ["sent 1"]
+
+
+def test_a_batch_claims_no_more_than_its_limit(db, queue_invitations):
+    """On PostgreSQL the due rows are picked once: as an IN (subquery) the planner re-ran the
+    subquery per updated row, SKIP LOCKED passed over the rows just claimed, and claim_batch(1)
+    took every queued invitation."""
+    from sms_gateway.outbox import claim_batch
+
+    queue_invitations(5)
+    assert len(claim_batch(1)) == 1
+    assert len(claim_batch(3)) == 3
+    assert len(claim_batch(3)) == 1
+    statuses = [i.status for i in _invitations(db)]
+    assert statuses == [S.SENDING] * 5
