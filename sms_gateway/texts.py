@@ -152,6 +152,14 @@ def _template(texts: dict, key: str, language: str) -> str:
     return texts.get(language, {}).get(key) or texts["vi"][key]
 
 
+def template(key: str, language: str = "vi") -> str:
+    """One template as configured, placeholders unfilled (falling back to Vietnamese)."""
+    texts, _settings = _configured()
+    return (
+        _template(texts, key, language) if key in texts["vi"] else question_text(key[2:], language)
+    )
+
+
 def text(key: str, language: str = "vi", **values) -> str:
     """One template, filled in, in a language (falling back to Vietnamese)."""
     texts, _settings = _configured()
@@ -238,11 +246,19 @@ def _file_problems(data: dict) -> list[str]:
     return problems
 
 
+def longest_invitation(language: str) -> str:
+    """The invitation as long as it can get here: the longest dossier code, the longest link of
+    this deployment's PUBLIC_BASE_URL (SMS_MODE link), the office name shortened to fit."""
+    from survey_app.services.rating_links import SMS, rating_url
+
+    link = rating_url(2**40 - 1, SMS) if current_app.config["SMS_MODE"] == "link" else None
+    return invitation_text("Office", "0" * LONGEST_DOSSIER_CODE, language, link)
+
+
 def check_texts(app: Flask) -> None:
     """Refuse to start with a texts file that cannot be used, or with an invitation that could
     take more than two segments (the longest dossier code, this deployment's link)."""
     from survey_app.config import ConfigError
-    from survey_app.services.rating_links import SMS, rating_url
 
     path = app.config.get("SMS_TEXTS_FILE")
     problems = []
@@ -255,10 +271,9 @@ def check_texts(app: Flask) -> None:
             problems = [str(exc)]
     if not problems:
         with app.app_context():
-            link = rating_url(2**40 - 1, SMS) if app.config.get("SMS_MODE") == "link" else None
             texts, _settings = _configured(app.config)
             for language in texts:
-                body = invitation_text("Office", "0" * LONGEST_DOSSIER_CODE, language, link)
+                body = longest_invitation(language)
                 encoding, count = segments(body)
                 if count > MAX_SEGMENTS_INVITATION:
                     problems.append(

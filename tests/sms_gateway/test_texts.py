@@ -200,3 +200,23 @@ def test_a_good_texts_file_starts(app_config, tmp_path):
     content = '{"replies_free": true, "en": {"invitation_link": "{office}: rate us at {link}"}}'
     app = _start(app_config, tmp_path, content, SMS_MODE="link")
     assert app.config["SMS_TEXTS_FILE"]
+
+
+def test_templates_command_prints_what_carriers_register(app):
+    from survey_app.services.rating_links import SMS, rating_url
+
+    app.config.update(SMS_MODE="link", PUBLIC_BASE_URL=LONG_BASE_URLS[0])
+    result = app.test_cli_runner().invoke(args=["sms", "templates", "--language", "vi"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[:4] == [
+        "SMS_MODE=link, language vi:",
+        "  invitation_link (at most 2 gsm7 segments)",
+        "    template: " + DEFAULT_TEXTS["vi"]["invitation_link"],
+        "    longest:  Office: ho so " + "0" * 64 + " da co ket qua. Moi Ong/Ba danh gia muc do "
+        "hai long (1 phut) tai " + rating_url(2**40 - 1, SMS),
+    ]
+    assert "1-5" not in result.output  # nothing of the reply conversation
+    app.config["SMS_MODE"] = "reply"
+    result = app.test_cli_runner().invoke(args=["sms", "templates", "--language", "en"])
+    assert "  q_comment (at most 1 gsm7 segments)" in result.output.splitlines()
