@@ -252,7 +252,8 @@ def longest_invitation(language: str) -> str:
     from survey_app.services.rating_links import SMS, rating_url
 
     link = rating_url(2**40 - 1, SMS) if current_app.config["SMS_MODE"] == "link" else None
-    return invitation_text("Office", "0" * LONGEST_DOSSIER_CODE, language, link)
+    office = "Office name " * 25  # longer than any text: shortened to what fits
+    return invitation_text(office, "0" * LONGEST_DOSSIER_CODE, language, link)
 
 
 def check_texts(app: Flask) -> None:
