@@ -158,7 +158,8 @@ def handle_inbound(sender: str, body: str, message_sid: str, now: datetime | Non
     if command in (Keyword.STOP, Keyword.START) and hash_:
         set_opt_out(hash_, command == Keyword.STOP, "keyword", now)
         if command == Keyword.STOP and invitation is not None:
-            invitation.move_to(S.OPTED_OUT)
+            if invitation.status != S.ANSWERED:  # an answered one stays answered (its mode's
+                invitation.move_to(S.OPTED_OUT)  # response rate); the OptOut row stops texts
             conversation = _conversation_of(invitation)
             if conversation is not None and conversation.status == ConversationStatus.ACTIVE:
                 conversation.status = ConversationStatus.ENDED

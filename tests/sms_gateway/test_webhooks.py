@@ -148,6 +148,16 @@ def test_stop_start_and_help(db, invited, reply, returned_dossier):
     assert db.session.scalar(select(OptOut)).revoked_at is None
 
 
+def test_stop_after_answering_keeps_the_answer_and_ends_the_conversation(db, invited, reply):
+    assert "dung hen" in reply("4")
+    assert "khong nhan" in reply("STOP")
+    db.session.remove()
+    assert db.session.scalar(select(Invitation.status)) == S.ANSWERED  # counted as answered
+    assert db.session.scalar(select(OptOut.revoked_at)) is None  # and no more texts
+    assert db.session.scalar(select(Conversation.status)) == ConversationStatus.ENDED
+    assert _answers(db) == {"overall": (4, None)}
+
+
 @pytest.mark.parametrize("word", ["DK", "Đăng ký", "BAT DAU", "bắt đầu"])
 def test_vietnamese_words_opt_back_in(db, invited, reply, word):
     assert "Nhan DK de nhan lai" in reply("HUY")
