@@ -139,7 +139,8 @@ def _save_answer(response: Response, questions: list[SmsQuestion], answer) -> No
 
 
 def handle_inbound(sender: str, body: str, message_sid: str, now: datetime | None = None):
-    """Process one incoming SMS; the reply text (None: a duplicate, answer nothing). Flushes."""
+    """Process one incoming SMS; the reply text. Raises Duplicate for a MessageSid processed
+    already, before anything else. Flushes."""
     now = now or utcnow()
     config = current_app.config
     e164, _status = normalize_phone(sender, config["PHONE_DEFAULT_REGION"])
