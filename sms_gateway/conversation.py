@@ -2,7 +2,11 @@
 
     step k: the question k was asked ──valid reply──▶ step k+1 (answer saved) ─┐
        │                                                     last question ◀────┘──▶ completed
-       └─unparseable──▶ asked again once (retries=1) ──unparseable again──▶ ended (politely)
+       └─unparseable──▶ asked again once (retries=1) ──unparseable again──▶ step k+1 (skipped)
+
+A reply the parser cannot read never ends the conversation: the question is asked again once,
+then the next one is asked. Its words are kept as the citizen's comment either way (a citizen
+who writes a sentence instead of a digit has said something worth reading).
 
 The invitation asks question 0 (overall); follow-ups are asked one at a time in the reply.
 Ratings are 1-5; yes/no questions store 1 (yes) or 0 (no); a text question takes any reply, and
@@ -15,7 +19,7 @@ from dataclasses import dataclass
 
 from survey_app.models import ConversationStatus, QuestionKind
 
-from .replies import parse_comment, parse_rating, parse_yes_no
+from .replies import free_text, parse_comment, parse_rating, parse_yes_no
 from .texts import question_text, text
 
 
@@ -37,6 +41,7 @@ class Turn:
     step: int
     retries: int
     answer: tuple[str, int | None, str | None] | None = None  # (code, value, text)
+    comment: str | None = None  # the words of a reply not understood, kept as the comment
 
 
 def parse_answer(question: SmsQuestion, body: str) -> tuple[bool, int | None, str | None]:
@@ -65,10 +70,15 @@ def advance(
     question = questions[step]
     understood, value, comment = parse_answer(question, body)
     if not understood:
+        kept = free_text(body)
         if retries == 0:
             reply = text("retry", language, question=ask(question, language))
-            return Turn(reply, ConversationStatus.ACTIVE, step, 1)
-        return Turn(text("gave_up", language), ConversationStatus.ENDED, step, retries)
+            return Turn(reply, ConversationStatus.ACTIVE, step, 1, comment=kept)
+        step += 1  # asked twice: move on
+        if step >= len(questions):
+            return Turn(text("thanks", language), ConversationStatus.COMPLETED, step, 0, None, kept)
+        reply = text("move_on", language, question=ask(questions[step], language))
+        return Turn(reply, ConversationStatus.ACTIVE, step, 0, comment=kept)
     answer = (question.code, value, comment) if (value is not None or comment) else None
     step += 1
     if step >= len(questions):

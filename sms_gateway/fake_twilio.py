@@ -64,7 +64,8 @@ class FakeTwilio:
         self.server.server_close()
 
     def fail_next(self, *actions) -> None:
-        """Script the next message creations: an HTTP status (429, 500, 503), ("error", code),
+        """Script the next message creations: an HTTP status (429, 500, 503), ("error", code[,
+        message]),
         ("timeout", recorded: bool), or "disconnect"; then creations succeed again."""
         with self.lock:
             self.script.extend(actions)
@@ -202,8 +203,10 @@ def _handler(fake: FakeTwilio):
             if isinstance(action, int):
                 return self._error(action, 20429 if action == 429 else 20500, f"HTTP {action}")
             kind, *arg = action if isinstance(action, tuple) else (action,)
-            if kind == "error":
-                return self._error(400, arg[0], f"Twilio error {arg[0]}")
+            if kind == "error":  # ("error", code) or ("error", code, Twilio's message text)
+                return self._error(
+                    400, arg[0], arg[1] if len(arg) > 1 else f"Twilio error {arg[0]}"
+                )
             if kind == "timeout":
                 message = fake.record(form) if (arg and arg[0]) else None
                 time.sleep(fake.timeout_seconds)

@@ -22,13 +22,15 @@ from survey_app.models import (
     Questionnaire,
     Response,
     SmsMessage,
+    SmsMode,
     utcnow,
 )
 from survey_app.protection import normalize_phone, phone_hash
 from survey_app.services.questionnaires import current_questionnaire, ensure_default_questionnaire
+from survey_app.services.rating_links import SMS, rating_url
 
 from .conversation import SmsQuestion, advance
-from .replies import Keyword, keyword
+from .replies import MAX_COMMENT, Keyword, keyword
 from .texts import text
 
 S = InvitationStatus
@@ -71,15 +73,14 @@ def _latest_invitation(hash_: str) -> Invitation | None:
     )
 
 
-def _remember(message_sid: str, hash_: str | None, conversation: Conversation | None) -> None:
+def _remember(message_sid: str, hash_: str | None) -> SmsMessage:
+    """Store the MessageSid, or raise Duplicate if it was processed already."""
     if db.session.scalar(select(SmsMessage.id).where(SmsMessage.message_sid == message_sid)):
         raise Duplicate(message_sid)
-    db.session.add(
-        SmsMessage(
-            message_sid=message_sid, direction="in", phone_hash=hash_, conversation=conversation
-        )
-    )
+    message = SmsMessage(message_sid=message_sid, direction="in", phone_hash=hash_)
+    db.session.add(message)
     db.session.flush()  # a concurrent duplicate waits here on the unique index, then fails
+    return message
 
 
 def _response(conversation: Conversation, invitation: Invitation, now: datetime):
@@ -105,11 +106,32 @@ def _response(conversation: Conversation, invitation: Invitation, now: datetime)
     return response
 
 
+def _add_text(response: Response, question_id: int, words: str) -> None:
+    """Add words to the response's answer to a text question (one answer per question)."""
+    answer = next((a for a in response.answers if a.question_id == question_id), None)
+    if answer is None:
+        response.answers.append(Answer(question_id=question_id, text=words[:MAX_COMMENT]))
+    elif words not in (answer.text or ""):
+        answer.text = "\n".join(filter(None, (answer.text, words)))[:MAX_COMMENT]
+
+
+def _keep_comment(response: Response, words: str) -> None:
+    """Keep the words of a reply not understood as the comment (the first text question)."""
+    question = next(
+        (q for q in response.questionnaire.questions if q.kind == QuestionKind.TEXT), None
+    )
+    if question is not None:
+        _add_text(response, question.id, words)
+
+
 def _save_answer(response: Response, questions: list[SmsQuestion], answer) -> None:
     code, value, comment = answer
     question = response.questionnaire.question(code)
-    response.answers.append(Answer(question_id=question.id, value=value, text=comment))
-    answered = {a.question_id for a in response.answers}
+    if comment is not None:
+        _add_text(response, question.id, comment)
+    else:
+        response.answers.append(Answer(question_id=question.id, value=value))
+    answered = {a.question_id for a in response.answers if a.value is not None}
     rated = [
         response.questionnaire.question(q.code).id for q in questions if q.kind != QuestionKind.TEXT
     ]
@@ -117,7 +139,8 @@ def _save_answer(response: Response, questions: list[SmsQuestion], answer) -> No
 
 
 def handle_inbound(sender: str, body: str, message_sid: str, now: datetime | None = None):
-    """Process one incoming SMS; the reply text (None: a duplicate, answer nothing). Flushes."""
+    """Process one incoming SMS; the reply text. Raises Duplicate for a MessageSid processed
+    already, before anything else. Flushes."""
     now = now or utcnow()
     config = current_app.config
     e164, _status = normalize_phone(sender, config["PHONE_DEFAULT_REGION"])
@@ -125,19 +148,27 @@ def handle_inbound(sender: str, body: str, message_sid: str, now: datetime | Non
     invitation = _latest_invitation(hash_) if hash_ else None
     language = invitation.language if invitation else config["SMS_LANGUAGE"]
     command = keyword(body)
+    # A MessageSid seen before is dropped first, whatever the branches below would answer: a
+    # re-delivery must never get a TwiML <Message>, which Twilio would send as one more SMS.
+    # The number's hash is kept only for someone we texted or who opts out or back in.
+    known = invitation is not None or command in (Keyword.STOP, Keyword.START)
+    message = _remember(message_sid, hash_ if known else None)
+    in_link_mode = (invitation.mode if invitation else config["SMS_MODE"]) == SmsMode.LINK
     if command == Keyword.HELP:
-        return text("help", language)
+        return text("help_link" if in_link_mode else "help", language)
     if command in (Keyword.STOP, Keyword.START) and hash_:
-        _remember(message_sid, hash_, None)
         set_opt_out(hash_, command == Keyword.STOP, "keyword", now)
         if command == Keyword.STOP and invitation is not None:
-            invitation.move_to(S.OPTED_OUT)
+            if invitation.status != S.ANSWERED:  # an answered one stays answered (its mode's
+                invitation.move_to(S.OPTED_OUT)  # response rate); the OptOut row stops texts
             conversation = _conversation_of(invitation)
             if conversation is not None and conversation.status == ConversationStatus.ACTIVE:
                 conversation.status = ConversationStatus.ENDED
         return text(command.value, language)
     if invitation is None or invitation.status not in _REPLYABLE:
         return text("unknown" if invitation is None else "expired", language)
+    if in_link_mode:
+        return _link_reply(invitation, language, now)
     conversation = _conversation_of(invitation)
     if conversation is not None and conversation.status != ConversationStatus.ACTIVE:
         return text(
@@ -157,7 +188,7 @@ def handle_inbound(sender: str, body: str, message_sid: str, now: datetime | Non
             retries=0,
         )
         db.session.add(conversation)
-    _remember(message_sid, hash_, conversation)
+    message.conversation = conversation
     started_response = (
         db.session.get(Response, conversation.response_id) if conversation.response_id else None
     )
@@ -168,12 +199,15 @@ def handle_inbound(sender: str, body: str, message_sid: str, now: datetime | Non
     )
     questions = sms_questions(questionnaire)
     turn = advance(questions, conversation.step, conversation.retries, body, language)
-    if turn.answer is not None:
+    if turn.answer is not None or turn.comment:
         response = _response(conversation, invitation, now)
         if response is None:
             conversation.status = ConversationStatus.ENDED
             return text("done", language)
-        _save_answer(response, questions, turn.answer)
+        if turn.answer is not None:
+            _save_answer(response, questions, turn.answer)
+        if turn.comment:
+            _keep_comment(response, turn.comment)
         invitation.move_to(S.ANSWERED)
     conversation.step, conversation.retries, conversation.status = (
         turn.step,
@@ -182,6 +216,17 @@ def handle_inbound(sender: str, body: str, message_sid: str, now: datetime | Non
     )
     db.session.flush()
     return turn.reply
+
+
+def _link_reply(invitation: Invitation, language: str, now: datetime) -> str:
+    """A reply to a link-mode invitation starts no conversation: the citizen is thanked and
+    given the link again while it is open (the rating is given on the web form)."""
+    if invitation.status == S.ANSWERED:
+        return text("done", language)
+    hours = timedelta(hours=current_app.config["SMS_CONVERSATION_HOURS"])
+    if now >= (invitation.sent_at or invitation.claimed_at or invitation.created_at) + hours:
+        return text("expired", language)
+    return text("link_reply", language, link=rating_url(invitation.dossier_id, SMS))
 
 
 def _conversation_of(invitation: Invitation) -> Conversation | None:

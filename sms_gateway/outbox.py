@@ -19,13 +19,15 @@ from survey_app.models import (
     InvitationStatus,
     Office,
     OptOut,
+    SmsMode,
     UTCDateTime,
     utcnow,
 )
 from survey_app.protection import decrypt_phone
 from survey_app.services.dossiers import quiet_hours_end
+from survey_app.services.rating_links import SMS, rating_url
 
-from .providers import Outcome, OutgoingSms, SendResult
+from .providers import Outcome, OutgoingSms, SendResult, without_phone_numbers
 from .texts import invitation_text
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,8 @@ def _details(ids: list[int]):
             Invitation.language,
             Invitation.phone_hash,
             Invitation.claimed_at,
+            Invitation.mode,
+            Invitation.dossier_id,
             Dossier.code,
             Dossier.phone_encrypted,
             Office.name,
@@ -70,17 +74,21 @@ def _details(ids: list[int]):
 
 
 def _outgoing(row, key: str, base_url: str) -> OutgoingSms:
+    """The text of a claimed invitation, in the mode recorded on it: a reconciliation rebuilds
+    exactly the body that was sent, even if SMS_MODE changed since."""
+    link = rating_url(row.dossier_id, SMS) if row.mode == SmsMode.LINK else None
     return OutgoingSms(
         invitation_id=row.id,
         to=decrypt_phone(row.phone_encrypted, key),
-        body=invitation_text(row.name, row.code, row.language),
+        body=invitation_text(row.name, row.code, row.language, link),
         status_callback=f"{base_url}/sms/status?i={row.id}",
     )
 
 
-def claim_batch(limit: int, now: datetime | None = None) -> list[Claimed]:
+def claim_batch(limit: int, now: datetime | None = None, tally=None) -> list[Claimed]:
     """Move up to `limit` due invitations from queued to sending and commit (SKIP LOCKED on
-    PostgreSQL; on SQLite the guarded UPDATE is atomic because writes are serialised)."""
+    PostgreSQL; on SQLite the guarded UPDATE is atomic because writes are serialised).
+    `tally` (a Counter) counts those skipped because the number opted out meanwhile."""
     now = now or utcnow()
     due = (
         select(Invitation.id)
@@ -90,10 +98,19 @@ def claim_batch(limit: int, now: datetime | None = None) -> list[Claimed]:
     )
     if db.session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
+    # Materialized: the rows are picked once. As a plain IN (subquery) PostgreSQL may run the
+    # subquery again for each row it updates, and SKIP LOCKED then passes over the rows this
+    # statement has just claimed and returns the next ones: a batch took more than its limit.
+    due = due.cte("due").prefix_with("MATERIALIZED", dialect="postgresql")
     ids = db.session.scalars(
         update(Invitation)
-        .where(Invitation.id.in_(due.scalar_subquery()), Invitation.status == S.QUEUED)
-        .values(status=S.SENDING, claimed_at=now, attempts=Invitation.attempts + 1)
+        .where(Invitation.id.in_(select(due.c.id)), Invitation.status == S.QUEUED)
+        .values(
+            status=S.SENDING,
+            claimed_at=now,
+            attempts=Invitation.attempts + 1,
+            mode=SmsMode(current_app.config["SMS_MODE"]),
+        )
         .returning(Invitation.id),
         execution_options={"synchronize_session": False},
     ).all()
@@ -116,6 +133,8 @@ def claim_batch(limit: int, now: datetime | None = None) -> list[Claimed]:
             continue
         claimed.append(Claimed(_outgoing(row, key, base), row.attempts, row.claimed_at))
     if skipped:
+        if tally is not None:
+            tally["opted_out"] += len(skipped)
         db.session.execute(
             update(Invitation)
             .where(Invitation.id.in_(skipped))
@@ -173,7 +192,9 @@ def record_results(results: list[tuple[Claimed, SendResult]], now: datetime | No
             Invitation.status == S.SENDING,
             Invitation.claimed_at == claimed.claimed_at,
         )
-        values = {"error_code": result.error_code, "error_message": result.error_message}
+        # Provider texts quote the number ("The 'To' number +84… is not valid"): never stored.
+        message = without_phone_numbers(result.error_message)
+        values = {"error_code": (result.error_code or "")[:32] or None, "error_message": message}
         if result.outcome == Outcome.UNKNOWN:
             pass  # stays `sending`: reconciled against the provider when the lease expires
         elif result.outcome == Outcome.RETRY and claimed.attempts < max_attempts:
@@ -187,7 +208,7 @@ def record_results(results: list[tuple[Claimed, SendResult]], now: datetime | No
             values.update(status=S.FAILED)
             if result.outcome == Outcome.RETRY:
                 values["error_message"] = f"gave up after {claimed.attempts} attempts: " + (
-                    result.error_message or ""
+                    message or ""
                 )
         db.session.execute(
             update(Invitation).where(*guard).values(**values),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 import threading
 import uuid
 from abc import ABC, abstractmethod
@@ -114,10 +115,29 @@ def _never_reached(exc: requests.ConnectionError) -> bool:
     return "NewConnectionError" in text or "Connection refused" in text or "NameResolution" in text
 
 
+#: A run of digits with the separators people and providers write numbers with ("+84 912 345 678",
+#: "0912.345.678", "(091) 234-5678"), not inside a word (a message SID's hex digits).
+_DIGIT_RUN = re.compile(r"(?<!\w)\(?\+?\d(?:[\s().\-]{0,2}\d)+\)?(?!\w)")
+MIN_PHONE_DIGITS = 7  # shorter runs are error codes, statuses, counts
+
+
+def without_phone_numbers(text: str | None) -> str | None:
+    """The text with every phone number in it, E.164 or local, replaced by [phone]."""
+    if not text:
+        return text
+
+    def hide(match: re.Match) -> str:
+        digits = sum(ch.isdigit() for ch in match.group())
+        return "[phone]" if digits >= MIN_PHONE_DIGITS else match.group()
+
+    return _DIGIT_RUN.sub(hide, text)
+
+
 def classify_twilio_error(exc: TwilioRestException) -> SendResult:
-    """Turn a Twilio API error into retry, unknown or permanent failure."""
+    """Turn a Twilio API error into retry, unknown or permanent failure (its text without the
+    number: Twilio's error texts often quote it)."""
     code = str(exc.code) if exc.code else f"http_{exc.status}"
-    message = (exc.msg or "")[:500]
+    message = without_phone_numbers(exc.msg or "")[:500]
     if exc.status in (429, 503) or exc.status in (401, 403):  # throttled / down / misconfigured
         return SendResult(Outcome.RETRY, error_code=code, error_message=message)
     if exc.status >= 500:

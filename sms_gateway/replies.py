@@ -36,7 +36,19 @@ _KEYWORDS = {
         "quit",
         "huy bo",
     },
-    Keyword.START: {"start", "unstop", "bat dau", "batdau", "dang ky", "dangky"},
+    # "DK" (ĐK, đăng ký: register) and "BAT DAU" (bắt đầu: start): words no answer reads as
+    Keyword.START: {
+        "start",
+        "unstop",
+        "bat dau",
+        "batdau",
+        "dk",
+        "dky",
+        "dang ky",
+        "dangky",
+        "dang ki",
+        "dangki",
+    },
     Keyword.HELP: {"help", "hd", "huong dan", "tro giup", "info"},
 }
 
@@ -222,6 +234,14 @@ def parse_yes_no(raw: str | None) -> int | None:
     if has_yes and not has_no:
         return 1
     return None
+
+
+def free_text(raw: str | None) -> str | None:
+    """A reply worth keeping as the comment (it has words), trimmed and capped, or None."""
+    value = unicodedata.normalize("NFC", str(raw or "")).replace("\x00", "").strip()
+    if sum(ch.isalpha() for ch in value) < 2:
+        return None  # "?", "..", a lone letter: nothing said
+    return value[:MAX_COMMENT]
 
 
 def parse_comment(raw: str | None) -> tuple[bool, str | None]:

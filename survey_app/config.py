@@ -72,6 +72,9 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
         "TWILIO_MESSAGING_SERVICE_SID": env.get("TWILIO_MESSAGING_SERVICE_SID", ""),
         "TWILIO_FROM_NUMBER": env.get("TWILIO_FROM_NUMBER", ""),
         "TWILIO_API_BASE_URL": env.get("TWILIO_API_BASE_URL", ""),  # tests: the fake server
+        # link: the invitation carries a personal link to the web form (Vietnam's senders take no
+        # replies); reply: the survey is a conversation of replies
+        "SMS_MODE": env.get("SMS_MODE", "link"),
         "SMS_LANGUAGE": env.get("SMS_LANGUAGE", "vi"),
         "SMS_TEXTS_FILE": env.get("SMS_TEXTS_FILE", ""),  # JSON {"vi": {key: template}, ...}
         "SMS_QUESTIONS": tuple(

@@ -131,6 +131,8 @@ class UnitReportOut(Schema):
     dissatisfied = fields.Integer()
     complaint_free_ratio = fields.Float(allow_none=True)
     sms = fields.Nested(SmsOut)
+    #: "reply" and "link": invitations sent in the period in that SMS mode and those answered
+    sms_by_mode = fields.Dict(keys=fields.String(), values=fields.Nested(SmsOut))
 
 
 class OfficeReportOut(UnitReportOut):

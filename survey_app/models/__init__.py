@@ -9,6 +9,7 @@ from .dossiers import (
     OptOut,
     PhoneStatus,
     SmsMessage,
+    SmsMode,
 )
 from .offices import Counter, Office, OfficeKind, RankingGroup, Service, office_services
 from .officials import ApiToken, Role, User
@@ -54,6 +55,7 @@ __all__ = [
     "RollupResponse",
     "Service",
     "SmsMessage",
+    "SmsMode",
     "User",
     "UTCDateTime",
     "office_services",

@@ -80,6 +80,14 @@ class InvitationStatus(enum.StrEnum):
     OPTED_OUT = "opted_out"
 
 
+class SmsMode(enum.StrEnum):
+    """How an invitation asks for the rating (SMS_MODE): by replies to the text, or by a personal
+    link to the web form (where the sender cannot receive replies, as in Vietnam)."""
+
+    REPLY = "reply"
+    LINK = "link"
+
+
 _S = InvitationStatus
 #: The allowed moves of InvitationStatus (see its diagram); anything else is ignored.
 INVITATION_TRANSITIONS: dict[InvitationStatus, set[InvitationStatus]] = {
@@ -114,6 +122,8 @@ class Invitation(db.Model):
         str_enum(InvitationStatus, "invitation_status"), default=InvitationStatus.QUEUED
     )
     language: Mapped[str] = mapped_column(String(5), default="vi")
+    # The mode of the text last built for it: set by the SMS worker when it claims the send.
+    mode: Mapped[SmsMode | None] = mapped_column(str_enum(SmsMode, "sms_mode"))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

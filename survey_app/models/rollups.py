@@ -66,7 +66,8 @@ class RollupResponse(db.Model):
 
 
 class RollupDossier(db.Model):
-    """Dossiers returned (by returned_at's day) and SMS invitations sent (by sent_at's day)."""
+    """Dossiers returned (by returned_at's day) and SMS invitations sent (by sent_at's day), with
+    those sent in link mode and, per mode, those answered (by the day they were sent)."""
 
     __tablename__ = "rollup_dossiers"
 
@@ -76,6 +77,9 @@ class RollupDossier(db.Model):
     service_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     returned: Mapped[int] = mapped_column(Integer, default=0)
     sms_sent: Mapped[int] = mapped_column(Integer, default=0)
+    link_sent: Mapped[int] = mapped_column(Integer, default=0)
+    reply_answered: Mapped[int] = mapped_column(Integer, default=0)
+    link_answered: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class RollupDay(db.Model):

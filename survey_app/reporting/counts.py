@@ -44,6 +44,9 @@ RESPONSE_KEYS = ("office_id", "service_id", "channel", "integrity", "probability
 ANSWER_KEYS = RESPONSE_KEYS + ("question_id",)
 VALUE_COUNTS = tuple(f"n{v}" for v in VALUES)  # answers per value, one column each
 DOSSIER_KEYS = ("office_id", "service_id")
+#: Dossiers returned, invitations sent, and per SMS mode those sent in link mode and those
+#: answered (an invitation is counted answered on the day it was sent: a response rate per mode).
+DOSSIER_VALUES = ("returned", "sms_sent", "link_sent", "reply_answered", "link_answered")
 
 
 def _dialect() -> str:
@@ -105,15 +108,18 @@ def raw_answers(start: datetime, end: datetime, day: bool = False):
 
 
 def raw_dossiers(start: datetime, end: datetime, day: bool = False):
-    """Dossiers returned and SMS invitations sent per office and service in [start, end)."""
+    """Dossiers returned and SMS invitations sent (with DOSSIER_VALUES' split by mode) per office
+    and service in [start, end)."""
     dialect = _dialect()
     service = func.coalesce(Dossier.service_id, NOT_STATED)
+    link = Invitation.mode == "link"
+    answered = Invitation.status == "answered"
     returned = select(
         *([local_day(Dossier.returned_at, dialect).label("day")] if day else []),
         Dossier.office_id.label("office_id"),
         service.label("service_id"),
         literal(1).label("returned"),
-        literal(0).label("sms_sent"),
+        *[literal(0).label(name) for name in DOSSIER_VALUES[1:]],
     ).where(Dossier.returned_at >= start, Dossier.returned_at < end)
     sent = (
         select(
@@ -122,6 +128,9 @@ def raw_dossiers(start: datetime, end: datetime, day: bool = False):
             service.label("service_id"),
             literal(0).label("returned"),
             literal(1).label("sms_sent"),
+            case((link, 1), else_=0).label("link_sent"),
+            case((and_(answered, ~link), 1), else_=0).label("reply_answered"),
+            case((and_(answered, link), 1), else_=0).label("link_answered"),
         )
         .join(Dossier, Dossier.id == Invitation.dossier_id)
         .where(Invitation.sent_at >= start, Invitation.sent_at < end)
@@ -130,11 +139,7 @@ def raw_dossiers(start: datetime, end: datetime, day: bool = False):
     keys = [both.c.office_id, both.c.service_id]
     if day:
         keys.insert(0, both.c.day)
-    return select(
-        *keys,
-        func.sum(both.c.returned).label("returned"),
-        func.sum(both.c.sms_sent).label("sms_sent"),
-    ).group_by(*keys)
+    return select(*keys, *[func.sum(both.c[n]).label(n) for n in DOSSIER_VALUES]).group_by(*keys)
 
 
 def _rollup(model, keys, values, tiles):
@@ -196,7 +201,7 @@ def _fetch(stmt, names) -> dict[str, np.ndarray]:
     return {name: np.asarray(col, dtype=float) for name, col in zip(names, columns, strict=True)}
 
 
-_WIDE = ("count", "returned", "sms_sent", *VALUE_COUNTS)  # cast to BigInteger by _typed
+_WIDE = ("count", *DOSSIER_VALUES, *VALUE_COUNTS)  # cast to BigInteger by _typed
 _SEND = {"i4": "int4send", "i8": "int8send", "f8": "float8send"}  # PostgreSQL's binary forms
 
 
@@ -256,7 +261,7 @@ def fetch_counts(
     for name, raw, model, keys, values, extra in (
         ("answers", raw_answers, RollupAnswer, ANSWER_KEYS, VALUE_COUNTS, keep),
         ("responses", raw_responses, RollupResponse, RESPONSE_KEYS, ("count",), ()),
-        ("dossiers", raw_dossiers, RollupDossier, DOSSIER_KEYS, ("returned", "sms_sent"), ()),
+        ("dossiers", raw_dossiers, RollupDossier, DOSSIER_KEYS, DOSSIER_VALUES, ()),
     ):
         fetched = [
             _fetch(_typed(stmt, keys, values, where(extra)), keys + values)

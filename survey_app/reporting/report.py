@@ -253,6 +253,10 @@ def _estimate(params: Params, period: Period, offices, questions, groups, mapper
         "dossiers": np.bincount(off, d["returned"], n_off),
         "sms_sent": np.bincount(off, d["sms_sent"], n_off),
         "sms_answered": sms_all,
+        # per SMS mode: invitations sent in the period and how many of them were answered
+        "sms_link_sent": np.bincount(off, d["link_sent"], n_off),
+        "sms_reply_answered": np.bincount(off, d["reply_answered"], n_off),
+        "sms_link_answered": np.bincount(off, d["link_answered"], n_off),
         "responses": np.bincount(weighted.office, weighted.count, n_off),
         "dissatisfied": _dissatisfied(cells, questions, n_off),
     }

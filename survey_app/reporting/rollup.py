@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..models import Answer, Dossier, Response
+from ..models import Answer, Dossier, Invitation, Response
 from ..models.rollups import (
     DAY,
     MONTH,
@@ -30,6 +30,7 @@ from ..models.rollups import (
 from .counts import (
     ANSWER_KEYS,
     DOSSIER_KEYS,
+    DOSSIER_VALUES,
     RESPONSE_KEYS,
     VALUE_COUNTS,
     raw_answers,
@@ -43,7 +44,7 @@ KEYS = {RollupAnswer: ANSWER_KEYS, RollupResponse: RESPONSE_KEYS, RollupDossier:
 SUMS = {
     RollupAnswer: VALUE_COUNTS,
     RollupResponse: ("count",),
-    RollupDossier: ("returned", "sms_sent"),
+    RollupDossier: DOSSIER_VALUES,
 }
 
 
@@ -249,6 +250,8 @@ def _touched_days(session: Session) -> set[date]:
         elif isinstance(obj, Dossier):
             days.add(_day_of(obj.returned_at))
             days.update(_day_of(v) for v in db.inspect(obj).attrs.returned_at.history.deleted)
+        elif isinstance(obj, Invitation) and db.inspect(obj).attrs.status.history.has_changes():
+            days.add(_day_of(obj.sent_at))  # answered or not: its sent day's rates per mode
         elif isinstance(obj, Answer):
             loaded = obj.__dict__.get("response")
             if loaded is not None:

@@ -87,8 +87,24 @@ def _counts(st: dict, i: int) -> tuple[dict, dict]:
             "answered": int(answered),
             "response_rate": min(answered / sent, 1.0) if sent else None,
         },
+        "sms_by_mode": _sms_by_mode(st, i),
     }
     return before, after
+
+
+def _sms_by_mode(st: dict, i: int) -> dict:
+    """Invitations sent in the period in each SMS mode, and how many of those were answered."""
+    link_sent = st["sms_link_sent"][i]
+    sent = {"reply": st["sms_sent"][i] - link_sent, "link": link_sent}
+    answered = {"reply": st["sms_reply_answered"][i], "link": st["sms_link_answered"][i]}
+    return {
+        mode: {
+            "sent": int(sent[mode]),
+            "answered": int(answered[mode]),
+            "response_rate": answered[mode] / sent[mode] if sent[mode] else None,
+        }
+        for mode in ("reply", "link")
+    }
 
 
 def _entries(blocks: dict, stats: dict, rows: np.ndarray, overall_question) -> list[dict]:

@@ -3,6 +3,7 @@ client, signed webhook posts, and returned dossiers."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -31,10 +32,12 @@ def fake_twilio(fake_server):
     fake_server.reset()
 
 
-def sms_config(database_url: str, base_url: str) -> dict:
-    """The test configuration with Twilio pointed at the fake server and no quiet hours."""
+def sms_config(database_url: str, base_url: str, mode: str = "reply") -> dict:
+    """The test configuration with Twilio pointed at the fake server and no quiet hours; the
+    conversation of replies unless `mode` is link."""
     config = _test_config(database_url)
     config.update(
+        SMS_MODE=mode,
         SMS_PROVIDER="twilio",
         TWILIO_ACCOUNT_SID=ACCOUNT_SID,
         TWILIO_AUTH_TOKEN=AUTH_TOKEN,
@@ -56,11 +59,24 @@ def app_config(database_url, fake_twilio):
     return sms_config(database_url, fake_twilio.base_url)
 
 
+def sid(label: str) -> str:
+    """A MessageSid as Twilio writes them (SM + 32 hex digits), one per label."""
+    return "SM" + hashlib.md5(label.encode()).hexdigest()
+
+
 @pytest.fixture
 def signed_post(client):
-    """POST a form to /sms/... signed as Twilio signs it (against PUBLIC_BASE_URL)."""
+    """POST a form to /sms/... signed as Twilio signs it (against PUBLIC_BASE_URL); the form
+    carries the account's AccountSid, as Twilio's do, unless `account` is False."""
 
-    def post(path: str, params: dict, token: str = AUTH_TOKEN, signed_url: str | None = None):
+    def post(
+        path: str,
+        params: dict,
+        token: str = AUTH_TOKEN,
+        signed_url: str | None = None,
+        account: bool = True,
+    ):
+        params = {"AccountSid": ACCOUNT_SID, **params} if account else dict(params)
         url = signed_url or PUBLIC_BASE_URL + path
         signature = RequestValidator(token).compute_signature(url, params)
         return client.post(path, data=params, headers={"X-Twilio-Signature": signature})
@@ -74,16 +90,10 @@ def reply(signed_post):
     counter = iter(range(1, 10**6))
 
     def send(body: str, sender: str = E164, sid: str | None = None):
-        sid = sid or f"SMin{next(counter):030d}"
+        sid = sid or f"SM{next(counter):032x}"
         response = signed_post(
             "/sms/inbound",
-            {
-                "From": sender,
-                "Body": body,
-                "MessageSid": sid,
-                "AccountSid": ACCOUNT_SID,
-                "To": "+15005550006",
-            },
+            {"From": sender, "Body": body, "MessageSid": sid, "To": "+15005550006"},
         )
         assert response.status_code == 200, response.data
         return _message_text(response.get_data(as_text=True))

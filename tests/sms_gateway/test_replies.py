@@ -114,6 +114,12 @@ def test_yes_no(reply, value):
         ("TU CHOI", Keyword.STOP),
         ("Từ chối", Keyword.STOP),
         ("START", Keyword.START),
+        ("DK", Keyword.START),
+        ("ĐK", Keyword.START),
+        ("dk.", Keyword.START),
+        ("Đăng ký", Keyword.START),
+        ("BAT DAU", Keyword.START),
+        ("bắt đầu", Keyword.START),
         ("HELP", Keyword.HELP),
         ("HD", Keyword.HELP),
         ("hướng dẫn", Keyword.HELP),
@@ -252,3 +258,37 @@ def test_text_without_digits_or_rating_words_has_no_rating(reply):
     }
     if not vocabulary & set(folded):
         assert parse_rating(reply) is None
+
+
+def test_opt_in_words_cannot_be_read_as_an_answer():
+    from sms_gateway.replies import _KEYWORDS
+
+    for word in _KEYWORDS[Keyword.START] | _KEYWORDS[Keyword.STOP] | _KEYWORDS[Keyword.HELP]:
+        assert parse_rating(word) is None, word
+        assert parse_yes_no(word) is None, word
+        assert parse_rating(word.upper()) is None and parse_yes_no(word.upper()) is None
+
+
+def test_the_stop_text_names_an_opt_in_word(app):
+    from sms_gateway.texts import text
+
+    for language in ("vi", "en"):
+        said = text("stop", language)
+        assert any(keyword(w) == Keyword.START for w in said.replace(".", " ").split()), said
+    assert "DK" in text("stop", "vi")
+
+
+def test_a_misunderstood_reply_moves_on_and_keeps_its_words():
+    questions = [
+        SmsQuestion("overall", QuestionKind.LIKERT5),
+        SmsQuestion("extra_payment", QuestionKind.YES_NO),
+    ]
+    with Flask(__name__).app_context():
+        first = advance(questions, 0, 0, "Cán bộ nhiệt tình", "vi")
+        assert (first.status, first.step, first.retries) == (ConversationStatus.ACTIVE, 0, 1)
+        assert first.comment == "Cán bộ nhiệt tình" and first.answer is None
+        second = advance(questions, 0, 1, "  rất   nhanh ", "vi")
+        assert (second.status, second.step, second.retries) == (ConversationStatus.ACTIVE, 1, 0)
+        assert second.comment == "rất   nhanh" and "CO hoac KHONG" in second.reply
+        last = advance(questions, 1, 1, "???", "vi")
+        assert (last.status, last.step, last.comment) == (ConversationStatus.COMPLETED, 2, None)

@@ -244,3 +244,170 @@ def test_worker_warns_when_the_lease_is_shorter_than_a_batch(app, db, monkeypatc
     assert warnings and warnings[0].startswith(
         "SMS_SEND_LEASE_SECONDS=10.0 is not above the slowest batch (12.5 s: 100 texts"
     )
+
+
+#: Twilio's own error texts, which quote the number (as the API and its client library give them).
+TWILIO_TEXTS = [
+    (21211, "The 'To' number {e164} is not a valid phone number."),
+    (21211, "The 'To' number {local} is not a valid phone number."),
+    (21614, "To number: {e164}, is not a mobile number"),
+    (
+        21408,
+        "Permission to send an SMS has not been enabled for the region indicated by the "
+        "'To' number: {e164}.",
+    ),
+    (
+        21612,
+        "The 'To' phone number: {spaced}, is not currently reachable using the 'From' phone "
+        "number: +1 (500) 555-0006 via SMS.",
+    ),
+]
+
+
+@pytest.mark.parametrize("code, template", TWILIO_TEXTS)
+def test_provider_error_texts_are_stored_without_the_number(
+    db, fake_twilio, queue_invitations, run_worker, code, template
+):
+    queue_invitations(1)
+    local = phone_number(0)  # 0980000000
+    e164 = "+84" + local[1:]
+    spaced = f"+84 {local[1:4]} {local[4:7]} {local[7:]}"
+    fake_twilio.fail_next(("error", code, template.format(e164=e164, local=local, spaced=spaced)))
+    run_worker()
+    [invitation] = _invitations(db)
+    assert invitation.status == S.FAILED and invitation.error_code == str(code)
+    stored = invitation.error_message
+    assert "[phone]" in stored and stored.startswith("Unable to create record: ")
+    digits = "".join(ch for ch in stored if ch.isdigit())
+    assert local[1:] not in digits and "5550006" not in digits
+
+
+def test_retried_error_texts_are_stored_without_the_number(
+    app, db, fake_twilio, queue_invitations, run_worker
+):
+    app.config["SMS_MAX_ATTEMPTS"] = 1
+    queue_invitations(1)
+    fake_twilio.fail_next(429)
+    run_worker()
+    [invitation] = _invitations(db)
+    assert invitation.status == S.FAILED
+    assert invitation.error_message.startswith("gave up after 1 attempts: ")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("The 'To' number +84912345678 is not valid.", "The 'To' number [phone] is not valid."),
+        ("number 0912345678, again", "number [phone], again"),
+        ("number 0912 345 678.", "number [phone]."),
+        ("number 0912.345.678", "number [phone]"),
+        ("(+84) 912-345-678 failed", "[phone] failed"),
+        ("+1 (555) 867-5310", "[phone]"),
+        ("to:84912345678", "to:[phone]"),
+        ("Twilio error 21211 (HTTP 400)", "Twilio error 21211 (HTTP 400)"),
+        (
+            "see https://www.twilio.com/docs/errors/21211",
+            "see https://www.twilio.com/docs/errors/21211",
+        ),
+        (
+            "message SM0123456789abcdef0123456789abcdef",
+            "message SM0123456789abcdef0123456789abcdef",
+        ),
+        ("gave up after 5 attempts: HTTP 429", "gave up after 5 attempts: HTTP 429"),
+        ("", ""),
+        (None, None),
+    ],
+)
+def test_without_phone_numbers(text, expected):
+    from sms_gateway.providers import without_phone_numbers
+
+    assert without_phone_numbers(text) == expected
+
+
+# --- `flask sms worker --once` says why it sent nothing ------------------------------------------
+def _worker_cli(app) -> list[str]:
+    result = app.test_cli_runner().invoke(args=["sms", "worker", "--once"])
+    assert result.exit_code == 0, result.output
+    return result.output.strip().splitlines()
+
+
+def test_worker_cli_explains_quiet_hours_and_when_sending_resumes(
+    app, db, fake_twilio, queue_invitations
+):
+    from zoneinfo import ZoneInfo
+
+    import time_machine
+
+    app.config.update(SMS_QUIET_START=21, SMS_QUIET_END=7)
+    queue_invitations(2)
+    make_due(db)
+    day = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date() + timedelta(days=1)
+    night = datetime(day.year, day.month, day.day, 22, 30, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    with time_machine.travel(night, tick=True):
+        lines = _worker_cli(app)
+    morning = day + timedelta(days=1)
+    assert lines == [
+        "quiet hours (21:00-07:00 Asia/Ho_Chi_Minh): nothing is sent now; sending resumes at "
+        f"07:00 on {morning.isoformat()} (Asia/Ho_Chi_Minh); 2 queued, the next due at "
+        f"{_local(db)}",
+        "sent 0",
+    ]
+    assert fake_twilio.messages == []
+
+
+def _local(db) -> str:
+    from zoneinfo import ZoneInfo
+
+    first = min(i.next_attempt_at for i in _invitations(db))
+    return first.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).strftime(
+        "%H:%M on %Y-%m-%d (Asia/Ho_Chi_Minh)"
+    )
+
+
+def test_worker_cli_explains_nothing_due(app, db, fake_twilio, queue_invitations):
+    assert _worker_cli(app) == ["nothing was due: no invitation is queued", "sent 0"]
+    queue_invitations(1)
+    from sqlalchemy import update
+
+    later = datetime.now(UTC) + timedelta(hours=2)
+    db.session.execute(update(Invitation).values(next_attempt_at=later))
+    db.session.commit()
+    assert _worker_cli(app) == [
+        f"nothing was due: 1 queued, the next due at {_local(db)}",
+        "sent 0",
+    ]
+
+
+def test_worker_cli_explains_opted_out_and_failed(app, db, fake_twilio, queue_invitations):
+    from survey_app.protection import normalize_phone, phone_hash
+
+    queue_invitations(4)
+    for i in (0, 1):
+        e164 = normalize_phone(phone_number(i))[0]
+        db.session.add(OptOut(phone_hash=phone_hash(e164), source="keyword"))
+    db.session.commit()
+    fake_twilio.fail_next(("error", 21211), 429)
+    lines = _worker_cli(app)
+    assert lines == [
+        "not sent: 1 failed permanently (see the invitations' error codes); "
+        "2 skipped: the number opted out; "
+        "1 will be retried later (a transient provider error)",
+        "sent 0",
+    ]
+    # everything sent: nothing to explain
+    make_due(db)
+    assert _worker_cli(app) == ["sent 1"]
+
+
+def test_a_batch_claims_no_more_than_its_limit(db, queue_invitations):
+    """On PostgreSQL the due rows are picked once: as an IN (subquery) the planner re-ran the
+    subquery per updated row, SKIP LOCKED passed over the rows just claimed, and claim_batch(1)
+    took every queued invitation."""
+    from sms_gateway.outbox import claim_batch
+
+    queue_invitations(5)
+    assert len(claim_batch(1)) == 1
+    assert len(claim_batch(3)) == 3
+    assert len(claim_batch(3)) == 1
+    statuses = [i.status for i in _invitations(db)]
+    assert statuses == [S.SENDING] * 5
