@@ -28,7 +28,9 @@ def add_responses(db, office, questionnaire, n, level, *, seed=0, day=10, commen
         )
         good = rng.random(len(likert)) < level
         values = np.where(good, rng.integers(4, 6, len(likert)), rng.integers(1, 4, len(likert)))
-        r.answers = [Answer(question_id=q.id, value=int(v)) for q, v in zip(likert, values)]
+        r.answers = [
+            Answer(question_id=q.id, value=int(v)) for q, v in zip(likert, values, strict=True)
+        ]
         r.answers += [Answer(question_id=q.id, value=int(rng.random() < 0.2)) for q in yes_no]
         if i < comments:
             r.answers.append(Answer(question_id=text.id, text=f"{office.code} góp ý {i}"))

@@ -29,7 +29,7 @@ def province(db, make_office, questionnaire):
     offices["D"] = make_office("D", "Sở Y tế")
     offices["E"] = make_office("E", "Huyện E", kind=OfficeKind.DISTRICT, group="districts")
     offices["U"] = make_office("U", "Ban quản lý U", kind=OfficeKind.OTHER, group=None)
-    for i, (code, level) in enumerate(zip("ABCDEU", (0.9, 0.5, 0.7, 0.6, 0.8, 0.4))):
+    for i, (code, level) in enumerate(zip("ABCDEU", (0.9, 0.5, 0.7, 0.6, 0.8, 0.4), strict=True)):
         add_responses(db, offices[code], questionnaire, 40, level, seed=i, comments=2)
     return offices
 
