@@ -103,6 +103,7 @@ class _Gates:
         self.group_of = np.array([full.groups.index(o["group"]) for o in full.offices], np.int64)
         self.outside = np.array([o["id"] not in scope for o in full.offices], dtype=bool)
         self.given = self._enough(np.asarray(full.current.stats["responses"]) > 0)
+        self._allowed: dict[tuple[str, str], np.ndarray] = {}
 
     def _enough(self, mask: np.ndarray) -> np.ndarray:
         """Per group: whether at least MIN_OUTSIDE outside offices satisfy ``mask``."""
@@ -123,8 +124,11 @@ class _Gates:
 
     def allowed(self, measure: str, kind: str) -> np.ndarray:
         """Per office row of the full report: whether its ``kind`` of comparison may be shown."""
-        group_ok = self.given & self._enough(self._taking_part(measure, kind))
-        return group_ok[self.group_of]
+        key = (measure, kind)
+        if key not in self._allowed:  # asked once per office and field: computed once
+            group_ok = self.given & self._enough(self._taking_part(measure, kind))
+            self._allowed[key] = group_ok[self.group_of]
+        return self._allowed[key]
 
     def benchmark(self, name: str) -> dict:
         """The group's benchmark entry: its estimates' values and intervals, or why not."""
