@@ -1,20 +1,34 @@
 # Two commands do everything on a fresh machine with Python 3.11 and make:
 #   make demo   - virtualenv, install, migrate a SQLite database in instance/, seed a demo province, serve
 #   make test   - virtualenv, install the dev extra, ruff check and format --check, pytest (SQLite; PostgreSQL too with TEST_DATABASE_URL)
+# Both install the exact versions of requirements-dev.lock (hashes checked); `make lock` refreshes
+# the lock files after a change to pyproject.toml, `make lock UPGRADE=1` moves every pin to the newest.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 5000
+LOCK     := requirements.lock
+DEV_LOCK := requirements-dev.lock
+# One resolution for every platform, for Python 3.11 and later (requires-python), with hashes
+COMPILE  := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 \
+            --generate-hashes --quiet $(if $(UPGRADE),--upgrade)
 export FLASK_APP := survey_app
 
-.PHONY: demo test lint serve bench clean
+.PHONY: demo test lint serve bench clean lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(DEV_LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# The dev lock first (runtime and dev extra), then the runtime lock within its pins, so that
+# production runs the versions the tests passed with. Existing pins are kept unless UPGRADE=1.
+lock: $(STAMP)
+	$(COMPILE) --extra dev -o $(DEV_LOCK)
+	$(COMPILE) --constraint $(DEV_LOCK) -o $(LOCK)
 
 demo: $(STAMP)
 	$(BIN)/flask db upgrade

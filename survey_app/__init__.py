@@ -30,6 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import (
         errors,
         models,  # noqa: F401  (registers the tables on the metadata)
+        security,
     )
     from .extensions import (
         SignedCookieSessions,
@@ -45,6 +46,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.session_interface = SignedCookieSessions()
     errors.init_app(app)  # first: its NUL check runs before anything looks a name up
+    security.init_app(app)  # headers on every response, JSON nesting refused
     db.init_app(app)
     with app.app_context():
         for engine in db.engines.values():

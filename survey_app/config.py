@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import os
 import secrets
+from collections import Counter
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
@@ -13,6 +17,11 @@ DEV_SECRET_KEY = "dev-not-secret"
 
 #: Settings that must come from the environment in production.
 PRODUCTION_SECRETS = ("SECRET_KEY", "PHONE_ENCRYPTION_KEY", "PHONE_HASH_KEY", "PUBLIC_BASE_URL")
+#: What MSCORE_ENV may be; anything else (`Production`, `prod`) refuses to start.
+ENVIRONMENTS = ("development", "test", "production")
+#: A secret must look like at least this many bits of randomness (a 32-byte random key in hex
+#: or base64 shows 120-250; 32 times the same character shows 0).
+MIN_SECRET_BITS = 96
 
 
 class ConfigError(RuntimeError):
@@ -33,7 +42,13 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
     """Build the Flask config from environment variables, with development defaults."""
     env = os.environ if environ is None else environ
     instance = Path(instance_path)
-    is_production = env.get("MSCORE_ENV", "development") == "production"
+    environment = env.get("MSCORE_ENV", "development")
+    if environment not in ENVIRONMENTS:
+        raise ConfigError(
+            f"MSCORE_ENV={environment!r} is not one of {', '.join(ENVIRONMENTS)}: mscore refuses "
+            "to start rather than guess (a production server must not start in development mode)"
+        )
+    is_production = environment == "production"
     database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'mscore.sqlite'}"
     if database_url.startswith("postgres://"):  # Heroku-style URL; SQLAlchemy wants the dialect
         database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
@@ -41,12 +56,16 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
         database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
 
     config = {
-        "MSCORE_ENV": "production" if is_production else "development",
+        "MSCORE_ENV": environment,
+        # As Flask reads FLASK_DEBUG; production refuses to run with it (the debugger runs code)
+        "DEBUG": env.get("FLASK_DEBUG", "").lower() not in ("", "0", "false", "no"),
         "SECRET_KEY": env.get("SECRET_KEY") or ("" if is_production else DEV_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": database_url,
         # PostgreSQL connections idle longer than this are checked before use (extensions.py)
         "DB_PING_AFTER_IDLE_SECONDS": float(env.get("DB_PING_AFTER_IDLE_SECONDS", "1")),
-        "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        "PUBLIC_BASE_URL": (
+            env.get("PUBLIC_BASE_URL") or ("" if is_production else "http://127.0.0.1:5000")
+        ).rstrip("/"),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI")
         or env.get("REDIS_URL")
         or "memory://",
@@ -126,28 +145,76 @@ def slowest_batch_seconds(config) -> float:
     return rounds * config["SMS_PROVIDER_TIMEOUT"]
 
 
-def check_production(config: dict) -> None:
-    """Refuse to run in production with a missing or development secret."""
-    if config.get("MSCORE_ENV") != "production":
-        return
+def secret_bits(secret: str) -> float:
+    """How many bits of randomness a secret shows: its length times the Shannon entropy of its
+    characters (an estimate from the secret itself; repeated or few characters score low)."""
+    if not secret:
+        return 0.0
+    counts = Counter(secret).values()
+    n = len(secret)
+    return n * -sum(c / n * math.log2(c / n) for c in counts)
+
+
+def weak_fernet_key(key: str) -> str | None:
+    """Why a Fernet key is unusable or weak (None when it is fine)."""
+    try:
+        raw = base64.urlsafe_b64decode(key.encode())
+        if len(raw) != 32:
+            raise ValueError
+    except (ValueError, binascii.Error):
+        return "is not a Fernet key (32 url-safe base64 bytes)"
+    # 32 random bytes hold ~30 distinct values; fewer than 16 is a made-up key (all zeros, …)
+    if len(set(raw)) < 16 or raw[:16] == raw[16:]:
+        return "is a weak Fernet key (e.g. all zeros): make one with Fernet.generate_key()"
+    return None
+
+
+def _production_problems(config: dict) -> list[str]:
     problems = [f"{name} is not set" for name in PRODUCTION_SECRETS if not config.get(name)]
-    if config.get("SECRET_KEY") == DEV_SECRET_KEY:
+    secret = config.get("SECRET_KEY") or ""
+    if secret == DEV_SECRET_KEY:
         problems.append("SECRET_KEY is the development value")
-    elif config.get("SECRET_KEY") and len(config["SECRET_KEY"]) < 32:
+    elif secret and len(secret) < 32:
         problems.append("SECRET_KEY is shorter than 32 characters")
+    elif secret and secret_bits(secret) < MIN_SECRET_BITS:
+        problems.append("SECRET_KEY is weak (too few different characters: use a random value)")
     if config.get("PHONE_ENCRYPTION_KEY"):
-        try:
-            Fernet(config["PHONE_ENCRYPTION_KEY"])
-        except ValueError:
-            problems.append("PHONE_ENCRYPTION_KEY is not a Fernet key (32 url-safe base64 bytes)")
-    if config.get("PHONE_HASH_KEY") and len(config["PHONE_HASH_KEY"]) < 32:
+        why = weak_fernet_key(config["PHONE_ENCRYPTION_KEY"])
+        if why:
+            problems.append(f"PHONE_ENCRYPTION_KEY {why}")
+    hash_key = config.get("PHONE_HASH_KEY") or ""
+    if hash_key and len(hash_key) < 32:
         problems.append("PHONE_HASH_KEY is shorter than 32 characters")
+    elif hash_key and secret_bits(hash_key) < MIN_SECRET_BITS:
+        problems.append("PHONE_HASH_KEY is weak (too few different characters)")
+    if hash_key and hash_key == secret:
+        problems.append("PHONE_HASH_KEY equals SECRET_KEY (each secret must be its own)")
+    if config.get("PHONE_ENCRYPTION_KEY") and config["PHONE_ENCRYPTION_KEY"] == secret:
+        problems.append("PHONE_ENCRYPTION_KEY equals SECRET_KEY (each secret must be its own)")
+    base = config.get("PUBLIC_BASE_URL") or ""
+    if base:
+        parts = urlsplit(base)
+        if parts.scheme != "https" or not parts.hostname:
+            problems.append("PUBLIC_BASE_URL must be an https:// address")
+    if config.get("DEBUG"):
+        problems.append("FLASK_DEBUG is on (the debugger would let anyone run code)")
     if config.get("SQLALCHEMY_DATABASE_URI", "").startswith("sqlite"):
         problems.append("DATABASE_URL is not set (SQLite is for development only)")
     if config.get("RATELIMIT_STORAGE_URI") == "memory://":
         problems.append("RATELIMIT_STORAGE_URI is not set (in-memory limits are per process)")
     if config.get("SMS_PROVIDER") == "twilio" and not config.get("TWILIO_AUTH_TOKEN"):
         problems.append("TWILIO_AUTH_TOKEN is not set while SMS_PROVIDER=twilio")
+    return problems
+
+
+def check_production(config: dict) -> None:
+    """Refuse to run in production with a missing, weak or development secret, or any setting
+    that is unsafe there; the message names every problem."""
+    if config.get("MSCORE_ENV") not in ENVIRONMENTS:
+        raise ConfigError(f"MSCORE_ENV must be one of {', '.join(ENVIRONMENTS)}")
+    if config.get("MSCORE_ENV") != "production":
+        return
+    problems = _production_problems(config)
     if problems:
         raise ConfigError(
             "mscore refuses to start with MSCORE_ENV=production: "

@@ -231,7 +231,7 @@ def comments(document: dict, include_flagged: bool, limit: int):
         .where(
             Answer.text.is_not(None), Response.submitted_at >= start, Response.submitted_at < end
         )
-        .order_by(Response.submitted_at.desc())
+        .order_by(Response.submitted_at.desc(), Answer.response_id.desc())  # ties: a fixed order
         .limit(limit)
     )
     if not include_flagged:

@@ -35,10 +35,23 @@ def _date(_ctx, param, value):
 )
 @click.option("--compare/--no-compare", default=False, help="Add the change on the last period.")
 @click.option("--include-flagged", is_flag=True, help="Count flagged and excluded responses.")
+@click.option(
+    "--office",
+    "office_code",
+    help="The report as this office's manager gets it: its offices only, comparisons with "
+    "their groups under disclosure control.",
+)
 @with_appcontext
-def report_command(start, end, group, fmt, out, level, method, compare, include_flagged):
+def report_command(
+    start, end, group, fmt, out, level, method, compare, include_flagged, office_code
+):
     """Write the satisfaction report of a period (local dates, both included) to a file."""
+    from sqlalchemy import select
+
+    from .api.reports import subtree
     from .exports import write_export
+    from .extensions import db
+    from .models import Office
     from .reporting.periods import Period
     from .reporting.report import Params
 
@@ -46,21 +59,28 @@ def report_command(start, end, group, fmt, out, level, method, compare, include_
         raise click.BadParameter("--to is before --from", param_hint="--to")
     if not 0 < level < 1:
         raise click.BadParameter("the level must be inside (0, 1)", param_hint="--level")
+    scope = None
+    if office_code:
+        office = db.session.scalar(select(Office).where(Office.code == office_code))
+        if office is None:
+            raise click.BadParameter(f"no office with code {office_code!r}", param_hint="--office")
+        scope = frozenset(subtree(office.id))
     params = Params(
         Period(start, end),
         group=group,
+        visible=scope,
         level=level,
         method=method,
         compare=compare,
         include_flagged=include_flagged,
+        scope=scope,
     )
     started = time.perf_counter()
     if fmt == "json":
-        from .reporting.report import build_report
-        from .reporting.tables import report_json
+        from .reporting.documents import satisfaction_document
 
         with open(out, "w", encoding="utf-8") as handle:
-            json.dump(report_json(build_report(params)), handle, ensure_ascii=False)
+            json.dump(satisfaction_document(params), handle, ensure_ascii=False)
     else:
         with open(out, "wb") as handle:
             write_export(params, fmt, handle)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from flask import g
 from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Office
 from . import bp
-from .auth import office_ids_in_scope, require_scope
 from .report_schemas import OfficeOut
-from .reports import REPORTS_READ
+from .reports import REPORTS_READ, authenticate
 
 
 def hierarchy(scope: set[int] | None) -> list[dict]:
@@ -53,9 +51,8 @@ def hierarchy(scope: set[int] | None) -> list[dict]:
 
 
 @bp.get("/offices")
-@require_scope(REPORTS_READ)
 def list_offices():
     """The offices in scope, parents before children, each with its parent's code and depth."""
-    offices = OfficeOut(many=True).dump(hierarchy(office_ids_in_scope(g.api_token)))
+    offices = OfficeOut(many=True).dump(hierarchy(authenticate(REPORTS_READ)))
     db.session.commit()
     return {"offices": offices}

@@ -120,6 +120,7 @@ def spec() -> dict:
         rs.QuestionOut,
         rs.OfficeReportOut,
         rs.GroupReportOut,
+        rs.DisclosureOut,
         rs.EstimateOut,
         rs.BandOut,
         rs.EbOut,

@@ -59,7 +59,7 @@ class ResponsesQueryIn(Schema):
     end = fields.Date(data_key="to", load_default=None, validate=DATES)
     office = fields.String(validate=validate.Length(1, 32), load_default=None)
     channel = fields.String(validate=validate.OneOf(CHANNELS), load_default=None)
-    cursor = fields.String(validate=validate.Length(1, 100), load_default=None)
+    cursor = fields.String(validate=validate.Length(1, 200), load_default=None)
     limit = fields.Integer(validate=validate.Range(1, 500), load_default=100)
 
 
@@ -101,7 +101,8 @@ class EstimateOut(BandOut):
     par_points = fields.Nested(BandOut)
     change = fields.Nested(ChangeOut)
     tier = fields.String(
-        validate=validate.OneOf(("above", "indistinguishable", "below", "unreliable"))
+        validate=validate.OneOf(("above", "indistinguishable", "below", "unreliable")),
+        allow_none=True,  # withheld from a scoped caller (disclosure control)
     )
     rank = fields.Integer(allow_none=True)
     rank_low = fields.Integer(allow_none=True)
@@ -147,10 +148,23 @@ class OfficeReportOut(UnitReportOut):
 
 
 class GroupReportOut(UnitReportOut):
-    """A ranking group's totals."""
+    """A ranking group's totals; for a scoped caller only its benchmark (value and interval of
+    its index, elements and overall question), or null where withheld."""
 
     group = fields.String()
     offices = fields.Integer()
+    index = fields.Nested(EstimateOut, allow_none=True)
+    elements = fields.Dict(keys=fields.String(), values=fields.Nested(EstimateOut, allow_none=True))
+    benchmark = fields.String(validate=validate.OneOf(("given", "withheld")))
+    reason = fields.String(allow_none=True)
+
+
+class DisclosureOut(Schema):
+    """Present for a scoped caller: the rule that withheld comparisons (null values)."""
+
+    scoped = fields.Boolean()
+    min_outside_offices = fields.Integer()
+    rule = fields.Dict(keys=fields.String(), values=fields.String())
 
 
 class PeriodOut(Schema):
@@ -183,6 +197,7 @@ class SatisfactionReportOut(Schema):
     offices = fields.List(fields.Nested(OfficeReportOut))
     groups = fields.List(fields.Nested(GroupReportOut))
     breakdowns = fields.Dict()
+    disclosure = fields.Nested(DisclosureOut)
 
 
 class OfficeOut(Schema):
@@ -201,7 +216,8 @@ class OfficeOut(Schema):
 class ResponseOut(Schema):
     """A response with its answers by question code; never a phone number or a device hash."""
 
-    id = fields.Integer()
+    #: A keyed hash of the response's database id: stable, but counts nothing.
+    id = fields.String()
     office_code = fields.String()
     counter_code = fields.String(allow_none=True)
     service_code = fields.String(allow_none=True)

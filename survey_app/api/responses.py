@@ -4,15 +4,24 @@ The cursor is the last response id served. Ids only grow, so a response stored a
 read lands after the cursor: walking the pages never skips or repeats one. A response younger
 than RESPONSES_SETTLE_SECONDS is held back (with everything after it) so that a transaction
 still committing a smaller id cannot be overtaken. Phone numbers and device hashes never leave.
+
+Database ids are numbered across all offices, so the gaps between one office's ids would count
+the responses of every other office: a caller limited to some offices could learn them. So no
+id leaves in clear: a response is named by a keyed hash of its id, and the cursor is encrypted
+(Fernet, with a key derived from SECRET_KEY; keys in SECRET_KEY_FALLBACKS are still read).
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
+import hashlib
+import hmac
 from datetime import timedelta
 
-from flask import current_app, g
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
 from sqlalchemy import select
 
 from ..errors import json_error
@@ -20,32 +29,70 @@ from ..extensions import db
 from ..models import Answer, Counter, Office, Question, Response, Service, utcnow
 from ..reporting.periods import day_start
 from . import bp
-from .auth import office_ids_in_scope, require_scope
 from .report_schemas import ResponseOut, ResponsesQueryIn
-from .reports import RESPONSES_READ, QueryError, load_query, visible_offices
+from .reports import RESPONSES_READ, QueryError, authenticate, load_query, visible_offices
+
+#: responses.id is a 32-bit INTEGER: a larger number compared with it fails in PostgreSQL.
+MAX_ID = 2**31 - 1
+CURSOR_PREFIX = "r2:"
+
+
+def _derived_key(secret: str, purpose: bytes) -> bytes:
+    """A 32-byte key for one purpose, derived from a secret with HKDF-SHA256."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(
+        secret.encode()
+    )
+
+
+def _secrets() -> list[str]:
+    config = current_app.config
+    return [config["SECRET_KEY"], *(config.get("SECRET_KEY_FALLBACKS") or ())]
+
+
+def _cursor_cipher() -> MultiFernet:
+    return MultiFernet(
+        [
+            Fernet(base64.urlsafe_b64encode(_derived_key(s, b"mscore responses cursor")))
+            for s in _secrets()
+        ]
+    )
+
+
+def response_key(response_id: int) -> str:
+    """The public name of a response: a keyed hash of its id (16 characters, 96 bits)."""
+    key = _derived_key(current_app.config["SECRET_KEY"], b"mscore response id")
+    digest = hmac.new(key, str(response_id).encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:12]).decode()
 
 
 def encode_cursor(last_id: int) -> str:
-    """An opaque cursor for the page after ``last_id``."""
-    return base64.urlsafe_b64encode(f"r1:{last_id}".encode()).decode().rstrip("=")
+    """An opaque, encrypted cursor for the page after ``last_id``."""
+    return _cursor_cipher().encrypt(f"{CURSOR_PREFIX}{last_id}".encode()).decode()
+
+
+def _bad_cursor(cursor: str) -> QueryError:
+    return QueryError(
+        json_error(
+            400, "bad_cursor", "the cursor is not one this API gave", {"cursor": cursor[:100]}
+        )
+    )
 
 
 def decode_cursor(cursor: str | None) -> int:
-    """The last id served before this cursor (0 for none); 400 when it was not ours."""
+    """The last id served before this cursor (0 for none); 400 when it was not ours or names
+    an id no response can have."""
     if not cursor:
         return 0
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, number = text.partition(":")
-        if prefix != "r1" or not number.isdigit() or len(number) > 18:
-            raise ValueError
-        return int(number)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise QueryError(
-            json_error(
-                400, "bad_cursor", "the cursor is not one this API gave", {"cursor": cursor[:100]}
-            )
-        ) from None
+        text = _cursor_cipher().decrypt(cursor.encode()).decode()
+    except (InvalidToken, UnicodeError):
+        raise _bad_cursor(cursor) from None
+    number = text.removeprefix(CURSOR_PREFIX)
+    if not text.startswith(CURSOR_PREFIX) or not number.isdigit() or len(number) > 12:
+        raise _bad_cursor(cursor)
+    if int(number) > MAX_ID:
+        raise _bad_cursor(cursor)
+    return int(number)
 
 
 def _page(query: dict, visible, after: int) -> list:
@@ -81,11 +128,11 @@ def _page(query: dict, visible, after: int) -> list:
 
 
 @bp.get("/responses")
-@require_scope(RESPONSES_READ)
 def list_responses():
     """A page of responses (oldest first) with answers by question code and the comment."""
+    scope = authenticate(RESPONSES_READ)
     query = load_query(ResponsesQueryIn())
-    visible = visible_offices(office_ids_in_scope(g.api_token), query["office"])
+    visible = visible_offices(scope, query["office"])
     after = decode_cursor(query["cursor"])
     rows = _page(query, visible, after)
     more = len(rows) > query["limit"]
@@ -108,7 +155,7 @@ def list_responses():
                 answers[rid]["comment"] = text
     page = [
         {
-            "id": r.id,
+            "id": response_key(r.id),
             "office_code": r.office_code,
             "counter_code": r.counter_code,
             "service_code": r.service_code,

@@ -1,5 +1,6 @@
 """The data model (DESIGN.md section 3); import models from here."""
 
+from .audit import AuditEvent
 from .dossiers import (
     Conversation,
     ConversationStatus,
@@ -30,6 +31,7 @@ __all__ = [
     "SIPAS_ELEMENTS",
     "Answer",
     "ApiToken",
+    "AuditEvent",
     "Channel",
     "Conversation",
     "ConversationStatus",

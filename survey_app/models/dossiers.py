@@ -116,7 +116,8 @@ class Invitation(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id"), unique=True)
     office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
-    phone_hash: Mapped[str] = mapped_column(String(64), index=True)
+    # Emptied when the dossier's contact data are purged or erased (privacy.py)
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     sampling_probability: Mapped[float] = mapped_column(Float)
     status: Mapped[InvitationStatus] = mapped_column(
         str_enum(InvitationStatus, "invitation_status"), default=InvitationStatus.QUEUED
@@ -165,7 +166,7 @@ class Conversation(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id"), unique=True)
     response_id: Mapped[int | None] = mapped_column(ForeignKey("responses.id"))
-    phone_hash: Mapped[str] = mapped_column(String(64), index=True)
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)  # purged: empty
     step: Mapped[int] = mapped_column(Integer, default=0)
     retries: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[ConversationStatus] = mapped_column(

@@ -1,13 +1,23 @@
-"""The satisfaction report as documents: the JSON the API, the downloads and the CLI give."""
+"""The satisfaction report as documents: the JSON the API, the downloads and the CLI give.
+
+A caller limited to some offices (``Params.scope`` set) gets its offices only, with the
+comparisons with its group under disclosure control (disclosure.py); every format is made from
+these documents, so each inherits it.
+"""
 
 from __future__ import annotations
 
+import orjson
+
+from .disclosure import scoped_document
 from .report import Params, build_report
 from .tables import breakdown_rows, report_json, report_text
 
 
 def satisfaction_document(params: Params, breakdowns: bool = False) -> dict:
     """The satisfaction report JSON (with breakdowns by service and channel when asked)."""
+    if params.scope is not None:
+        return scoped_document(params, breakdowns)
     report = build_report(params)
     document = report_json(report)
     if breakdowns:
@@ -18,6 +28,12 @@ def satisfaction_document(params: Params, breakdowns: bool = False) -> dict:
 def satisfaction_text(params: Params, breakdowns: bool = False) -> str:
     """:func:`satisfaction_document` as JSON text, written without building its dicts; without
     the per-question estimates unless ``params.questions``."""
+    if params.scope is not None:  # a few offices: the dicts are small
+        document = scoped_document(params, breakdowns)
+        if not params.questions:
+            for entry in document["offices"]:
+                entry.pop("questions", None)
+        return orjson.dumps(document).decode()
     report = build_report(params)
     return report_text(
         report,

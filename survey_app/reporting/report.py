@@ -39,6 +39,9 @@ class Params:
     breakdowns: bool = True  # the overall question per office × service and × channel
     questions: bool = True  # per question the EB estimates, tiers and changes too (not only the
     #                         estimates the indices are made of)
+    scope: frozenset[int] | None = None  # offices the caller may see; None: every office
+    #                                      (set: documents.py applies disclosure control)
+    universe: frozenset[int] | None = None  # only these offices are computed over; None: all
 
 
 @dataclass
@@ -103,8 +106,9 @@ def _questions() -> list[dict]:
     return list(by_code.values())
 
 
-def _universe(group: str | None) -> list[dict]:
-    """The offices ranked together: one group's, or all, with their meta data (one query)."""
+def _universe(group: str | None, only: frozenset[int] | None = None) -> list[dict]:
+    """The offices ranked together: one group's, or all (or those of ``only``), with their meta
+    data (one query)."""
     parent = aliased(Office)
     query = (
         select(
@@ -124,6 +128,8 @@ def _universe(group: str | None) -> list[dict]:
         query = query.where(Office.group.is_(None))
     elif group:
         query = query.where(Office.group == group)
+    if only is not None:
+        query = query.where(Office.id.in_(sorted(only)))
     rows = db.session.connection().execute(query).all()
     return [
         {
@@ -155,7 +161,7 @@ def _field_mapper():
 
 def build_report(params: Params) -> Report:
     """Compute the satisfaction report (and the previous period's, with compare)."""
-    offices = _universe(params.group)
+    offices = _universe(params.group, params.universe)
     questions = _questions()
     groups = sorted({o["group"] for o in offices})
     mapper = _field_mapper()
@@ -216,7 +222,9 @@ def _estimate(params: Params, period: Period, offices, questions, groups, mapper
         tiles,
         live,
         integrity=integrity,
-        office_ids=None if params.group is None else office_ids.tolist(),
+        office_ids=None
+        if params.group is None and params.universe is None
+        else office_ids.tolist(),
     )
     for part in counts.values():  # office ids → positions; rows of other offices dropped
         part["office"] = lookup(part["office_id"], office_ids, np.arange(n_off))

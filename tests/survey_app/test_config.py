@@ -1,5 +1,8 @@
 """Configuration comes from the environment; production refuses unsafe settings."""
 
+import base64
+import secrets
+
 import pytest
 from cryptography.fernet import Fernet
 
@@ -8,11 +11,11 @@ from survey_app.config import ConfigError, check_production, load_config
 
 GOOD_PRODUCTION = {
     "MSCORE_ENV": "production",
-    "SECRET_KEY": "x" * 40,
+    "SECRET_KEY": "Zq3v9-Xw7Lr2Tt8bNc5Mk1Hy6Pd4Gf0Sa_Ue",
     "DATABASE_URL": "postgresql://u@db/mscore",
     "PUBLIC_BASE_URL": "https://mscore.example.gov.vn",
     "PHONE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-    "PHONE_HASH_KEY": "h" * 40,
+    "PHONE_HASH_KEY": "p8Rk2Vw-Nd5Lq7Ys1Hc9Jx4Ft6Bm0Gz3Ea_Tu",
     "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
 }
 
@@ -52,6 +55,74 @@ def test_production_accepts_complete_settings(tmp_path):
 def test_production_refuses_missing_or_development_secrets(tmp_path, change, message):
     with pytest.raises(ConfigError, match=message):
         check_production(load_config(str(tmp_path), {**GOOD_PRODUCTION, **change}))
+
+
+ALL_ZERO_FERNET = base64.urlsafe_b64encode(bytes(32)).decode()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"PUBLIC_BASE_URL": ""}, "PUBLIC_BASE_URL is not set"),
+        ({"PUBLIC_BASE_URL": "http://mscore.example.gov.vn"}, "PUBLIC_BASE_URL must be an https"),
+        ({"PUBLIC_BASE_URL": "https://"}, "PUBLIC_BASE_URL must be an https"),
+        ({"FLASK_DEBUG": "1"}, "FLASK_DEBUG is on"),
+        ({"SECRET_KEY": "a" * 32}, "SECRET_KEY is weak"),
+        ({"SECRET_KEY": "ab" * 20}, "SECRET_KEY is weak"),
+        ({"PHONE_ENCRYPTION_KEY": ALL_ZERO_FERNET}, "PHONE_ENCRYPTION_KEY is a weak Fernet key"),
+        (
+            {"PHONE_ENCRYPTION_KEY": base64.urlsafe_b64encode(bytes(range(16)) * 2).decode()},
+            "PHONE_ENCRYPTION_KEY is a weak Fernet key",
+        ),
+        ({"PHONE_HASH_KEY": GOOD_PRODUCTION["SECRET_KEY"]}, "PHONE_HASH_KEY equals SECRET_KEY"),
+        ({"PHONE_HASH_KEY": "h" * 40}, "PHONE_HASH_KEY is weak"),
+    ],
+)
+def test_production_refuses_unsafe_settings(tmp_path, change, message):
+    """Issue 16 §4: each of these started in production; each problem is named."""
+    with pytest.raises(ConfigError, match=message):
+        check_production(load_config(str(tmp_path), {**GOOD_PRODUCTION, **change}))
+
+
+def test_production_names_every_problem_at_once(tmp_path):
+    settings = {**GOOD_PRODUCTION, "SECRET_KEY": "a" * 32, "FLASK_DEBUG": "1"}
+    settings["PUBLIC_BASE_URL"] = "http://mscore.example.gov.vn"
+    with pytest.raises(ConfigError) as error:
+        check_production(load_config(str(tmp_path), settings))
+    for name in ("SECRET_KEY", "FLASK_DEBUG", "PUBLIC_BASE_URL"):
+        assert name in str(error.value)
+
+
+def test_random_secrets_pass_the_strength_check(tmp_path):
+    for _ in range(20):
+        settings = {
+            **GOOD_PRODUCTION,
+            "SECRET_KEY": secrets.token_hex(16),
+            "PHONE_HASH_KEY": secrets.token_urlsafe(32),
+            "PHONE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        }
+        check_production(load_config(str(tmp_path), settings))
+
+
+@pytest.mark.parametrize("value", ["Production", "prod", "PRODUCTION", " production", "staging"])
+def test_an_unknown_environment_refuses_to_start(monkeypatch, tmp_path, value):
+    """`MSCORE_ENV=Production` started in development mode, with the development secret."""
+    monkeypatch.setenv("MSCORE_ENV", value)
+    monkeypatch.setenv("MSCORE_INSTANCE_PATH", str(tmp_path))
+    with pytest.raises(ConfigError, match="MSCORE_ENV"):
+        create_app()
+    assert not (tmp_path / "phone_hash.key").exists()
+
+
+@pytest.mark.parametrize("value", ["development", "test"])
+def test_known_environments_start(tmp_path, value):
+    config = load_config(str(tmp_path), {"MSCORE_ENV": value})
+    assert config["MSCORE_ENV"] == value and config["PUBLIC_BASE_URL"]
+    check_production(config)
+
+
+def test_production_fills_in_no_public_base_url(tmp_path):
+    assert load_config(str(tmp_path), {"MSCORE_ENV": "production"})["PUBLIC_BASE_URL"] == ""
 
 
 def test_create_app_refuses_to_start_in_production_without_secrets(monkeypatch, tmp_path):

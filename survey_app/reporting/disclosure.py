@@ -1,0 +1,218 @@
+"""Disclosure control: what a caller limited to some offices (a scoped token, an office manager)
+may learn from a satisfaction report.
+
+A scoped document is built in two parts, so that no number in it can be computed from a single
+office outside the scope:
+
+1. Everything about the caller's own offices comes from a report computed over those offices
+   alone (``Params.universe``): their counts, estimates, intervals, changes and breakdowns, and
+   the list of questions, cannot depend on any other office, whatever the statistics do.
+2. Comparisons with the caller's ranking group come from the report over the whole group, and
+   only where at least :data:`MIN_OUTSIDE` offices outside the scope take part in them (the
+   threshold rule statistics offices apply to small cells):
+
+   - the group's benchmark (its index, elements and overall question, value and interval only)
+     needs that many outside offices with responses in the period, and with answers to the
+     measure;
+   - an office's rank, rank interval and group size need that many outside offices *ranked*
+     in the measure (an unreliable office is not ranked, so three offices with responses could
+     leave one to be ranked against), its previous rank the same in the previous period;
+   - its tier (above or below the mean of the group's reliable offices) needs that many outside
+     reliable offices, its empirical-Bayes estimate (shrunk toward the group) that many outside
+     offices with answers.
+
+   Anything else is withheld (null), and the document says which rule withheld it. A group made
+   only of offices outside the scope is never shown, nor any count of the group's offices.
+
+What the rule does not stop, and docs/operations.md says so: differences between documents of
+overlapping periods (or with and without flagged responses) of a group whose benchmark is given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ..models.surveys import SIPAS_ELEMENTS
+from .report import Params, Report, build_report
+from .tables import breakdown_rows, report_json
+
+#: Offices outside the scope that a comparison must rest on before it is shown.
+MIN_OUTSIDE = 3
+
+#: Fields of an estimate that compare an office with the other offices of its group.
+RANK_FIELDS = ("rank", "rank_low", "rank_high", "group_size")
+BENCHMARK_BAND = ("value", "low", "high")
+
+RULE = {
+    "en": (
+        f"Comparisons with a ranking group (the group's index, an office's rank, rank interval, "
+        f"group size, tier and empirical-Bayes estimate) are shown only where at least "
+        f"{MIN_OUTSIDE} offices of the group outside your scope take part in them in the period; "
+        f"otherwise they are withheld (small-group disclosure control)."
+    ),
+    "vi": (
+        f"Các so sánh với khối (chỉ số của khối, thứ hạng, khoảng thứ hạng, số đơn vị xếp hạng, "
+        f"nhóm so sánh và ước lượng EB của đơn vị) chỉ được hiển thị khi có ít nhất {MIN_OUTSIDE} "
+        f"đơn vị của khối ngoài phạm vi của bạn tham gia trong kỳ; nếu không, các số này được "
+        f"ẩn (kiểm soát tiết lộ thông tin nhóm nhỏ)."
+    ),
+}
+UNRELIABLE = "unreliable"  # a tier that says only that the office's own estimate is unreliable
+REASON_SMALL_GROUP = "fewer_than_3_outside_offices_with_responses"
+
+
+def scoped_document(params: Params, breakdowns: bool = False) -> dict:
+    """The satisfaction report JSON for a caller limited to ``params.scope``."""
+    scope = params.scope if params.scope is not None else frozenset()
+    visible = scope if params.visible is None else params.visible & scope
+    own = build_report(replace(params, visible=visible, universe=visible))
+    document = report_json(own)
+    if breakdowns:
+        document["breakdowns"] = {n: breakdown_rows(own, n) for n in ("services", "channels")}
+    for office in document["offices"]:  # the hierarchy above the scope is not the caller's
+        if office["parent_code"] is not None and office["parent_code"] not in _codes(own, scope):
+            office["parent_code"] = None
+    full = build_report(replace(params, visible=None, universe=None, scope=None, breakdowns=False))
+    gates = _Gates(full, scope)
+    rows = {o["id"]: i for i, o in enumerate(full.offices)}
+    visible_ids = [o["id"] for o in own.offices if o["id"] in visible]
+    for entry, office_id in zip(document["offices"], visible_ids, strict=True):
+        _compare_office(entry, rows[office_id], gates)
+    groups = sorted({entry["group"] for entry in document["offices"]})
+    document["groups"] = [gates.benchmark(name) for name in groups]
+    document["disclosure"] = {
+        "scoped": True,
+        "min_outside_offices": MIN_OUTSIDE,
+        "rule": RULE,
+    }
+    return document
+
+
+def _codes(report: Report, scope: frozenset[int]) -> set[str]:
+    return {o["code"] for o in report.offices if o["id"] in scope}
+
+
+class _Gates:
+    """Per measure and group, which comparisons rest on enough offices outside the scope."""
+
+    def __init__(self, full: Report, scope: frozenset[int]) -> None:
+        self.full = full
+        self.groups = full.groups
+        self.group_of = np.array([full.groups.index(o["group"]) for o in full.offices], np.int64)
+        self.outside = np.array([o["id"] not in scope for o in full.offices], dtype=bool)
+        self.given = self._enough(np.asarray(full.current.stats["responses"]) > 0)
+        self._allowed: dict[tuple[str, str], np.ndarray] = {}
+
+    def _enough(self, mask: np.ndarray) -> np.ndarray:
+        """Per group: whether at least MIN_OUTSIDE outside offices satisfy ``mask``."""
+        chosen = self.group_of[self.outside & mask]
+        return np.bincount(chosen, minlength=len(self.groups)) >= MIN_OUTSIDE
+
+    def _taking_part(self, measure: str, kind: str) -> np.ndarray:
+        """Per office of the full report: whether it takes part in a kind of comparison."""
+        block = self.full.office_blocks.get(measure) or {}
+        none = np.zeros(len(self.full.offices), dtype=bool)
+        if kind in ("rank", "previous_rank"):  # ranked: a rank that is not NaN
+            return _present(block.get(kind), none)
+        if "value" not in block:
+            return none
+        if kind == "tier":  # the group mean is over reliable offices
+            return np.asarray(block["reliable"], dtype=bool) & _present(block["value"], none)
+        return (np.asarray(block["n"]) > 0) & _present(block["value"], none)  # answered
+
+    def allowed(self, measure: str, kind: str) -> np.ndarray:
+        """Per office row of the full report: whether its ``kind`` of comparison may be shown."""
+        key = (measure, kind)
+        if key not in self._allowed:  # asked once per office and field: computed once
+            group_ok = self.given & self._enough(self._taking_part(measure, kind))
+            self._allowed[key] = group_ok[self.group_of]
+        return self._allowed[key]
+
+    def benchmark(self, name: str) -> dict:
+        """The group's benchmark entry: its estimates' values and intervals, or why not."""
+        g = self.groups.index(name)
+        given = bool(self.given[g])
+        blocks = self.full.group_blocks
+
+        def band(measure):
+            block = blocks.get(measure)
+            if (
+                block is None
+                or not (self.given & self._enough(self._taking_part(measure, "band")))[g]
+            ):
+                return None
+            return {k: _number(block[k][g]) for k in BENCHMARK_BAND}
+
+        oq = self.full.current.overall_question
+        return {
+            "group": name,
+            "benchmark": "given" if given else "withheld",
+            "reason": None if given else REASON_SMALL_GROUP,
+            "index": band("index"),
+            "elements": {str(e): band(str(e)) for e in SIPAS_ELEMENTS},
+            "overall_question": band(oq) if oq else None,
+        }
+
+
+def _compare_office(entry: dict, row: int, gates: _Gates) -> None:
+    """Replace an office entry's comparisons (computed over the scope alone) by the group's,
+    where the rule allows them, or by null."""
+    full = gates.full
+    oq = full.current.overall_question
+    measures = [("index", entry["index"])]
+    measures += [(name, est) for name, est in entry["elements"].items()]
+    measures += [(f"q:{code}", est) for code, est in entry["questions"].items()]
+    if entry.get("overall_question") is not None and oq:
+        measures.append((oq, entry["overall_question"]))
+    for measure, estimate in measures:
+        if estimate is None:
+            continue
+        block = full.office_blocks.get(measure, {})
+
+        def shown(kind, key, _block=block, _measure=measure):
+            if key not in _block or not gates.allowed(_measure, kind)[row]:
+                return None
+            return _number(_block[key][row])
+
+        if "tier" in estimate and estimate["tier"] != UNRELIABLE:  # that one is the office's own
+            tier = shown("tier", "tier")
+            estimate["tier"] = None if tier is None else str(tier)
+        for key in RANK_FIELDS:
+            if key in estimate:
+                estimate[key] = _integer(shown("rank", key))
+        if "eb" in estimate:
+            estimate["eb"] = {
+                name: shown("eb", key)
+                for name, key in (
+                    ("value", "eb_value"),
+                    ("low", "eb_low"),
+                    ("high", "eb_high"),
+                    ("shrinkage", "shrinkage"),
+                )
+            }
+        change = estimate.get("change")
+        if change is not None and "previous_rank" in change:
+            change["previous_rank"] = _integer(shown("previous_rank", "previous_rank"))
+
+
+def _present(values, none: np.ndarray) -> np.ndarray:
+    """Where an array holds a number (not NaN); ``none`` when there is no such array."""
+    if values is None:
+        return none
+    return ~np.isnan(np.asarray(values, dtype=float))
+
+
+def _number(value):
+    """A plain JSON value of a numpy scalar (NaN → None)."""
+    if isinstance(value, np.str_ | str):
+        return str(value)
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    value = float(value)
+    return None if np.isnan(value) else value
+
+
+def _integer(value):
+    return None if value is None else int(value)
