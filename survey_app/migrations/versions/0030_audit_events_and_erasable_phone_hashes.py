@@ -2,7 +2,7 @@
 subject-request erasure)
 
 Revision ID: 0030
-Revises: 0005
+Revises: 0020
 Create Date: 2026-12-06 10:00:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0030'
-down_revision = '0005'
+down_revision = '0020'
 branch_labels = None
 depends_on = None
 
