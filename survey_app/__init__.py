@@ -32,7 +32,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         models,  # noqa: F401  (registers the tables on the metadata)
     )
     from .extensions import (
-        SignedCookieSessions,
         babel,
         csrf,
         db,
@@ -43,8 +42,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     from .i18n import select_locale, select_timezone
 
-    app.session_interface = SignedCookieSessions()
-    errors.init_app(app)  # first: its NUL check runs before anything looks a name up
+    errors.init_app(app)  # first: its NUL and UTF-8 checks run before anything reads the request
     db.init_app(app)
     with app.app_context():
         for engine in db.engines.values():

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import TextClause, bindparam, func, select, text
 
-from ..extensions import autocommit_scalar, db
+from ..extensions import db
 from ..models import (
     KIND_VALUES,
     Channel,
@@ -242,8 +242,8 @@ def record_web_response(
 
     The response is committed when this returns. This is the hot path of the survey: Core
     statements, no ORM flush. On PostgreSQL it is one statement of driver SQL, atomic on its own,
-    run outside a transaction (autocommit): no BEGIN and COMMIT round trips, and the ORM session
-    is not even opened. Elsewhere it is a count and two inserts in the session's transaction,
+    run on an autocommit connection (SQLAlchemy's AUTOCOMMIT isolation level): no BEGIN and
+    COMMIT round trips. Elsewhere it is a count and two inserts in the session's transaction,
     committed here.
     """
     service = dossier.service if dossier is not None and dossier.service else submission.service
@@ -274,7 +274,9 @@ def record_web_response(
                 separators=(",", ":"),
             ),
         }
-        return autocommit_scalar(db.engine, _RECORD_PG, params)
+        # one statement is atomic on its own: run it in autocommit, without BEGIN and COMMIT
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            return connection.exec_driver_sql(_RECORD_PG, params).scalar_one()
     connection = db.session.connection()  # Core statements: no ORM execution machinery needed
     flag = burst_reason(office_id, client_hash, burst_limit, burst_minutes)
     response_id = connection.execute(

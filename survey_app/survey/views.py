@@ -7,8 +7,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
-from functools import lru_cache
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -21,12 +20,10 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from itsdangerous import BadSignature, Serializer, URLSafeSerializer
-from itsdangerous.encoding import base64_encode
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import bindparam, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from werkzeug.http import dump_cookie
 
 from ..errors import friendly_abort
 from ..extensions import db
@@ -152,37 +149,21 @@ def _today() -> str:
 
 
 RATED_COOKIE = "mscore_rated"  # the offices this device rated today: signed, gone at midnight
-RATED_SERIALIZERS = "mscore.rated_serializers"  # app.extensions key: {key set: serializer}
 MAX_REMEMBERED = 20  # offices per device per day: keeps the cookie small
-
-
-class _RatedSerializer(URLSafeSerializer):
-    """URL-safe and signed, without trying zlib first: a few dozen bytes never shrink, and
-    setting up a compressor was half the cost of writing the cookie. It reads what it writes
-    (uncompressed payloads are the serializer's own format)."""
-
-    def dump_payload(self, obj) -> bytes:
-        return base64_encode(Serializer.dump_payload(self, obj))
 
 
 def _rated_serializer() -> URLSafeSerializer:
     """Signs the rated cookie with SECRET_KEY, and still reads one that a key now in
-    SECRET_KEY_FALLBACKS signed; built once per key set."""
-    fallbacks = tuple(current_app.config.get("SECRET_KEY_FALLBACKS") or ())
-    keys = (current_app.secret_key, fallbacks)
-    cache = current_app.extensions.setdefault(RATED_SERIALIZERS, {})
-    serializer = cache.get(keys)
-    if serializer is None:  # itsdangerous signs with the last key and accepts any of them
-        serializer = _RatedSerializer([*fallbacks, current_app.secret_key], salt=RATED_COOKIE)
-        cache[keys] = serializer
-    return serializer
+    SECRET_KEY_FALLBACKS signed (itsdangerous signs with the last key and accepts any)."""
+    fallbacks = current_app.config.get("SECRET_KEY_FALLBACKS") or []
+    return URLSafeSerializer([*fallbacks, current_app.secret_key], salt=RATED_COOKIE)
 
 
 def _rated_offices(today: str) -> list[str]:
     """The codes of the offices this device rated today ([] when none, stale or forged).
 
     A cookie of its own, not the session: recording a rating then leaves the session as it was,
-    and Flask does not sign and send it again (that was a tenth of a submission's work).
+    and Flask does not sign and send it again.
     """
     value = request.cookies.get(RATED_COOKIE)
     if not value:
@@ -202,32 +183,20 @@ def _rated_today(office: Office | OfficeRef) -> bool:
 def _remember_rated(response, office_code: str):
     """Add the office to this device's rated cookie, which the browser drops at local midnight."""
     now = _now()
-    codes = [code for code in _rated_offices(now.date().isoformat()) if code != office_code]
-    codes = (*codes[-(MAX_REMEMBERED - 1) :], office_code)
-    secure = current_app.config["SESSION_COOKIE_SECURE"]
-    cookie = _rated_cookie(_rated_serializer(), now.date(), now.tzinfo, codes, secure)
-    response.headers.add("Set-Cookie", cookie)
-    return response
-
-
-@lru_cache(maxsize=4096)
-def _rated_cookie(
-    serializer: URLSafeSerializer, day: date, zone: tzinfo, codes: tuple[str, ...], secure: bool
-) -> str:
-    """The Set-Cookie header of a rated cookie. Every device that rated the same offices today
-    gets the same one (most rate a single office), so each worker signs it once per office and
-    day."""
-    midnight = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone)
-    value = serializer.dumps([day.isoformat(), list(codes)])
-    return dump_cookie(
+    today = now.date()
+    codes = [code for code in _rated_offices(today.isoformat()) if code != office_code]
+    codes = [*codes[-(MAX_REMEMBERED - 1) :], office_code]
+    midnight = datetime.combine(today + timedelta(days=1), datetime.min.time(), now.tzinfo)
+    response.set_cookie(
         RATED_COOKIE,
-        value,
+        _rated_serializer().dumps([today.isoformat(), codes]),
         expires=midnight,
         path="/s/",
-        secure=secure,
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
         httponly=True,
         samesite="Lax",
     )
+    return response
 
 
 def _client_hash() -> str:
