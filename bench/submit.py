@@ -190,12 +190,14 @@ def request(port: int, method: str, path: str, body: bytes = b"", headers=None):
     return response.status, response.getheader("Set-Cookie", ""), data
 
 
-def survey_session(port: int) -> tuple[str, str]:
-    """Open the form once, as a phone does: the session cookie and its CSRF token."""
+def survey_session(port: int) -> tuple[str, str, str]:
+    """Open the form once, as a phone does: the session cookie, its CSRF token and the form's
+    submission token."""
     status, cookie, body = request(port, "GET", "/s/BENCH/Q1")
     assert status == 200, status
-    token = re.search(rb'name="csrf_token" value="([^"]+)"', body).group(1).decode()
-    return cookie.split(";", 1)[0], token
+    csrf = re.search(rb'name="csrf_token" value="([^"]+)"', body).group(1).decode()
+    token = re.search(rb'name="submission_token" value="([^"]+)"', body).group(1).decode()
+    return cookie.split(";", 1)[0], csrf, token
 
 
 FULL_ANSWERS = {
@@ -327,19 +329,36 @@ def baseline_request(state, index):
     return "POST", "/insert", body, {"Content-Type": "application/x-www-form-urlencoded"}, 201
 
 
-def token_maker(root: Path, env: dict):
-    """A function that makes one submission token as the form at `root` would carry it."""
-    return lambda: secrets.token_urlsafe(24)
+def token_maker(root: Path, env: dict, office_id: int):
+    """A function that makes one submission token as the form of the app at `root` carries it:
+    signed for the office with the app's SECRET_KEY where the app issues them (made here, before
+    the clock starts, instead of one GET of the form per submission), random where it does not
+    (before #16)."""
+    if not (root / "survey_app" / "services" / "submission_tokens.py").exists():
+        return lambda: secrets.token_urlsafe(24)
+    from flask import Flask
+
+    from survey_app.services.submission_tokens import issue
+
+    signer = Flask("bench")
+    signer.config.update(SECRET_KEY=env["SECRET_KEY"])
+
+    def new_token() -> str:
+        with signer.app_context():
+            return issue(office_id)
+
+    return new_token
 
 
 def survey_request_factory(port: int, root: Path = ROOT, env: dict | None = None):
     """Full submissions to the app on `port` (of the checkout `root`), each with its own token."""
-    new_token = token_maker(root, env or {})
 
     def make(state, index):
         if state == "setup":
-            return survey_session(port)
-        cookie, csrf = state
+            cookie, csrf, token = survey_session(port)
+            office_id = int(token.split("-", 1)[0]) if "-" in token else 0
+            return cookie, csrf, token_maker(root, env or {}, office_id)
+        cookie, csrf, new_token = state
         form = {**FULL_ANSWERS, "csrf_token": csrf, "submission_token": new_token()}
         body = urllib.parse.urlencode(form).encode()
         headers = {

@@ -66,6 +66,18 @@ def qr_matrix(url: str) -> list[list[bool]]:
     return code.get_matrix()
 
 
+def qr_png(url: str, module_px: int = 8) -> bytes:
+    """A plain QR code of a URL as PNG (error correction M, the standard quiet zone)."""
+    code = qrcode.QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=module_px, border=QUIET_ZONE
+    )
+    code.add_data(url)
+    code.make(fit=True)
+    buffer = io.BytesIO()
+    code.make_image().save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 @lru_cache(maxsize=8)
 def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(
