@@ -39,6 +39,9 @@ def refuse_broken_utf8() -> None:
     ASCII, so the whole body decodes strictly exactly when every name and value does."""
     if request.mimetype != "application/x-www-form-urlencoded":
         return
+    limit = request.max_content_length
+    if limit is not None and (request.content_length or 0) > limit:
+        return  # too long: whoever reads it answers 413 (a webhook may refuse it unread first)
     try:  # the body is cached: Werkzeug parses the form from the same bytes afterwards
         unquote_to_bytes(request.get_data(cache=True)).decode()
     except UnicodeDecodeError:
