@@ -522,3 +522,36 @@ def test_a_concurrent_double_tap_is_thanked_and_stored_once(client, db, office):
     assert first.status_code == second.status_code == 303
     assert second.headers["Location"].endswith("/s/HCC-TP/thanks")
     assert _count(db) == 1
+
+
+def test_the_thank_you_page_gives_the_next_step_office_parent_or_province(
+    app, client, db, office, make_office
+):
+    def thanks():
+        return client.get("/s/HCC-TP/thanks").get_data(as_text=True)
+
+    assert "đường dây nóng" not in thanks()  # nothing configured: no empty promise
+    assert "Câu trả lời của Ông/Bà được sử dụng thế nào" in thanks()
+    app.config.update(PROVINCE_HOTLINE="1022", PROVINCE_COMPLAINT_ROUTE="dichvucong.gov.vn")
+    page = thanks()
+    assert 'href="tel:1022"' in page and "dichvucong.gov.vn" in page
+    province = make_office(code="QT", name="UBND tỉnh Quảng Trị", hotline="0233 3852 222")
+    office.parent = province
+    db.session.commit()
+    page = thanks()
+    assert 'href="tel:02333852222">0233 3852 222' in page and "dichvucong.gov.vn" in page
+    office.hotline, office.complaint_route = "0233 3 555 555", "Hòm thư góp ý tại quầy số 1"
+    db.session.commit()
+    page = thanks()
+    assert "0233 3 555 555" in page and "Hòm thư góp ý tại quầy số 1" in page
+    assert "0233 3852 222" not in page
+
+
+def test_the_english_page_uses_the_counters_english_name(client, db, office):
+    counter = office.counters[0]
+    assert "Quầy số 1" in client.get("/s/HCC-TP/Q1").get_data(as_text=True)
+    assert "Quầy số 1" in client.get("/s/HCC-TP/Q1?lang=en").get_data(as_text=True)  # none yet
+    counter.name_en = "Counter 1"
+    db.session.commit()
+    english = client.get("/s/HCC-TP/Q1?lang=en").get_data(as_text=True)
+    assert "Counter 1" in english and "Quầy số 1" not in english
