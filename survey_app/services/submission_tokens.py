@@ -47,12 +47,14 @@ def max_age_seconds() -> int:
     return round(float(current_app.config["SURVEY_FORM_HOURS"]) * 3600)
 
 
-def check(token: str, office_id: int) -> TokenCheck:
-    """Whether a token sent back with a form of this office was issued here and is still valid."""
+def check(token: str, office_id: int, max_age: int | None = None) -> TokenCheck:
+    """Whether a token sent back with a form of this office was issued here and is still valid
+    (`max_age` seconds, SURVEY_FORM_HOURS unless given: a kiosk that keeps answers offline may
+    allow its own tokens longer)."""
     if not isinstance(token, str) or not 0 < len(token) <= 64:
         return TokenCheck.FORGED
     try:
-        value = _signer().unsign(token, max_age=max_age_seconds())
+        value = _signer().unsign(token, max_age=max_age or max_age_seconds())
     except SignatureExpired as expired:
         value, state = expired.payload, TokenCheck.EXPIRED
     except BadSignature:
