@@ -270,8 +270,12 @@ def load(
     per_thread = int(seconds * MAX_RPS / concurrency) + 100
 
     def worker(index: int):
-        state = make_request("setup", index)
-        prepared = [make_request(state, index) for _ in range(per_thread)]
+        try:
+            state = make_request("setup", index)
+            prepared = [make_request(state, index) for _ in range(per_thread)]
+        except BaseException:
+            ready.abort()  # the others and the clock stop waiting: the run fails, not hangs
+            raise
         local, bad = [], 0
         ready.wait()
         for method, path, body, headers, expected in prepared:
@@ -329,13 +333,14 @@ def baseline_request(state, index):
     return "POST", "/insert", body, {"Content-Type": "application/x-www-form-urlencoded"}, 201
 
 
-def token_maker(root: Path, env: dict, office_id: int):
-    """A function that makes one submission token as the form of the app at `root` carries it:
-    signed for the office with the app's SECRET_KEY where the app issues them (made here, before
-    the clock starts, instead of one GET of the form per submission), random where it does not
-    (before #16)."""
+def token_maker(root: Path, env: dict, form_token: str):
+    """A function that makes one submission token as the form of the app at `root` carries it
+    (`form_token`: the one its form gave): signed for the office with the app's SECRET_KEY where
+    the app issues them (made here, before the clock starts, instead of one GET of the form per
+    submission), random where it does not (before #16)."""
     if not (root / "survey_app" / "services" / "submission_tokens.py").exists():
         return lambda: secrets.token_urlsafe(24)
+    office_id = int(form_token.split("-", 1)[0])  # tokens are signed "<office id>-<nonce>"
     from flask import Flask
 
     from survey_app.services.submission_tokens import issue
@@ -356,8 +361,7 @@ def survey_request_factory(port: int, root: Path = ROOT, env: dict | None = None
     def make(state, index):
         if state == "setup":
             cookie, csrf, token = survey_session(port)
-            office_id = int(token.split("-", 1)[0]) if "-" in token else 0
-            return cookie, csrf, token_maker(root, env or {}, office_id)
+            return cookie, csrf, token_maker(root, env or {}, token)
         cookie, csrf, new_token = state
         form = {**FULL_ANSWERS, "csrf_token": csrf, "submission_token": new_token()}
         body = urllib.parse.urlencode(form).encode()
