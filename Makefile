@@ -7,12 +7,17 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
 PORT   ?= 5000
 LOCK     := requirements.lock
 DEV_LOCK := requirements-dev.lock
 # One resolution for every platform, for Python 3.11 and later (requires-python), with hashes
 COMPILE  := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 \
             --generate-hashes --quiet $(if $(UPGRADE),--upgrade)
+# The address in the posters' QR codes: HOST, or this machine's first network address when the
+# demo listens on every interface (HOST=0.0.0.0), so that a phone on the same network can open it
+PUBLIC_HOST = $(if $(filter 0.0.0.0,$(HOST)),$(shell hostname -I 2>/dev/null | cut -d' ' -f1),$(HOST))
+PUBLIC_BASE_URL ?= http://$(PUBLIC_HOST):$(PORT)
 export FLASK_APP := survey_app
 
 .PHONY: demo test lint serve bench clean lock
@@ -30,12 +35,13 @@ lock: $(STAMP)
 	$(COMPILE) --extra dev -o $(DEV_LOCK)
 	$(COMPILE) --constraint $(DEV_LOCK) -o $(LOCK)
 
+demo: export PUBLIC_BASE_URL := $(PUBLIC_BASE_URL)
 demo: $(STAMP)
 	$(BIN)/flask db upgrade
 	$(BIN)/flask mscore seed-demo --if-empty
 	$(BIN)/flask mscore update-rollup --days 400 >/dev/null
-	@$(BIN)/flask mscore urls --port $(PORT)
-	$(BIN)/flask run --port $(PORT)
+	@$(BIN)/flask mscore urls
+	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

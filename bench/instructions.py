@@ -1,6 +1,6 @@
 """Instructions per QR submission and per baseline insert, counted by valgrind's callgrind.
 
-    .venv/bin/python bench/instructions.py [--requests 20]
+    .venv/bin/python bench/instructions.py [--requests 20] [--compare DIR] [--smoke]
 
 Seconds on this machine's 2 shared cores vary by up to 2x within minutes; the number of
 instructions the app executes per request does not, so this is how a change to the submission
@@ -10,7 +10,14 @@ bench/submit.py. Only the app's own process is counted: PostgreSQL's and Redis's
 kernel's are not. Needs valgrind (Debian's package).
 
 Each app runs under valgrind with instrumentation off until its warm-up is over; collection is
-on only inside itertools.starmap's next function, which drives the measured requests.
+on only inside itertools.starmap's next function, which drives the measured requests. Each
+submission carries the tokens of a form opened before (outside the count), as a phone's does.
+
+--compare DIR also counts the submission of another checkout (an older commit), on its own
+database migrated by its own code: a change measured before and after in one run. --smoke runs
+a few requests of each app without valgrind on private databases it drops afterwards, checking
+only that each got its expected answer (the test suite runs it: a schema change that breaks this
+script fails CI).
 """
 
 from __future__ import annotations
@@ -30,7 +37,8 @@ from itertools import starmap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# the checkout whose app a child runs (--compare: another one); this one's otherwise
+sys.path.insert(0, os.environ.get("MSCORE_BENCH_APP_ROOT") or str(ROOT))
 WARM_UP = 30
 
 
@@ -65,7 +73,24 @@ def wsgi_call(app, method: str, path: str, body: bytes = b"", headers: dict | No
     return answer["status"], answer["headers"], data
 
 
-def child(which: str, count: int) -> None:
+def survey_requests(app, n: int) -> list[tuple]:
+    """n full submissions, each with the tokens of the form page opened just before it."""
+    from bench.submit import FULL_ANSWERS
+
+    _status, headers, _page = wsgi_call(app, "GET", "/s/BENCH/Q1")
+    cookie = next(v for k, v in headers if k == "Set-Cookie").split(";", 1)[0]
+    requests = []
+    for _ in range(n):
+        _status, _headers, page = wsgi_call(app, "GET", "/s/BENCH/Q1", headers={"Cookie": cookie})
+        fields = dict(re.findall(rb'name="(csrf_token|submission_token)" value="([^"]+)"', page))
+        form = {**FULL_ANSWERS, **{k.decode(): v.decode() for k, v in fields.items()}}
+        body = urllib.parse.urlencode(form).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}
+        requests.append(("POST", "/s/BENCH/Q1", body, headers, 303))
+    return requests
+
+
+def child(which: str, count: int, warm_up: int = WARM_UP, counted: bool = True) -> None:
     """Runs under valgrind: warm up, switch instrumentation on, then the counted requests."""
     form_type = {"Content-Type": "application/x-www-form-urlencoded"}
     if which == "baseline":
@@ -74,42 +99,24 @@ def child(which: str, count: int) -> None:
         app = create_app()
         requests = [
             ("POST", "/insert", b"value=" + secrets.token_hex(8).encode(), form_type, 201)
-            for _ in range(WARM_UP + count)
+            for _ in range(warm_up + count)
         ]
     else:
-        from bench.submit import FULL_ANSWERS
         from survey_app import create_app
 
         app = create_app()
-        _status, headers, page = wsgi_call(app, "GET", "/s/BENCH/Q1")
-        cookie = next(v for k, v in headers if k == "Set-Cookie").split(";", 1)[0]
-        csrf = re.search(rb'name="csrf_token" value="([^"]+)"', page).group(1).decode()
-        requests = []
-        for _ in range(WARM_UP + count):
-            form = {
-                **FULL_ANSWERS,
-                "csrf_token": csrf,
-                "submission_token": secrets.token_urlsafe(24),
-            }
-            requests.append(
-                (
-                    "POST",
-                    "/s/BENCH/Q1",
-                    urllib.parse.urlencode(form).encode(),
-                    {**form_type, "Cookie": cookie},
-                    303,
-                )
-            )
-    for method, path, body, headers, expected in requests[:WARM_UP]:
+        requests = survey_requests(app, warm_up + count)
+    for method, path, body, headers, expected in requests[:warm_up]:
         assert wsgi_call(app, method, path, body, headers)[0] == expected
-    subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], capture_output=True)
-    started = time.monotonic()
-    while time.monotonic() - started < 1.0:  # valgrind takes the command at its next poll
-        pass
-    counted = list(
-        starmap(lambda m, p, b, h, _e: wsgi_call(app, m, p, b, h)[0], requests[WARM_UP:])
+    if counted:
+        subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], capture_output=True)
+        started = time.monotonic()
+        while time.monotonic() - started < 1.0:  # valgrind takes the command at its next poll
+            pass
+    statuses = list(
+        starmap(lambda m, p, b, h, _e: wsgi_call(app, m, p, b, h)[0], requests[warm_up:])
     )
-    assert counted == [r[4] for r in requests[WARM_UP:]], counted
+    assert statuses == [r[4] for r in requests[warm_up:]], statuses
 
 
 def count_instructions(which: str, count: int, env: dict) -> float:
@@ -131,7 +138,7 @@ def count_instructions(which: str, count: int, env: dict) -> float:
                 str(count),
             ],
             env=env,
-            cwd=ROOT,
+            cwd=env.get("MSCORE_BENCH_APP_ROOT") or ROOT,
             check=True,
             capture_output=True,
         )
@@ -152,28 +159,55 @@ def main() -> int:
         default=os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"),
     )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
+    parser.add_argument("--compare", type=Path, metavar="DIR", help="another checkout to count")
+    parser.add_argument("--smoke", action="store_true", help="a few requests, no valgrind")
+    parser.add_argument("--warm-up", type=int, default=WARM_UP, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.requests)
+        child(args.child, args.requests, args.warm_up, counted=not args.smoke)
         return 0
 
-    from bench.submit import prepare_databases
+    from bench.submit import compare_env, drop_database, prepare_databases
 
+    suffix = f"_{os.getpid()}" if args.smoke else ""
     env, base_env = prepare_databases(
         args.database_url,
         args.redis,
-        "mscore_bench_instructions",
-        "mscore_bench_instructions_baseline",
+        "mscore_bench_instructions" + suffix,
+        "mscore_bench_instructions_baseline" + suffix,
     )
+    sides = {"baseline": ("baseline", base_env), "submit": ("app", env)}
+    if args.compare:
+        root = args.compare.resolve()
+        other = compare_env(
+            env, args.database_url, root, "mscore_bench_instructions_compare" + suffix
+        )
+        sides["compare"] = ("app", {**other, "MSCORE_BENCH_APP_ROOT": str(root)})
+    if args.smoke:
+        try:
+            for which, side_env in sides.values():
+                command = [__file__, "--child", which, "--requests", "3", "--warm-up", "2"]
+                subprocess.run([sys.executable, *command, "--smoke"], env=side_env, check=True)
+        finally:
+            for _which, side_env in sides.values():
+                drop_database(side_env["DATABASE_URL"])
+        print("smoke: every request got its expected answer")
+        return 0
     result = {
-        "baseline": count_instructions("baseline", args.requests, base_env),
-        "submit": count_instructions("app", args.requests, env),
+        name: count_instructions(which, args.requests, e) for name, (which, e) in sides.items()
     }
     print(json.dumps(result))
     print(
         f"\ninstructions per request (the app's process, {args.requests} requests): "
         f"baseline {result['baseline'] / 1e6:.2f} M, full submission "
         f"{result['submit'] / 1e6:.2f} M ({result['submit'] / result['baseline']:.2f} x)"
+        + (
+            f", the compared checkout's {result['compare'] / 1e6:.2f} M "
+            f"({result['compare'] / result['baseline']:.2f} x; after/before "
+            f"{result['submit'] / result['compare']:.3f})"
+            if "compare" in result
+            else ""
+        )
     )
     return 0
 

@@ -7,13 +7,17 @@ falls on both alike). Each pair of neighbouring windows gives one ratio; the res
 of those ratios, with the ratio of the median requests/second beside it.
 
     .venv/bin/python bench/submit.py [--seconds 5] [--pairs 12] [--concurrency 4]
-        [--what-if no-rate-limit|no-csrf|no-answer-fks|flask-limiter-pass]
+        [--what-if no-rate-limit|no-csrf|no-answer-fks] [--compare DIR] [--smoke]
 
 Target (issue 2): full submissions >= 0.6 x the baseline's requests/second, p99 < 100 ms.
 
 --what-if adds the app without one of its protections to every round, to show what each costs
-(measurement only: each gives up something the survey must have), or, with flask-limiter-pass,
-the app with the survey's rate limit checked the slow way, to show what its short path saves.
+(measurement only: each gives up something the survey must have). --compare DIR adds the app of
+another checkout (an older commit, `git worktree add` or `git archive`) to every round, on its
+own database migrated by its own code, so that a change is measured before and after in the same
+run. --smoke runs one tiny round on private databases it drops afterwards and checks only that
+every request got its expected answer (the test suite runs it, so a schema change that breaks
+this script fails CI).
 
 Each window also reports the CPU time spent per request (from /proc) by the gunicorn server,
 PostgreSQL, Redis and the load generator: with the 2 cores shared, throughput follows the total.
@@ -62,11 +66,26 @@ def create_database(base_url: str, name: str) -> str:
     return base_url.rsplit("/", 1)[0] + "/" + name
 
 
-def prepare_app_database(url: str, env: dict) -> None:
-    """Migrate and create one office with the default questionnaire."""
+def drop_database(url: str) -> None:
+    """Drop a database that create_database made."""
+    from sqlalchemy import create_engine, text
+
+    base, name = url.rsplit("/", 1)
+    admin = create_engine(
+        (base + "/postgres").replace("postgresql://", "postgresql+psycopg://", 1),
+        isolation_level="AUTOCOMMIT",
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def prepare_app_database(url: str, env: dict, root: Path = ROOT) -> None:
+    """Migrate (with the code of `root`) and create one office with the default questionnaire."""
     subprocess.run(
         [str(BIN / "flask"), "--app", "survey_app", "db", "upgrade"],
-        env=env,
+        env={**env, "PYTHONPATH": str(root)},
+        cwd=root,
         check=True,
         capture_output=True,
     )
@@ -83,7 +102,17 @@ def prepare_app_database(url: str, env: dict) -> None:
         "    o.counters.append(Counter(code='Q1', name='Quầy 1'))\n"
         "    db.session.add(o); db.session.commit()\n"
     )
-    subprocess.run([sys.executable, "-c", script], env=env, check=True, cwd=ROOT)
+    subprocess.run(
+        [sys.executable, "-c", script], env={**env, "PYTHONPATH": str(root)}, check=True, cwd=root
+    )
+
+
+def compare_env(env: dict, base_url: str, root: Path, name: str) -> dict:
+    """The environment of another checkout's app, on a database its own migrations built."""
+    url = create_database(base_url, name)
+    other = {**env, "DATABASE_URL": url, "PYTHONPATH": str(root)}
+    prepare_app_database(url, other, root)
+    return other
 
 
 def prepare_databases(
@@ -114,6 +143,7 @@ def prepare_databases(
 
 
 def start_gunicorn(app_spec: str, port: int, env: dict) -> subprocess.Popen:
+    """gunicorn with 2 sync workers serving app_spec from the checkout of env's PYTHONPATH."""
     proc = subprocess.Popen(
         [
             str(BIN / "gunicorn"),
@@ -125,7 +155,7 @@ def start_gunicorn(app_spec: str, port: int, env: dict) -> subprocess.Popen:
             "warning",
             app_spec,
         ],
-        cwd=ROOT,
+        cwd=env.get("PYTHONPATH", ROOT),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -160,12 +190,14 @@ def request(port: int, method: str, path: str, body: bytes = b"", headers=None):
     return response.status, response.getheader("Set-Cookie", ""), data
 
 
-def survey_session(port: int) -> tuple[str, str]:
-    """Open the form once, as a phone does: the session cookie and its CSRF token."""
+def survey_session(port: int) -> tuple[str, str, str]:
+    """Open the form once, as a phone does: the session cookie, its CSRF token and the form's
+    submission token."""
     status, cookie, body = request(port, "GET", "/s/BENCH/Q1")
     assert status == 200, status
-    token = re.search(rb'name="csrf_token" value="([^"]+)"', body).group(1).decode()
-    return cookie.split(";", 1)[0], token
+    csrf = re.search(rb'name="csrf_token" value="([^"]+)"', body).group(1).decode()
+    token = re.search(rb'name="submission_token" value="([^"]+)"', body).group(1).decode()
+    return cookie.split(";", 1)[0], csrf, token
 
 
 FULL_ANSWERS = {
@@ -238,8 +270,12 @@ def load(
     per_thread = int(seconds * MAX_RPS / concurrency) + 100
 
     def worker(index: int):
-        state = make_request("setup", index)
-        prepared = [make_request(state, index) for _ in range(per_thread)]
+        try:
+            state = make_request("setup", index)
+            prepared = [make_request(state, index) for _ in range(per_thread)]
+        except BaseException:
+            ready.abort()  # the others and the clock stop waiting: the run fails, not hangs
+            raise
         local, bad = [], 0
         ready.wait()
         for method, path, body, headers, expected in prepared:
@@ -297,12 +333,37 @@ def baseline_request(state, index):
     return "POST", "/insert", body, {"Content-Type": "application/x-www-form-urlencoded"}, 201
 
 
-def survey_request_factory(port):
+def token_maker(root: Path, env: dict, form_token: str):
+    """A function that makes one submission token as the form of the app at `root` carries it
+    (`form_token`: the one its form gave): signed for the office with the app's SECRET_KEY where
+    the app issues them (made here, before the clock starts, instead of one GET of the form per
+    submission), random where it does not (before #16)."""
+    if not (root / "survey_app" / "services" / "submission_tokens.py").exists():
+        return lambda: secrets.token_urlsafe(24)
+    office_id = int(form_token.split("-", 1)[0])  # tokens are signed "<office id>-<nonce>"
+    from flask import Flask
+
+    from survey_app.services.submission_tokens import issue
+
+    signer = Flask("bench")
+    signer.config.update(SECRET_KEY=env["SECRET_KEY"])
+
+    def new_token() -> str:
+        with signer.app_context():
+            return issue(office_id)
+
+    return new_token
+
+
+def survey_request_factory(port: int, root: Path = ROOT, env: dict | None = None):
+    """Full submissions to the app on `port` (of the checkout `root`), each with its own token."""
+
     def make(state, index):
         if state == "setup":
-            return survey_session(port)
-        cookie, csrf = state
-        form = {**FULL_ANSWERS, "csrf_token": csrf, "submission_token": secrets.token_urlsafe(24)}
+            cookie, csrf, token = survey_session(port)
+            return cookie, csrf, token_maker(root, env or {}, token)
+        cookie, csrf, new_token = state
+        form = {**FULL_ANSWERS, "csrf_token": csrf, "submission_token": new_token()}
         body = urllib.parse.urlencode(form).encode()
         headers = {
             "Content-Type": "application/x-www-form-urlencoded",
@@ -315,13 +376,11 @@ def survey_request_factory(port):
 
 
 # --what-if: the app without one of its protections, measured in the same rounds, to show what
-# each costs. Never a configuration to run: each gives up something issue 2 asks for. And the
-# app without the rate limit's short path (Flask-Limiter's full pass), to show what it saves.
+# each costs. Never a configuration to run: each gives up something issue 2 asks for.
 WHAT_IFS = {
     "no-rate-limit": "survey_app:create_app({'RATELIMIT_ENABLED': False})",
     "no-csrf": "survey_app:create_app({'WTF_CSRF_ENABLED': False})",
     "no-answer-fks": "survey_app:create_app()",  # on a copy of the schema without them
-    "flask-limiter-pass": "bench.what_if_apps:flask_limiter_pass()",  # the limit's slow path
 }
 ANSWER_FKS = ("fk_answers_response_id_responses", "fk_answers_question_id_questions")
 
@@ -378,15 +437,33 @@ def main() -> int:
         default=os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"),
     )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="DIR",
+        help="also measure the app of another checkout (e.g. the commit before a change)",
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="one tiny round: check that every request works"
+    )
     args = parser.parse_args()
-
+    if args.smoke:
+        args.seconds, args.pairs, args.concurrency = 0.3, 1, 1
+    suffix = f"_{os.getpid()}" if args.smoke else ""
     env, base_env = prepare_databases(
-        args.database_url, args.redis, "mscore_bench_submit", "mscore_bench_baseline"
+        args.database_url,
+        args.redis,
+        "mscore_bench_submit" + suffix,
+        "mscore_bench_baseline" + suffix,
     )
     specs = {
         "baseline": ("bench.baseline_app:create_app()", base_env),
         "submit": ("survey_app:create_app()", env),
     }
+    if args.compare:
+        root = args.compare.resolve()
+        other = compare_env(env, args.database_url, root, "mscore_bench_submit_compare" + suffix)
+        specs["compare"] = ("survey_app:create_app()", other)
     for name in args.what_if:
         what_if_env = (
             answer_fks_dropped_env(env, args.database_url) if name == "no-answer-fks" else env
@@ -400,10 +477,12 @@ def main() -> int:
             servers[name] = start_gunicorn(spec, port, side_env)
             sides[name] = (
                 port,
-                baseline_request if name == "baseline" else survey_request_factory(port),
+                baseline_request
+                if name == "baseline"
+                else survey_request_factory(port, Path(side_env["PYTHONPATH"]), side_env),
             )
         for port, make in sides.values():
-            load(port, 2, args.concurrency, make)  # warm up: connections, caches
+            load(port, 0.2 if args.smoke else 2, args.concurrency, make)  # warm up: caches
         runs: dict[str, list[dict]] = {name: [] for name in sides}
         for pair in range(args.pairs):
             order = list(sides) if pair % 2 == 0 else list(sides)[::-1]
@@ -427,6 +506,15 @@ def main() -> int:
     finally:
         for proc in servers.values():
             stop(proc)
+        if args.smoke:
+            for _spec, side_env in specs.values():
+                drop_database(side_env["DATABASE_URL"])
+
+    if args.smoke:
+        failed = {name: sum(w["errors"] for w in windows) for name, windows in runs.items()}
+        served = {name: sum(w["requests"] for w in windows) for name, windows in runs.items()}
+        print(f"smoke: requests served {served}, unexpected answers {failed}")
+        return 0 if not any(failed.values()) and all(served.values()) else 1
 
     summary = {name: summarize(windows) for name, windows in runs.items()}
     ratios = {

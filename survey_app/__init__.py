@@ -24,8 +24,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    if app.config.get("PROXY_FIX_HOPS", 1):  # behind one reverse proxy (gunicorn behind nginx)
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    hops = app.config.get("PROXY_FIX_X_FOR")
+    hops = 1 if hops is None else hops  # development: gunicorn behind one nginx, as Procfile runs
+    if hops:  # the client's address is the one the nearest trusted proxy saw
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=1, x_host=1)
 
     from . import (
         errors,
@@ -33,7 +35,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         security,
     )
     from .extensions import (
-        SignedCookieSessions,
         babel,
         csrf,
         db,
@@ -44,8 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     from .i18n import select_locale, select_timezone
 
-    app.session_interface = SignedCookieSessions()
-    errors.init_app(app)  # first: its NUL check runs before anything looks a name up
+    errors.init_app(app)  # first: its NUL and UTF-8 checks run before anything reads the request
     security.init_app(app)  # headers on every response, JSON nesting refused
     db.init_app(app)
     with app.app_context():
@@ -63,8 +63,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
 
-    from . import i18n, qr, survey
+    from . import assets, i18n, qr, survey
 
+    assets.init_app(app)
     i18n.init_app(app)
     app.register_blueprint(survey.bp)
     app.register_blueprint(qr.bp)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
@@ -16,14 +16,13 @@ mscore.add_command(import_group)
 
 
 @mscore.command("urls")
-@click.option("--port", default=5000, show_default=True)
 @with_appcontext
-def urls_command(port: int) -> None:
-    """Print the URLs worth opening in a browser after `make demo`."""
+def urls_command() -> None:
+    """Print the URLs worth opening in a browser after `make demo` (at PUBLIC_BASE_URL)."""
     from .models import Counter, Office
 
     office = db.session.scalars(select(Office).where(Office.is_active).order_by(Office.id)).first()
-    base = f"http://127.0.0.1:{port}"
+    base = current_app.config["PUBLIC_BASE_URL"]
     click.echo(f"\nmscore is starting on {base}")
     if office is None:
         click.echo("No offices yet: run `flask mscore seed-demo`.")

@@ -38,6 +38,18 @@ def _instance_secret(instance_path: Path, name: str, make) -> str:
     return path.read_text().strip()
 
 
+def _proxy_hops(value: str | None) -> int | None:
+    """PROXY_FIX_X_FOR as a number of trusted proxies (None when unset)."""
+    if value is None or value.strip() == "":
+        return None
+    if not value.strip().isdigit():
+        raise ConfigError(
+            f"PROXY_FIX_X_FOR={value!r}: give the number of reverse proxies in front of the app "
+            "(0 when clients connect to it directly)"
+        )
+    return int(value)
+
+
 def load_config(instance_path: str, environ: os._Environ | dict | None = None) -> dict:
     """Build the Flask config from environment variables, with development defaults."""
     env = os.environ if environ is None else environ
@@ -76,12 +88,31 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
         # at most half a second
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
-        "SURVEY_RATE_LIMIT": env.get("SURVEY_RATE_LIMIT", "20 per minute;200 per day"),
+        # Trusted proxy hops for the client's address (X-Forwarded-For); unset means 1 outside
+        # production, where it must be set (0: no proxy, the header is ignored)
+        "PROXY_FIX_X_FOR": _proxy_hops(env.get("PROXY_FIX_X_FOR")),
+        # Per address, whatever the office: a busy centre's Wi-Fi is one address for hundreds of
+        # citizens a day (docs/operations.md, "Ballot stuffing")
+        "SURVEY_RATE_LIMIT": env.get("SURVEY_RATE_LIMIT", "20 per minute;1000 per day"),
+        # Bursts, flagged for review (stored, left out of reports): per device (address and
+        # browser) and per address, at one office
+        "SURVEY_BURST_LIMIT": int(env.get("SURVEY_BURST_LIMIT", "3")),
+        "SURVEY_BURST_MINUTES": int(env.get("SURVEY_BURST_MINUTES", "10")),
+        "SURVEY_ADDRESS_BURST_LIMIT": int(env.get("SURVEY_ADDRESS_BURST_LIMIT", "20")),
+        "SURVEY_ADDRESS_BURST_MINUTES": int(env.get("SURVEY_ADDRESS_BURST_MINUTES", "60")),
+        # How long an opened form can be sent: its submission token and its CSRF token
+        "SURVEY_FORM_HOURS": float(env.get("SURVEY_FORM_HOURS", "4")),
+        # A receipt's rating link stays open this many days after the dossier's return
+        "RATING_LINK_RECEIPT_DAYS": int(env.get("RATING_LINK_RECEIPT_DAYS", "30")),
+        # The thank-you page's next step where no office up the tree has its own
+        "PROVINCE_HOTLINE": env.get("PROVINCE_HOTLINE", ""),
+        "PROVINCE_COMPLAINT_ROUTE": env.get("PROVINCE_COMPLAINT_ROUTE", ""),
         "TIMEZONE": env.get("TIMEZONE", "Asia/Ho_Chi_Minh"),
         "BABEL_DEFAULT_LOCALE": "vi",
         "BABEL_DEFAULT_TIMEZONE": env.get("TIMEZONE", "Asia/Ho_Chi_Minh"),
         "LANGUAGES": ("vi", "en"),
-        "WTF_CSRF_TIME_LIMIT": None,  # a form may sit open at the counter; the session binds it
+        # a form may sit open at the counter: its CSRF token lasts as long as its submission token
+        "WTF_CSRF_TIME_LIMIT": round(float(env.get("SURVEY_FORM_HOURS", "4")) * 3600),
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": is_production,
@@ -202,6 +233,11 @@ def _production_problems(config: dict) -> list[str]:
         problems.append("DATABASE_URL is not set (SQLite is for development only)")
     if config.get("RATELIMIT_STORAGE_URI") == "memory://":
         problems.append("RATELIMIT_STORAGE_URI is not set (in-memory limits are per process)")
+    if config.get("PROXY_FIX_X_FOR") is None:
+        problems.append(
+            "PROXY_FIX_X_FOR is not set (the number of reverse proxies in front of the app; "
+            "0 when there is none)"
+        )
     if config.get("SMS_PROVIDER") == "twilio" and not config.get("TWILIO_AUTH_TOKEN"):
         problems.append("TWILIO_AUTH_TOKEN is not set while SMS_PROVIDER=twilio")
     return problems

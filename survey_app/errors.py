@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_to_bytes
 
 from flask import Flask, jsonify, render_template, request
-from flask import Request as FlaskRequest
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException, NotFound
-from werkzeug.formparser import FormDataParser
 
 
 def wants_json() -> bool:
@@ -35,34 +33,21 @@ def _friendly_message(error: HTTPException) -> str:
     return messages.get(error.code, _("Something went wrong. Please try again later."))
 
 
-class Utf8FormParser(FormDataParser):
-    """Werkzeug's form parser, refusing a URL-encoded body that is not valid UTF-8 (400).
-
-    Werkzeug keeps such bytes percent-encoded in the value, or drops the whole form when the raw
-    body is not UTF-8. The form is parsed once, with strict decoding: checking the body first
-    cost a second pass over it.
-    """
-
-    URLENCODED = "application/x-www-form-urlencoded"
-
-    def parse(self, stream, mimetype, content_length, options=None):
-        if mimetype != self.URLENCODED:
-            return super().parse(stream, mimetype, content_length, options)
-        try:  # as Werkzeug parses it (the stream is already limited), but strict
-            items = parse_qsl(stream.read().decode(), keep_blank_values=True, errors="strict")
-        except UnicodeDecodeError:
-            if wants_json():
-                raise BadRequest("the request body is not valid UTF-8") from None
-            friendly_abort(
-                400, _("Your answers are not valid text (UTF-8). Please type them again.")
-            )
-        return stream, self.cls(items), self.cls()
-
-
-class Request(FlaskRequest):
-    """The app's request: its URL-encoded forms must be UTF-8."""
-
-    form_data_parser_class = Utf8FormParser
+def refuse_broken_utf8() -> None:
+    """Refuse a URL-encoded body that is not valid UTF-8 (400), raw or percent-escaped: Werkzeug
+    would keep such bytes percent-encoded in a value, or drop the whole form. Separators are
+    ASCII, so the whole body decodes strictly exactly when every name and value does."""
+    if request.mimetype != "application/x-www-form-urlencoded":
+        return
+    limit = request.max_content_length
+    if limit is not None and (request.content_length or 0) > limit:
+        return  # too long: whoever reads it answers 413 (a webhook may refuse it unread first)
+    try:  # the body is cached: Werkzeug parses the form from the same bytes afterwards
+        unquote_to_bytes(request.get_data(cache=True)).decode()
+    except UnicodeDecodeError:
+        if wants_json():
+            raise BadRequest("the request body is not valid UTF-8") from None
+        friendly_abort(400, _("Your answers are not valid text (UTF-8). Please type them again."))
 
 
 def refuse_nul() -> None:
@@ -78,10 +63,9 @@ def refuse_nul() -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Register the error handlers, the NUL check, and the request class whose forms must be
-    UTF-8."""
-    app.request_class = Request
+    """Register the error handlers and the checks that the path, query and form are readable."""
     app.before_request(refuse_nul)
+    app.before_request(refuse_broken_utf8)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):

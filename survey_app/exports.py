@@ -36,7 +36,12 @@ TIER_VI = {
     "indistinguishable": "Không khác biệt rõ",
     "unreliable": "Chưa đủ tin cậy",
 }
-CHANNEL_VI = {"qr_web": "Mã QR (web)", "sms": "Tin nhắn SMS", "kiosk": "Ki-ốt"}
+CHANNEL_VI = {
+    "qr_web": "Mã QR (web)",
+    "sms": "Tin nhắn SMS",
+    "kiosk": "Ki-ốt",
+    "sms_link": "Đường dẫn trong tin nhắn SMS",
+}
 VIEWS = ("offices", "groups", "elements", "questions", "services", "channels", "comments")
 SHEET_VI = {
     "offices": "Đơn vị",
@@ -79,6 +84,7 @@ UNIT = [
     ("Phiếu QR", "responses_by_channel.qr_web", INT),
     ("Phiếu SMS", "responses_by_channel.sms", INT),
     ("Phiếu ki-ốt", "responses_by_channel.kiosk", INT),
+    ("Phiếu qua đường dẫn SMS", "responses_by_channel.sms_link", INT),
 ]
 TAIL = [
     ("Điểm PAR", "index.par_points.value", PTS),

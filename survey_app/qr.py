@@ -29,6 +29,7 @@ from .models import Counter, Office
 
 bp = Blueprint("qr", __name__)
 
+ALL_POSTERS = "all-posters.pdf"  # --all: every poster, two A5 to an A4 sheet
 FORMATS = {"png": "image/png", "svg": "image/svg+xml; charset=utf-8", "pdf": "application/pdf"}
 FONT_DIR = Path(__file__).parent / "fonts"
 DPI, WIDTH, HEIGHT, MARGIN = 300, 1748, 2480, 120  # A5 portrait, 148 x 210 mm
@@ -64,6 +65,18 @@ def qr_matrix(url: str) -> list[list[bool]]:
     code.add_data(url)
     code.make(fit=True)
     return code.get_matrix()
+
+
+def qr_png(url: str, module_px: int = 8) -> bytes:
+    """A plain QR code of a URL as PNG (error correction M, the standard quiet zone)."""
+    code = qrcode.QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=module_px, border=QUIET_ZONE
+    )
+    code.add_data(url)
+    code.make(fit=True)
+    buffer = io.BytesIO()
+    code.make_image().save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 @lru_cache(maxsize=8)
@@ -284,8 +297,11 @@ def _write(path: Path, office: Office, counter: Counter | None, fmt: str) -> Non
     type=click.Path(path_type=Path),
     help="File to write (default <office>[-<counter>].<fmt>), or the directory for --all.",
 )
+@click.option(
+    "--crop-marks", is_flag=True, help="With --all: crop marks on the sheets of all-posters.pdf."
+)
 @with_appcontext
-def qr_command(office_code, counter_code, fmt, all_, out) -> None:
+def qr_command(office_code, counter_code, fmt, all_, out, crop_marks) -> None:
     """Make printable QR posters (PNG, SVG or PDF) for an office, a counter, or all of them."""
     if not all_:
         if not office_code:
@@ -305,14 +321,20 @@ def qr_command(office_code, counter_code, fmt, all_, out) -> None:
         raise click.UsageError("--all needs --out DIR")
     out.mkdir(parents=True, exist_ok=True)
     offices = db.session.scalars(select(Office).where(Office.is_active).order_by(Office.code))
-    written = set()
+    written, posters = set(), []
     for office in offices:
         for counter in [None] + [c for c in office.counters if c.is_active]:
             name = file_name(office, counter, fmt)
-            if name in written:
+            if name in written or name == ALL_POSTERS:
                 raise click.ClickException(f"two posters would both be written to {name}")
             written.add(name)
             _write(out / name, office, counter, fmt)
+            posters.append(poster_for(office, counter))
+    from .poster_sheets import poster_sheets
+
+    sheets = out / ALL_POSTERS  # every poster in one file to print (or email)
+    sheets.write_bytes(poster_sheets(posters, crop_marks))
+    click.echo(f"{sheets} ({len(posters)} posters, {sheets.stat().st_size / 1e6:.1f} MB)")
 
 
 def register(group) -> None:

@@ -8,8 +8,9 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from analysis import PROPORTION_METHODS
 
+from ..models import CHANNELS
+
 GROUPS = ("departments", "districts", "communes", "ungrouped")
-CHANNELS = ("qr_web", "sms", "kiosk")
 INCLUDES = ("questions", "breakdowns", "questions,breakdowns", "breakdowns,questions")
 MAX_REPORT_DAYS = 3 * 366
 #: Dates outside these bounds are refused (and cannot overflow a previous period or a next day).
@@ -227,6 +228,7 @@ class ResponseOut(Schema):
     integrity = fields.String()
     is_partial = fields.Boolean()
     has_dossier = fields.Boolean()
+    dossier_binding = fields.String(allow_none=True)  # "verified", "claimed" or null
     answers = fields.Dict(keys=fields.String(), values=fields.Integer())
     comment = fields.String(allow_none=True)
 

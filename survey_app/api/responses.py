@@ -105,6 +105,7 @@ def _page(query: dict, visible, after: int) -> list:
             Response.integrity,
             Response.is_partial,
             Response.dossier_id,
+            Response.claimed_dossier_code,
             Office.code.label("office_code"),
             Counter.code.label("counter_code"),
             Service.code.label("service_code"),
@@ -165,6 +166,12 @@ def list_responses():
             "integrity": str(r.integrity),
             "is_partial": r.is_partial,
             "has_dossier": r.dossier_id is not None,
+            # verified: through the dossier's own rating link or SMS; claimed: a typed code
+            "dossier_binding": "verified"
+            if r.dossier_id is not None
+            else "claimed"
+            if r.claimed_dossier_code
+            else None,
             **answers[r.id],
         }
         for r in rows

@@ -54,6 +54,23 @@ def seed_demo(seed: int, n_responses: int, end: datetime, progress=None) -> dict
     return counts
 
 
+def detail_share() -> float:
+    """The share of QR web responses that answered at least one question besides the required
+    overall rating (what "Send now" leaves out)."""
+    from ..models import Answer, Channel, Question, Response
+
+    qr = select(Response.id).where(
+        Response.channel == Channel.QR_WEB, Response.dossier_id.is_(None)
+    )
+    detailed = (
+        select(func.count(func.distinct(Answer.response_id)))
+        .join(Question, Question.id == Answer.question_id)
+        .where(Answer.response_id.in_(qr), Question.is_required.is_(False))
+    )
+    total = db.session.scalar(select(func.count()).select_from(qr.subquery()))
+    return db.session.scalar(detailed) / total if total else 0.0
+
+
 class _Silent:
     def __enter__(self):
         return self
@@ -117,6 +134,7 @@ def seed_demo_command(seed, n_responses, if_empty, end_date, show_checksum) -> N
         + f" from {first} to {end.date() - timedelta(days=1)}"
         + f" in {time.perf_counter() - started:.1f} s"
     )
+    click.echo(f"QR respondents who answered details (not only Send now): {detail_share():.0%}")
     if show_checksum:
         click.echo(f"seed {seed}, checksum {checksum()}")
 

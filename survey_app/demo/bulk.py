@@ -14,7 +14,7 @@ from ..extensions import db
 from ..models import Answer, Dossier, Invitation, QuestionKind, Questionnaire, Response, Service
 from ..protection import encrypt_phone, keyed_hash, phone_hash
 from .province import DemoOffice
-from .simulate import Plan
+from .simulate import SEND_NOW_OTHERS, SEND_NOW_SATISFIED, Plan
 
 CHUNK = 10_000
 # Vietnamese mobile prefixes (after the leading 0), all valid for `phonenumbers`
@@ -238,6 +238,10 @@ def answer_rows(rng, plan: Plan, offices, questionnaire: Questionnaire) -> list[
     stop = rng.integers(1, k, n)  # a partial SMS conversation ends after `stop` questions
     answered[plan.r_sms] = True
     answered[plan.r_partial] = np.arange(k) < stop[plan.r_partial, None]
+    # "Send now" under the overall rating: a QR respondent who takes it answers no detail
+    qr = ~plan.r_sms & (plan.r_burst < 0)
+    send_now = qr & (rng.random(n) < np.where(z >= 4.0, SEND_NOW_SATISFIED, SEND_NOW_OTHERS))
+    answered[send_now] = required
     burst = plan.r_burst >= 0  # ballot stuffing: all 5s (or all 1s), nothing paid
     values[burst] = np.where(likert, np.where(plan.r_burst[burst, None] % 3 == 2, 1, 5), 0)
     answered[burst] = True
@@ -247,6 +251,7 @@ def answer_rows(rng, plan: Plan, offices, questionnaire: Questionnaire) -> list[
     comment = next((q for q in questionnaire.questions if q.kind == QuestionKind.TEXT), None)
     if comment is not None:
         says = (rng.random(n) < np.where(plan.r_sms, 0.03, 0.08)) & ~burst & ~plan.r_partial
+        says &= ~send_now
         pick = rng.random(n)
         for i in np.flatnonzero(says).tolist():
             pool = PRAISE if z[i] >= 3.8 else COMPLAINTS

@@ -17,6 +17,9 @@ from .province import FIELD_EFFECTS, LEGAL_DAYS, DemoOffice
 DAY = 86_400
 QR_SHARE = 0.6  # of responses; the rest come by SMS
 PARTIAL_SMS = 0.12  # SMS conversations that stop before the last question
+# QR respondents who press "Send now" under the overall rating and answer no detail: more of
+# the satisfied (nothing to add) than of the others (docs/operations.md, "Send now")
+SEND_NOW_SATISFIED, SEND_NOW_OTHERS = 0.45, 0.25
 WEEKDAY_WEIGHTS = np.array([1.0, 1.0, 1.0, 1.0, 0.95, 0.25, 0.03])
 
 

@@ -37,7 +37,7 @@ def import_offices(path: Path) -> ImportSummary:
     rows = read_csv(
         path,
         ("code", "name", "kind", "group", "parent_code"),
-        ("name_en", "sms_sampling_rate", "is_active"),
+        ("name_en", "sms_sampling_rate", "is_active", "hotline", "complaint_route"),
         errors,
     )
     find_duplicates(rows, lambda r: r.get("code"), "code", errors)
@@ -57,6 +57,10 @@ def import_offices(path: Path) -> ImportSummary:
             values["sms_sampling_rate"] = row.number("sms_sampling_rate", 0, 1, default=1.0)
         if row.has("is_active"):
             values["is_active"] = row.boolean("is_active", default=True)
+        if row.has("hotline"):  # the thank-you page's next step (empty: the parent's)
+            values["hotline"] = row.text("hotline", 32, required=False)
+        if row.has("complaint_route"):
+            values["complaint_route"] = row.text("complaint_route", 500, required=False)
         parent = row.code("parent_code", required=False)
         if parent and parent not in existing and parent not in file_codes:
             row.error("parent_code", f"no office {parent!r} in the database or this file")
@@ -153,7 +157,7 @@ def _set_links(service_id: int, wanted: set[int]) -> bool:
 def import_counters(path: Path) -> ImportSummary:
     """Upsert counters by (office_code, code); flush only."""
     errors = CsvErrors(path)
-    rows = read_csv(path, ("office_code", "code", "name"), ("is_active",), errors)
+    rows = read_csv(path, ("office_code", "code", "name"), ("name_en", "is_active"), errors)
     find_duplicates(rows, lambda r: (r.get("office_code"), r.get("code")), "code", errors)
     offices = dict(db.session.execute(select(Office.code, Office.id)).all())
     items = []
@@ -162,6 +166,8 @@ def import_counters(path: Path) -> ImportSummary:
         if office_code and office_code not in offices:
             row.error("office_code", f"no office {office_code!r} (import offices first)")
         values = {"code": row.code("code"), "name": row.text("name")}
+        if row.has("name_en"):
+            values["name_en"] = row.text("name_en", required=False)
         if row.has("is_active"):
             values["is_active"] = row.boolean("is_active", default=True)
         items.append((offices.get(office_code), values))

@@ -14,7 +14,7 @@ from .dossiers import (
 )
 from .offices import Counter, Office, OfficeKind, RankingGroup, Service, office_services
 from .officials import ApiToken, Role, User
-from .responses import Answer, Channel, Integrity, Response
+from .responses import CHANNELS, Answer, Channel, Integrity, Response
 from .rollups import RollupAnswer, RollupDay, RollupDossier, RollupResponse
 from .surveys import (
     KIND_VALUES,
@@ -27,6 +27,7 @@ from .surveys import (
 from .types import UTCDateTime, utcnow
 
 __all__ = [
+    "CHANNELS",
     "KIND_VALUES",
     "SIPAS_ELEMENTS",
     "Answer",

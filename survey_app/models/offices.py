@@ -67,6 +67,10 @@ class Office(db.Model):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"), index=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     sms_sampling_rate: Mapped[float] = mapped_column(Float, default=1.0)
+    # What the thank-you page offers as the next step; an office without its own takes its
+    # nearest parent's (the province's), then the deployment's (PROVINCE_HOTLINE, ...).
+    hotline: Mapped[str | None] = mapped_column(String(32))
+    complaint_route: Mapped[str | None] = mapped_column(String(500))
 
     parent: Mapped[Office | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Office]] = relationship(back_populates="parent")
@@ -89,6 +93,7 @@ class Counter(db.Model):
     office_id: Mapped[int] = mapped_column(ForeignKey("offices.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(255))
+    name_en: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     office: Mapped[Office] = relationship(back_populates="counters")

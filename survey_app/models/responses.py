@@ -24,9 +24,15 @@ from .types import UTCDateTime, str_enum, utcnow
 class Channel(enum.StrEnum):
     """How a response reached mscore."""
 
-    QR_WEB = "qr_web"
-    SMS = "sms"
+    QR_WEB = "qr_web"  # the web form: a poster's QR code, or a receipt's rating link
+    SMS = "sms"  # the SMS conversation (reply mode)
     KIOSK = "kiosk"
+    SMS_LINK = "sms_link"  # the web form opened from the link of an SMS invitation (link mode)
+
+
+#: Every channel's name, in the order of their small-integer codes in the rollup and reports
+#: (new channels go at the end, so that stored codes keep their meaning).
+CHANNELS = tuple(channel.value for channel in Channel)
 
 
 class Integrity(enum.StrEnum):
@@ -44,13 +50,22 @@ class Response(db.Model):
     __table_args__ = (
         Index("ix_responses_office_submitted", "office_id", "submitted_at"),
         Index("ix_responses_client_office_submitted", "client_hash", "office_id", "submitted_at"),
+        Index("ix_responses_address_office_submitted", "address_hash", "office_id", "submitted_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"))
     counter_id: Mapped[int | None] = mapped_column(ForeignKey("counters.id"))
     service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
+    # A verified binding: the response came through the dossier's own rating link (receipt or
+    # SMS) or its SMS conversation. One response per dossier.
     dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossiers.id"), unique=True)
+    # An unverified claim: the code a citizen typed in the form, and the dossier it named when
+    # the response arrived. Anyone can type any code, so a claim binds nothing and blocks nothing.
+    claimed_dossier_code: Mapped[str | None] = mapped_column(String(64))
+    claimed_dossier_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dossiers.id", ondelete="SET NULL"), index=True
+    )
     questionnaire_id: Mapped[int] = mapped_column(ForeignKey("questionnaires.id"))
     channel: Mapped[Channel] = mapped_column(str_enum(Channel, "channel"))
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -61,6 +76,8 @@ class Response(db.Model):
     integrity_reason: Mapped[str | None] = mapped_column(String(255))
     # Keyed hash of the device (QR) or phone (SMS): duplicate checks without keeping the raw value.
     client_hash: Mapped[str | None] = mapped_column(String(64))
+    # Keyed hash of the address alone (QR): a burst from one address, whatever its browsers.
+    address_hash: Mapped[str | None] = mapped_column(String(64))
     # Random token rendered into the form: a double tap or a refresh cannot make a second response.
     submission_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     is_partial: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -68,7 +85,7 @@ class Response(db.Model):
     office = relationship("Office")
     counter = relationship("Counter")
     service = relationship("Service")
-    dossier = relationship("Dossier")
+    dossier = relationship("Dossier", foreign_keys=[dossier_id])
     questionnaire = relationship("Questionnaire")
     answers: Mapped[list[Answer]] = relationship(
         back_populates="response", cascade="all, delete-orphan"

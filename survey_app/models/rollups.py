@@ -18,11 +18,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
 from .dossiers import Invitation
-from .responses import Response
+from .responses import CHANNELS, Response  # noqa: F401  (channel codes: their positions)
 from .types import UTCDateTime, utcnow
 
 NOT_STATED = 0  # service_id of a response or dossier without a service
-CHANNELS = ("qr_web", "sms", "kiosk")  # channel codes: 0, 1, 2
 INTEGRITIES = ("valid", "flagged", "excluded")  # integrity codes: 0, 1, 2
 VALUES = tuple(range(6))  # answer values (0/1 yes/no, 1–5 likert): columns n0 … n5
 DAY, MONTH, YEAR = 0, 1, 2  # grains: a row counts one day, one calendar month or one year

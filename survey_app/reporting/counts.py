@@ -40,6 +40,9 @@ from ..models.rollups import (
 )
 from .periods import Period, local_day
 
+# The SMS channel's answers to its invitations, weighted with their sampling probability: replies
+# to the conversation, and the web form opened from the invitation's link
+SMS_CHANNELS = ("sms", "sms_link")
 RESPONSE_KEYS = ("office_id", "service_id", "channel", "integrity", "probability")
 ANSWER_KEYS = RESPONSE_KEYS + ("question_id",)
 VALUE_COUNTS = tuple(f"n{v}" for v in VALUES)  # answers per value, one column each
@@ -61,7 +64,7 @@ def _code(column, labels):
 def _response_columns(day: bool):
     probability = case(
         (
-            and_(Response.channel == "sms", Invitation.sampling_probability.is_not(None)),
+            and_(Response.channel.in_(SMS_CHANNELS), Invitation.sampling_probability.is_not(None)),
             Invitation.sampling_probability,
         ),
         else_=1.0,

@@ -8,7 +8,9 @@ from flask import current_app
 import analysis
 from analysis import Cells, EstimateTable
 
-CHANNEL_NAMES = ("qr_web", "sms", "kiosk")
+from ..models import CHANNELS
+
+CHANNEL_NAMES = CHANNELS
 
 
 def _empty(n: int, level: float) -> EstimateTable:

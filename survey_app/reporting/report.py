@@ -13,9 +13,9 @@ import analysis
 from analysis import Cells, EstimateTable
 
 from ..extensions import db
-from ..models import Office, Question, QuestionKind, Questionnaire, Service
+from ..models import CHANNELS, Office, Question, QuestionKind, Questionnaire, Service
 from ..models.surveys import SIPAS_ELEMENTS, Dimension
-from .counts import fetch_counts
+from .counts import SMS_CHANNELS, fetch_counts
 from .estimates import measure_block
 from .periods import Period, local_today
 from .rollup import ensure_rolled
@@ -232,11 +232,8 @@ def _estimate(params: Params, period: Period, offices, questions, groups, mapper
         for key in list(part):
             part[key] = part[key][keep]
     resp = counts["responses"]
-    sms_all = np.bincount(
-        resp["office"][resp["channel"] == 1].astype(np.int64),
-        resp["count"][resp["channel"] == 1],
-        n_off,
-    )
+    by_sms = np.isin(resp["channel"], [CHANNELS.index(c) for c in SMS_CHANNELS])
+    sms_all = np.bincount(resp["office"][by_sms].astype(np.int64), resp["count"][by_sms], n_off)
     included = np.isin(
         resp["integrity"], [("valid", "flagged", "excluded").index(i) for i in integrity]
     )
@@ -268,7 +265,7 @@ def _estimate(params: Params, period: Period, offices, questions, groups, mapper
         "responses": np.bincount(weighted.office, weighted.count, n_off),
         "dissatisfied": _dissatisfied(cells, questions, n_off),
     }
-    for i, name in enumerate(("qr_web", "sms", "kiosk")):
+    for i, name in enumerate(CHANNELS):
         mask = weighted.channel == i
         stats[f"responses_{name}"] = np.bincount(weighted.office[mask], weighted.count[mask], n_off)
     group_stats = {k: np.bincount(office_group, v, len(groups)) for k, v in stats.items()}

@@ -11,6 +11,7 @@ from flask import current_app
 
 from analysis import MIN_DF, MIN_N_EFF, SATISFIED_FROM
 
+from ..models import CHANNELS
 from ..models.surveys import SIPAS_ELEMENTS
 from .periods import zone
 from .report import Report
@@ -75,9 +76,7 @@ def _counts(st: dict, i: int) -> tuple[dict, dict]:
     before = {
         "dossiers": int(dossiers),
         "responses": int(st["responses"][i]),
-        "responses_by_channel": {
-            c: int(st[f"responses_{c}"][i]) for c in ("qr_web", "sms", "kiosk")
-        },
+        "responses_by_channel": {c: int(st[f"responses_{c}"][i]) for c in CHANNELS},
     }
     after = {
         "dissatisfied": int(st["dissatisfied"][i]),

@@ -20,7 +20,9 @@ import numpy as np
 
 from analysis import poststratify_cells
 
-N_CHANNELS = 3
+from ..models import CHANNELS
+
+N_CHANNELS = len(CHANNELS)
 
 
 def lookup(keys, table_keys, table_values, missing=-1) -> np.ndarray:

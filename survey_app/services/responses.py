@@ -1,4 +1,5 @@
-"""Recording web survey responses: validation, binding to a dossier, duplicate and burst checks."""
+"""Recording web survey responses: validation, binding to a dossier (verified through its rating
+link) or a claim of one (a typed code), duplicate and burst checks."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import TextClause, bindparam, func, select, text
 
-from ..extensions import autocommit_scalar, db
+from ..extensions import db
 from ..models import (
     KIND_VALUES,
     Channel,
     Dossier,
     Integrity,
+    Invitation,
+    InvitationStatus,
     QuestionKind,
     Response,
     Service,
@@ -116,20 +119,25 @@ def office_service(office_id: int, code: str) -> Service | None:
     )
 
 
+def normalize_dossier_code(code: str) -> str:
+    """A dossier code as the offices' software writes it: no spaces, upper case."""
+    return "".join(code.split()).upper()
+
+
 def find_dossier(office_id: int, code: str) -> Dossier | None:
     """The office's dossier with this code (case and spaces forgiven), or None."""
     if not code:
         return None
-    normalized = "".join(code.split()).upper()
     return db.session.scalar(
         select(Dossier).where(
-            Dossier.office_id == office_id, func.upper(Dossier.code) == normalized
+            Dossier.office_id == office_id,
+            func.upper(Dossier.code) == normalize_dossier_code(code),
         )
     )
 
 
 def dossier_has_response(dossier: Dossier) -> bool:
-    """Whether someone already rated this dossier (one response per dossier)."""
+    """Whether the dossier already has its verified response (one response per dossier)."""
     return db.session.scalar(select(func.count()).where(Response.dossier_id == dossier.id)) > 0
 
 
@@ -141,27 +149,86 @@ def token_used(submission_token: str) -> bool:
     )
 
 
-_RECENT_FROM_CLIENT = select(func.count()).select_from(
-    select(Response.id)
-    .where(
-        Response.client_hash == bindparam("client"),
-        Response.office_id == bindparam("office"),
-        Response.submitted_at >= bindparam("since", type_=Response.submitted_at.type),
+@dataclass(frozen=True)
+class BurstRules:
+    """When a new response is flagged as part of a burst: when its device (address and browser)
+    already sent `device_limit` responses to the office within `device_minutes`, or its address
+    (whatever the browser) `address_limit` within `address_minutes` (docs/operations.md)."""
+
+    device_limit: int = 3
+    device_minutes: int = 10
+    address_limit: int = 20
+    address_minutes: int = 60
+
+    @classmethod
+    def from_config(cls, config) -> BurstRules:
+        """The rules of the SURVEY_*BURST* settings."""
+        return cls(
+            config["SURVEY_BURST_LIMIT"],
+            config["SURVEY_BURST_MINUTES"],
+            config["SURVEY_ADDRESS_BURST_LIMIT"],
+            config["SURVEY_ADDRESS_BURST_MINUTES"],
+        )
+
+    def device_reason(self) -> str:
+        """The integrity reason of a response flagged for its device."""
+        return (
+            f"burst: more than {self.device_limit} responses from one client within "
+            f"{self.device_minutes} min"
+        )
+
+    def address_reason(self) -> str:
+        """The integrity reason of a response flagged for its address."""
+        return (
+            f"burst: more than {self.address_limit} responses from one address within "
+            f"{self.address_minutes} min"
+        )
+
+
+def _recent(column):
+    """How many responses with this column's value the office had since a time, up to a limit."""
+    return select(func.count()).select_from(
+        select(Response.id)
+        .where(
+            column == bindparam("key"),
+            Response.office_id == bindparam("office"),
+            Response.submitted_at >= bindparam("since", type_=Response.submitted_at.type),
+        )
+        .limit(bindparam("limit"))
+        .subquery()
     )
-    .limit(bindparam("limit"))
-    .subquery()
-)
 
 
-def burst_reason(office_id: int, client_hash: str, limit: int, minutes: int) -> str | None:
-    """Why a new response from this client looks like a burst, or None: too many recently.
+_RECENT_FROM_CLIENT = _recent(Response.client_hash)
+_RECENT_FROM_ADDRESS = _recent(Response.address_hash)
 
-    The count stops at `limit`, so a flood costs no more per request than a trickle.
+
+def burst_reason(
+    office_id: int, client_hash: str, address_hash: str | None, rules: BurstRules
+) -> str | None:
+    """Why a new response from this device and address looks like a burst, or None.
+
+    Each count stops at its limit, so a flood costs no more per request than a trickle.
     """
-    since = utcnow() - timedelta(minutes=minutes)
-    params = {"client": client_hash, "office": office_id, "since": since, "limit": limit}
-    recent = db.session.connection().scalar(_RECENT_FROM_CLIENT, params)
-    return burst_rule(limit, minutes) if recent >= limit else None
+    connection, now = db.session.connection(), utcnow()
+    params = {
+        "key": client_hash,
+        "office": office_id,
+        "since": now - timedelta(minutes=rules.device_minutes),
+        "limit": rules.device_limit,
+    }
+    if connection.scalar(_RECENT_FROM_CLIENT, params) >= rules.device_limit:
+        return rules.device_reason()
+    if address_hash is None:
+        return None
+    params |= {
+        "key": address_hash,
+        "since": now - timedelta(minutes=rules.address_minutes),
+        "limit": rules.address_limit,
+    }
+    if connection.scalar(_RECENT_FROM_ADDRESS, params) >= rules.address_limit:
+        return rules.address_reason()
+    return None
 
 
 _INSERT_RESPONSE = Response.__table__.insert().returning(Response.__table__.c.id)
@@ -183,31 +250,41 @@ _RESPONSE_VALUES = (
     "counter_id",
     "service_id",
     "dossier_id",
+    "claimed_dossier_code",
+    "claimed_dossier_id",
     "questionnaire_id",
     "channel",
     "submitted_at",
     "language",
     "client_hash",
+    "address_hash",
     "submission_token",
     "is_partial",
 )
-# PostgreSQL: the burst count, the response and its answers in one statement (one round trip).
+# PostgreSQL: the burst counts, the response and its answers in one statement (one round trip).
 # Data-modifying CTEs all run, in one snapshot. The answers arrive as one JSON array of
 # [question_id, value, text] triples: psycopg dumping three Python lists as arrays cost 0.3 M
 # instructions per submission, json.dumps a twentieth of that, and PostgreSQL parses either as fast.
 # Driver SQL (psycopg's %(name)s parameters): nothing for SQLAlchemy to compile.
 _RECORD_PG = f"""
 WITH recent AS (
-    SELECT count(*) AS n FROM (
-        SELECT 1 FROM responses
-        WHERE client_hash = %(client_hash)s AND office_id = %(office_id)s
-          AND submitted_at >= %(since)s
-        LIMIT %(burst_limit)s) AS r
+    SELECT (SELECT count(*) FROM (
+                SELECT 1 FROM responses
+                WHERE client_hash = %(client_hash)s AND office_id = %(office_id)s
+                  AND submitted_at >= %(device_since)s
+                LIMIT %(device_limit)s) AS d) AS device,
+           (SELECT count(*) FROM (
+                SELECT 1 FROM responses
+                WHERE address_hash = %(address_hash)s AND office_id = %(office_id)s
+                  AND submitted_at >= %(address_since)s
+                LIMIT %(address_limit)s) AS a) AS address
 ), response AS (
     INSERT INTO responses ({", ".join(_RESPONSE_VALUES)}, integrity, integrity_reason)
     SELECT {", ".join(f"%({c})s" for c in _RESPONSE_VALUES)},
-           CASE WHEN recent.n >= %(burst_limit)s THEN %(flagged)s ELSE %(valid)s END,
-           CASE WHEN recent.n >= %(burst_limit)s THEN %(burst_reason)s END
+           CASE WHEN recent.device >= %(device_limit)s OR recent.address >= %(address_limit)s
+                THEN %(flagged)s ELSE %(valid)s END,
+           CASE WHEN recent.device >= %(device_limit)s THEN %(device_reason)s
+                WHEN recent.address >= %(address_limit)s THEN %(address_reason)s END
     FROM recent
     RETURNING id
 ), answers AS (
@@ -219,53 +296,66 @@ SELECT id FROM response
 """
 
 
-def burst_rule(limit: int, minutes: int) -> str:
-    """The integrity reason of a response flagged as part of a burst."""
-    return f"burst: more than {limit} responses from one client within {minutes} min"
-
-
 def record_web_response(
     *,
     office_id: int,
     counter_id: int | None,
     questionnaire: QuestionnaireSnapshot,
     submission: Submission,
-    dossier: Dossier | None,
     language: str,
     client_hash: str,
+    address_hash: str | None,
     submission_token: str,
-    burst_limit: int,
-    burst_minutes: int,
+    burst: BurstRules,
+    dossier: Dossier | None = None,
+    channel: Channel = Channel.QR_WEB,
+    invitation: Invitation | None = None,
 ) -> int:
-    """Insert a QR web response and its answers, flagged when the client is in a burst (more
-    than `burst_limit` responses at this office in `burst_minutes`); return its id.
+    """Insert a web form's response and its answers, flagged when its device or address is in a
+    burst (`burst`), and return its id; the response is committed when this returns.
 
-    The response is committed when this returns. This is the hot path of the survey: Core
-    statements, no ORM flush. On PostgreSQL it is one statement of driver SQL, atomic on its own,
-    run outside a transaction (autocommit): no BEGIN and COMMIT round trips, and the ORM session
-    is not even opened. Elsewhere it is a count and two inserts in the session's transaction,
-    committed here.
+    `dossier` is a verified binding (the dossier's own rating link, with `channel` qr_web for a
+    receipt and sms_link for an SMS invitation, whose `invitation` is then marked answered). A
+    code the citizen typed is only a claim: kept beside the response, and bound to nothing.
+
+    This is the hot path of the survey: Core statements, no ORM flush. On PostgreSQL a response
+    without a verified binding is one statement of driver SQL, atomic on its own, run on an
+    autocommit connection (SQLAlchemy's AUTOCOMMIT isolation level): no BEGIN and COMMIT round
+    trips. Otherwise it is counts and two inserts (and the invitation's update) in the session's
+    transaction, committed here.
     """
+    claim = None
+    if dossier is None and submission.dossier_code:
+        claim = find_dossier(office_id, submission.dossier_code)
     service = dossier.service if dossier is not None and dossier.service else submission.service
     values = {
         "office_id": office_id,
         "counter_id": counter_id,
         "service_id": service.id if service else None,
         "dossier_id": dossier.id if dossier else None,
+        "claimed_dossier_code": normalize_dossier_code(submission.dossier_code) or None
+        if dossier is None
+        else None,
+        "claimed_dossier_id": claim.id if claim else None,
         "questionnaire_id": questionnaire.id,
-        "channel": Channel.QR_WEB.value,
+        "channel": channel.value,
         "submitted_at": utcnow(),
         "language": language,
         "client_hash": client_hash,
+        "address_hash": address_hash,
         "submission_token": submission_token,
         "is_partial": False,
     }
-    if db.engine.dialect.name == "postgresql":
+    if db.engine.dialect.name == "postgresql" and dossier is None:
         answers = submission.answers
+        now = values["submitted_at"]
         params = values | {
-            "since": values["submitted_at"] - timedelta(minutes=burst_minutes),
-            "burst_limit": burst_limit,
-            "burst_reason": burst_rule(burst_limit, burst_minutes),
+            "device_since": now - timedelta(minutes=burst.device_minutes),
+            "device_limit": burst.device_limit,
+            "device_reason": burst.device_reason(),
+            "address_since": now - timedelta(minutes=burst.address_minutes),
+            "address_limit": burst.address_limit,
+            "address_reason": burst.address_reason(),
             "flagged": Integrity.FLAGGED.value,
             "valid": Integrity.VALID.value,
             "answers": json.dumps(
@@ -274,9 +364,11 @@ def record_web_response(
                 separators=(",", ":"),
             ),
         }
-        return autocommit_scalar(db.engine, _RECORD_PG, params)
+        # one statement is atomic on its own: run it in autocommit, without BEGIN and COMMIT
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            return connection.exec_driver_sql(_RECORD_PG, params).scalar_one()
     connection = db.session.connection()  # Core statements: no ORM execution machinery needed
-    flag = burst_reason(office_id, client_hash, burst_limit, burst_minutes)
+    flag = burst_reason(office_id, client_hash, address_hash, burst)
     response_id = connection.execute(
         _INSERT_RESPONSE,
         values
@@ -296,5 +388,7 @@ def record_web_response(
                 f"text_{i}": value if is_text else None,
             }
         connection.execute(_insert_answers(len(submission.answers)), params)
+    if invitation is not None:
+        invitation.move_to(InvitationStatus.ANSWERED)  # the SMS channel's answer to it
     db.session.commit()
     return response_id

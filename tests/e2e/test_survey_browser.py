@@ -88,7 +88,7 @@ def test_switch_to_english(live_app, office, phone):
     assert page.get_attribute("html", "lang") == "en"
     assert page.get_by_text("Staff were polite and respectful").is_visible()
     _face(page.locator(".overall"), "Satisfied").tap()
-    page.get_by_role("button", name="Send").tap()
+    page.get_by_role("button", name="Send", exact=True).tap()
     page.wait_for_url("**/thanks")
     assert "Thank you!" in page.content()
     assert _stored(live_app)[0][2] == "en"

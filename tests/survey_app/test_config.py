@@ -17,6 +17,7 @@ GOOD_PRODUCTION = {
     "PHONE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
     "PHONE_HASH_KEY": "p8Rk2Vw-Nd5Lq7Ys1Hc9Jx4Ft6Bm0Gz3Ea_Tu",
     "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
+    "PROXY_FIX_X_FOR": "1",
 }
 
 
@@ -50,6 +51,7 @@ def test_production_accepts_complete_settings(tmp_path):
         ({"PHONE_HASH_KEY": ""}, "PHONE_HASH_KEY is not set"),
         ({"DATABASE_URL": ""}, "DATABASE_URL is not set"),
         ({"RATELIMIT_STORAGE_URI": ""}, "RATELIMIT_STORAGE_URI is not set"),
+        ({"PROXY_FIX_X_FOR": ""}, "PROXY_FIX_X_FOR is not set"),
     ],
 )
 def test_production_refuses_missing_or_development_secrets(tmp_path, change, message):
@@ -176,3 +178,14 @@ def test_sessions_follow_the_secret_key_and_its_fallbacks(app):
     assert phone.get("/test-session").text == "hai"
     app.config["SECRET_KEY"] = "another-" + "k" * 40
     assert phone.get("/test-session").text == "none"  # signed with a key no longer trusted
+
+
+@pytest.mark.parametrize(("value", "hops"), [("0", 0), ("1", 1), ("2", 2), (None, None)])
+def test_proxy_hops_come_from_the_environment(tmp_path, value, hops):
+    env = {} if value is None else {"PROXY_FIX_X_FOR": value}
+    assert load_config(str(tmp_path), env)["PROXY_FIX_X_FOR"] == hops
+
+
+def test_a_proxy_hop_count_that_is_not_a_number_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="PROXY_FIX_X_FOR='two'"):
+        load_config(str(tmp_path), {"PROXY_FIX_X_FOR": "two"})

@@ -247,3 +247,32 @@ def test_read_csv_core_line_numbers(tmp_path):
     assert errors.lines() == ["line 7, column code: duplicate 'A' (first on line 3)"]
     with pytest.raises(click.ClickException, match="line 7, column code"):
         errors.raise_if_any()
+
+
+def test_offices_hotline_and_complaint_route_and_counters_english_names(runner, db, tmp_path):
+    """Optional columns for the thank-you page's next step and the English page's counter."""
+    offices = tmp_path / "offices.csv"
+    offices.write_text(
+        "code,name,kind,group,parent_code,hotline,complaint_route\n"
+        "QT,UBND tỉnh Quảng Trị,province,,,1022,Cổng dịch vụ công tỉnh\n"
+        "STP,Sở Tư pháp,department,departments,QT,,\n",
+        encoding="utf-8",
+    )
+    counters = tmp_path / "counters.csv"
+    counters.write_text("office_code,code,name,name_en\nSTP,Q1,Quầy số 1,Counter 1\n")
+    assert _import(runner, "offices", offices).exit_code == 0
+    assert _import(runner, "counters", counters).exit_code == 0
+    found = {o.code: o for o in db.session.scalars(select(Office))}
+    assert (found["QT"].hotline, found["QT"].complaint_route) == ("1022", "Cổng dịch vụ công tỉnh")
+    assert found["STP"].hotline is None  # empty: its parent's, on the thank-you page
+    assert db.session.scalars(select(Counter)).one().name_en == "Counter 1"
+    offices.write_text(
+        "code,name,kind,group,parent_code,hotline\n"
+        "QT,UBND tỉnh Quảng Trị,province,,," + "1" * 33 + "\n"
+    )
+    refused = _import(runner, "offices", offices)
+    assert (
+        refused.exit_code != 0
+        and "hotline" in refused.output
+        and "longer than 32" in refused.output
+    )

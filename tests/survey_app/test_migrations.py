@@ -85,7 +85,7 @@ def test_keying_answers_by_response_and_question_keeps_every_answer(empty_databa
     from sqlalchemy import inspect, text
 
     from survey_app import create_app
-    from survey_app.models import Office, OfficeKind, RankingGroup, Response
+    from survey_app.models import Response
     from survey_app.services.questionnaires import ensure_default_questionnaire
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database_url, "TESTING": True})
@@ -95,14 +95,14 @@ def test_keying_answers_by_response_and_question_keeps_every_answer(empty_databa
 
         upgrade(revision="0004")
         questionnaire = ensure_default_questionnaire()
-        office = Office(
-            code="HCC",
-            name="Sở Tư pháp",
-            kind=OfficeKind.DEPARTMENT,
-            group=RankingGroup.DEPARTMENTS,
-        )
-        db.session.add(office)
-        db.session.flush()
+        # offices by SQL too: the models describe the newest schema
+        office_id = db.session.execute(
+            text(
+                "INSERT INTO offices (code, name, kind, ranking_group, is_active, "
+                "sms_sampling_rate) VALUES ('HCC', 'Sở Tư pháp', 'department', 'departments', "
+                "true, 1.0) RETURNING id"
+            )
+        ).scalar_one()
         question_ids = [q.id for q in questionnaire.questions[:4]]
         for _ in range(3):  # responses by SQL: the models describe the newest schema
             db.session.execute(
@@ -111,7 +111,7 @@ def test_keying_answers_by_response_and_question_keeps_every_answer(empty_databa
                     "language, is_partial, integrity) VALUES (:o, :q, 'qr_web', :t, 'vi', false, "
                     "'valid')"
                 ),
-                {"o": office.id, "q": questionnaire.id, "t": datetime.now(UTC)},
+                {"o": office_id, "q": questionnaire.id, "t": datetime.now(UTC)},
             )
         response_ids = db.session.scalars(text("SELECT id FROM responses")).all()
         for rid in response_ids:

@@ -160,8 +160,46 @@ def test_all_writes_one_file_per_active_office_and_counter(runner, offices, tmp_
         "STP-Q2.svg",
         "STP.svg",
         "UB.HAIAN.svg",
+        "all-posters.pdf",
     ]
-    assert len(result.output.split()) == 4
+    assert "all-posters.pdf (4 posters" in result.output.splitlines()[-1]
+
+
+def _decoded(image: Image.Image) -> list[str]:
+    """The texts of the QR codes zxing-cpp (an independent decoder) finds in an image."""
+    import zxingcpp
+
+    return sorted(code.text for code in zxingcpp.read_barcodes(image))
+
+
+def test_a_decoder_reads_the_office_url_in_the_png_poster(runner, offices, tmp_path):
+    result = runner.invoke(
+        args=["mscore", "qr", "--office", "STP", "--out", str(tmp_path / "p.png")]
+    )
+    assert result.exit_code == 0, result.output
+    assert _decoded(Image.open(tmp_path / "p.png")) == [f"{BASE}/s/STP"]
+
+
+@pytest.mark.parametrize("crop_marks", [False, True])
+def test_all_posters_in_one_pdf_two_a5_to_an_a4_sheet(runner, offices, tmp_path, crop_marks):
+    import pypdfium2
+
+    out = tmp_path / "posters"
+    args = ["mscore", "qr", "--all", "--out", str(out)] + (["--crop-marks"] if crop_marks else [])
+    assert runner.invoke(args=args).exit_code == 0
+    pdf = pypdfium2.PdfDocument(out / "all-posters.pdf")
+    assert len(pdf) == 2  # four posters, two to a sheet
+    width, height = pdf[0].get_size()  # points: A4 landscape
+    assert round(width / 72 * 25.4) == 297 and round(height / 72 * 25.4) == 210
+    # rasterised as a printer would, each sheet's QR codes read back as its posters' URLs
+    sheets = [_decoded(pdf[i].render(scale=200 / 72).to_pil()) for i in range(len(pdf))]
+    assert sheets == [
+        [f"{BASE}/s/STP", f"{BASE}/s/STP/Q1"],
+        [f"{BASE}/s/STP/Q2", f"{BASE}/s/UB.HAIAN"],
+    ]
+    assert "Sở Tư pháp" in pdf[0].get_textpage().get_text_range()  # real text, diacritics
+    # vector text and codes: small enough to email for a province's 181 posters
+    assert (out / "all-posters.pdf").stat().st_size < 150_000
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,14 @@ def _post(client, url="/s/HCC-TP", **answers):
     return client.post(url, data=data), data
 
 
+def _new_token(app, office) -> str:
+    """A submission token the server issued for the office (as a newly opened form carries)."""
+    from survey_app.services.submission_tokens import issue
+
+    with app.test_request_context("/s/HCC-TP"):
+        return issue(office.id)
+
+
 def _count(db, model=Response):
     return db.session.scalar(select(func.count()).select_from(model))
 
@@ -158,13 +166,13 @@ def test_double_tap_and_refresh_make_one_response(client, db, office):
     assert _count(db) == 1
 
 
-def test_one_response_per_device_per_office_per_day(client, db, office, make_office):
+def test_one_response_per_device_per_office_per_day(app, client, db, office, make_office):
     first, data = _post(client)
     assert first.status_code == 303
     page = client.get("/s/HCC-TP")
     assert "Hôm nay Ông/Bà đã đánh giá" in page.get_data(as_text=True)
     # a new form sent from the same device (its signed cookie says: rated today)
-    replay = {**data, "submission_token": secrets.token_urlsafe(24), "q_overall": "1"}
+    replay = {**data, "submission_token": _new_token(app, office), "q_overall": "1"}
     second = client.post("/s/HCC-TP", data=replay)
     assert "Hôm nay Ông/Bà đã đánh giá" in second.get_data(as_text=True)
     assert _count(db) == 1
@@ -179,7 +187,8 @@ def test_the_rated_cookie_is_signed_ends_at_local_midnight_and_leaves_the_sessio
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    from survey_app.survey.views import MAX_REMEMBERED, _rated_serializer
+    from survey_app.survey.devices import MAX_REMEMBERED
+    from survey_app.survey.devices import rated_serializer as _rated_serializer
 
     now = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
     first, data = _post(client)
@@ -215,38 +224,42 @@ def test_the_rated_cookie_is_signed_ends_at_local_midnight_and_leaves_the_sessio
     assert day == today and codes == [f"O{i}" for i in range(2, MAX_REMEMBERED + 2)]
 
 
-def test_dossier_code_binds_response_to_dossier_and_service(
-    client, db, office, make_dossier, make_service
+def test_a_typed_dossier_code_is_an_unverified_claim_that_binds_nothing(
+    app, client, db, office, make_dossier, make_service
 ):
+    """Anyone can type any code (#16 §3): it is kept as a claim beside the response, naming the
+    dossier it matched, and never takes the dossier's place, service or one response."""
     service = make_service(code="KS", name="Đăng ký khai sinh", field="Hộ tịch")
     dossier = make_dossier(office, code="000.00.19.H56-260301-0001", service=service)
     response, _ = _post(client, dossier_code=" 000.00.19.h56-260301-0001 ", service="LLTP")
     assert response.status_code == 303
     stored = db.session.scalars(select(Response)).one()
-    assert stored.dossier_id == dossier.id
-    assert stored.service_id == service.id  # the dossier's service wins over the chosen one
+    assert stored.dossier_id is None  # not a binding
+    assert stored.claimed_dossier_id == dossier.id
+    assert stored.claimed_dossier_code == "000.00.19.H56-260301-0001"
+    assert stored.service.code == "LLTP"  # the citizen's own choice, not the claimed dossier's
+    # another device claims the same dossier: stored too (a claim blocks nothing)
+    assert _post(app.test_client(), dossier_code="000.00.19.H56-260301-0001")[0].status_code == 303
+    assert _count(db) == 2
 
 
-def test_unknown_dossier_code_is_explained_and_citizen_can_go_on(client, db, office):
-    first, data = _post(client, dossier_code="HS-KHONG-CO")
-    assert first.status_code == 200
-    html = first.get_data(as_text=True)
-    assert "Không tìm thấy hồ sơ HS-KHONG-CO" in html
-    assert 'name="confirm_no_dossier" value="1"' in html and "Gửi mà không kèm mã hồ sơ" in html
-    assert _count(db) == 0
-    second = client.post("/s/HCC-TP", data={**data, "confirm_no_dossier": "1"})
-    assert second.status_code == 303
-    assert db.session.scalars(select(Response)).one().dossier_id is None
-
-
-def test_one_response_per_dossier(client, app, db, office, make_dossier):
+def test_the_form_answers_the_same_for_known_and_unknown_dossier_codes(
+    app, db, office, make_dossier
+):
+    """Nobody can learn from the form whether a dossier code exists."""
     make_dossier(office, code="HS-1")
-    assert _post(client, dossier_code="HS-1")[0].status_code == 303
-    other_device = app.test_client()
-    second, _ = _post(other_device, dossier_code="HS-1")
-    assert second.status_code == 409
-    assert "Hồ sơ này đã được đánh giá" in second.get_data(as_text=True)
-    assert _count(db) == 1
+
+    def answer(code):
+        response, _ = _post(app.test_client(), dossier_code=code)
+        return response.status_code, response.headers.get("Location"), response.get_data()
+
+    assert answer("HS-1") == answer("HS-KHONG-CO")
+    assert answer("HS-1")[0] == 303
+    rows = db.session.execute(
+        select(Response.claimed_dossier_code, Response.claimed_dossier_id).order_by(Response.id)
+    ).all()
+    assert [r.claimed_dossier_code for r in rows] == ["HS-1", "HS-KHONG-CO", "HS-1"]
+    assert [r.claimed_dossier_id is None for r in rows] == [False, True, False]
 
 
 @pytest.mark.parametrize(
@@ -420,7 +433,7 @@ def test_closing_an_office_stops_submissions_at_once_in_this_process(client, db,
 
 
 def test_a_cached_office_is_asked_again_after_its_time(app, client, db, office, monkeypatch):
-    from survey_app.survey import views
+    from survey_app.survey import targets as views
 
     assert _post(client)[0].status_code == 303
     phone = app.test_client()
@@ -442,7 +455,7 @@ def test_no_raw_ip_is_stored(client, db, office):
 
 
 def test_an_office_removed_behind_the_cache_gets_the_friendly_404(app, db, make_office):
-    from survey_app.survey import views
+    from survey_app.survey import targets as views
 
     gone = make_office(code="TAM-THOI", name="Điểm tiếp nhận tạm thời")
     phone = app.test_client()
@@ -458,19 +471,18 @@ def test_an_office_removed_behind_the_cache_gets_the_friendly_404(app, db, make_
 
 def _record(office, questionnaire, answers, token):
     from survey_app.services.questionnaires import current_snapshot
-    from survey_app.services.responses import Submission, record_web_response
+    from survey_app.services.responses import BurstRules, Submission, record_web_response
 
     return record_web_response(
         office_id=office.id,
         counter_id=None,
         questionnaire=current_snapshot(),
         submission=Submission(answers=answers),
-        dossier=None,
         language="vi",
         client_hash="c" * 64,
+        address_hash="a" * 64,
         submission_token=token,
-        burst_limit=3,
-        burst_minutes=10,
+        burst=BurstRules(),
     )
 
 
@@ -510,3 +522,36 @@ def test_a_concurrent_double_tap_is_thanked_and_stored_once(client, db, office):
     assert first.status_code == second.status_code == 303
     assert second.headers["Location"].endswith("/s/HCC-TP/thanks")
     assert _count(db) == 1
+
+
+def test_the_thank_you_page_gives_the_next_step_office_parent_or_province(
+    app, client, db, office, make_office
+):
+    def thanks():
+        return client.get("/s/HCC-TP/thanks").get_data(as_text=True)
+
+    assert "đường dây nóng" not in thanks()  # nothing configured: no empty promise
+    assert "Câu trả lời của Ông/Bà được sử dụng thế nào" in thanks()
+    app.config.update(PROVINCE_HOTLINE="1022", PROVINCE_COMPLAINT_ROUTE="dichvucong.gov.vn")
+    page = thanks()
+    assert 'href="tel:1022"' in page and "dichvucong.gov.vn" in page
+    province = make_office(code="QT", name="UBND tỉnh Quảng Trị", hotline="0233 3852 222")
+    office.parent = province
+    db.session.commit()
+    page = thanks()
+    assert 'href="tel:02333852222">0233 3852 222' in page and "dichvucong.gov.vn" in page
+    office.hotline, office.complaint_route = "0233 3 555 555", "Hòm thư góp ý tại quầy số 1"
+    db.session.commit()
+    page = thanks()
+    assert "0233 3 555 555" in page and "Hòm thư góp ý tại quầy số 1" in page
+    assert "0233 3852 222" not in page
+
+
+def test_the_english_page_uses_the_counters_english_name(client, db, office):
+    counter = office.counters[0]
+    assert "Quầy số 1" in client.get("/s/HCC-TP/Q1").get_data(as_text=True)
+    assert "Quầy số 1" in client.get("/s/HCC-TP/Q1?lang=en").get_data(as_text=True)  # none yet
+    counter.name_en = "Counter 1"
+    db.session.commit()
+    english = client.get("/s/HCC-TP/Q1?lang=en").get_data(as_text=True)
+    assert "Counter 1" in english and "Quầy số 1" not in english

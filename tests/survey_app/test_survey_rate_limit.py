@@ -1,11 +1,16 @@
 """The survey's rate limit per client (Flask-Limiter), with a low limit for the test: in memory,
 in the local Redis, and with the Redis down or hung (the limit goes on in memory; no answer is
-lost)."""
+lost). The tests that take the storage down run the app in a process of its own
+(limiter_child.py), as a gunicorn worker runs it."""
 
+import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import redis
@@ -44,27 +49,6 @@ def app_config(app_config, request):
         "RATELIMIT_STORAGE_URI": uri,
         **settings,
     }
-
-
-def _reset_limiter_state() -> None:
-    from survey_app.extensions import limiter
-
-    limiter._storage_dead = False
-    limiter._key_prefix = ""
-    # as in a new process: Flask-Limiter looks for a dead storage's recovery 1, 2, 4 ... s after
-    # its last look
-    limiter._Limiter__check_backend_count = 0
-    limiter._Limiter__last_check_backend = time.time()
-
-
-@pytest.fixture(autouse=True)
-def _storage_alive_again():
-    """The limiter is one object for all the apps the tests create (in production, one app per
-    process): a test that finds the storage dead, or sets a key prefix, must not leave it so for
-    the next."""
-    _reset_limiter_state()
-    yield
-    _reset_limiter_state()
 
 
 @pytest.fixture
@@ -140,112 +124,51 @@ def test_the_limit_is_counted_in_redis(app, db, office):
         _forget(storage, pattern)
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Worker:
+    """The app in a process of its own (tests/survey_app/limiter_child.py), driven line by line."""
+
+    def __init__(self, config: dict):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.survey_app.limiter_child", json.dumps(config)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def ask(self, command: str) -> str:
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self.process.stdout.readline().strip()
+
+    def posts(self, n: int) -> list[int]:
+        return [int(self.ask("post")) for _ in range(n)]
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def worker(app_config):
+    started = _Worker(app_config)
+    yield started
+    started.close()
+
+
 @pytest.mark.parametrize("app_config", ["refused", "hung"], indirect=True)
-def test_with_redis_down_submissions_are_stored_and_still_limited_in_memory(app, db, office):
-    started = time.monotonic()
-    assert _limited_three_times(app) == [303, 303, 429]  # counted in this process
-    assert _count(db) == 2
-    assert time.monotonic() - started < 3  # a hung Redis is given half a second, once
-
-
-@pytest.mark.parametrize("app_config", ["hung"], indirect=True)
-def test_a_hung_redis_is_asked_as_often_as_by_flask_limiters_pass(
-    app, db, office, hung_server, monkeypatch
+def test_with_redis_down_submissions_are_stored_and_still_limited_in_memory(
+    app, db, office, worker
 ):
-    """The short path's storage error goes to Flask-Limiter's pass, which does not ask the
-    storage again: a hung Redis costs a submission its timeout once, not twice."""
-    from survey_app.extensions import limiter
-
-    def connections_for_one_post() -> int:
-        _reset_limiter_state()  # the storage is not known to be dead yet
-        before = len(hung_server.held)
-        assert _post(app.test_client())[0].status_code == 303
-        time.sleep(0.3)  # the server's accept loop takes connections every 0.1 s
-        return len(hung_server.held) - before
-
-    short = connections_for_one_post()
-    monkeypatch.setattr(limiter, "short_path", None)
-    assert short == connections_for_one_post() >= 1
+    worker.posts(1)  # the first of the three, and the worker's start-up
+    started = time.monotonic()
+    codes = worker.posts(2)
+    assert time.monotonic() - started < 3  # a hung Redis is given half a second, not more
+    assert codes == [303, 429]  # counted in the worker's memory
     assert _count(db) == 2
-
-
-def _resolved_posts(monkeypatch) -> list[str]:
-    """The endpoints of the POSTs whose limits Flask-Limiter's full pass works out from now on
-    (a survey POST limited on the short path of survey_app/survey/ratelimit.py never is)."""
-    from flask import request
-
-    from survey_app.extensions import limiter
-
-    resolved, real = [], limiter.limit_manager.resolve_limits
-
-    def resolve_limits(app, endpoint, *args):
-        if request.method == "POST":
-            resolved.append(endpoint)
-        return real(app, endpoint, *args)
-
-    monkeypatch.setattr(limiter.limit_manager, "resolve_limits", resolve_limits)
-    return resolved
-
-
-def test_a_survey_post_is_limited_on_the_short_path(app, db, office, monkeypatch):
-    resolved = _resolved_posts(monkeypatch)
-    assert _limited_three_times(app) == [303, 303, 429]
-    assert resolved == []  # Flask-Limiter's pass was told to skip them: the short path counted
-    assert _count(db) == 2
-    app.test_client().post("/sms/inbound", data={})  # any other POST: Flask-Limiter's own pass
-    assert len(resolved) == 1 and not resolved[0].startswith("survey.")
-
-
-def test_the_short_path_is_off_when_flask_limiter_is(app, db, office, monkeypatch):
-    """RATELIMIT_ENABLED turned off (the limiter is one object for every app in a process, as
-    in the tests): no limit on the short path either, as in Flask-Limiter's pass."""
-    from survey_app.extensions import limiter
-
-    monkeypatch.setattr(limiter, "enabled", False)
-    assert _limited_three_times(app) == [303, 303, 303]
-    assert _count(db) == 3
-
-
-TWO_WINDOWS = {"SURVEY_RATE_LIMIT": "2 per minute;3 per hour"}
-
-
-@pytest.mark.parametrize(
-    "app_config",
-    [
-        ("redis", TWO_WINDOWS),
-        ("redis", {**TWO_WINDOWS, "RATELIMIT_KEY_PREFIX": "mscore-test"}),
-    ],
-    indirect=True,
-    ids=["two-windows", "key-prefix"],
-)
-def test_the_short_path_counts_as_flask_limiters_own_pass(app, db, office, monkeypatch):
-    """The same answers, and the same counts under the same keys, as Flask-Limiter's pass."""
-    from survey_app.extensions import limiter
-
-    storage = redis.Redis.from_url(LOCAL_REDIS)
-    pattern = "LIMITS:LIMITER/*survey.survey_form/*"
-
-    def four_posts():
-        _forget(storage, pattern)
-        codes = [_post(app.test_client())[0].status_code for _ in range(4)]
-        return codes, {key.decode(): int(storage.get(key)) for key in storage.scan_iter(pattern)}
-
-    try:
-        resolved = _resolved_posts(monkeypatch)
-        short = four_posts()
-        assert resolved == []
-        monkeypatch.setattr(limiter, "short_path", None)
-        full = four_posts()
-        assert resolved == ["survey.survey_form"] * 4  # this time Flask-Limiter's pass counted
-    finally:
-        _forget(storage, pattern)
-    assert short == full
-    codes, counts = short
-    assert codes == [303, 303, 429, 429]  # the minute's window is checked first, as the pass does
-    assert sorted(counts.values()) == [2, 4]  # a breach of the minute stops before the hour
-    prefix = app.config.get("RATELIMIT_KEY_PREFIX")
-    start = f"LIMITS:LIMITER/{prefix}/127.0.0.1/" if prefix else "LIMITS:LIMITER/127.0.0.1/"
-    assert all(key.startswith(start) for key in counts), counts
 
 
 class _SwitchableRedis:
@@ -309,30 +232,24 @@ def switchable_redis():
     proxy.down()
 
 
-@pytest.mark.parametrize("app_config", ["switchable"], indirect=True)
-def test_when_redis_comes_back_it_counts_again(app, db, office, switchable_redis, monkeypatch):
-    from survey_app.extensions import limiter
-
-    app.config["SURVEY_RATE_LIMIT"] = "3 per minute"
+@pytest.mark.parametrize(
+    "app_config", [("switchable", {"SURVEY_RATE_LIMIT": "3 per minute"})], indirect=True
+)
+def test_when_redis_comes_back_it_counts_again(app, db, office, switchable_redis, worker):
     storage = redis.Redis.from_url(LOCAL_REDIS)
     pattern = "LIMITS:LIMITER/127.0.0.1/survey.survey_form/3/1/minute"
     _forget(storage, pattern)
-    resolved = _resolved_posts(monkeypatch)
     try:
-        codes = [_post(app.test_client())[0].status_code]  # counted in Redis, on the short path
+        codes = worker.posts(1)  # counted in Redis
         assert [int(storage.get(key)) for key in storage.keys(pattern)] == [1]
         switchable_redis.down()
-        codes += [_post(app.test_client())[0].status_code for _ in range(2)]  # in memory
-        assert resolved == ["survey.survey_form"] * 2  # by Flask-Limiter's pass
+        codes += worker.posts(2)  # counted in the worker's memory
         switchable_redis.up()
-        # Flask-Limiter looks for Redis again 1, 2, 4 ... s after its last look: as if that time
-        # had passed, the next request (the form's GET) finds it back, and the POSTs are on the
-        # short path again
-        limiter._Limiter__last_check_backend = 0.0
-        codes += [_post(app.test_client())[0].status_code for _ in range(3)]
-        assert resolved == ["survey.survey_form"] * 2
+        # Flask-Limiter looks for its storage again 1, 2, 4 ... s after its last look
+        assert worker.ask("later 30") == "ok"
+        codes += worker.posts(3)
         assert [int(storage.get(key)) for key in storage.keys(pattern)] == [4]
     finally:
         _forget(storage, pattern)
-    assert codes == [303] * 5 + [429]  # three in Redis, two in memory, then the limit in Redis
+    assert codes == [303] * 5 + [429]  # one in Redis, two in memory, then the limit in Redis
     assert _count(db) == 5
