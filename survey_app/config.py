@@ -99,6 +99,11 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
         "PHONE_DEFAULT_REGION": env.get("PHONE_DEFAULT_REGION", "VN"),
         "PHONE_ENCRYPTION_KEY": env.get("PHONE_ENCRYPTION_KEY", ""),
         "PHONE_HASH_KEY": env.get("PHONE_HASH_KEY", ""),
+        # operations (docs/operations.md): logs, metrics, readiness
+        "LOG_FORMAT": env.get("LOG_FORMAT") or ("json" if is_production else "text"),
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        "METRICS_TOKEN": env.get("METRICS_TOKEN", ""),  # none: /metrics is off (404)
+        "READYZ_OUTBOX_LATE_SECONDS": float(env.get("READYZ_OUTBOX_LATE_SECONDS", "600")),
     }
     # A send unconfirmed after the lease is reconciled with the provider, so the lease must
     # outlast the slowest batch: every text of it timing out, `concurrency` at a time.
