@@ -3,6 +3,7 @@ record the results; reconcile sends whose outcome is unknown before anything is 
 
 from __future__ import annotations
 
+import collections
 import logging
 import signal
 import threading
@@ -13,6 +14,7 @@ from flask import current_app
 
 from survey_app.config import slowest_batch_seconds
 from survey_app.extensions import db
+from survey_app.metrics import observe_sms_batch
 from survey_app.models import utcnow
 from survey_app.services.dossiers import quiet_hours_end
 
@@ -43,7 +45,7 @@ class Worker:
 
     def run_batch(self) -> int:
         """Claim, send and record one batch; the number of invitations claimed."""
-        now = utcnow()
+        now, started = utcnow(), time.monotonic()
         if quiet_hours_end(now) != now:  # nothing goes out at night, even a backlog
             return 0
         claimed = claim_batch(self.batch_size, now)
@@ -53,7 +55,20 @@ class Worker:
         results = list(self.pool.map(self.provider.send, [c.sms for c in claimed]))
         record_results(list(zip(claimed, results, strict=True)))
         db.session.remove()
-        self.sent += sum(r.outcome == "sent" for r in results)
+        outcomes = collections.Counter(str(r.outcome) for r in results)
+        self.sent += outcomes["sent"]
+        seconds = time.monotonic() - started
+        observe_sms_batch(outcomes, seconds)
+        log.info(  # one line per batch: what the provider said, never to whom
+            "sms batch: %d claimed %s",
+            len(claimed),
+            dict(outcomes),
+            extra={
+                "claimed": len(claimed),
+                "outcomes": dict(outcomes),
+                "duration_ms": round(seconds * 1000, 1),
+            },
+        )
         return len(claimed)
 
     def reconcile_stale(self) -> None:

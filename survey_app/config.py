@@ -128,6 +128,14 @@ def slowest_batch_seconds(config) -> float:
     return rounds * config["SMS_PROVIDER_TIMEOUT"]
 
 
+def _is_fernet_key(key: str) -> bool:
+    try:
+        Fernet(key.strip())
+    except ValueError:
+        return False
+    return True
+
+
 def check_production(config: dict) -> None:
     """Refuse to run in production with a missing or development secret."""
     if config.get("MSCORE_ENV") != "production":
@@ -137,11 +145,12 @@ def check_production(config: dict) -> None:
         problems.append("SECRET_KEY is the development value")
     elif config.get("SECRET_KEY") and len(config["SECRET_KEY"]) < 32:
         problems.append("SECRET_KEY is shorter than 32 characters")
-    if config.get("PHONE_ENCRYPTION_KEY"):
-        try:
-            Fernet(config["PHONE_ENCRYPTION_KEY"])
-        except ValueError:
-            problems.append("PHONE_ENCRYPTION_KEY is not a Fernet key (32 url-safe base64 bytes)")
+    keys = config.get("PHONE_ENCRYPTION_KEY") or ""
+    if keys and not all(_is_fernet_key(key) for key in keys.split(",")):  # several: rotation
+        problems.append(
+            "PHONE_ENCRYPTION_KEY is not a Fernet key (32 url-safe base64 bytes), or a "
+            "comma-separated list of them, newest first"
+        )
     if config.get("PHONE_HASH_KEY") and len(config["PHONE_HASH_KEY"]) < 32:
         problems.append("PHONE_HASH_KEY is shorter than 32 characters")
     if config.get("SQLALCHEMY_DATABASE_URI", "").startswith("sqlite"):

@@ -93,6 +93,13 @@ def observe_request(method: str, route: str, endpoint: str | None, status: int, 
         DATABASE_UNAVAILABLE.inc()
 
 
+def observe_sms_batch(outcomes: dict[str, int], seconds: float) -> None:
+    """Count one SMS worker batch: sends by outcome, and its duration."""
+    for outcome, count in outcomes.items():
+        SMS_SENDS.labels(outcome).inc(count)
+    SMS_BATCH_SECONDS.observe(seconds)
+
+
 class DatabaseCollector:
     """Figures read from the database when scraped (at most every METRICS_DB_SECONDS)."""
 

@@ -16,6 +16,7 @@ from tests.sms_gateway.conftest import (  # noqa: F401  (fixtures, found by name
     queue_invitations,
     reply,
     returned_dossier,
+    run_worker,
     signed_post,
 )
 
