@@ -165,7 +165,12 @@ def autocommit_scalar(engine: Engine, sql: str, params: dict):
     in transaction mode, or not at all.
     """
     dialect = engine.dialect
-    pooled = engine.raw_connection()
+    try:
+        pooled = engine.raw_connection()
+    except dialect.loaded_dbapi.Error as error:  # the server is down or refuses: SQLAlchemy's
+        raise DBAPIError.instance(  # error too (raw_connection raises the driver's own)
+            sql, params, error, dialect.loaded_dbapi.Error, dialect=dialect
+        ) from error
     driver = pooled.driver_connection
     try:
         driver.autocommit = True

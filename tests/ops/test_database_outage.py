@@ -118,3 +118,17 @@ def test_an_integrity_error_nobody_caught_is_still_a_500_not_an_outage(app, db):
     page = app.test_client().get("/ops-test-integrity")
     assert page.status_code == 500 and "Retry-After" not in page.headers
     assert g.get("request_id") is None  # the test's context is not the request's
+
+
+def test_a_server_that_refuses_connections_raises_sqlalchemy_errors_on_the_autocommit_path():
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+
+    from survey_app.errors import is_database_outage
+    from survey_app.extensions import autocommit_scalar
+
+    engine = create_engine("postgresql+psycopg://postgres@127.0.0.1:1/none")  # nothing there
+    with pytest.raises(OperationalError) as refused:  # SQLAlchemy's, which the 503 handler takes
+        autocommit_scalar(engine, "SELECT 1", {})
+    assert is_database_outage(refused.value)
+    engine.dispose()
