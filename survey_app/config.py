@@ -43,6 +43,11 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
     config = {
         "MSCORE_ENV": "production" if is_production else "development",
         "SECRET_KEY": env.get("SECRET_KEY") or ("" if is_production else DEV_SECRET_KEY),
+        # former SECRET_KEYs, comma-separated: what they signed (sessions, cookies, rating
+        # links) is still read while SECRET_KEY signs anew (key rotation, docs/operations.md)
+        "SECRET_KEY_FALLBACKS": [
+            key.strip() for key in env.get("SECRET_KEY_FALLBACKS", "").split(",") if key.strip()
+        ],
         "SQLALCHEMY_DATABASE_URI": database_url,
         # PostgreSQL connections idle longer than this are checked before use (extensions.py)
         "DB_PING_AFTER_IDLE_SECONDS": float(env.get("DB_PING_AFTER_IDLE_SECONDS", "1")),

@@ -91,3 +91,29 @@ def _problems(config: dict) -> str:
     except ConfigError as refused:
         return str(refused)
     return ""
+
+
+def test_secret_key_fallbacks_from_the_environment_keep_sessions_signed_by_the_old_key(
+    app_config, tmp_path
+):
+    from survey_app import create_app
+    from survey_app.config import load_config
+
+    old, new = "old-secret-key-" + "o" * 32, "new-secret-key-" + "n" * 32
+
+    def app_with(environ: dict):
+        config = load_config(str(tmp_path), environ)
+        keys = {k: config[k] for k in ("SECRET_KEY", "SECRET_KEY_FALLBACKS")}
+        return create_app({**app_config, **keys})
+
+    before = app_with({"SECRET_KEY": old}).test_client()
+    before.get("/s/NOPE?lang=en")  # the language choice is kept in the signed session
+    cookie = before.get_cookie("session").value
+
+    def language(app) -> str:
+        client = app.test_client()
+        client.set_cookie("session", cookie)
+        return client.get("/s/NOPE").get_data(as_text=True).split('lang="')[1][:2]
+
+    assert language(app_with({"SECRET_KEY": new, "SECRET_KEY_FALLBACKS": f" {old} ,"})) == "en"
+    assert language(app_with({"SECRET_KEY": new})) == "vi"  # without it: a new session
