@@ -132,3 +132,28 @@ def test_a_server_that_refuses_connections_raises_sqlalchemy_errors_on_the_autoc
         autocommit_scalar(engine, "SELECT 1", {})
     assert is_database_outage(refused.value)
     engine.dispose()
+
+
+def test_a_webhook_while_the_database_is_read_only_gets_json_503_and_its_retry_is_stored_once(
+    app, db, client, pg_url, returned_dossier, signed_post
+):
+    from sqlalchemy import update
+
+    from sms_gateway.fake_twilio import AUTH_TOKEN
+    from survey_app.models import Invitation, InvitationStatus, SmsMessage
+
+    app.config["TWILIO_AUTH_TOKEN"] = AUTH_TOKEN
+    returned_dossier(phone="0912345678")
+    db.session.execute(update(Invitation).values(status=InvitationStatus.SENT, sent_at=func.now()))
+    db.session.commit()
+    reply = {"From": "+84912345678", "Body": "5", "MessageSid": "SM" + "7" * 32, "To": "+1500"}
+    with read_only(pg_url, db):
+        refused = signed_post("/sms/inbound", reply)
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "30"
+    assert refused.get_json()["code"] == "database_unavailable"
+    retried = signed_post("/sms/inbound", reply)  # Twilio's retry, the same MessageSid
+    assert retried.status_code == 200 and "<Message>" in retried.get_data(as_text=True)
+    again = signed_post("/sms/inbound", reply)
+    assert "<Message>" not in again.get_data(as_text=True)
+    db.session.remove()
+    assert db.session.scalar(select(func.count()).select_from(SmsMessage)) == 1
