@@ -23,9 +23,9 @@ from tests.sms_gateway.conftest import (  # noqa: F401  (fixtures, found by name
 
 @pytest.fixture
 def pg_url(database_url):
-    """The session's PostgreSQL database (outages are PostgreSQL's: SQLite is a local file)."""
+    """The session's PostgreSQL database (outages, dumps and deployments are a server's)."""
     if not database_url.startswith("postgresql"):
-        pytest.skip("a database outage needs a database server: the PostgreSQL run tests it")
+        pytest.skip("needs a PostgreSQL server (SQLite is a local file): the PostgreSQL run")
     return database_url
 
 
