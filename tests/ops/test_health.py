@@ -27,15 +27,17 @@ def test_readyz_is_ready_on_a_migrated_database(client):
 
 def test_readyz_says_when_the_schema_is_behind_the_code(client, db):
     with db.engine.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = '0004'"))
+        head = conn.scalar(text("SELECT version_num FROM alembic_version"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
     try:
         answer = client.get("/readyz")
     finally:
         with db.engine.begin() as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = '0005'"))
+            conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": head})
     assert answer.status_code == 503
     migrations = answer.get_json()["checks"]["migrations"]
-    assert migrations["status"] == "behind" and migrations["database"] == ["0004"]
+    assert migrations["status"] == "behind" and migrations["database"] == ["0001"]
+    assert migrations["code"] == [head]
 
 
 def test_readyz_is_not_ready_while_the_database_is_read_only(client, db, pg_url):
