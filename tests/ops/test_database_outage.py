@@ -137,14 +137,20 @@ def test_a_webhook_while_the_database_is_read_only_gets_json_503_and_its_retry_i
 ):
     from sqlalchemy import update
 
-    from sms_gateway.fake_twilio import AUTH_TOKEN
+    from sms_gateway.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
     from survey_app.models import Invitation, InvitationStatus, SmsMessage
 
-    app.config["TWILIO_AUTH_TOKEN"] = AUTH_TOKEN
+    app.config.update(TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_ACCOUNT_SID=ACCOUNT_SID)
     returned_dossier(phone="0912345678")
     db.session.execute(update(Invitation).values(status=InvitationStatus.SENT, sent_at=func.now()))
     db.session.commit()
-    reply = {"From": "+84912345678", "Body": "5", "MessageSid": "SM" + "7" * 32, "To": "+1500"}
+    reply = {
+        "From": "+84912345678",
+        "Body": "5",
+        "MessageSid": "SM" + "7" * 32,  # as Twilio's: SM and 32 hexadecimal digits
+        "AccountSid": ACCOUNT_SID,
+        "To": "+15005550006",
+    }
     with read_only(pg_url, db):
         refused = signed_post("/sms/inbound", reply)
     assert refused.status_code == 503 and refused.headers["Retry-After"] == "30"

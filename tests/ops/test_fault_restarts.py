@@ -19,7 +19,7 @@ import requests
 from sqlalchemy import create_engine, text
 from twilio.request_validator import RequestValidator
 
-from sms_gateway.fake_twilio import AUTH_TOKEN
+from sms_gateway.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
 from tests.conftest import PUBLIC_BASE_URL
 from tests.formfill import form_fields
 from tests.log_guard import find_phone
@@ -99,7 +99,7 @@ def seed(url: str, n: int) -> list[tuple[int, str, str]]:
             )
             invitation: Invitation = outcome.dossier.invitation
             invitation.status, invitation.sent_at = InvitationStatus.SENT, now
-            invitation.provider_message_id = f"SMout{i:030d}"
+            invitation.provider_message_id = f"SMc{i:031x}"  # as Twilio: SM + 32 hex
             db.session.flush()
             seeded.append((invitation.id, f"+8497{i:07d}", invitation.provider_message_id))
         db.session.commit()
@@ -163,7 +163,19 @@ def signed(base: str, path: str, params: dict, timeout: float = 10):
 
 
 def inbound(sender: str, body: str, sid: str) -> dict:
-    return {"From": sender, "Body": body, "MessageSid": sid, "To": "+15005550006"}
+    """The form Twilio posts for an incoming SMS."""
+    return {
+        "From": sender,
+        "Body": body,
+        "MessageSid": sid,
+        "AccountSid": ACCOUNT_SID,
+        "To": "+15005550006",
+    }
+
+
+def receipt(message_sid: str, status: str = "delivered") -> dict:
+    """The form Twilio posts for a delivery receipt."""
+    return {"MessageSid": message_sid, "MessageStatus": status, "AccountSid": ACCOUNT_SID}
 
 
 def test_postgresql_restarts_under_load_lose_and_double_nothing(stack):
@@ -186,20 +198,16 @@ def test_postgresql_restarts_under_load_lose_and_double_nothing(stack):
     def twilio(i):
         invitation_id, sender, message_id = stack.invitations[i]
         reply = deliveries.send(
-            lambda: signed(stack.base, "/sms/inbound", inbound(sender, "5", f"SMin{i:030d}")),
+            lambda: signed(stack.base, "/sms/inbound", inbound(sender, "5", f"SMa{i:031x}")),
             {200},
             deadline,
         )
-        receipt = deliveries.send(
-            lambda: signed(
-                stack.base,
-                f"/sms/status?i={invitation_id}",
-                {"MessageSid": message_id, "MessageStatus": "delivered"},
-            ),
+        delivered = deliveries.send(
+            lambda: signed(stack.base, f"/sms/status?i={invitation_id}", receipt(message_id)),
             {204},
             deadline,
         )
-        answers.extend([reply.status_code, receipt.status_code])
+        answers.extend([reply.status_code, delivered.status_code])
         deliveries.finished()
 
     total = FORMS + REPLIES
@@ -254,15 +262,16 @@ def test_every_webhook_delivered_three_times_two_at_once_is_stored_once(stack):
 
     def three_times(i):
         _invitation_id, sender, message_id = stack.invitations[i]
-        params = inbound(sender, "4", f"SMin2{i:029d}")  # the second question (1-5)
+        params = inbound(sender, "4", f"SMb{i:031x}")  # the second question (1-5)
         with ThreadPoolExecutor(2) as pair:  # two at once, then one more
             first = list(pair.map(lambda _: signed(stack.base, "/sms/inbound", params), (1, 2)))
         answers = [*first, signed(stack.base, "/sms/inbound", params)]
         assert [a.status_code for a in answers] == [200, 200, 200]
         messages[i] = [a.text for a in answers]
-        receipt = {"MessageSid": message_id, "MessageStatus": "delivered"}
         path = f"/sms/status?i={_invitation_id}"
-        assert {signed(stack.base, path, receipt).status_code for _ in range(3)} == {204}
+        assert {signed(stack.base, path, receipt(message_id)).status_code for _ in range(3)} == {
+            204
+        }
 
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(three_times, range(REPLIES)))

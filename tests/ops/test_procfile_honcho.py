@@ -154,7 +154,7 @@ def test_the_procfile_runs_under_honcho_in_production(private_database, fake_twi
         assert posted.status_code == 303, posted.text[:500]
 
         wait_until(lambda: fake_twilio.messages, 30, "the worker to text the invitation")
-        reply = signed(base, "/sms/inbound", inbound(sender, "5", "SMhoncho" + "0" * 26))
+        reply = signed(base, "/sms/inbound", inbound(sender, "5", "SM" + "d" * 32))
         assert reply.status_code == 200 and "<Message>" in reply.text
 
         for _ in range(10):
