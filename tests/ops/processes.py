@@ -207,6 +207,7 @@ def app_env(database_url: str, **extra: str) -> dict:
         "TWILIO_MESSAGING_SERVICE_SID": MESSAGING_SERVICE_SID,
         "SMS_QUIET_START": "0",
         "SMS_QUIET_END": "0",
+        "SMS_MODE": "reply",  # the conversation by SMS (the tests answer the questions)
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)

@@ -62,6 +62,7 @@ def _production_env(database_url: str, fake_url: str, port: int, metrics_dir: st
         TWILIO_AUTH_TOKEN=AUTH_TOKEN,
         TWILIO_MESSAGING_SERVICE_SID=MESSAGING_SERVICE_SID,
         TWILIO_API_BASE_URL=fake_url,
+        SMS_MODE="reply",  # the reply is the rating (link mode would answer with the form's link)
         SMS_QUIET_START="0",
         SMS_QUIET_END="0",
         SMS_POLL_SECONDS="0.2",
