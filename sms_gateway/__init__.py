@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 sms_cli = AppGroup("sms", help="The SMS channel.")
@@ -16,9 +14,11 @@ sms_cli = AppGroup("sms", help="The SMS channel.")
 @with_appcontext
 def worker_command(once: bool) -> None:
     """Claim due invitations and send them through the configured provider."""
+    from survey_app.observability import configure_logging
+
     from .worker import run_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(current_app.config, text_fallback=True)  # JSON in production
     worker = run_worker(once=once)
     for line in worker.explain():
         click.echo(line)

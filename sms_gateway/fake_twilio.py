@@ -5,6 +5,10 @@ can be told to fail (429, 5xx, timeouts, dropped connections, Twilio error codes
     fake.fail_next(429, 500, ("error", 21211), ("timeout", True), "disconnect")
     fake.messages                               # what was accepted, oldest first
     python -m sms_gateway.fake_twilio --port 0  # standalone (prints its base URL)
+
+A test in another process drives it over HTTP, with FakeTwilioControl(base_url): the same
+failure script (`fail_next`), a share of creations failing at random (`fail_randomly`), a delay,
+`reset`, and `record()`: the messages accepted, the requests counted and every fault served.
 """
 
 from __future__ import annotations
@@ -12,9 +16,12 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import random
 import socket
+import sys
 import threading
 import time
+import urllib.request
 import uuid
 from collections import deque
 from datetime import UTC, datetime
@@ -25,6 +32,16 @@ from urllib.parse import parse_qs, urlsplit
 ACCOUNT_SID = "AC" + "f" * 32
 AUTH_TOKEN = "fake-twilio-auth-token"
 MESSAGING_SERVICE_SID = "MG" + "e" * 32
+
+
+class _Server(ThreadingHTTPServer):
+    """A client that went away mid-answer (a killed worker, a timeout) is not an error here."""
+
+    def handle_error(self, request, client_address):
+        """Stay quiet about dropped clients; report anything else as the server does."""
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class FakeTwilio:
@@ -42,9 +59,13 @@ class FakeTwilio:
         self.delay_seconds = 0.0  # added to every creation: makes a batch slow enough to kill
         self.messages: list[dict] = []
         self.requests = 0
+        self.faults: list = []  # every fault served, in order
+        self.random_actions: list = []  # with random_rate: failures drawn for any creation
+        self.random_rate = 0.0
+        self.rng = random.Random(0)
         self.lock = threading.Lock()
         self.script: deque = deque()
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
+        self.server = _Server(("127.0.0.1", port), _handler(self))
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -70,6 +91,35 @@ class FakeTwilio:
         with self.lock:
             self.script.extend(actions)
 
+    def fail_randomly(self, rate: float, actions: list, seed: int = 0) -> None:
+        """After the script, fail this share of creations with an action drawn from `actions`."""
+        with self.lock:
+            self.random_rate, self.random_actions = rate, [_action(a) for a in actions]
+            self.rng = random.Random(seed)
+
+    def next_action(self):
+        """The scripted or drawn action for one creation (None: accept it); counts requests."""
+        with self.lock:
+            self.requests += 1
+            if self.script:
+                action = self.script.popleft()
+            elif self.random_actions and self.rng.random() < self.random_rate:
+                action = self.rng.choice(self.random_actions)
+            else:
+                return None
+            self.faults.append(action)
+            return action
+
+    def record_view(self) -> dict:
+        """What a test reads from outside: messages, request count, faults served, script left."""
+        with self.lock:
+            return {
+                "messages": list(self.messages),
+                "requests": self.requests,
+                "faults": [list(a) if isinstance(a, tuple) else a for a in self.faults],
+                "script_left": len(self.script),
+            }
+
     def sent_to(self, to: str) -> list[dict]:
         """The messages accepted for one number."""
         with self.lock:
@@ -80,8 +130,10 @@ class FakeTwilio:
         with self.lock:
             self.messages.clear()
             self.script.clear()
+            self.faults.clear()
             self.requests = 0
             self.delay_seconds = 0.0
+            self.random_rate, self.random_actions = 0.0, []
 
     def record(self, form: dict) -> dict:
         """Accept one message the way Twilio does (status queued)."""
@@ -112,6 +164,51 @@ class FakeTwilio:
         with self.lock:
             self.messages.append(message)
         return message
+
+
+CONTROL = "/_fake"  # the control and record endpoints a test in another process uses
+
+
+def _action(action):
+    """A failure action from JSON (lists) as fail_next takes it (tuples)."""
+    return tuple(action) if isinstance(action, list) else action
+
+
+class FakeTwilioControl:
+    """Drive a fake Twilio running in another process, over HTTP."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url.rstrip("/")
+
+    def _post(self, command: str, data: dict) -> None:
+        request = urllib.request.Request(
+            f"{self.base_url}{CONTROL}/{command}",
+            data=json.dumps(data).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            answer.read()
+
+    def fail_next(self, *actions) -> None:
+        """Script the next creations' failures (as FakeTwilio.fail_next)."""
+        self._post("fail", {"actions": list(actions)})
+
+    def fail_randomly(self, rate: float, actions: list, seed: int = 0) -> None:
+        """Fail a share of creations at random (as FakeTwilio.fail_randomly)."""
+        self._post("fail-randomly", {"rate": rate, "actions": actions, "seed": seed})
+
+    def delay(self, seconds: float) -> None:
+        """Add a delay to every creation."""
+        self._post("delay", {"seconds": seconds})
+
+    def reset(self) -> None:
+        """Forget messages, faults and scripts."""
+        self._post("reset", {})
+
+    def record(self) -> dict:
+        """Messages accepted, requests counted, faults served, script left."""
+        with urllib.request.urlopen(f"{self.base_url}{CONTROL}/record", timeout=10) as answer:
+            return json.loads(answer.read())
 
 
 def _handler(fake: FakeTwilio):
@@ -157,6 +254,8 @@ def _handler(fake: FakeTwilio):
 
         def do_GET(self):  # noqa: N802
             url = urlsplit(self.path)
+            if url.path == CONTROL + "/record":
+                return self._reply(200, fake.record_view())
             if not self._authorized():
                 return
             if url.path != prefix + ".json":
@@ -184,12 +283,28 @@ def _handler(fake: FakeTwilio):
                 },
             )
 
+        def _control(self, body: bytes):
+            command = urlsplit(self.path).path[len(CONTROL) + 1 :]
+            data = json.loads(body or b"{}")
+            if command == "fail":
+                fake.fail_next(*[_action(a) for a in data["actions"]])
+            elif command == "fail-randomly":
+                fake.fail_randomly(data["rate"], data["actions"], data.get("seed", 0))
+            elif command == "delay":
+                fake.delay_seconds = float(data["seconds"])
+            elif command == "reset":
+                fake.reset()
+            else:
+                return self._error(404, None, f"unknown control command {command!r}")
+            return self._reply(200, {"ok": True})
+
         def do_POST(self):  # noqa: N802
             length = int(self.headers.get("Content-Length") or 0)
-            form = {k: v[-1] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-            with fake.lock:
-                fake.requests += 1
-                action = fake.script.popleft() if fake.script else None
+            body = self.rfile.read(length)
+            if self.path.startswith(CONTROL + "/"):
+                return self._control(body)
+            form = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
+            action = fake.next_action()
             if not self._authorized():
                 return
             if urlsplit(self.path).path != prefix + ".json":
@@ -227,8 +342,9 @@ def main() -> None:
     """Run the fake standalone (the benchmark does), printing its base URL."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
-    port = parser.parse_args().port
-    fake = FakeTwilio(port=port)
+    parser.add_argument("--timeout", type=float, default=2.0, help="seconds a 'timeout' hangs")
+    args = parser.parse_args()
+    fake = FakeTwilio(port=args.port, timeout_seconds=args.timeout)
     print(fake.base_url, flush=True)
     try:
         fake.server.serve_forever()

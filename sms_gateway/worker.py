@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from survey_app.config import slowest_batch_seconds
 from survey_app.extensions import db
+from survey_app.metrics import observe_sms_batch
 from survey_app.models import Invitation, InvitationStatus, utcnow
 from survey_app.services.dossiers import quiet_hours_end
 
@@ -49,7 +50,7 @@ class Worker:
 
     def run_batch(self) -> int:
         """Claim, send and record one batch; the number of invitations claimed."""
-        now = utcnow()
+        now, started = utcnow(), time.monotonic()
         resume = quiet_hours_end(now)
         if resume != now:  # nothing goes out at night, even a backlog
             if self.quiet_until != resume:
@@ -66,7 +67,20 @@ class Worker:
         db.session.remove()
         for claim, result in zip(claimed, results, strict=True):
             self.tally[_fate(result, claim.attempts)] += 1
-        self.sent += sum(r.outcome == "sent" for r in results)
+        outcomes = Counter(str(r.outcome) for r in results)
+        self.sent += outcomes["sent"]
+        seconds = time.monotonic() - started
+        observe_sms_batch(outcomes, seconds)
+        log.info(  # one line per batch: what the provider said, never to whom
+            "sms batch: %d claimed %s",
+            len(claimed),
+            dict(outcomes),
+            extra={
+                "claimed": len(claimed),
+                "outcomes": dict(outcomes),
+                "duration_ms": round(seconds * 1000, 1),
+            },
+        )
         return len(claimed)
 
     def reconcile_stale(self) -> None:

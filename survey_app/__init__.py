@@ -32,6 +32,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import (
         errors,
         models,  # noqa: F401  (registers the tables on the metadata)
+        observability,
         security,
     )
     from .extensions import (
@@ -45,9 +46,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     from .i18n import select_locale, select_timezone
 
+    observability.init_app(app)  # first: every request gets its id and its log line
     errors.init_app(app)  # first: its NUL and UTF-8 checks run before anything reads the request
     security.init_app(app)  # headers on every response, JSON nesting refused
     db.init_app(app)
+    errors.init_database_errors(app)  # after db.init_app: its teardown must run first
     with app.app_context():
         for engine in db.engines.values():
             if engine.dialect.name != "sqlite":  # a file on this machine: nothing to lose
@@ -90,8 +93,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     cli.init_app(app)
 
-    @app.get("/healthz")
-    def healthz():
-        return {"status": "ok"}
+    from . import health, metrics
+
+    app.register_blueprint(health.bp)  # /healthz, /readyz
+    app.register_blueprint(metrics.bp)  # /metrics (with METRICS_TOKEN)
 
     return app

@@ -72,6 +72,11 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
         # As Flask reads FLASK_DEBUG; production refuses to run with it (the debugger runs code)
         "DEBUG": env.get("FLASK_DEBUG", "").lower() not in ("", "0", "false", "no"),
         "SECRET_KEY": env.get("SECRET_KEY") or ("" if is_production else DEV_SECRET_KEY),
+        # former SECRET_KEYs, comma-separated: what they signed (sessions, cookies, rating
+        # links) is still read while SECRET_KEY signs anew (key rotation, docs/operations.md)
+        "SECRET_KEY_FALLBACKS": [
+            key.strip() for key in env.get("SECRET_KEY_FALLBACKS", "").split(",") if key.strip()
+        ],
         "SQLALCHEMY_DATABASE_URI": database_url,
         # PostgreSQL connections idle longer than this are checked before use (extensions.py)
         "DB_PING_AFTER_IDLE_SECONDS": float(env.get("DB_PING_AFTER_IDLE_SECONDS", "1")),
@@ -152,6 +157,11 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
         "PHONE_DEFAULT_REGION": env.get("PHONE_DEFAULT_REGION", "VN"),
         "PHONE_ENCRYPTION_KEY": env.get("PHONE_ENCRYPTION_KEY", ""),
         "PHONE_HASH_KEY": env.get("PHONE_HASH_KEY", ""),
+        # operations (docs/operations.md): logs, metrics, readiness
+        "LOG_FORMAT": env.get("LOG_FORMAT") or ("json" if is_production else "text"),
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        "METRICS_TOKEN": env.get("METRICS_TOKEN", ""),  # none: /metrics is off (404)
+        "READYZ_OUTBOX_LATE_SECONDS": float(env.get("READYZ_OUTBOX_LATE_SECONDS", "600")),
     }
     # A send unconfirmed after the lease is reconciled with the provider, so the lease must
     # outlast the slowest batch: every text of it timing out, `concurrency` at a time.
@@ -209,10 +219,12 @@ def _production_problems(config: dict) -> list[str]:
         problems.append("SECRET_KEY is shorter than 32 characters")
     elif secret and secret_bits(secret) < MIN_SECRET_BITS:
         problems.append("SECRET_KEY is weak (too few different characters: use a random value)")
-    if config.get("PHONE_ENCRYPTION_KEY"):
-        why = weak_fernet_key(config["PHONE_ENCRYPTION_KEY"])
+    keys = [k.strip() for k in (config.get("PHONE_ENCRYPTION_KEY") or "").split(",")]
+    for i, key in enumerate(k for k in keys if k):  # several, newest first, while rotating
+        why = weak_fernet_key(key)
         if why:
-            problems.append(f"PHONE_ENCRYPTION_KEY {why}")
+            name = "PHONE_ENCRYPTION_KEY" + (f" (key {i + 1})" if len(keys) > 1 else "")
+            problems.append(f"{name} {why}")
     hash_key = config.get("PHONE_HASH_KEY") or ""
     if hash_key and len(hash_key) < 32:
         problems.append("PHONE_HASH_KEY is shorter than 32 characters")

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from functools import lru_cache
 
 import phonenumbers
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
 from phonenumbers import PhoneNumberType
 
@@ -43,19 +44,48 @@ def phone_hash(e164: str, key: str | None = None) -> str:
     return keyed_hash(e164, "phone", key)
 
 
-def _fernet(key: str | None = None) -> Fernet:
-    return Fernet((key or current_app.config["PHONE_ENCRYPTION_KEY"]).encode())
+def encryption_keys(setting: str) -> list[str]:
+    """The Fernet keys of PHONE_ENCRYPTION_KEY: one key, or several separated by commas, the
+    newest first (a rotation: new data uses the first, old data is still read)."""
+    return [key.strip() for key in setting.split(",") if key.strip()]
+
+
+@lru_cache(maxsize=8)
+def _fernet(setting: str) -> MultiFernet:
+    return MultiFernet([Fernet(key.encode()) for key in encryption_keys(setting)])
+
+
+def _setting(key: str | None) -> str:
+    return key or current_app.config["PHONE_ENCRYPTION_KEY"]
 
 
 def encrypt_phone(e164: str, key: str | None = None) -> str:
-    """Encrypt a phone number for storage (Fernet: AES-128-CBC with HMAC)."""
-    return _fernet(key).encrypt(e164.encode()).decode()
+    """Encrypt a phone number for storage (Fernet: AES-128-CBC with HMAC), under the first key."""
+    return _fernet(_setting(key)).encrypt(e164.encode()).decode()
 
 
 def decrypt_phone(token: str, key: str | None = None) -> str:
-    """Decrypt a stored phone number; raises ValueError if the key does not fit."""
+    """Decrypt a stored phone number with any of the keys; ValueError if none fits."""
     try:
-        return _fernet(key).decrypt(token.encode()).decode()
+        return _fernet(_setting(key)).decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise ValueError("phone number cannot be decrypted with PHONE_ENCRYPTION_KEY") from exc
+
+
+def is_under_first_key(token: str, key: str | None = None) -> bool:
+    """Whether a stored number is encrypted under the first (current) key already."""
+    first = encryption_keys(_setting(key))[0]
+    try:
+        Fernet(first.encode()).decrypt(token.encode())
+    except InvalidToken:
+        return False
+    return True
+
+
+def reencrypt_phone(token: str, key: str | None = None) -> str:
+    """The same number encrypted under the first key (MultiFernet.rotate)."""
+    try:
+        return _fernet(_setting(key)).rotate(token.encode()).decode()
     except InvalidToken as exc:
         raise ValueError("phone number cannot be decrypted with PHONE_ENCRYPTION_KEY") from exc
 

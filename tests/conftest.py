@@ -17,6 +17,8 @@ from sqlalchemy import create_engine, text
 
 os.environ.setdefault("MSCORE_INSTANCE_PATH", "/tmp/mscore-test-instance")
 
+from tests.log_guard import no_phone_numbers_in_logs, pytest_sessionfinish  # noqa: E402,F401
+
 TEST_PHONE_ENCRYPTION_KEY = Fernet.generate_key().decode()
 TEST_PHONE_HASH_KEY = "test-phone-hash-key-0123456789abcdef"
 PUBLIC_BASE_URL = "https://mscore.test"
