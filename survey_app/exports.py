@@ -458,6 +458,19 @@ def _letter(i: int) -> str:
     return get_column_letter(i + 1)
 
 
+#: Characters that make a spreadsheet read a CSV cell as a formula (OWASP, CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value):
+    """A CSV cell's value that no spreadsheet runs as a formula: text starting with ``=``,
+    ``+``, ``-``, ``@``, a tab or a carriage return gets a leading single quote (OWASP);
+    numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def write_csv(document: dict, view: str, stream, comment_rows=()) -> None:
     """One view as UTF-8 CSV with a BOM (Excel opens it right); shares stay fractions."""
     cols, rows = views(document, comment_rows)[view]
@@ -465,7 +478,9 @@ def write_csv(document: dict, view: str, stream, comment_rows=()) -> None:
     writer = csv.writer(text)
     writer.writerow([h for h, _p, _f in cols])
     for row in rows:
-        writer.writerow(["" if (v := _get(row, p)) is None else v for _h, p, _f in cols])
+        writer.writerow(
+            ["" if (v := _get(row, p)) is None else neutralise(v) for _h, p, _f in cols]
+        )
     text.flush()
     text.detach()
 

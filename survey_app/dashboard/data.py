@@ -1,0 +1,88 @@
+"""The report documents behind the officials' pages, for the signed-in official's scope.
+
+The scope is resolved as the API resolves it (`api.reports.authenticate` / `report_params`,
+`visible=`), so a page shows what the API would give the same official, and the report's own
+rules (disclosure control of small groups included) apply to every figure.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask_babel import gettext as _
+
+from ..api.report_schemas import SatisfactionQueryIn
+from ..api.reports import REPORTS_READ, QueryError, authenticate, report_params
+from ..errors import friendly_abort
+from ..reporting import Period, local_today
+from ..reporting.documents import satisfaction_document
+from .filters import Filters, month_period
+
+QUIET_DAYS = 14  # an office with no response for this long is highlighted
+
+
+def official_scope() -> set[int] | None:
+    """The office ids the signed-in official may see (None: all)."""
+    try:
+        return authenticate(REPORTS_READ)
+    except QueryError:
+        friendly_abort(403, _("You are not allowed to see these reports."))
+
+
+def _query(period: Period, group: str | None, office: str | None = None, **extra) -> dict:
+    values = {"from": period.start.isoformat(), "to": period.end.isoformat()}
+    if group:
+        values["group"] = group
+    if office:
+        values["office"] = office
+    values.update({k: v for k, v in extra.items() if v is not None})
+    return SatisfactionQueryIn().load(values)
+
+
+def document(
+    scope: set[int] | None,
+    period: Period,
+    group: str | None,
+    *,
+    office: str | None = None,
+    compare: bool = False,
+    questions: bool = False,
+    breakdowns: bool = False,
+) -> dict:
+    """The satisfaction report of a period and group, within the scope (one office's subtree
+    with ``office``)."""
+    query = _query(period, group, office, compare="previous" if compare else None)
+    try:
+        params = report_params(query, scope, breakdowns=breakdowns, questions=questions)
+    except QueryError:
+        friendly_abort(403, _("This office is outside what your account may see."))
+    return satisfaction_document(params, breakdowns=breakdowns)
+
+
+def page_document(scope, filters: Filters, **kwargs) -> dict:
+    """The document of a dashboard page's period and group, with the previous period."""
+    return document(scope, filters.period, filters.group, compare=True, **kwargs)
+
+
+def quiet_document(scope, group: str | None) -> dict:
+    """The last :data:`QUIET_DAYS` days (today included): offices without a response in it."""
+    today = local_today()
+    return document(scope, Period(today - timedelta(days=QUIET_DAYS - 1), today), group)
+
+
+def months_of(period: Period, at_least: int = 12) -> list[Period]:
+    """Calendar months covering a period, going back to at least ``at_least`` months."""
+    year, month = period.end.year, period.end.month
+    out = []
+    while True:
+        m = month_period(year, month)
+        out.append(m)
+        if len(out) >= at_least and m.start <= period.start:
+            break
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return out[::-1]
+
+
+def monthly_documents(scope, period: Period, group: str | None, office: str | None = None):
+    """(month, document) for each month of the trend ending with the period's last month."""
+    return [(m, document(scope, m, group, office=office)) for m in months_of(period)]
