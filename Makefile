@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(BIN)/flask mscore seed-demo --if-empty
 	$(BIN)/flask mscore update-rollup --days 400 >/dev/null
 	@$(BIN)/flask mscore urls --port $(PORT)
+	@$(BIN)/flask mscore demo-users --port $(PORT)
 	$(BIN)/flask run --port $(PORT)
 
 lint: $(STAMP)

@@ -93,14 +93,17 @@ def login():
                 else url_for("dashboard.overview")
             )
         failed = True
+    errors = [str(e) for f in (form.email, form.password) for e in f.errors]
+    if failed:
+        errors.append(_("The email address or the password is not right."))
     status = 200 if request.method == "GET" else 400
-    return render_template("dashboard/login.html", form=form, failed=failed), status
+    return render_template("dashboard/login.html", form=form, errors=errors), status
 
 
 @bp.errorhandler(429)
 def _too_many(_error):
-    form = LoginForm()
-    return render_template("dashboard/login.html", form=form, failed=False, limited=True), 429
+    errors = [_("Too many sign-in attempts. Please wait 15 minutes and try again.")]
+    return render_template("dashboard/login.html", form=LoginForm(), errors=errors), 429
 
 
 @bp.route("/logout", methods=["GET", "POST"])

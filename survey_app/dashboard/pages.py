@@ -222,10 +222,10 @@ def funnel_view(rows: list[dict], head: dict | None, filters) -> tuple[dict | No
         OFFICE,
         N_EFF,
         INDEX,
-        C("low95", _l("95% limits: lower"), "pct"),
-        C("high95", _l("95% limits: upper"), "pct"),
-        C("low998", _l("99.8% limits: lower"), "pct"),
-        C("high998", _l("99.8% limits: upper"), "pct"),
+        C("low95", _l("Lower limit, 95%"), "pct"),
+        C("high95", _l("Upper limit, 95%"), "pct"),
+        C("low998", _l("Lower limit, 99.8%"), "pct"),
+        C("high998", _l("Upper limit, 99.8%"), "pct"),
         C("where", _l("Where (99.8%)")),
     ]
     table = Table("funnel", _("Funnel plot data, %(period)s", period=filters.label), columns, [])

@@ -114,7 +114,7 @@ def office_pdf(context: dict) -> bytes:
     rows = [r for r in context["tables"]["elements"].rows if r["series"] == office.name]
     with pdf.table(col_widths=(80, 30, 50, 20), line_height=5) as table:
         heading = table.row()
-        for text in (_("Element"), _("Index"), _("95% interval"), _("Answers")):
+        for text in (_("Element"), _("Index"), _("Interval (95%)"), _("Answers")):
             heading.cell(text)
         for r in rows:
             row = table.row()
