@@ -6,6 +6,7 @@ formulas (a comment starting with '=' stays text)."""
 from __future__ import annotations
 
 import io
+import re
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -25,6 +26,8 @@ TIER_FILLS = {
     "Chưa đủ tin cậy": "EEEEEE",
 }
 HEADER_ROW = 4  # title, period and scope, a blank row, then the header
+#: Characters an XML file cannot hold (control characters): dropped from text cells.
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 class Sheet:
@@ -53,7 +56,7 @@ class Sheet:
         ws.append([self._text(label, HEADER_FONT, HEADER_FILL, WRAP) for label, _kind in columns])
 
     def _text(self, value: str, font=None, fill=None, alignment=None) -> WriteOnlyCell:
-        cell = WriteOnlyCell(self.ws, value=value)
+        cell = WriteOnlyCell(self.ws, value=_ILLEGAL.sub("", value))
         cell.data_type = "s"  # never a formula, whatever the text starts with
         if font:
             cell.font = font
