@@ -46,10 +46,23 @@ def _fonts_registered() -> bool:
     return True
 
 
-def _finish(chart, title: str, description: str) -> dict:
-    spec = chart.properties(title=title, description=description).to_dict(validate=False)
-    spec["config"] = _CONFIG
-    return spec
+def _skeleton(build):
+    """Memoise a chart's structure (Altair's to_dict costs ~50 ms a chart): the structure
+    depends only on the labels and scales; the data are named datasets filled in per call."""
+
+    @functools.lru_cache(maxsize=128)
+    def cached(key: str) -> str:
+        spec = build(**json.loads(key)).to_dict(validate=False)
+        spec["config"] = _CONFIG
+        return json.dumps(spec)
+
+    def make(datasets: dict, labels: dict, **params) -> dict:
+        fixed = {k: v for k, v in labels.items() if k not in ("title", "description")}
+        spec = json.loads(cached(json.dumps({"labels": fixed, **params}, sort_keys=True)))
+        spec.update(title=labels["title"], description=labels["description"], datasets=datasets)
+        return spec
+
+    return make
 
 
 def _domain(values) -> list[float]:
@@ -72,11 +85,22 @@ def ranking(rows: list[dict], mean: float | None, labels: dict) -> dict:
         for r in rows
         if r["value"] is not None
     ]
-    domain = _domain([d["low"] for d in data])
+    refs = [{"x": TARGET, "what": labels["target"]}]
+    if mean is not None:
+        refs.append({"x": mean, "what": labels["mean"]})
+    return _ranking(
+        {"rows": data, "refs": refs},
+        labels,
+        domain=_domain([d["low"] for d in data]),
+        height=max(120, 22 * len(data)),
+    )
+
+
+def _ranking_chart(labels: dict, domain: list, height: int):
     colours = alt.Scale(
         domain=[labels["tiers"][t] for t in TIER_COLOURS], range=list(TIER_COLOURS.values())
     )
-    base = alt.Chart(alt.Data(values=data)).encode(
+    base = alt.Chart(alt.Data(name="rows")).encode(
         y=alt.Y("name:N", sort=alt.EncodingSortField("value", order="descending"), title=None)
     )
     whiskers = base.mark_rule(strokeWidth=2).encode(
@@ -92,11 +116,8 @@ def ranking(rows: list[dict], mean: float | None, labels: dict) -> dict:
     dots = base.mark_point(filled=True, size=70).encode(
         x="value:Q", color=alt.Color("tier:N", scale=colours, title=labels["tier"])
     )
-    refs = [{"x": TARGET, "what": labels["target"]}]
-    if mean is not None:
-        refs.append({"x": mean, "what": labels["mean"]})
     lines = (
-        alt.Chart(alt.Data(values=refs))
+        alt.Chart(alt.Data(name="refs"))
         .mark_rule(strokeWidth=1.5)
         .encode(
             x="x:Q",
@@ -107,18 +128,27 @@ def ranking(rows: list[dict], mean: float | None, labels: dict) -> dict:
             ),
         )
     )
-    chart = alt.layer(whiskers, dots, lines).properties(width=420, height=max(120, 22 * len(data)))
-    return _finish(chart, labels["title"], labels["description"])
+    return alt.layer(whiskers, dots, lines).properties(width=420, height=height)
+
+
+_ranking = _skeleton(_ranking_chart)
 
 
 def funnel(points: list[dict], curves: list[dict], target: float, labels: dict) -> dict:
     """Index against effective sample size with the 95% and 99.8% control limits."""
-    domain = _domain([p["value"] for p in points] + [c["low"] for c in curves])
+    return _funnel(
+        {"points": points, "curves": curves, "target": [{"y": target}]},
+        labels,
+        domain=_domain([p["value"] for p in points] + [c["low"] for c in curves]),
+    )
+
+
+def _funnel_chart(labels: dict, domain: list):
     x = alt.X("n_eff:Q", title=labels["n_eff"], scale=alt.Scale(type="log"))
     limit_lines = []
     for bound in ("low", "high"):
         limit_lines.append(
-            alt.Chart(alt.Data(values=curves))
+            alt.Chart(alt.Data(name="curves"))
             .mark_line(strokeWidth=1.5)
             .encode(
                 x=x,
@@ -129,7 +159,7 @@ def funnel(points: list[dict], curves: list[dict], target: float, labels: dict) 
             )
         )
     dots = (
-        alt.Chart(alt.Data(values=points))
+        alt.Chart(alt.Data(name="points"))
         .mark_point(filled=True, size=60)
         .encode(
             x=x,
@@ -145,55 +175,73 @@ def funnel(points: list[dict], curves: list[dict], target: float, labels: dict) 
             tooltip=["name:N"],
         )
     )
-    mean = alt.Chart(alt.Data(values=[{"y": target}])).mark_rule(color="#0b0c0c").encode(y="y:Q")
-    chart = alt.layer(*limit_lines, mean, dots).properties(width=520, height=320)
-    return _finish(chart, labels["title"], labels["description"])
+    mean = alt.Chart(alt.Data(name="target")).mark_rule(color="#0b0c0c").encode(y="y:Q")
+    return alt.layer(*limit_lines, mean, dots).properties(width=520, height=320)
+
+
+_funnel = _skeleton(_funnel_chart)
 
 
 def trend(rows: list[dict], labels: dict) -> dict:
     """Index by month with its interval band, one line per series (the group, one office)."""
     data = [r for r in rows if r["value"] is not None]
-    domain = _domain([r["low"] for r in data])
+    return _trend(
+        {"rows": data, "target": [{"y": TARGET}]}, labels, domain=_domain([r["low"] for r in data])
+    )
+
+
+def _trend_chart(labels: dict, domain: list):
     x = alt.X("month:O", title=None, sort=None)
     y = alt.Y(
         "value:Q", title=labels["index"], scale=alt.Scale(domain=domain), axis=alt.Axis(format="%")
     )
     colour = alt.Color("series:N", title=None, scale=alt.Scale(range=["#1d70b8", "#f47738"]))
     band = (
-        alt.Chart(alt.Data(values=data))
+        alt.Chart(alt.Data(name="rows"))
         .mark_area(opacity=0.2)
         .encode(x=x, y=alt.Y("low:Q", scale=alt.Scale(domain=domain)), y2="high:Q", color=colour)
     )
-    line = alt.Chart(alt.Data(values=data)).mark_line(point=True).encode(x=x, y=y, color=colour)
+    line = alt.Chart(alt.Data(name="rows")).mark_line(point=True).encode(x=x, y=y, color=colour)
     target = (
-        alt.Chart(alt.Data(values=[{"y": TARGET}]))
+        alt.Chart(alt.Data(name="target"))
         .mark_rule(strokeDash=[6, 4], color="#505a5f")
         .encode(y="y:Q")
     )
-    chart = alt.layer(band, line, target).properties(width=560, height=260)
-    return _finish(chart, labels["title"], labels["description"])
+    return alt.layer(band, line, target).properties(width=560, height=260)
+
+
+_trend = _skeleton(_trend_chart)
 
 
 def elements(rows: list[dict], labels: dict) -> dict:
     """The five SIPAS elements side by side: each series' index with its interval."""
     data = [r for r in rows if r["value"] is not None]
-    domain = _domain([r["low"] for r in data])
+    return _elements(
+        {"rows": data, "target": [{"x": TARGET}]},
+        labels,
+        domain=_domain([r["low"] for r in data]),
+    )
+
+
+def _elements_chart(labels: dict, domain: list):
     y = alt.Y("element:N", title=None, sort=None)
     offset = alt.YOffset("series:N")
     colour = alt.Color("series:N", title=None, scale=alt.Scale(range=["#1d70b8", "#f47738"]))
     x = alt.X(
         "low:Q", title=labels["index"], scale=alt.Scale(domain=domain), axis=alt.Axis(format="%")
     )
-    base = alt.Chart(alt.Data(values=data)).encode(y=y, yOffset=offset, color=colour)
+    base = alt.Chart(alt.Data(name="rows")).encode(y=y, yOffset=offset, color=colour)
     whiskers = base.mark_rule(strokeWidth=2).encode(x=x, x2="high:Q")
     dots = base.mark_point(filled=True, size=70).encode(x="value:Q")
     target = (
-        alt.Chart(alt.Data(values=[{"x": TARGET}]))
+        alt.Chart(alt.Data(name="target"))
         .mark_rule(strokeDash=[6, 4], color="#505a5f")
         .encode(x="x:Q")
     )
-    chart = alt.layer(whiskers, dots, target).properties(width=440, height=60 * 5)
-    return _finish(chart, labels["title"], labels["description"])
+    return alt.layer(whiskers, dots, target).properties(width=440, height=60 * 5)
+
+
+_elements = _skeleton(_elements_chart)
 
 
 @functools.lru_cache(maxsize=256)

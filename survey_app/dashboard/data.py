@@ -7,18 +7,27 @@ rules (disclosure control of small groups included) apply to every figure.
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from datetime import timedelta
 
+from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from ..api.report_schemas import SatisfactionQueryIn
 from ..api.reports import REPORTS_READ, QueryError, authenticate, report_params
 from ..errors import friendly_abort
+from ..extensions import db
+from ..models.rollups import RollupDay
 from ..reporting import Period, local_today
 from ..reporting.documents import satisfaction_document
+from ..reporting.rollup import ensure_rolled
 from .filters import Filters, month_period
 
 QUIET_DAYS = 14  # an office with no response for this long is highlighted
+CACHE_SIZE = 64
+_cache: OrderedDict = OrderedDict()  # (params, breakdowns, rollup stamp) -> (time, document)
 
 
 def official_scope() -> set[int] | None:
@@ -56,7 +65,42 @@ def document(
         params = report_params(query, scope, breakdowns=breakdowns, questions=questions)
     except QueryError:
         friendly_abort(403, _("This office is outside what your account may see."))
-    return satisfaction_document(params, breakdowns=breakdowns)
+    return _past_document(params, breakdowns) or satisfaction_document(params, breakdowns)
+
+
+def _past_document(params, breakdowns: bool) -> dict | None:
+    """A document of a period that has ended, from this process's cache while the rollup rows
+    it was computed from are unchanged (a late answer marks its day stale; the rollup redoes it
+    with a new time, which is a new key) and for at most DASHBOARD_CACHE_SECONDS. A month's
+    trend asks for twelve past months on every page view; each would cost a report."""
+    seconds = float(current_app.config.get("DASHBOARD_CACHE_SECONDS", 600))
+    today = local_today()
+    periods = [params.period] + ([params.period.previous()] if params.compare else [])
+    if seconds <= 0 or params.period.end >= today:
+        return None
+    stamp = tuple(_rollup_stamp(p) for p in periods)
+    key = (params, breakdowns, stamp)
+    now = time.monotonic()
+    hit = _cache.get(key)
+    if hit is not None and now - hit[0] < seconds:
+        _cache.move_to_end(key)
+        return hit[1]
+    doc = satisfaction_document(params, breakdowns)
+    _cache[key] = (now, doc)
+    while len(_cache) > CACHE_SIZE:
+        _cache.popitem(last=False)
+    return doc
+
+
+def _rollup_stamp(period: Period) -> tuple:
+    """When each rollup bucket of a past period was last built (built first where missing)."""
+    ensure_rolled(period)
+    rows = db.session.execute(
+        select(RollupDay.grain, RollupDay.day, RollupDay.rolled_at).where(
+            RollupDay.day >= period.start, RollupDay.day <= period.end
+        )
+    ).all()
+    return tuple(sorted((g, d.isoformat(), r.isoformat()) for g, d, r in rows))
 
 
 def page_document(scope, filters: Filters, **kwargs) -> dict:
@@ -65,9 +109,10 @@ def page_document(scope, filters: Filters, **kwargs) -> dict:
 
 
 def quiet_document(scope, group: str | None) -> dict:
-    """The last :data:`QUIET_DAYS` days (today included): offices without a response in it."""
-    today = local_today()
-    return document(scope, Period(today - timedelta(days=QUIET_DAYS - 1), today), group)
+    """The :data:`QUIET_DAYS` days before today: offices without a response in them (whole days,
+    so the document comes from the rollup and the cache)."""
+    yesterday = local_today() - timedelta(days=1)
+    return document(scope, Period(yesterday - timedelta(days=QUIET_DAYS - 1), yesterday), group)
 
 
 def months_of(period: Period, at_least: int = 12) -> list[Period]:

@@ -137,6 +137,7 @@ def _context(code: str) -> dict:
     )
     search = (request.args.get("q") or "").strip()[:200] or None
     comments, total = feedback(office.id, filters.period, search)
+    db.session.commit()  # the rollup days the reports filled in
     for c in comments:
         c["at"] = local_time(c.pop("submitted_at"))
     counters = Table(

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from ..extensions import db
 from . import charts, pages
 from .auth import official_required
 from .data import monthly_documents, official_scope, page_document, quiet_document
@@ -121,6 +122,7 @@ def _page(name: str):
     scope = official_scope()
     filters = read_filters(scope, own_group())
     context = BUILDERS[name](scope, filters)
+    db.session.commit()  # the rollup days the reports filled in
     return scope, filters, context
 
 
