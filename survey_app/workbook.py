@@ -115,7 +115,7 @@ def save(book: Workbook) -> bytes:
 def table_workbook(title: str, subtitle: str, columns, rows) -> bytes:
     """One table as a workbook: ``columns`` (header, kind), ``rows`` lists of values."""
     book = new_book()
-    kinds = [(label, "long" if kind == "text" else kind) for label, kind in columns]
+    kinds = [(label, "long" if kind in ("text", "name") else kind) for label, kind in columns]
     sheet = Sheet(book, "Bảng", title, subtitle, kinds)
     for row in rows:
         sheet.append(row)

@@ -68,8 +68,9 @@ def feedback(office_id: int, period: Period, search: str | None = None, limit: i
     return [row._asdict() for row in rows], total
 
 
-def counter_counts(office_id: int, period: Period) -> list[dict]:
-    """Responses per counter of the office in the period (valid ones, as the report counts)."""
+def counter_counts(office_id: int, period: Period, not_stated: str) -> list[dict]:
+    """Responses per counter of the office in the period (valid ones, as the report counts);
+    responses without a counter in a last row named ``not_stated``."""
     start, end = period.utc_bounds
     counts = dict(
         db.session.execute(
@@ -88,5 +89,5 @@ def counter_counts(office_id: int, period: Period) -> list[dict]:
     ).all()
     rows = [{"code": c.code, "name": c.name, "responses": counts.get(c.id, 0)} for c in counters]
     if counts.get(None):
-        rows.append({"code": "", "name": None, "responses": counts[None]})
+        rows.append({"code": "–", "name": not_stated, "responses": counts[None]})
     return rows

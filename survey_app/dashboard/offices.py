@@ -88,7 +88,7 @@ def _breakdown_table(doc: dict, code: str, name: str, title: str, label) -> Tabl
     for r in (doc.get("breakdowns") or {}).get(name) or []:
         if r.get("office_code") != code:
             continue
-        key = r.get("label")
+        key = r.get("label") or _("Not stated")
         if name == "channels":
             key = str(pages.CHANNEL_LABELS.get(key, key))
         rows.append({**r, "label": key})
@@ -144,7 +144,7 @@ def _context(code: str) -> dict:
         "counters",
         _("Responses by counter: %(what)s", what=label),
         [C("code", _l("Code")), C("name", _l("Counter")), RESPONSES],
-        counter_counts(office.id, filters.period),
+        counter_counts(office.id, filters.period, _("Not stated")),
     )
     tables = {
         "elements": elements_table,

@@ -165,7 +165,7 @@ def office_table(rows: list[dict], filters) -> Table:
             C("change_significant", _l("Change is significant"), "bool"),
         ],
         rows,
-        highlight="unreliable",
+        muted="unreliable",
     )
 
 
@@ -312,7 +312,8 @@ def element_rows(series: list[tuple[str, dict | None]]) -> list[dict]:
 
 
 def elements_view(series, title: str) -> tuple[dict, str, Table]:
-    """The five elements side by side: chart, text alternative and table."""
+    """The five elements side by side: chart, text alternative and table (one row per
+    element, a value and interval per series)."""
     rows = element_rows(series)
     shown = [r for r in rows if r["value"] is not None]
     if shown:
@@ -327,20 +328,20 @@ def elements_view(series, title: str) -> tuple[dict, str, Table]:
     else:
         text = _("No element has answers in this period.")
     labels = {**_labels_common(), "title": title, "description": text}
-    table = Table(
-        "elements",
-        title,
-        [
-            C("series", _l("Who")),
-            C("element", _l("Element")),
-            INDEX,
-            LOW,
-            HIGH,
-            C("n", _l("Answers"), "int"),
-            RELIABLE,
-        ],
-        rows,
-    )
+    wide, columns = {}, [C("element", _l("Element"))]
+    for i, (name, _entry) in enumerate(series):
+        columns += [
+            C(f"v{i}", _("%(who)s: index", who=name), "pct"),
+            C(f"l{i}", _("%(who)s: lower limit", who=name), "pct"),
+            C(f"h{i}", _("%(who)s: upper limit", who=name), "pct"),
+            C(f"n{i}", _("%(who)s: answers", who=name), "int"),
+        ]
+        for r in rows:
+            if r["series"] == name:
+                wide.setdefault(r["element"], {"element": r["element"]}).update(
+                    {f"v{i}": r["value"], f"l{i}": r["low"], f"h{i}": r["high"], f"n{i}": r["n"]}
+                )
+    table = Table("elements", title, columns, list(wide.values()))
     return charts.elements(rows, labels), text, table
 
 

@@ -111,7 +111,10 @@ def office_pdf(context: dict) -> bytes:
     pdf.set_font("DejaVu", "B", 10)
     pdf.cell(0, 6, _("The five elements"), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVu", "", 9)
-    rows = [r for r in context["tables"]["elements"].rows if r["series"] == office.name]
+    rows = [
+        {"element": r["element"], "value": r["v0"], "low": r["l0"], "high": r["h0"], "n": r["n0"]}
+        for r in context["tables"]["elements"].rows
+    ]
     with pdf.table(col_widths=(80, 30, 50, 20), line_height=5) as table:
         heading = table.row()
         for text in (_("Element"), _("Index"), _("Interval (95%)"), _("Answers")):

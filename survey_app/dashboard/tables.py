@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
 
-#: How a column's values are shown: pct (a share), int, dec, pts, text, bool, rank.
-KINDS = ("text", "int", "dec", "pct", "pts", "bool", "rank")
+#: How a column's values are shown: pct (a share), int, dec, pts, text, name, bool, rank.
+KINDS = ("text", "name", "int", "dec", "pct", "pts", "bool", "rank")
 
 
 @dataclass
@@ -31,6 +31,7 @@ class Table:
     columns: list[Column]
     rows: list[dict]
     highlight: str | None = None  # a boolean row key: rows to highlight
+    muted: str | None = None  # a boolean row key: rows shown greyed (e.g. too few responses)
     notes: list[str] = field(default_factory=list)
 
 
@@ -39,7 +40,7 @@ def C(key: str, label, kind: str = "text", sortable: bool = False) -> Column:  #
     return Column(key, label, kind, sortable)
 
 
-OFFICE = C("name", _l("Office"), "text", True)
+OFFICE = C("name", _l("Office"), "name", True)
 CODE = C("code", _l("Code"))
 RESPONSES = C("responses", _l("Responses"), "int", True)
 INDEX = C("value", _l("Satisfaction index"), "pct", True)

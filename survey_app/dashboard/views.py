@@ -149,6 +149,10 @@ def _render(name: str):
     def sort_url(key: str, direction: str) -> str:
         return url_for("dashboard.overview", **filters.args(sort=key, dir=direction))
 
+    def office_url(code: str) -> str:
+        args = {k: v for k, v in filters.args().items() if k != "group"}
+        return url_for("offices.office_page", code=code, **args)
+
     return render_template(
         f"dashboard/{name}.html",
         page=name,
@@ -158,6 +162,7 @@ def _render(name: str):
         svg=charts.svg,
         download_url=download_url,
         sort_url=sort_url,
+        office_url=office_url,
         **context,
     ), (400 if filters.errors else 200)
 

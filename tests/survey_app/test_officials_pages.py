@@ -141,7 +141,9 @@ def test_sorting_and_bad_filters(client, seeded):
     sign_in(client, "analyst@x.vn")
     res = client.get(f"/dashboard?{P}&group=departments&sort=name&dir=desc")
     names = re.findall(
-        r'<th scope="row" class="rank">.*?</th>\s*<td class="text">([^<]+)</td>', res.text
+        r'<th scope="row" class="rank">.*?</th>\s*<td class="name"><a href="[^"]+">'
+        r"([^<]+)</a></td>",
+        res.text,
     )
     assert names == sorted(names, key=str.casefold, reverse=True) and len(names) == 4
     for bad in (
