@@ -462,7 +462,7 @@ def write_csv(document: dict, view: str, stream, comment_rows=()) -> None:
     text.detach()
 
 
-def write_export(params, fmt: str, stream, view: str = "offices") -> None:
+def write_export(params, fmt: str, stream, view: str = "offices", scope: str = "tất cả đơn vị"):
     """Build the report of ``params`` and write it as xlsx or csv to a binary stream."""
     document = satisfaction_document(params, breakdowns=True)
     limit = int(current_app.config.get("REPORT_MAX_COMMENTS", 5000))
@@ -470,6 +470,6 @@ def write_export(params, fmt: str, stream, view: str = "offices") -> None:
     if fmt == "xlsx" or view == "comments":
         rows = list(comments(document, params.include_flagged, limit))
     if fmt == "xlsx":
-        write_xlsx(document, stream, rows)
+        write_xlsx(document, stream, rows, scope)
     else:
         write_csv(document, view, stream, rows)

@@ -128,7 +128,7 @@ def _ranking_chart(labels: dict, domain: list, height: int):
             ),
         )
     )
-    return alt.layer(whiskers, dots, lines).properties(width=420, height=height)
+    return alt.layer(whiskers, dots, lines).properties(width=520, height=height)
 
 
 _ranking = _skeleton(_ranking_chart)

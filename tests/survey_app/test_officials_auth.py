@@ -164,3 +164,13 @@ def test_demo_users_print_working_sign_ins(runner, client, make_office):
     again = runner.invoke(args=["mscore", "demo-users"])
     assert sign_in(client, lines[0][1], lines[0][2]).status_code == 400  # a new password
     assert again.exit_code == 0
+
+
+def test_excel_link_in_a_browser_asks_to_sign_in_first(client, admin):
+    url = "/reports/satisfaction.xlsx?from=2025-03-01&to=2025-03-31"
+    res = client.get(url, headers={"Accept": "text/html,application/xhtml+xml"})
+    assert res.status_code == 302 and res.headers["Location"].startswith("/login?next=")
+    assert client.get(url).status_code == 401  # an API client still gets the JSON 401
+    sign_in(client, "admin@example.vn")
+    res = client.get(url, headers={"Accept": "text/html"})
+    assert res.status_code == 200 and res.data[:2] == b"PK"
