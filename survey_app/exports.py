@@ -394,15 +394,15 @@ def _write_view(book, name: str, cols, rows, subtitle: str) -> None:
 
 
 def write_xlsx(document: dict, stream, comment_rows=(), scope: str = "tất cả đơn vị") -> None:
-    """Write the readable workbook (openpyxl, write-only): per sheet a title and the period,
+    """Write the readable workbook (XlsxWriter, workbook.py): per sheet a title and the period,
     frozen headers, filters, offices by rank within their group with Vietnamese group names,
     tiers in colour, landscape A4 one page wide; comments with office and rating; a glossary in
     plain words and the methodology."""
-    from .workbook import Sheet, new_book
+    from .workbook import Book, Sheet
 
     start, end = (date.fromisoformat(document["period"][k]) for k in ("from", "to"))
     subtitle = f"Kỳ báo cáo: {start:%d/%m/%Y} – {end:%d/%m/%Y}. Phạm vi: {scope}."
-    book = new_book()
+    book = Book(stream)
     for name, (cols, rows) in views(document, ()).items():
         if name != "comments":
             _write_view(book, name, cols, rows, subtitle)
@@ -432,7 +432,7 @@ def write_xlsx(document: dict, stream, comment_rows=(), scope: str = "tất cả
         for key, text in items:
             sheet.append([key, text])
         sheet.finish()
-    book.save(stream)
+    book.close()
 
 
 #: Characters that make a spreadsheet read a CSV cell as a formula (OWASP, CSV injection).
