@@ -254,7 +254,13 @@ def svg(spec: dict) -> str:
     return _svg(json.dumps(spec, sort_keys=True, ensure_ascii=False))
 
 
-def png(spec: dict, scale: float = 2.0) -> bytes:
-    """The chart as a PNG image (for the printable PDF), with DejaVu's Vietnamese glyphs."""
+@functools.lru_cache(maxsize=64)
+def _png(text: str, scale: float) -> bytes:
     _fonts_registered()
-    return vl_convert.vegalite_to_png(json.dumps(spec, ensure_ascii=False), scale=scale)
+    return vl_convert.vegalite_to_png(text, scale=scale)
+
+
+def png(spec: dict, scale: float = 2.0) -> bytes:
+    """The chart as a PNG image (for the printable PDF), with DejaVu's Vietnamese glyphs
+    (memoised on the specification)."""
+    return _png(json.dumps(spec, sort_keys=True, ensure_ascii=False), scale)
