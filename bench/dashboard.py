@@ -8,7 +8,8 @@ page with their charts, for a province-sized database on PostgreSQL.
 --seed N fills an empty database with `flask mscore seed-demo --responses N` (the demo's 63
 offices) and rebuilds the rollup. Each page is requested by a signed-in analyst: cold (the first
 request of a new app process: chart rendering and caches empty) and warm (median of --repeat).
-The period is the last complete quarter, as an official would open it.
+The period is the last complete quarter (--period: another, e.g. the current one, whose
+documents are never cached: it has not ended).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -51,11 +53,12 @@ def _sign_in(app):
     return client
 
 
-def measure(create_app, config, repeat: int, group: str) -> dict[str, tuple[float, float]]:
+def measure(
+    create_app, config, repeat: int, group: str, period_key: str | None = None
+) -> dict[str, tuple[float, float]]:
     """(cold, warm median) seconds per page."""
     from sqlalchemy import select
 
-    from survey_app.dashboard.filters import default_period_key
     from survey_app.dashboard.users import create_user
     from survey_app.extensions import db
     from survey_app.models import Office, User
@@ -69,15 +72,19 @@ def measure(create_app, config, repeat: int, group: str) -> dict[str, tuple[floa
         office = db.session.scalar(
             select(Office.code).where(Office.group == group).order_by(Office.id)
         )
-        month = default_period_key(local_today())
-        year, m = int(month[:4]), int(month[5:])
-        quarter = f"{year}-Q{(m - 1) // 3 + 1}"
+        today = local_today()
+        if period_key:
+            quarter = period_key
+        else:  # the last complete quarter
+            last = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1) - timedelta(days=1)
+            quarter = f"{last.year}-Q{(last.month - 1) // 3 + 1}"
         from survey_app.api.auth import create_token
         from survey_app.dashboard.filters import period_of
 
         _, plain = create_token("bench", None, ("reports:read",))
         db.session.commit()
     period = period_of(quarter)
+    print(f"period {quarter} ({period.start} to {period.end}), group {group}")
     query = f"period={quarter}&group={group}"
     api = (
         f"/api/v1/reports/satisfaction?from={period.start}&to={period.end}&group={group}"
@@ -132,6 +139,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--seed", type=int, help="seed this many responses first")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--group", default="communes", help="ranking group (the largest)")
+    parser.add_argument("--period", help="e.g. 2026-Q4 (default: the last complete quarter)")
     parser.add_argument("--smoke", action="store_true", help="a tiny SQLite run (the tests)")
     args = parser.parse_args(argv)
     os.environ.setdefault("MSCORE_INSTANCE_PATH", tempfile.mkdtemp(prefix="mscore-bench-"))
@@ -144,7 +152,7 @@ def main(argv=None) -> dict:
     config = {"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "RATELIMIT_ENABLED": False}
     if args.seed:
         seed(create_app, config, args.seed)
-    return measure(create_app, config, args.repeat, args.group)
+    return measure(create_app, config, args.repeat, args.group, args.period)
 
 
 if __name__ == "__main__":
