@@ -26,6 +26,7 @@ TIER_COLOURS = {
     "indistinguishable": "#1d70b8",
     "below": "#d4351c",
     "unreliable": "#8c8c8c",
+    "withheld": "#505a5f",
 }
 TARGET = 0.8  # the satisfaction target drawn on the charts (80%)
 FONT = "DejaVu Sans"

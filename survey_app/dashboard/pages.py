@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 
 import analysis
 
+from ..i18n import current_language
 from . import charts
 from .tables import CODE, HIGH, INDEX, LOW, N_EFF, OFFICE, RELIABLE, RESPONSES, C, Table
 
@@ -33,6 +34,7 @@ TIER_LABELS = {
     "indistinguishable": _l("Not clearly different"),
     "below": _l("Clearly below"),
     "unreliable": _l("Too few responses"),
+    "withheld": _l("Not shown (too few other offices)"),
 }
 CHANNEL_LABELS = {
     "qr_web": _l("QR code (web)"),
@@ -44,26 +46,23 @@ SORTS = ("rank", "name", "responses", "value", "change")
 
 
 def group_entry(doc: dict, group: str) -> dict | None:
-    """The group's own entry (its benchmark), or None where the report withholds it."""
+    """The group's own entry (its benchmark), or None where the report withholds it from a
+    scoped official (small-group disclosure control: ``"benchmark": "withheld"``)."""
     for entry in doc.get("groups") or []:
-        if entry.get("group") == group and not entry.get("withheld"):
-            return entry
+        if entry.get("group") != group:
+            continue
+        if entry.get("benchmark") == "withheld" or not entry.get("index"):
+            return None
+        return entry
     return None
 
 
 def withheld_reason(doc: dict, group: str) -> str | None:
-    """Why the report withholds the group's benchmark from this official, if it says."""
-    disclosure = doc.get("disclosure")
-    if isinstance(disclosure, dict):
-        reason = disclosure.get(group) or disclosure.get("reason")
-        if isinstance(reason, dict):
-            reason = reason.get("reason")
-        if reason:
-            return str(reason)
-    for entry in doc.get("groups") or []:
-        if entry.get("group") == group and entry.get("withheld"):
-            return str(entry.get("reason") or "")
-    return None
+    """The report's own words on why a group's figures are withheld, in the page's language."""
+    rule = (doc.get("disclosure") or {}).get("rule")
+    if isinstance(rule, dict):
+        return rule.get(current_language()) or rule.get("vi")
+    return str(rule) if rule else None
 
 
 def _estimate(entry: dict | None, *path) -> dict:
@@ -108,13 +107,21 @@ def _office_row(entry: dict) -> dict:
         "rank_low": index.get("rank_low") if reliable else None,
         "rank_high": index.get("rank_high") if reliable else None,
         "group_size": index.get("group_size"),
-        "tier": index.get("tier") or ("indistinguishable" if reliable else "unreliable"),
-        "tier_label": str(TIER_LABELS.get(index.get("tier") or "unreliable", "")),
+        "tier": _tier(index, reliable),
+        "tier_label": str(TIER_LABELS[_tier(index, reliable)]),
         "par": (index.get("par_points") or {}).get("value"),
         "change": change.get("diff"),
         "change_significant": change.get("significant"),
         "unreliable": not reliable,
     }
+
+
+def _tier(index: dict, reliable: bool) -> str:
+    """The office's tier; a reliable office's tier that the report withholds is 'withheld'."""
+    tier = index.get("tier")
+    if tier in TIER_LABELS:
+        return tier
+    return "withheld" if reliable else "unreliable"
 
 
 def _sort_key(sort: str):

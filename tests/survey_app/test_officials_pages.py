@@ -242,3 +242,47 @@ def test_office_page_and_its_downloads(client, db, seeded, questionnaire):
     assert pdf.data.startswith(b"%PDF") and pdf.data.count(b"/Type /Page\n") == 1
     assert b"/MediaBox [0 0 595.28 841.89]" in pdf.data  # A4
     assert "bao-cao-A_2025-03-01_2025-03-31.pdf" in pdf.headers["Content-Disposition"]
+
+
+def test_pages_show_what_disclosure_control_withholds_as_withheld(app):
+    """A scoped official's document (issue 16 §1's format): the group's benchmark withheld
+    with the rule's words, a reliable office's tier and rank withheld (null): the page says
+    'not shown', never a tier or a mean it was not given."""
+    from survey_app.dashboard import pages
+
+    doc = {
+        "offices": [
+            {
+                "code": "A",
+                "name": "Sở A",
+                "group": "departments",
+                "responses": 80,
+                "index": {
+                    "value": 0.8,
+                    "low": 0.7,
+                    "high": 0.9,
+                    "n_eff": 70.0,
+                    "reliable": True,
+                    "tier": None,
+                    "rank": None,
+                    "group_size": None,
+                },
+            }
+        ],
+        "groups": [
+            {
+                "group": "departments",
+                "benchmark": "withheld",
+                "reason": "fewer_than_3_outside_offices_with_responses",
+                "index": None,
+            }
+        ],
+        "disclosure": {"scoped": True, "rule": {"vi": "Các so sánh với khối ...", "en": "..."}},
+    }
+    with app.test_request_context("/dashboard"):
+        assert pages.group_entry(doc, "departments") is None
+        assert pages.headline(doc, "departments") is None
+        assert pages.withheld_reason(doc, "departments") == "Các so sánh với khối ..."
+        (row,) = pages.office_rows(doc, "departments")
+        assert row["tier"] == "withheld" and row["rank"] is None
+        assert row["tier_label"] == "Không hiển thị (quá ít đơn vị khác)"
