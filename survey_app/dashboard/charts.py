@@ -34,7 +34,7 @@ _FONTS = Path(__file__).resolve().parent.parent / "fonts"
 _CONFIG = {
     "font": FONT,
     "axis": {"labelFontSize": 12, "titleFontSize": 12, "labelLimit": 260},
-    "legend": {"labelFontSize": 12, "titleFontSize": 12, "orient": "bottom"},
+    "legend": {"labelFontSize": 12, "titleFontSize": 12, "orient": "bottom", "labelLimit": 320},
     "view": {"stroke": None},
     "background": "white",
 }

@@ -115,7 +115,7 @@ def office_pdf(context: dict) -> bytes:
         {"element": r["element"], "value": r["v0"], "low": r["l0"], "high": r["h0"], "n": r["n0"]}
         for r in context["tables"]["elements"].rows
     ]
-    with pdf.table(col_widths=(80, 30, 50, 20), line_height=5) as table:
+    with pdf.table(col_widths=(70, 25, 50, 35), line_height=5) as table:
         heading = table.row()
         for text in (_("Element"), _("Index"), _("Interval (95%)"), _("Answers")):
             heading.cell(text)
