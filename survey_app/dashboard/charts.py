@@ -169,7 +169,7 @@ def _funnel_chart(labels: dict, domain: list):
                 "where:N",
                 title=labels["where_title"],
                 scale=alt.Scale(
-                    domain=list(labels["where"].values()),
+                    domain=labels["where"],  # above, within, below
                     range=["#00703c", "#1d70b8", "#d4351c"],
                 ),
             ),

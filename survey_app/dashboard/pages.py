@@ -289,7 +289,7 @@ def funnel_view(rows: list[dict], head: dict | None, filters) -> tuple[dict | No
         "n_eff": _("Effective sample size (log scale)"),
         "limits": _("Control limits"),
         "where_title": _("Where (99.8%)"),
-        "where": {k: str(v) for k, v in where.items()},
+        "where": [str(where[k]) for k in (1, 0, -1)],  # a list: its order is the colours'
     }
     pts = [
         {"name": p["name"], "n_eff": p["n_eff"], "value": p["value"], "where": r["where"]}

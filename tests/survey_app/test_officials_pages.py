@@ -286,3 +286,30 @@ def test_pages_show_what_disclosure_control_withholds_as_withheld(app):
         (row,) = pages.office_rows(doc, "departments")
         assert row["tier"] == "withheld" and row["rank"] is None
         assert row["tier_label"] == "Không hiển thị (quá ít đơn vị khác)"
+
+
+def test_funnel_colours_follow_the_points_side(app):
+    """Above the limits is green, below red, whatever order the labels are cached in."""
+    from survey_app.dashboard import charts, pages
+    from survey_app.dashboard.filters import Filters
+    from survey_app.reporting import Period
+
+    rows = [
+        {"name": n, "value": v, "n_eff": 400.0}
+        for n, v in (("High", 0.97), ("Mid", 0.8), ("Low", 0.55), ("Mid2", 0.78))
+    ]
+    head = {"index": {"value": 0.8}}
+    with app.test_request_context("/dashboard"):
+        from datetime import date
+
+        filters = Filters("2025-03", Period(date(2025, 3, 1), date(2025, 3, 31)), "d", ["d"])
+        for _ in range(2):  # the second time from the memoised structure
+            spec, _text, table = pages.funnel_view(rows, head, filters)
+            layer = next(
+                lay for lay in spec["layer"] if lay.get("data", {}).get("name") == "points"
+            )
+            scale = layer["encoding"]["color"]["scale"]
+            colour = dict(zip(scale["domain"], scale["range"], strict=True))
+            where = {r["name"]: r["where"] for r in table.rows}
+            assert colour[where["High"]] == "#00703c" and colour[where["Low"]] == "#d4351c"
+            assert charts.svg(spec).startswith("<svg")
