@@ -173,6 +173,13 @@ def read_filters(scope: set[int] | None, group_hint: str | None = None) -> Filte
     return Filters(key, period, group, groups, errors)
 
 
+def scope_label(scoped: bool) -> str:
+    """Whose offices a page shows: all, or the official's office and those under it."""
+    if scoped and current_user.office is not None:
+        return _("%(office)s and the offices under it", office=current_user.office.name)
+    return _("all offices")
+
+
 def own_group() -> str | None:
     """An office manager's own office's group, the page's default."""
     if current_user.role == Role.OFFICE_MANAGER and current_user.office is not None:

@@ -14,7 +14,7 @@ from . import charts, pages
 from .auth import official_required
 from .data import monthly_documents, official_scope, page_document, quiet_document
 from .downloads import send_chart, send_table
-from .filters import own_group, read_filters
+from .filters import own_group, read_filters, scope_label
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -158,6 +158,7 @@ def _render(name: str):
         page=name,
         filters=filters,
         scoped=scope is not None,
+        scope_name=scope_label(scope is not None),
         user=current_user,
         svg=charts.svg,
         download_url=download_url,
@@ -171,13 +172,15 @@ def _render(name: str):
 @official_required
 def download(name: str, item: str, fmt: str):
     """A page's table (CSV, Excel) or chart (SVG), for its period and group."""
-    _scope, filters, context = _page(name)
+    scope, filters, context = _page(name)
+    slug = filters.slug if scope is None else f"{filters.slug}_{current_user.office.code}"
     if fmt == "svg":
         chart = context["charts"].get(item)
         if chart is None:
             abort(404)
-        return send_chart(chart[0], f"{name}-{item}", filters.slug)
+        return send_chart(chart[0], f"{name}-{item}", slug)
     table = context["tables"].get(item)
     if table is None:
         abort(404)
-    return send_table(table, fmt, filters.slug, filters.label, filters.group_label)
+    where = f"{filters.group_label}, {scope_label(scope is not None)}"
+    return send_table(table, fmt, slug, filters.label, where)

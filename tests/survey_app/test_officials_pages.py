@@ -313,3 +313,14 @@ def test_funnel_colours_follow_the_points_side(app):
             where = {r["name"]: r["where"] for r in table.rows}
             assert colour[where["High"]] == "#00703c" and colour[where["Low"]] == "#d4351c"
             assert charts.svg(spec).startswith("<svg")
+
+
+def test_titles_and_downloads_name_period_and_scope(client, seeded):
+    sign_in(client, "a@x.vn")
+    page = client.get(f"/dashboard?{P}").text
+    title = re.search(r"<title>([^<]+)</title>", page)[1]
+    assert "01/03/2025 – 31/03/2025" in title and "Sở Tư pháp và các đơn vị trực thuộc" in title
+    res = client.get(f"/dashboard/overview/offices.xlsx?{P}")
+    assert "2025-03-01_2025-03-31_A.xlsx" in res.headers["Content-Disposition"]
+    ws = openpyxl.load_workbook(io.BytesIO(res.data)).worksheets[0]
+    assert "Sở Tư pháp và các đơn vị trực thuộc" in ws["A2"].value
