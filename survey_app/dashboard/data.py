@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
+from marshmallow import ValidationError
 from sqlalchemy import select
 
 from ..api.report_schemas import SatisfactionQueryIn
@@ -60,7 +61,10 @@ def document(
 ) -> dict:
     """The satisfaction report of a period and group, within the scope (one office's subtree
     with ``office``)."""
-    query = _query(period, group, office, compare="previous" if compare else None)
+    try:
+        query = _query(period, group, office, compare="previous" if compare else None)
+    except ValidationError:
+        friendly_abort(400, _("This period or group cannot be reported on."))
     try:
         params = report_params(query, scope, breakdowns=breakdowns, questions=questions)
     except QueryError:
@@ -119,7 +123,7 @@ def months_of(period: Period, at_least: int = 12) -> list[Period]:
     """Calendar months covering a period, going back to at least ``at_least`` months."""
     year, month = period.end.year, period.end.month
     out = []
-    while True:
+    while year >= 2000:  # the report API's first year
         m = month_period(year, month)
         out.append(m)
         if len(out) >= at_least and m.start <= period.start:

@@ -25,6 +25,7 @@ GROUP_LABELS = {
     NOT_GROUPED: _l("Offices without a group"),
 }
 MAX_CUSTOM_DAYS = 3 * 366
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)  # as the report API accepts
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 _YEAR = re.compile(r"^(\d{4})$")
@@ -151,6 +152,9 @@ def read_filters(scope: set[int] | None, group_hint: str | None = None) -> Filte
             period = Period(start, end) if start <= end else None
             if period is None:
                 errors.append(_("The end date must be on or after the start date."))
+            elif start < FIRST_DAY or end > LAST_DAY:
+                errors.append(_("Enter dates between 2000 and 2099."))
+                period = None
             elif period.days > MAX_CUSTOM_DAYS:
                 errors.append(_("A custom period can be at most three years long."))
                 period = None
@@ -158,6 +162,8 @@ def read_filters(scope: set[int] | None, group_hint: str | None = None) -> Filte
             errors.append(_("Enter the start and end dates as dates, for example 2025-06-30."))
     else:
         period = period_of(key)
+        if period is not None and (period.start < FIRST_DAY or period.end > LAST_DAY):
+            period = None
         if period is None:
             errors.append(_("The period was not recognised; the last complete month is shown."))
     if period is None:

@@ -150,6 +150,9 @@ def test_sorting_and_bad_filters(client, seeded):
         "period=2025-13",
         "period=custom&from=2025-03-31&to=2025-03-01",
         "period=custom&from=x&to=y",
+        "period=custom&from=1900-01-01&to=1900-01-31",
+        "period=1999",
+        "period=2025-Q5",
         "group=nope",
     ):
         res = client.get(f"/dashboard?{bad}")
