@@ -105,8 +105,10 @@ def office_pdf(context: dict) -> bytes:
             row.cell(value)
     pdf.ln(4)
     spec = context["charts"]["elements"][0]
-    image = io.BytesIO(charts.png(spec, scale=2))
-    pdf.image(image, x=15, w=180 * 0.85)
+    if any(values for values in spec.get("datasets", {}).get("rows", [])):
+        pdf.image(io.BytesIO(charts.png(spec, scale=2)), x=15, w=180 * 0.85)
+    else:
+        pdf.cell(0, 8, _("No element has answers in this period."), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     pdf.set_font("DejaVu", "B", 10)
     pdf.cell(0, 6, _("The five elements"), new_x="LMARGIN", new_y="NEXT")

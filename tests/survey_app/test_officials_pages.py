@@ -327,3 +327,30 @@ def test_titles_and_downloads_name_period_and_scope(client, seeded):
     assert "2025-03-01_2025-03-31_A.xlsx" in res.headers["Content-Disposition"]
     ws = openpyxl.load_workbook(io.BytesIO(res.data)).worksheets[0]
     assert "Sở Tư pháp và các đơn vị trực thuộc" in ws["A2"].value
+
+
+def test_odd_queries_never_answer_500(client, seeded):
+    sign_in(client, "analyst@x.vn")
+    odd = [
+        "period=custom&from=2025-02-30&to=2025-03-01",
+        "period=custom&from=2025-03-01",
+        "period=" + "9" * 300,
+        "group=<script>&sort=<b>&dir=sideways",
+        "office=../../etc&q=%25_%5C",
+        "period=2025-03&period=2025-04&group=a&group=b",
+        "q=" + "x" * 5000,
+    ]
+    urls = [
+        *PAGES,
+        "/offices/A",
+        "/offices/A/report.pdf",
+        "/offices/A/comments.csv",
+        "/dashboard/overview/offices.xlsx",
+        "/dashboard/trends/trend.svg",
+    ]
+    for url in urls:
+        for query in odd:
+            res = client.get(f"{url}?{query}")
+            assert res.status_code < 500, (url, query, res.status_code)
+    assert client.get("/dashboard/overview/nope.csv").status_code == 404
+    assert client.get("/dashboard/nope").status_code == 404
