@@ -41,6 +41,7 @@ demo: $(STAMP)
 	$(BIN)/flask mscore seed-demo --if-empty
 	$(BIN)/flask mscore update-rollup --days 400 >/dev/null
 	@$(BIN)/flask mscore urls
+	@$(BIN)/flask mscore demo-users
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)

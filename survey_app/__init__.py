@@ -85,6 +85,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(reports_web.bp)  # /reports/* downloads
     app.register_blueprint(docs_bp)  # /api/openapi.json and /api/docs
 
+    from . import dashboard
+
+    dashboard.init_app(app)  # /login, /logout, /dashboard, /offices/<code>
+
     import sms_gateway
 
     sms_gateway.init_app(app)

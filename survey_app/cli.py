@@ -6,7 +6,6 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
 from .extensions import db
 
@@ -32,7 +31,10 @@ def urls_command() -> None:
     if counter:
         click.echo(f"  Survey page at a counter:    {base}/s/{office.code}/{counter.code}")
     click.echo(f"  QR poster (PNG):             {base}/qr/{office.code}.png")
-    click.echo(f"  English:                     {base}/s/{office.code}?lang=en\n")
+    click.echo(f"  English:                     {base}/s/{office.code}?lang=en")
+    click.echo(f"  Officials' sign-in:          {base}/login")
+    click.echo(f"  Dashboard:                   {base}/dashboard")
+    click.echo(f"  An office's page:            {base}/offices/{office.code}\n")
 
 
 @mscore.command("create-user")
@@ -40,32 +42,50 @@ def urls_command() -> None:
 @click.option("--name", required=True)
 @click.option("--role", type=click.Choice(["admin", "analyst", "office_manager"]), required=True)
 @click.option("--office", "office_code", help="Office code (required for office_manager).")
-@click.password_option()
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input (for scripts).",
+)
 @with_appcontext
-def create_user_command(email, name, role, office_code, password) -> None:
-    """Create an official who can sign in."""
-    from .models import Office, Role, User
+def create_user_command(email, name, role, office_code, password_stdin) -> None:
+    """Create an official who can sign in; the password is asked for (never an option)."""
+    from .dashboard.auth import MIN_PASSWORD_LENGTH
+    from .dashboard.users import UserError, create_user
 
-    office = None
-    if office_code:
-        office = db.session.scalar(select(Office).where(Office.code == office_code))
-        if office is None:
-            raise click.BadParameter(f"no office with code {office_code!r}", param_hint="--office")
-    if role == Role.OFFICE_MANAGER and office is None:
-        raise click.BadParameter("an office manager needs --office", param_hint="--office")
-    if db.session.scalar(select(User).where(User.email == email.lower())):
-        raise click.BadParameter(f"a user with email {email!r} exists", param_hint="--email")
-    db.session.add(
-        User(
-            email=email.lower(),
-            name=name,
-            role=Role(role),
-            office=office,
-            password_hash=generate_password_hash(password),
+    if password_stdin:
+        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.BadParameter(
+            f"the password must have at least {MIN_PASSWORD_LENGTH} characters",
+            param_hint="password",
         )
-    )
+    try:
+        create_user(email, name, role, office_code, password)
+    except UserError as error:
+        raise click.BadParameter(str(error), param_hint=error.param) from None
     db.session.commit()
-    click.echo(f"created {role} {email}")
+    click.echo(f"created {role} {email.lower()}")
+
+
+@mscore.command("demo-users")
+@with_appcontext
+def demo_users_command() -> None:
+    """Create or reset one demo official per role with a new random password, and print them
+    (not in production)."""
+    from .dashboard.users import reset_demo_users
+
+    if current_app.config.get("MSCORE_ENV") == "production":
+        raise click.ClickException("demo users are never made in production")
+    users = reset_demo_users()
+    db.session.commit()
+    base = current_app.config["PUBLIC_BASE_URL"]
+    click.echo(f"\nSign in at {base}/login (passwords are new on every run):")
+    for role, email, password, office in users:
+        where = f" (office {office} and the offices under it)" if office else ""
+        click.echo(f"  {role:<15} {email:<28} {password}{where}")
 
 
 def init_app(app: Flask) -> None:

@@ -1,4 +1,5 @@
-"""The satisfaction report as Excel (one sheet per view) and CSV, with Vietnamese headers.
+"""The satisfaction report as Excel (one sheet per view, readable: workbook.py) and CSV (for
+machines, formula-like text neutralised), with Vietnamese headers.
 
 Every number comes from the API's JSON document, so a download holds exactly what the API says.
 """
@@ -7,18 +8,14 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
-import math
-import re
-import zipfile
 from datetime import UTC, date, datetime
-from xml.sax.saxutils import escape
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, select
+from sqlalchemy.orm import aliased
 
 from .extensions import db
-from .models import Answer, Office, Response, Service
+from .models import Answer, Office, Question, Response, Service
 from .reporting.documents import satisfaction_document
 from .reporting.periods import Period, zone
 
@@ -229,11 +226,27 @@ def comments(document: dict, include_flagged: bool, limit: int):
     start, end = Period(
         date.fromisoformat(document["period"]["from"]), date.fromisoformat(document["period"]["to"])
     ).utc_bounds
+    rating = aliased(Answer)
     stmt = (
-        select(Office.code, Response.submitted_at, Response.channel, Service.code, Answer.text)
+        select(
+            Office.code,
+            Office.name,
+            Response.submitted_at,
+            Response.channel,
+            Service.code,
+            Answer.text,
+            rating.value,
+        )
         .join(Response, Response.id == Answer.response_id)
         .join(Office, Office.id == Response.office_id)
         .outerjoin(Service, Service.id == Response.service_id)
+        .outerjoin(
+            rating,
+            and_(
+                rating.response_id == Response.id,
+                rating.question_id.in_(select(Question.id).where(Question.code == "overall")),
+            ),
+        )
         .where(
             Answer.text.is_not(None), Response.submitted_at >= start, Response.submitted_at < end
         )
@@ -244,9 +257,11 @@ def comments(document: dict, include_flagged: bool, limit: int):
         stmt = stmt.where(Response.integrity == "valid")
     stmt = stmt.where(Office.code.in_([o["code"] for o in document["offices"]]))
     tz = zone()
-    for code, at, channel, service, text in db.session.execute(stmt):
+    for code, name, at, channel, service, text, value in db.session.execute(stmt):
         yield {
             "office_code": code,
+            "office_name": name,
+            "rating": value,
             "day": at.astimezone(tz).date().isoformat(),
             "channel": CHANNEL_VI.get(str(channel), str(channel)),
             "service": service,
@@ -292,176 +307,151 @@ def methodology(document: dict) -> list[tuple[str, str]]:
     ]
 
 
-def write_xlsx(document: dict, stream, comment_rows=()) -> None:
-    """Write an .xlsx workbook: one sheet per view, frozen bold headers, number formats.
+GROUP_VI = {
+    "departments": "Khối sở, ban, ngành",
+    "districts": "Khối huyện, thị xã, thành phố",
+    "communes": "Khối xã, phường, thị trấn",
+    "ungrouped": "Đơn vị chưa xếp khối",
+}
+#: Plainer headers for people (the CSV keeps its own, for machines).
+PLAIN = {
+    "Ước lượng EB": "Chỉ số điều chỉnh cho đơn vị ít phiếu",
+    "Cỡ mẫu hiệu dụng": "Số phiếu quy đổi",
+    "Nhóm so sánh": "So với trung bình khối",
+}
+GLOSSARY = [
+    (
+        "Chỉ số hài lòng",
+        "Tỷ lệ người dân hài lòng (chọn 4 hoặc 5 trên thang 5 điểm), đã gia quyền theo số hồ "
+        "sơ của từng lĩnh vực để đại diện cho mọi người làm thủ tục.",
+    ),
+    (
+        "Cận dưới, cận trên",
+        "Khoảng tin cậy 95%: chỉ số thật nằm trong khoảng này với độ tin cậy 95%. Khoảng rộng "
+        "nghĩa là còn ít phiếu.",
+    ),
+    ("Đủ tin cậy", "Có đủ phiếu (số phiếu quy đổi từ 30 trở lên) để so sánh và xếp hạng."),
+    (
+        "Số phiếu quy đổi",
+        "Số phiếu sau khi tính đến gia quyền; nhỏ hơn số phiếu thực khi các phiếu có trọng số "
+        "khác nhau.",
+    ),
+    (
+        "Hạng, hạng tốt nhất, hạng kém nhất",
+        "Hạng trong khối (1 là hài lòng nhất) và khoảng hạng mà đơn vị thực sự có thể có; hai "
+        "đơn vị có khoảng hạng chồng nhau chưa chắc khác nhau.",
+    ),
+    (
+        "So với trung bình khối",
+        "Cao hơn rõ rệt / thấp hơn rõ rệt: cả khoảng tin cậy nằm trên / dưới trung bình khối; "
+        "không khác biệt rõ: khoảng tin cậy chứa trung bình khối.",
+    ),
+    (
+        "Chỉ số điều chỉnh cho đơn vị ít phiếu",
+        "Ước lượng kéo về phía trung bình khối, càng nhiều khi đơn vị càng ít phiếu; để tham "
+        "khảo, không dùng để xếp hạng.",
+    ),
+    ("Điểm PAR", "Điểm của thành phần hài lòng trong Chỉ số cải cách hành chính (PAR Index)."),
+    ("Thay đổi có ý nghĩa", "Thay đổi so với kỳ trước lớn hơn mức dao động ngẫu nhiên."),
+    (
+        "Tỷ lệ hồ sơ không bị phản ánh (QĐ 766)",
+        "(Hồ sơ đã trả − phiếu không hài lòng) / hồ sơ đã trả, theo Quyết định 766/QĐ-TTg.",
+    ),
+]
+COMMENT_COLUMNS = [
+    ("Mã đơn vị", "text"),
+    ("Tên đơn vị", "long"),
+    ("Ngày", "text"),
+    ("Kênh", "text"),
+    ("Dịch vụ", "text"),
+    ("Đánh giá chung (1–5)", "int"),
+    ("Góp ý", "long"),
+]
+_KIND = {PCT: "pct", INT: "int", DEC: "dec", PTS: "pts"}
 
-    The sheets' XML is written directly (openpyxl's write-only mode without lxml took ~5 s for a
-    year over 1,000 offices); :data:`_STYLES` holds the few cell formats used."""
-    sheets = []
-    for name, (cols, rows) in views(document, comment_rows).items():
-        widths = [40 if path in ("name", "text") else 14 for _h, path, _f in cols]
-        header = [(h, _HEADER) for h, _p, _f in cols]
-        paths = [(path.split("."), _STYLE_OF.get(fmt, 0)) for _h, path, fmt in cols]
-        body = ([(_get_parts(row, parts), style) for parts, style in paths] for row in rows)
-        sheets.append(
-            (SHEET_VI[name], _sheet_xml(widths, "C2" if name != "groups" else "B2", header, body))
-        )
-    rows = ([(key, 0), (text, 0)] for key, text in methodology(document))
-    sheets.append(
-        (SHEET_VI["methodology"], _sheet_xml([22, 110], None, [("Mục", 0), ("Nội dung", 0)], rows))
-    )
-    with zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        for path, xml in _package([name for name, _xml in sheets]):
-            archive.writestr(path, xml)
-        for i, (_name, xml) in enumerate(sheets, start=1):
-            archive.writestr(f"xl/worksheets/sheet{i}.xml", xml)
+
+def _rank_order(row: dict):
+    index = row.get("index") or {}
+    rank, value = index.get("rank"), index.get("value")
+    return (row.get("group") or "", rank is None, rank or 0, -(value or 0), row.get("code") or "")
 
 
-_HEADER = 1  # cell formats (cellXfs) of _STYLES: 0 General, 1 bold wrapped header, then numbers
-_STYLE_OF = {PCT: 2, DEC: 3, PTS: 4}  # counts (INT) read right in General
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
-_XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-_QUOTE = {chr(34): "&quot;"}  # escape() entities for a double-quoted attribute
-_STYLES = (
-    f'{_XML}<styleSheet xmlns="{_MAIN}"><numFmts count="3">'
-    '<numFmt numFmtId="164" formatCode="0.0%"/><numFmt numFmtId="165" formatCode="0.0"/>'
-    '<numFmt numFmtId="166" formatCode="0.00"/></numFmts>'
-    '<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
-    '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
-    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
-    '<fill><patternFill patternType="gray125"/></fill></fills>'
-    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
-    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="5"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1" '
-    'applyAlignment="1"><alignment vertical="top" wrapText="1"/></xf>'
-    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '</cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/>'
-    "</cellStyles></styleSheet>"
-)
+def _write_view(book, name: str, cols, rows, subtitle: str) -> None:
+    from .workbook import Sheet
 
-
-def _sheet_xml(widths, freeze, header, rows) -> str:
-    """A worksheet: column widths, frozen panes at ``freeze``, rows of (value, style) pairs."""
-    letters = [_letter(i) for i in range(max(len(widths), len(header)))]
-    out = [
-        f'{_XML}<worksheet xmlns="{_MAIN}" xmlns:r="{_REL}"><sheetViews>'
-        '<sheetView workbookViewId="0">'
+    if name in ("offices", "groups"):
+        rows = sorted(rows, key=_rank_order)
+    columns = [
+        (PLAIN.get(h, h), "long" if p in ("name", "text") else _KIND.get(f, "text"))
+        for h, p, f in cols
     ]
-    if freeze:
-        x = ord(freeze[0]) - ord("A")
-        pane = "bottomRight" if x else "bottomLeft"
-        out.append(
-            f'<pane xSplit="{x}" ySplit="1" topLeftCell="{freeze}" activePane="{pane}" '
-            f'state="frozen"/><selection pane="{pane}"/>'
+    title = f"Mức độ hài lòng của người dân – {SHEET_VI[name]}"
+    sheet = Sheet(book, SHEET_VI[name], title, subtitle, columns)
+    paths = [p.split(".") for _h, p, _f in cols]
+    for row in rows:
+        values = [_get_parts(row, parts) for parts in paths]
+        sheet.append(
+            [
+                GROUP_VI.get(v, v) if parts == ["group"] else v
+                for v, parts in zip(values, paths, strict=True)
+            ]
         )
-    out.append('</sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/>')
-    if widths:
-        out += [
-            "<cols>",
-            *[
-                f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
-                for i, w in enumerate(widths, start=1)
-            ],
-            "</cols>",
-        ]
-    out.append("<sheetData>")
-    for r, row in enumerate(itertools.chain([header], rows), start=1):
-        cells = []
-        for letter, (value, style) in zip(letters, row, strict=False):
-            if value is None or value == "":  # an empty cell, as openpyxl writes it
-                continue
-            s = f' s="{style}"' if style else ""
-            if isinstance(value, str):
-                text = escape(_ILLEGAL.sub("", value))
-                cells.append(
-                    f'<c r="{letter}{r}"{s} t="inlineStr"><is><t xml:space="preserve">'
-                    f"{text}</t></is></c>"
-                )
-            elif isinstance(value, float) and not math.isfinite(value):
-                continue
-            else:
-                cells.append(f'<c r="{letter}{r}"{s}><v>{value!r}</v></c>')
-        out.append(f'<row r="{r}">{"".join(cells)}</row>')
-    out.append("</sheetData></worksheet>")
-    return "".join(out)
+    sheet.finish(next((i for i, (_h, p, _f) in enumerate(cols) if p.endswith("tier")), None))
 
 
-def _package(names: list[str]):
-    """The workbook's parts around its sheets: content types, relationships, styles."""
-    n = len(names)
-    sheet_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
-    yield (
-        "[Content_Types].xml",
-        "".join(
-            (
-                _XML,
-                '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">',
-                '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
-                'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>',
-                '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
-                'officedocument.spreadsheetml.sheet.main+xml"/>',
-                '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-'
-                'officedocument.spreadsheetml.styles+xml"/>',
-                *[
-                    f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="{sheet_type}"/>'
-                    for i in range(1, n + 1)
-                ],
-                "</Types>",
-            )
-        ),
-    )
-    yield (
-        "_rels/.rels",
-        (
-            f'{_XML}<Relationships xmlns="{_PKG}"><Relationship Id="rId1" '
-            f'Type="{_REL}/officeDocument" Target="xl/workbook.xml"/>'
-            "</Relationships>"
-        ),
-    )
-    yield (
-        "xl/workbook.xml",
-        "".join(
-            (
-                _XML,
-                f'<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><bookViews><workbookView/>'
-                "</bookViews><sheets>",
-                *[
-                    f'<sheet name="{escape(name, _QUOTE)}" sheetId="{i}" r:id="rId{i}"/>'
-                    for i, name in enumerate(names, start=1)
-                ],
-                "</sheets></workbook>",
-            )
-        ),
-    )
-    yield (
-        "xl/_rels/workbook.xml.rels",
-        "".join(
-            (
-                _XML,
-                f'<Relationships xmlns="{_PKG}">',
-                *[
-                    f'<Relationship Id="rId{i}" Type="{_REL}/worksheet" '
-                    f'Target="worksheets/sheet{i}.xml"/>'
-                    for i in range(1, n + 1)
-                ],
-                f'<Relationship Id="rId{n + 1}" Type="{_REL}/styles" Target="styles.xml"/>',
-                "</Relationships>",
-            )
-        ),
-    )
-    yield "xl/styles.xml", _STYLES
+def write_xlsx(document: dict, stream, comment_rows=(), scope: str = "tất cả đơn vị") -> None:
+    """Write the readable workbook (XlsxWriter, workbook.py): per sheet a title and the period,
+    frozen headers, filters, offices by rank within their group with Vietnamese group names,
+    tiers in colour, landscape A4 one page wide; comments with office and rating; a glossary in
+    plain words and the methodology."""
+    from .workbook import Book, Sheet
+
+    start, end = (date.fromisoformat(document["period"][k]) for k in ("from", "to"))
+    subtitle = f"Kỳ báo cáo: {start:%d/%m/%Y} – {end:%d/%m/%Y}. Phạm vi: {scope}."
+    book = Book(stream)
+    for name, (cols, rows) in views(document, ()).items():
+        if name != "comments":
+            _write_view(book, name, cols, rows, subtitle)
+    sheet = Sheet(book, SHEET_VI["comments"], "Góp ý của người dân", subtitle, COMMENT_COLUMNS)
+    for c in comment_rows:
+        sheet.append(
+            [
+                c["office_code"],
+                c.get("office_name"),
+                c["day"],
+                c["channel"],
+                c["service"],
+                c.get("rating"),
+                c["text"],
+            ]
+        )
+    sheet.finish()
+    for name, items in (("Giải thích", GLOSSARY), (SHEET_VI["methodology"], methodology(document))):
+        sheet = Sheet(
+            book,
+            name,
+            f"{name} – báo cáo mức độ hài lòng",
+            subtitle,
+            [("Mục", "long"), ("Nội dung", "long")],
+            {"Nội dung": 100},
+        )
+        for key, text in items:
+            sheet.append([key, text])
+        sheet.finish()
+    book.close()
 
 
-def _letter(i: int) -> str:
-    from openpyxl.utils import get_column_letter
+#: Characters that make a spreadsheet read a CSV cell as a formula (OWASP, CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-    return get_column_letter(i + 1)
+
+def neutralise(value):
+    """A CSV cell's value that no spreadsheet runs as a formula: text starting with ``=``,
+    ``+``, ``-``, ``@``, a tab or a carriage return gets a leading single quote (OWASP);
+    numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def write_csv(document: dict, view: str, stream, comment_rows=()) -> None:
@@ -471,12 +461,14 @@ def write_csv(document: dict, view: str, stream, comment_rows=()) -> None:
     writer = csv.writer(text)
     writer.writerow([h for h, _p, _f in cols])
     for row in rows:
-        writer.writerow(["" if (v := _get(row, p)) is None else v for _h, p, _f in cols])
+        writer.writerow(
+            ["" if (v := _get(row, p)) is None else neutralise(v) for _h, p, _f in cols]
+        )
     text.flush()
     text.detach()
 
 
-def write_export(params, fmt: str, stream, view: str = "offices") -> None:
+def write_export(params, fmt: str, stream, view: str = "offices", scope: str = "tất cả đơn vị"):
     """Build the report of ``params`` and write it as xlsx or csv to a binary stream."""
     document = satisfaction_document(params, breakdowns=True)
     limit = int(current_app.config.get("REPORT_MAX_COMMENTS", 5000))
@@ -484,6 +476,6 @@ def write_export(params, fmt: str, stream, view: str = "offices") -> None:
     if fmt == "xlsx" or view == "comments":
         rows = list(comments(document, params.include_flagged, limit))
     if fmt == "xlsx":
-        write_xlsx(document, stream, rows)
+        write_xlsx(document, stream, rows, scope)
     else:
         write_csv(document, view, stream, rows)

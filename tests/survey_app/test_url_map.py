@@ -50,6 +50,8 @@ class Rule:
 READ_REPORTS = tokens_with("reports:read") | SESSIONS
 READ_RESPONSES = tokens_with("responses:read") | SESSIONS
 READ_EITHER = tokens_with("reports:read") | tokens_with("responses:read") | SESSIONS
+PAGE = "period=custom&from=2025-03-01&to=2025-03-31"  # the officials' pages' period filter
+SIGN_IN = (302, 401, 403)  # a browser without a session is sent to /login
 DOSSIER = {"office_code": "A", "code": "HS-URL-1", "returned_at": "2025-03-10T09:00:00+07:00"}
 
 #: (endpoint, method) → who may call it. HEAD follows GET; OPTIONS is answered for everyone.
@@ -82,6 +84,23 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("survey.rating_link_qr", "GET"): Rule(EVERYONE, "/r/{rating}.png"),
     ("health.healthz", "GET"): Rule(EVERYONE, "/healthz"),
     ("health.readyz", "GET"): Rule(EVERYONE, "/readyz"),
+    # the officials' pages: sessions only; anyone else is sent to sign in (or refused)
+    ("auth.login", "GET"): Rule(EVERYONE, "/login"),
+    ("auth.login", "POST"): Rule(EVERYONE, "/login", body={}, ok=(400,)),  # no CSRF token
+    ("auth.logout", "GET"): Rule(SESSIONS, "/logout", refused=SIGN_IN),
+    ("auth.logout", "POST"): Rule(EVERYONE, "/logout", body={}, ok=(400,)),  # no CSRF token
+    ("dashboard.overview", "GET"): Rule(SESSIONS, f"/dashboard?{PAGE}", refused=SIGN_IN),
+    ("dashboard.page", "GET"): Rule(SESSIONS, f"/dashboard/funnel?{PAGE}", refused=SIGN_IN),
+    ("dashboard.download", "GET"): Rule(
+        SESSIONS, f"/dashboard/overview/offices.csv?{PAGE}", refused=SIGN_IN
+    ),
+    ("offices.office_page", "GET"): Rule(SESSIONS, f"/offices/A?{PAGE}", refused=SIGN_IN),
+    ("offices.office_download", "GET"): Rule(
+        SESSIONS, f"/offices/A/elements.csv?{PAGE}", refused=SIGN_IN
+    ),
+    ("offices.office_report", "GET"): Rule(
+        SESSIONS, f"/offices/A/report.pdf?{PAGE}", refused=SIGN_IN
+    ),
     # Prometheus only, with METRICS_TOKEN; unset (as here) the endpoint is not there at all
     ("metrics.scrape", "GET"): Rule(NOBODY, "/metrics", refused=(401, 403, 404)),
 }

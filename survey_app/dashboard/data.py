@@ -1,0 +1,137 @@
+"""The report documents behind the officials' pages, for the signed-in official's scope.
+
+The scope is resolved as the API resolves it (`api.reports.authenticate` / `report_params`,
+`visible=`), so a page shows what the API would give the same official, and the report's own
+rules (disclosure control of small groups included) apply to every figure.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from ..api.report_schemas import SatisfactionQueryIn
+from ..api.reports import REPORTS_READ, QueryError, authenticate, report_params
+from ..errors import friendly_abort
+from ..extensions import db
+from ..models.rollups import RollupDay
+from ..reporting import Period, local_today
+from ..reporting.documents import satisfaction_document
+from ..reporting.rollup import ensure_rolled
+from .filters import Filters, month_period
+
+QUIET_DAYS = 14  # an office with no response for this long is highlighted
+CACHE_SIZE = 64
+_cache: OrderedDict = OrderedDict()  # (params, breakdowns, rollup stamp) -> (time, document)
+
+
+def official_scope() -> set[int] | None:
+    """The office ids the signed-in official may see (None: all)."""
+    try:
+        return authenticate(REPORTS_READ)
+    except QueryError:
+        friendly_abort(403, _("You are not allowed to see these reports."))
+
+
+def _query(period: Period, group: str | None, office: str | None = None, **extra) -> dict:
+    values = {"from": period.start.isoformat(), "to": period.end.isoformat()}
+    if group:
+        values["group"] = group
+    if office:
+        values["office"] = office
+    values.update({k: v for k, v in extra.items() if v is not None})
+    return SatisfactionQueryIn().load(values)
+
+
+def document(
+    scope: set[int] | None,
+    period: Period,
+    group: str | None,
+    *,
+    office: str | None = None,
+    compare: bool = False,
+    questions: bool = False,
+    breakdowns: bool = False,
+) -> dict:
+    """The satisfaction report of a period and group, within the scope (one office's subtree
+    with ``office``)."""
+    try:
+        query = _query(period, group, office, compare="previous" if compare else None)
+    except ValidationError:
+        friendly_abort(400, _("This period or group cannot be reported on."))
+    try:
+        params = report_params(query, scope, breakdowns=breakdowns, questions=questions)
+    except QueryError:
+        friendly_abort(403, _("This office is outside what your account may see."))
+    return _past_document(params, breakdowns) or satisfaction_document(params, breakdowns)
+
+
+def _past_document(params, breakdowns: bool) -> dict | None:
+    """A document of a period that has ended, from this process's cache while the rollup rows
+    it was computed from are unchanged (a late answer marks its day stale; the rollup redoes it
+    with a new time, which is a new key) and for at most DASHBOARD_CACHE_SECONDS. A month's
+    trend asks for twelve past months on every page view; each would cost a report."""
+    seconds = float(current_app.config.get("DASHBOARD_CACHE_SECONDS", 600))
+    today = local_today()
+    periods = [params.period] + ([params.period.previous()] if params.compare else [])
+    if seconds <= 0 or params.period.end >= today:
+        return None
+    stamp = tuple(_rollup_stamp(p) for p in periods)
+    key = (params, breakdowns, stamp)
+    now = time.monotonic()
+    hit = _cache.get(key)
+    if hit is not None and now - hit[0] < seconds:
+        _cache.move_to_end(key)
+        return hit[1]
+    doc = satisfaction_document(params, breakdowns)
+    _cache[key] = (now, doc)
+    while len(_cache) > CACHE_SIZE:
+        _cache.popitem(last=False)
+    return doc
+
+
+def _rollup_stamp(period: Period) -> tuple:
+    """When each rollup bucket of a past period was last built (built first where missing)."""
+    ensure_rolled(period)
+    rows = db.session.execute(
+        select(RollupDay.grain, RollupDay.day, RollupDay.rolled_at).where(
+            RollupDay.day >= period.start, RollupDay.day <= period.end
+        )
+    ).all()
+    return tuple(sorted((g, d.isoformat(), r.isoformat()) for g, d, r in rows))
+
+
+def page_document(scope, filters: Filters, **kwargs) -> dict:
+    """The document of a dashboard page's period and group, with the previous period."""
+    return document(scope, filters.period, filters.group, compare=True, **kwargs)
+
+
+def quiet_document(scope, group: str | None) -> dict:
+    """The :data:`QUIET_DAYS` days before today: offices without a response in them (whole days,
+    so the document comes from the rollup and the cache)."""
+    yesterday = local_today() - timedelta(days=1)
+    return document(scope, Period(yesterday - timedelta(days=QUIET_DAYS - 1), yesterday), group)
+
+
+def months_of(period: Period, at_least: int = 12) -> list[Period]:
+    """Calendar months covering a period, going back to at least ``at_least`` months."""
+    year, month = period.end.year, period.end.month
+    out = []
+    while year >= 2000:  # the report API's first year
+        m = month_period(year, month)
+        out.append(m)
+        if len(out) >= at_least and m.start <= period.start:
+            break
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return out[::-1]
+
+
+def monthly_documents(scope, period: Period, group: str | None, office: str | None = None):
+    """(month, document) for each month of the trend ending with the period's last month."""
+    return [(m, document(scope, m, group, office=office)) for m in months_of(period)]
