@@ -3,6 +3,9 @@ and the other template helpers of the officials' pages."""
 
 from __future__ import annotations
 
+import math
+from numbers import Real
+
 from flask import Flask
 from flask_babel import format_decimal, format_percent
 
@@ -11,29 +14,35 @@ from .filters import group_label, period_choices
 from .pages import TIER_LABELS
 
 
+def _missing(value) -> bool:
+    """No number to show: None, a field the document does not carry (withheld from a scoped
+    caller, so Jinja's Undefined), or NaN."""
+    return not isinstance(value, Real) or isinstance(value, bool) or math.isnan(value)
+
+
 def pct(value) -> str:
     """A share as a percentage with one decimal."""
-    return "–" if value is None else format_percent(value, "#,##0.0%")
+    return "–" if _missing(value) else format_percent(value, "#,##0.0%")
 
 
 def points(value) -> str:
     """A change of a share, in percentage points with a sign."""
-    return "–" if value is None else format_decimal(100 * value, "+#,##0.0;-#,##0.0") + " pp"
+    return "–" if _missing(value) else format_decimal(100 * value, "+#,##0.0;-#,##0.0") + " pp"
 
 
 def number(value) -> str:
     """A count."""
-    return "–" if value is None else format_decimal(value, "#,##0")
+    return "–" if _missing(value) else format_decimal(value, "#,##0")
 
 
 def decimal1(value) -> str:
     """A number with one decimal."""
-    return "–" if value is None else format_decimal(value, "#,##0.0")
+    return "–" if _missing(value) else format_decimal(value, "#,##0.0")
 
 
 def decimal2(value) -> str:
     """A number with two decimals (PAR points)."""
-    return "–" if value is None else format_decimal(value, "#,##0.00")
+    return "–" if _missing(value) else format_decimal(value, "#,##0.00")
 
 
 def tier_label(tier) -> str:

@@ -94,6 +94,25 @@ def test_office_manager_sees_only_its_subtree(client, seeded):
     assert codes == {"A", "B"}
 
 
+def test_an_office_manager_sees_the_group_benchmark_it_is_given(
+    client, db, seeded, make_office, questionnaire
+):
+    """With 3 more departments outside its scope, a manager's group benchmark is given (issue 16
+    §1) without the fields kept for unscoped callers (PAR points, group sizes): the page shows
+    the benchmark and a dash for what the document does not carry, never a 500."""
+    from .scoping import add_responses
+
+    for i, code in enumerate(("F", "G", "H")):
+        add_responses(db, make_office(code, f"Sở {code}"), questionnaire, 30, 0.8, seed=i)
+    sign_in(client, "a@x.vn")
+    doc = client.get("/api/v1/reports/satisfaction?from=2025-03-01&to=2025-03-31").json
+    (group,) = [g for g in doc["groups"] if g["group"] == "departments"]
+    assert group["index"]["value"] is not None  # the benchmark is given ...
+    page = client.get(f"/dashboard?{P}")
+    assert page.status_code == 200, page.text[:300]
+    assert "Sở F" not in page.text and "Sở Xây dựng" not in page.text  # ... no outside office
+
+
 def test_manager_of_a_leaf_sees_one_office(client, seeded):
     sign_in(client, "b@x.vn")
     assert client.get(f"/offices/A?{P}").status_code == 403
