@@ -39,6 +39,7 @@ df) with ``reliable``, ``deff``, ``select``, ``reshape`` and ``as_dict``.
 
 from .cells import SATISFIED_FROM, Cells, mean_cells, proportion_cells
 from .change import Change, change
+from .design import Design, linearised_variance
 from .estimates import (
     MIN_DF,
     MIN_N_EFF,
@@ -50,18 +51,17 @@ from .estimates import (
     proportion,
 )
 from .indices import (
-    combine_indices,
+    Patterns,
     complaint_free_ratio,
     domain_code,
-    element_indices,
+    index_estimates,
     item_estimates,
-    overall_index,
     par_points,
 )
 from .intervals import PROPORTION_METHODS, mean_interval, proportion_interval
 from .poststrat import PostStrata, PostStratified, poststratify, poststratify_cells
 from .ranking import Funnel, Ranking, funnel, rank_intervals, ranking_se, tiers
-from .small_area import Shrunk, eb_beta_binomial
+from .small_area import Shrunk, empirical_bayes
 from .weights import base_weights, design_effect, rake, trim
 
 __all__ = [
@@ -71,29 +71,30 @@ __all__ = [
     "SATISFIED_FROM",
     "Cells",
     "Change",
+    "Design",
     "Estimate",
     "EstimateTable",
     "Funnel",
+    "Patterns",
     "PostStrata",
     "PostStratified",
     "Ranking",
     "Shrunk",
     "base_weights",
     "change",
-    "combine_indices",
     "complaint_free_ratio",
     "design_effect",
     "domain_code",
-    "eb_beta_binomial",
-    "element_indices",
+    "empirical_bayes",
     "funnel",
     "is_reliable",
+    "index_estimates",
     "item_estimates",
     "kish_n_eff",
+    "linearised_variance",
     "mean",
     "mean_cells",
     "mean_interval",
-    "overall_index",
     "par_points",
     "poststratify",
     "poststratify_cells",

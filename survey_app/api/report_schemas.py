@@ -72,9 +72,13 @@ class BandOut(Schema):
 
 
 class EbOut(BandOut):
-    """The empirical-Bayes estimate and the weight it puts on the group."""
+    """The empirical-Bayes estimate, the weight it puts on the group and the group's prior."""
 
     shrinkage = fields.Float(allow_none=True)
+    prior_mean = fields.Float(allow_none=True)
+    prior_sd = fields.Float(allow_none=True)
+    #: the offices differ so much that the prior's spread leans on its bound (0.5)
+    prior_bounded = fields.Boolean()
 
 
 class ChangeOut(Schema):
@@ -103,9 +107,18 @@ class EstimateOut(BandOut):
     tier = fields.String(
         validate=validate.OneOf(("above", "indistinguishable", "below", "unreliable"))
     )
+    #: why the value is blank: no_answers, no_respondents, item_without_answers,
+    #: element_blank, not_in_questionnaire (null when it is not)
+    blank_reason = fields.String(allow_none=True)
+    #: the items (of an element) or elements (of the index) without answers that blank it
+    missing = fields.List(fields.String())
     rank = fields.Integer(allow_none=True)
+    #: joint rank interval: all offices' hold together ("who is clearly better than whom")
     rank_low = fields.Integer(allow_none=True)
     rank_high = fields.Integer(allow_none=True)
+    #: individual rank interval: this office's rank alone ("where does my office stand")
+    individual_rank_low = fields.Integer(allow_none=True)
+    individual_rank_high = fields.Integer(allow_none=True)
     group_size = fields.Integer(allow_none=True)
 
 

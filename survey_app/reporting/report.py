@@ -51,6 +51,9 @@ class Estimates:
     yes_no: dict[str, EstimateTable]
     stats: dict[str, np.ndarray]
     overall_question: str | None = None
+    #: per measure, why an estimate is blank (None where it is not) and, for the indices, the
+    #: items or elements without answers that blank it (object arrays over offices or groups)
+    notes: dict[str, tuple] = field(default_factory=dict)
 
 
 @dataclass
@@ -80,6 +83,7 @@ def _questions() -> list[dict]:
             Question.text_vi,
             Question.text_en,
             Question.position,
+            Question.questionnaire_id,
             Questionnaire.version,
         )
         .join(Questionnaire)
@@ -97,9 +101,11 @@ def _questions() -> list[dict]:
                 "text_vi": row.text_vi,
                 "text_en": row.text_en,
                 "ids": [],
+                "slots": [],  # (questionnaire id, position): the bit of the rollup's patterns
             },
         )
         entry["ids"].append(row.id)
+        entry["slots"].append((row.questionnaire_id, row.position))
     return list(by_code.values())
 
 
@@ -235,18 +241,12 @@ def _estimate(params: Params, period: Period, offices, questions, groups, mapper
     resp = {k: v[included] for k, v in resp.items()}
     min_count = int(current_app.config.get("REPORT_MIN_CELL", 10))
     weighted = weigh(resp, counts["dossiers"], field_of, min_count=min_count)
+    design = weighted.design()
     office_group = np.array([groups.index(o["group"]) for o in offices], dtype=np.int64)
     cells = _cells(counts["answers"], weighted, questions)
-    by_office = _items(cells, np.arange(n_off), n_off, questions, params)
-    stride = int(cells["stratum"].max(initial=0)) + 1
-    by_group = _items(
-        cells,
-        office_group,
-        len(groups),
-        questions,
-        params,
-        stratum=cells["office"] * stride + cells["stratum"],
-    )
+    patterns = _patterns(counts["patterns"], weighted, questions)
+    by_office = _items(cells, patterns, design, np.arange(n_off), n_off, questions, params)
+    by_group = _items(cells, patterns, design, office_group, len(groups), questions, params)
     d = counts["dossiers"]
     off = d["office"].astype(np.int64)
     stats = {
@@ -262,7 +262,9 @@ def _estimate(params: Params, period: Period, offices, questions, groups, mapper
     group_stats = {k: np.bincount(office_group, v, len(groups)) for k, v in stats.items()}
     by_office.stats, by_group.stats = stats, group_stats
     breakdowns = (
-        _breakdowns(cells, weighted, n_off, questions, params, mapper) if params.breakdowns else {}
+        _breakdowns(cells, weighted, design, n_off, questions, params, mapper)
+        if params.breakdowns
+        else {}
     )
     return by_office, by_group, breakdowns
 
@@ -290,48 +292,91 @@ def _cells(answers: dict, weighted, questions) -> dict:
     }
 
 
-def _items(cells, domain_of_office, n_domains, questions, params, stratum=None) -> Estimates:
-    """Item shares and means, element and overall indices per domain (office or group)."""
+def _patterns(part: dict, weighted, questions) -> dict:
+    """Pattern rows with their respondent group's weight and stratum, and per row which of the
+    report's element items (columns ``items``) the respondents answered and were satisfied with."""
+    items = [c for c, q in enumerate(questions) if _is_element_item(q)]
+    qn_ids = sorted({qn for c in items for qn, _pos in questions[c]["slots"]})
+    bit = np.full((len(qn_ids), len(items)), -1, dtype=np.int64)
+    for j, c in enumerate(items):
+        for qn, position in questions[c]["slots"]:
+            bit[qn_ids.index(qn), j] = position
+    for row in bit:
+        used = row[row >= 0]
+        if (used > 62).any() or np.unique(used).size != used.size:
+            raise RuntimeError("a questionnaire's element items need distinct positions 0 … 62")
+    qn = lookup(part["questionnaire_id"], qn_ids, np.arange(len(qn_ids)))
+    office = part["office"].astype(np.int64)
+    keep = (qn >= 0) & (office >= 0)
+    qn, office = qn[keep], office[keep]
+    weight, stratum, _population = weighted.attach(
+        office,
+        part["service_id"][keep],
+        part["channel"][keep],
+        part["probability"][keep],
+    )
+    answered = np.zeros((qn.size, len(items)), dtype=bool)
+    satisfied = np.zeros((qn.size, len(items)), dtype=bool)
+    masks = part["answered"][keep].astype(np.int64), part["satisfied"][keep].astype(np.int64)
+    for j in range(len(items)):
+        shift = bit[qn, j]
+        has = shift >= 0
+        shift = np.maximum(shift, 0)
+        answered[:, j] = has & ((masks[0] >> shift) & 1).astype(bool)
+        satisfied[:, j] = has & ((masks[1] >> shift) & 1).astype(bool)
+    return {
+        "items": items,
+        "office": office,
+        "stratum": stratum.astype(np.int64),
+        "weight": weight,
+        "count": part["count"][keep],
+        "answered": answered,
+        "satisfied": satisfied,
+    }
+
+
+def _is_element_item(question: dict) -> bool:
+    """A likert question of one of the five SIPAS elements (what the indices are made of)."""
+    return question["kind"] == "likert5" and question["dimension"] in SIPAS_ELEMENTS
+
+
+def _items(cells, patterns, design, domain_of_office, n_domains, questions, params) -> Estimates:
+    """Item shares and means, element and overall indices per domain (office or group), each a
+    domain of the whole sample's design."""
     nq = len(questions)
     likert = np.array([q["kind"] == "likert5" for q in questions], dtype=bool)
     domain = domain_of_office[cells["office"]] if cells["office"].size else cells["office"]
-    stratum = cells["stratum"] if stratum is None else stratum
     tables, means, yes_no = {}, {}, {}
     for is_likert in (True, False):
         mask = likert[cells["column"]] == is_likert
         c = Cells(
             domain=domain[mask] * nq + cells["column"][mask],
-            stratum=stratum[mask],
+            stratum=cells["stratum"][mask],
             value=cells["value"][mask],
             count=cells["count"][mask],
             weight=cells["weight"][mask],
-            population=cells["population"][mask],
             n_domains=n_domains * nq,
+            design=design,
         )
         if not mask.any():  # analysis' cell functions need at least one cell
             shares = mean = _nan_table(n_domains, nq, params)
         elif is_likert:
             shares, mean = analysis.item_estimates(
-                c, n_domains, nq, method=params.method, level=params.level, single_unit="adjust"
+                c, n_domains, nq, method=params.method, level=params.level
             )
         else:
-            shares = analysis.proportion_cells(
-                c, method=params.method, level=params.level, single_unit="adjust"
-            ).reshape(n_domains, nq)
+            shares = analysis.proportion_cells(c, method=params.method, level=params.level).reshape(
+                n_domains, nq
+            )
         for col, q in enumerate(questions):
             if likert[col] == is_likert:
                 target = tables if is_likert else yes_no
                 target["q:" + q["code"]] = shares.select((slice(None), col))
                 if is_likert:
                     means["q:" + q["code"]] = mean.select((slice(None), col))
-    elements = _elements(tables, questions, n_domains, params)
-    overall = analysis.overall_index(_stack(elements)) if elements else None
+    elements, overall = _indices(patterns, design, domain_of_office, n_domains, questions, params)
     measures = ["index", *[str(e) for e in SIPAS_ELEMENTS], *tables]
-    all_tables = {
-        "index": overall,
-        **dict(zip(map(str, SIPAS_ELEMENTS), _split(elements), strict=True)),
-        **tables,
-    }
+    all_tables = {"index": overall, **elements, **tables}
     overall_q = next(
         (
             f"q:{q['code']}"
@@ -347,7 +392,87 @@ def _items(cells, domain_of_office, n_domains, questions, params, stratum=None) 
         yes_no=yes_no,
         stats={},
         overall_question=overall_q,
+        notes=_blank_reasons(all_tables, questions, n_domains),
     )
+
+
+def _indices(patterns, design, domain_of_office, n_domains, questions, params):
+    """Element indices by name and the overall index, from the respondents' patterns; all None
+    when the questionnaire lacks an element."""
+    dims = [questions[c]["dimension"] for c in patterns["items"]]
+    if any(element not in dims for element in SIPAS_ELEMENTS):
+        return dict.fromkeys(map(str, SIPAS_ELEMENTS)), None
+    office = patterns["office"]
+    elements, overall = analysis.index_estimates(
+        analysis.Patterns(
+            domain=domain_of_office[office] if office.size else office,
+            stratum=patterns["stratum"],
+            count=patterns["count"],
+            weight=patterns["weight"],
+            answered=patterns["answered"],
+            satisfied=patterns["satisfied"],
+            n_domains=n_domains,
+            design=design,
+        ),
+        [SIPAS_ELEMENTS.index(d) for d in dims],
+        level=params.level,
+    )
+    split = {str(e): elements.select((slice(None), i)) for i, e in enumerate(SIPAS_ELEMENTS)}
+    return split, overall
+
+
+def _blank_reasons(tables: dict, questions, n_domains: int) -> dict:
+    """Why each blank estimate is blank, so that a report never shows a bare empty value.
+
+    An item: ``no_answers``. An element: ``no_respondents`` (nobody answered any of its items),
+    ``item_without_answers`` (with the items nobody answered), or ``not_in_questionnaire``. The
+    overall index: ``no_respondents`` or ``element_blank`` (with the blank elements).
+    """
+
+    def column(values):
+        out = np.empty(n_domains, dtype=object)
+        if isinstance(values, list):  # of lists: one by one, or numpy would nest them
+            for i, value in enumerate(values):
+                out[i] = value
+        else:
+            out[:] = values
+        return out
+
+    notes = {}
+    for name, table in tables.items():
+        if name.startswith("q:"):
+            notes[name] = (column(np.where(table.n == 0, "no_answers", None)), None)
+    for element in map(str, SIPAS_ELEMENTS):
+        table = tables.get(element)
+        if table is None:
+            notes[element] = (column("not_in_questionnaire"), column([[]] * n_domains))
+            continue
+        codes = [q["code"] for q in questions if _is_element_item(q) and q["dimension"] == element]
+        empty = np.stack([tables[f"q:{c}"].n == 0 for c in codes], axis=1)
+        blank = np.isnan(table.value)
+        reason = np.where(
+            table.n == 0, "no_respondents", np.where(blank, "item_without_answers", None)
+        )
+        missing = [
+            [c for c, e in zip(codes, row, strict=True) if e] if b and n else []
+            for row, b, n in zip(empty.tolist(), blank.tolist(), table.n.tolist(), strict=True)
+        ]
+        notes[element] = (column(reason), column(missing))
+    index = tables.get("index")
+    if index is None:
+        notes["index"] = (column("not_in_questionnaire"), column([[]] * n_domains))
+    else:
+        names = list(map(str, SIPAS_ELEMENTS))
+        blank_elements = np.stack([np.isnan(tables[e].value) for e in names], axis=1)
+        reason = np.where(
+            index.n == 0, "no_respondents", np.where(np.isnan(index.value), "element_blank", None)
+        )
+        missing = [
+            [e for e, b in zip(names, row, strict=True) if b] if n else []
+            for row, n in zip(blank_elements.tolist(), index.n.tolist(), strict=True)
+        ]
+        notes["index"] = (column(reason), column(missing))
+    return notes
 
 
 def _nan_table(n_domains: int, nq: int, params) -> EstimateTable:
@@ -367,41 +492,6 @@ def _nan_table(n_domains: int, nq: int, params) -> EstimateTable:
     )
 
 
-def _elements(tables, questions, n_domains, params):
-    """Element index tables in SIPAS order; an element without questions is left out (NaN)."""
-    out = []
-    for element in SIPAS_ELEMENTS:
-        codes = [
-            f"q:{q['code']}"
-            for q in questions
-            if q["dimension"] == element and f"q:{q['code']}" in tables
-        ]
-        if not codes:
-            return []
-        out.append(
-            analysis.element_indices(
-                _stack([tables[c] for c in codes]), np.zeros(len(codes), dtype=np.int64)
-            )
-        )
-    return out
-
-
-def _stack(tables: list[EstimateTable]) -> EstimateTable:
-    """Tables over domains side by side, as one (domains, k) table."""
-    arrays = {
-        k: np.stack([getattr(t, k).reshape(-1) for t in tables], axis=-1)
-        for k in EstimateTable._ARRAYS
-    }
-    return EstimateTable(**arrays, method=tables[0].method, level=tables[0].level)
-
-
-def _split(elements):
-    """Five 1-D element tables (None each when the questionnaire lacks an element)."""
-    if not elements:
-        return [None] * len(SIPAS_ELEMENTS)
-    return [e.reshape(-1) for e in elements]
-
-
 def _dissatisfied(cells, questions, n_off) -> np.ndarray:
     """Respondents who rated the overall question 1 or 2 (Decision 766's dissatisfied)."""
     overall = [
@@ -413,8 +503,8 @@ def _dissatisfied(cells, questions, n_off) -> np.ndarray:
     return np.bincount(cells["office"][mask], cells["count"][mask], n_off)
 
 
-def _breakdowns(cells, weighted, n_off, questions, params, mapper) -> dict:
+def _breakdowns(cells, weighted, design, n_off, questions, params, mapper) -> dict:
     """The overall question's share satisfied per office × service and per office × channel."""
     from .estimates import breakdown
 
-    return breakdown(cells, weighted, n_off, questions, params, mapper)
+    return breakdown(cells, weighted, design, n_off, questions, params, mapper)

@@ -22,6 +22,9 @@ NESTED = {
         ("low", "eb_low"),
         ("high", "eb_high"),
         ("shrinkage", "shrinkage"),
+        ("prior_mean", "eb_prior_mean"),
+        ("prior_sd", "eb_prior_sd"),
+        ("prior_bounded", "eb_bounded"),
     ),
     "mean": (("value", "mean"), ("low", "mean_low"), ("high", "mean_high")),
     "par_points": (("value", "par_value"), ("low", "par_low"), ("high", "par_high")),
@@ -34,16 +37,34 @@ NESTED = {
         ("previous_rank", "previous_rank"),
     ),
 }
-FLAT = ("tier", "rank", "rank_low", "rank_high", "group_size")
-INTEGERS = {"n", "df", "rank", "rank_low", "rank_high", "group_size", "previous_rank"}
+FLAT = (
+    "blank_reason",
+    "missing",
+    "tier",
+    "rank",
+    "rank_low",
+    "rank_high",
+    "individual_rank_low",
+    "individual_rank_high",
+    "group_size",
+)
+INTEGERS = {
+    "n",
+    "df",
+    "rank",
+    "rank_low",
+    "rank_high",
+    "individual_rank_low",
+    "individual_rank_high",
+    "group_size",
+    "previous_rank",
+}
 
 
 def _plain(values, key: str) -> list:
     """A numpy array as a list of JSON values: NaN → None, integers where they are counts."""
     arr = np.asarray(values)
-    if arr.dtype.kind in "US":
-        return arr.tolist()
-    if arr.dtype.kind == "b":
+    if arr.dtype.kind in "USbO":  # labels, flags, and notes (None, text or lists of codes)
         return arr.tolist()
     out = arr.astype(float).tolist()
     if key in INTEGERS:

@@ -122,8 +122,8 @@ def test_single_unit_stratum_fails_or_is_adjusted():
         weight=[1, 1, 3, 1, 1],
     )
     with pytest.raises(ValueError, match="single respondent"):
-        proportion_cells(cells)
-    table = proportion_cells(cells, single_unit="adjust")
+        proportion_cells(cells, single_unit="fail")
+    table = proportion_cells(cells)  # "adjust" by default, as the report and R's option
     w = np.r_[np.ones(15), 3.0]
     y = np.r_[np.ones(10), np.zeros(5), 1.0]
     p = np.dot(w, y) / w.sum()

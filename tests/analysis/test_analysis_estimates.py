@@ -101,7 +101,11 @@ def test_level_changes_width_only():
         ({"y": [1, 0, 1], "weights": [1, -2, 1]}, "positive"),
         ({"y": [1, np.nan, 1]}, "NaN"),
         ({"y": [1, 0, 1], "weights": [1, np.nan, 1]}, "NaN"),
-        ({"y": [1, 0, 1, 1], "strata": ["a", "a", "a", "b"]}, "single respondent"),
+        (
+            {"y": [1, 0, 1, 1], "strata": ["a", "a", "a", "b"], "single_unit": "fail"},
+            "single respondent",
+        ),
+        ({"y": [1, 0, 1, 1], "strata": ["a", "a", "a", "b"], "single_unit": "x"}, "single_unit"),
         ({"y": [1, 0, 1], "strata": ["a", "a"]}, "strata"),
         ({"y": [1, 0, 1], "level": 1.0}, "level"),
         ({"y": [1, 0, 1], "level": 0}, "level"),
