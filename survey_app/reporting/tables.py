@@ -167,6 +167,15 @@ def _head(report: Report, asked: set[str], offices, groups) -> dict:
             "par_max_points": float(config.get("PAR_MAX_POINTS", 10.0)),
             "min_cell": int(config.get("REPORT_MIN_CELL", 10)),
             "reliability": {"min_n_eff": MIN_N_EFF, "min_df": MIN_DF},
+            # What the intervals mean (docs/methodology.md, sections 3 to 6).
+            "rank_intervals": {
+                "joint": "rank_low to rank_high: all offices' hold together at the level "
+                "(who is clearly better than whom)",
+                "individual": "individual_rank_low to individual_rank_high: this office's "
+                "rank alone at the level (where does it stand)",
+            },
+            "index_variance": "linearised over respondents, items as domains of the design",
+            "eb": "normal hierarchical model, prior mean and spread integrated out",
         },
         "elements": [str(e) for e in SIPAS_ELEMENTS],
         "questions": [

@@ -200,3 +200,15 @@ def test_no_cells_at_all_gives_empty_unreliable_domains():
     for table in (proportion_cells(cells, threshold=4), mean_cells(cells)):
         assert np.isnan(table.value).all() and np.isnan(table.low).all()
         assert table.n.tolist() == [0, 0, 0] and not table.reliable.any()
+
+
+def test_single_unit_stratum_gets_its_fpc_as_in_r():
+    """The R case of test_single_respondent_stratum_as_r_lonely_psu_adjust, as cells."""
+    cells = Cells.from_records(
+        np.zeros(8),
+        [0, 0, 0, 0, 1, 2, 2, 2],
+        [1, 0, 1, 1, 0, 1, 1, 0],
+        [2, 2, 3, 3, 4, 1.5, 1.5, 1.5],
+        [20, 20, 20, 20, 6, 9, 9, 9],
+    )
+    assert proportion_cells(cells).se[0] == pytest.approx(0.174771715051274, rel=1e-12)
