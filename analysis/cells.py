@@ -17,7 +17,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .design import Design, compact, linearised_variance
+from .design import Design, StrataGroups, compact, linearised_variance, strata_groups
 from .estimates import EstimateTable
 from .intervals import check_level, check_method, mean_interval, proportion_interval
 
@@ -112,27 +112,24 @@ class Cells:
         )
 
     @cached_property
+    def _strata(self) -> StrataGroups:
+        """The (domain, stratum) groups, shared by every value estimated from these cells."""
+        if self.design is None and self.population is not None:
+            _check_population(self)
+        return strata_groups(self.domain, self.stratum, self.n_domains, self.design)
+
+    @cached_property
     def _groups(self) -> dict:
         """Per domain sums that do not depend on the values, computed once."""
         nd = self.n_domains
         cnt, w = self.count, self.weight
         wm = cnt * w
-        if self.design is not None:
-            self.design.rows(self.stratum)  # every stratum must be the design's
-        elif self.population is not None:
-            _check_population(self)
-        # The strata a domain falls in: (domain, stratum) pairs with respondents.
-        key = compact(self.domain * (int(self.stratum.max(initial=0)) + 1) + self.stratum)
-        n_groups = int(key.max(initial=-1)) + 1
-        group_domain = np.zeros(n_groups, dtype=np.int64)
-        group_domain[key] = self.domain
-        occupied = np.bincount(key, cnt, n_groups) > 0
         return {
             "wm": wm,
             "n": np.bincount(self.domain, cnt, nd),
             "total_w": np.bincount(self.domain, wm, nd),
             "domain_w2": np.bincount(self.domain, wm * w, nd),
-            "strata": np.bincount(group_domain, occupied, nd),
+            "strata": self._strata.strata_per_domain(cnt),
         }
 
 
@@ -224,9 +221,9 @@ def _linearise_cells(cells: Cells, y: np.ndarray, single_unit: str) -> dict:
         cells.weight,
         u,
         cells.n_domains,
-        design=cells.design,
         population=cells.population,
         single_unit=single_unit,
+        groups=cells._strata,
     )
     var[empty] = np.nan
     return {

@@ -133,6 +133,105 @@ def compact(key: np.ndarray) -> np.ndarray:
     return (np.cumsum(present) - 1)[key]
 
 
+@dataclass(frozen=True)
+class StrataGroups:
+    """The (domain, stratum) groups of a set of unit groups, worked out once for every value.
+
+    ``key`` gives each unit group its (domain, stratum) group; ``domain`` and ``h`` (the design's
+    row, or the stratum code without a design) describe the groups. With post-strata, the
+    calibration layout: each calibrated group's (domain, post-stratum) pair ``dg``, and the
+    ``expanded`` rows (every stratum of every post-stratum a domain touches) with ``at``, where
+    the groups fall among them.
+    """
+
+    key: np.ndarray
+    domain: np.ndarray
+    h: np.ndarray
+    n_domains: int
+    design: Design | None
+    calibrated: np.ndarray | None = None
+    dg: np.ndarray | None = None
+    dg_post: np.ndarray | None = None
+    expanded: tuple | None = None  # (row's dg, domain, design row) per expanded row
+    at: np.ndarray | None = None
+
+    @property
+    def size(self) -> int:
+        """How many (domain, stratum) groups there are."""
+        return self.domain.size
+
+    def strata_per_domain(self, count) -> np.ndarray:
+        """How many strata each domain's unit groups with a positive ``count`` fall in."""
+        occupied = np.bincount(self.key, count, self.size) > 0
+        return np.bincount(self.domain[occupied], minlength=self.n_domains).astype(float)
+
+
+def strata_groups(domain, stratum, n_domains: int, design: Design | None = None) -> StrataGroups:
+    """The (domain, stratum) groups of unit groups, and the design's calibration layout."""
+    domain = np.asarray(domain, dtype=np.int64)
+    stratum = np.asarray(stratum, dtype=np.int64)
+    if design is None:
+        h = stratum
+        width = int(h.max(initial=0)) + 1
+    else:
+        h = design.rows(stratum)
+        width = design.codes.size
+    key = compact(domain * width + h)
+    top = int(key.max(initial=-1)) + 1
+    present = np.zeros(top, dtype=bool)
+    present[key] = True
+    if not present.all():  # compact() may leave unused numbers: squeeze them out
+        key = (np.cumsum(present) - 1)[key]
+    ng = int(present.sum())
+    g_dom = np.zeros(ng, dtype=np.int64)
+    g_dom[key] = domain
+    g_h = np.zeros(ng, dtype=np.int64)
+    g_h[key] = h
+    groups = StrataGroups(key=key, domain=g_dom, h=g_h, n_domains=n_domains, design=design)
+    if design is None or not (design.poststratum[g_h] >= 0).any():
+        return groups
+    return _with_calibration(groups, design, width)
+
+
+def _with_calibration(groups: StrataGroups, design: Design, width: int) -> StrataGroups:
+    """Every stratum of each post-stratum a domain touches gets a row (expanded), including
+    strata without a unit of the domain: their units' residuals −w·c_g are not zero."""
+    post = design.poststratum[groups.h]
+    cal = post >= 0
+    n_post = design.poststratum_weight.size
+    dg = compact(groups.domain[cal] * n_post + post[cal])
+    n_dg = int(dg.max()) + 1
+    dg_dom = np.zeros(n_dg, dtype=np.int64)
+    dg_dom[dg] = groups.domain[cal]
+    dg_post = np.zeros(n_dg, dtype=np.int64)
+    dg_post[dg] = post[cal]
+    # The strata of each post-stratum, as consecutive rows of a table sorted by post-stratum.
+    calibrated = np.flatnonzero(design.poststratum >= 0)
+    by_post = calibrated[np.argsort(design.poststratum[calibrated], kind="stable")]
+    sizes = np.bincount(design.poststratum[calibrated], minlength=n_post)
+    starts = np.cumsum(sizes) - sizes
+    reps = sizes[dg_post]
+    e_row = np.repeat(np.arange(n_dg), reps)
+    offset = np.arange(e_row.size) - np.repeat(np.cumsum(reps) - reps, reps)
+    e_h = by_post[starts[dg_post][e_row] + offset]
+    e_dom = dg_dom[e_row]
+    e_key = e_dom * width + e_h
+    order = np.argsort(e_key, kind="stable")
+    at = order[np.searchsorted(e_key[order], groups.domain[cal] * width + groups.h[cal])]
+    return StrataGroups(
+        key=groups.key,
+        domain=groups.domain,
+        h=groups.h,
+        n_domains=groups.n_domains,
+        design=design,
+        calibrated=cal,
+        dg=dg,
+        dg_post=dg_post,
+        expanded=(e_row, e_dom, e_h),
+        at=at,
+    )
+
+
 def linearised_variance(
     domain,
     stratum,
@@ -144,6 +243,7 @@ def linearised_variance(
     design: Design | None = None,
     population=None,
     single_unit: str = "adjust",
+    groups: StrataGroups | None = None,
 ) -> np.ndarray:
     """Variance per domain of Σ z, z = w·u, over unit groups (``count`` units of value ``u``).
 
@@ -151,29 +251,21 @@ def linearised_variance(
     a domain: (y − p·x) / Σwx), 0 for units outside the domain (they may be left out).
     Without ``design`` each domain is a design of its own units (strata as given, ``population``
     per unit group for the fpc); with it, the whole sample's strata and post-strata apply.
+    ``groups`` (:func:`strata_groups` of the same domain, stratum and design) saves working
+    them out again when several values share them.
     """
     if single_unit not in SINGLE_UNIT:
         raise ValueError(f"single_unit must be 'adjust' or 'fail', got {single_unit!r}")
-    domain = np.asarray(domain, dtype=np.int64)
-    stratum = np.asarray(stratum, dtype=np.int64)
+    if groups is None:
+        groups = strata_groups(domain, stratum, n_domains, design)
+    design = groups.design
     count = np.asarray(count, dtype=float)
     weight = np.asarray(weight, dtype=float)
+    key, ng = groups.key, groups.size
     wz = count * weight * u
-    if design is None:
-        h = stratum
-        width = int(h.max(initial=0)) + 1
-    else:
-        h = design.rows(stratum)
-        width = design.codes.size
-    key = compact(domain * width + h)
-    ng = int(key.max(initial=-1)) + 1
-    g_dom = np.zeros(ng, dtype=np.int64)
-    g_dom[key] = domain
-    g_h = np.zeros(ng, dtype=np.int64)
-    g_h[key] = h
     t1 = np.bincount(key, wz, ng)
     t2 = np.bincount(key, wz * weight * u, ng)
-    present = np.bincount(key, minlength=ng) > 0  # compact() may leave unused numbers
+    g_dom, g_h = groups.domain, groups.h
     if design is None:
         n_h = np.bincount(key, count, ng)
         keep = np.ones(ng)
@@ -183,9 +275,9 @@ def linearised_variance(
             with np.errstate(divide="ignore", invalid="ignore"):
                 keep = np.where((n_h > 0) & np.isfinite(pop), 1.0 - n_h / pop, 1.0)
     else:
-        t3 = np.bincount(key, wz * weight, ng)
-        sums = _calibrate(design, *(a[present] for a in (g_dom, g_h, t1, t2, t3)), width)
-        g_dom, g_h, t1, t2 = sums
+        if groups.calibrated is not None:
+            t3 = np.bincount(key, wz * weight, ng)
+            g_dom, g_h, t1, t2 = _calibrate(design, groups, t1, t2, t3)
         n_h = design.respondents[g_h]
         keep = design.keep[g_h]
     single = n_h == 1
@@ -201,53 +293,28 @@ def linearised_variance(
     var_h = np.where(single, keep * t2, var_h)  # R's lonely.psu = "adjust": no centring
     var_h = np.where(n_h > 0, var_h, 0.0)
     # float even with no groups at all, where numpy's bincount gives integers
-    return np.bincount(g_dom, var_h, n_domains).astype(float)
+    return np.bincount(g_dom, var_h, groups.n_domains).astype(float)
 
 
-def _calibrate(design: Design, g_dom, g_h, t1, t2, t3, width):
-    """Per (domain, stratum) sums of the post-stratification residuals z − w·c_g.
-
-    Every stratum of a post-stratum the domain touches gets a row, including strata without a
-    unit of the domain: their units' residuals −w·c_g are not zero.
-    """
-    post = design.poststratum[g_h]
-    cal = post >= 0
-    if not cal.any():
-        return g_dom, g_h, t1, t2
-    n_post = design.poststratum_weight.size
-    dg = compact(g_dom[cal] * n_post + post[cal])
-    n_dg = int(dg.max()) + 1
-    dg_dom = np.zeros(n_dg, dtype=np.int64)
-    dg_dom[dg] = g_dom[cal]
-    dg_post = np.zeros(n_dg, dtype=np.int64)
-    dg_post[dg] = post[cal]
-    c = np.bincount(dg, t1[cal], n_dg) / design.poststratum_weight[dg_post]
-    # The strata of each post-stratum, as consecutive rows of a table sorted by post-stratum.
-    calibrated = np.flatnonzero(design.poststratum >= 0)
-    by_post = calibrated[np.argsort(design.poststratum[calibrated], kind="stable")]
-    sizes = np.bincount(design.poststratum[calibrated], minlength=n_post)
-    starts = np.cumsum(sizes) - sizes
-    reps = sizes[dg_post]
-    e_row = np.repeat(np.arange(n_dg), reps)
-    offset = np.arange(e_row.size) - np.repeat(np.cumsum(reps) - reps, reps)
-    e_h = by_post[starts[dg_post][e_row] + offset]
-    e_dom = dg_dom[e_row]
+def _calibrate(design: Design, groups: StrataGroups, t1, t2, t3):
+    """Per (domain, stratum) sums of the post-stratification residuals z − w·c_g, over the
+    expanded rows; groups outside any post-stratum keep their sums."""
+    cal = groups.calibrated
+    n_dg = groups.dg_post.size
+    c = np.bincount(groups.dg, t1[cal], n_dg) / design.poststratum_weight[groups.dg_post]
+    e_row, e_dom, e_h = groups.expanded
     e_c = c[e_row]
-    # Where the domain's own rows fall among the expanded ones.
-    e_key = e_dom * width + e_h
-    order = np.argsort(e_key, kind="stable")
-    at = order[np.searchsorted(e_key[order], g_dom[cal] * width + g_h[cal])]
     s1 = np.zeros(e_row.size)
     s2 = np.zeros(e_row.size)
     s3 = np.zeros(e_row.size)
-    s1[at], s2[at], s3[at] = t1[cal], t2[cal], t3[cal]
+    s1[groups.at], s2[groups.at], s3[groups.at] = t1[cal], t2[cal], t3[cal]
     sw, sw2 = design.weight_sum[e_h], design.weight_sq_sum[e_h]
     r1 = s1 - e_c * sw
     r2 = s2 - 2.0 * e_c * s3 + e_c * e_c * sw2
     keep = ~cal
     return (
-        np.concatenate([g_dom[keep], e_dom]),
-        np.concatenate([g_h[keep], e_h]),
+        np.concatenate([groups.domain[keep], e_dom]),
+        np.concatenate([groups.h[keep], e_h]),
         np.concatenate([t1[keep], r1]),
         np.concatenate([t2[keep], r2]),
     )

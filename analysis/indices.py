@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cells import SATISFIED_FROM, Cells, mean_cells, proportion_cells
-from .design import Design, compact, linearised_variance
+from .design import Design, linearised_variance, strata_groups
 from .estimates import EstimateTable
 from .intervals import check_level, proportion_interval
 
@@ -104,6 +104,7 @@ def index_estimates(
         share = t_s / t_a
     size = np.bincount(element_of_item, minlength=n_elements).astype(float)
     alpha = 1.0 / size[element_of_item]
+    groups = strata_groups(dom, patterns.stratum, nd, patterns.design)
     tables, u_sum = [], np.zeros(dom.size)
     values = np.full((nd, n_elements), np.nan)
     for e in range(n_elements):
@@ -112,11 +113,11 @@ def index_estimates(
         u = _linearised(dom, items, alpha, share, t_a, answered, satisfied)
         u_sum += u
         member = answered[items].any(axis=0)
-        tables.append(_index_table(patterns, member, u, values[:, e], level, single_unit))
+        tables.append(_index_table(patterns, groups, member, u, values[:, e], level, single_unit))
     overall_value = values.mean(axis=1) if n_elements else np.full(nd, np.nan)
     member = answered.any(axis=0)
     overall = _index_table(
-        patterns, member, u_sum / max(n_elements, 1), overall_value, level, single_unit
+        patterns, groups, member, u_sum / max(n_elements, 1), overall_value, level, single_unit
     )
     return _stack(tables, nd, level), overall
 
@@ -132,7 +133,7 @@ def _linearised(dom, items, alpha, share, t_a, answered, satisfied) -> np.ndarra
     return u
 
 
-def _index_table(patterns, member, u, value, level, single_unit) -> EstimateTable:
+def _index_table(patterns, groups, member, u, value, level, single_unit) -> EstimateTable:
     """The index's estimate per domain from its respondents' linearised values."""
     nd, dom = patterns.n_domains, patterns.domain
     cnt = np.where(member, patterns.count, 0.0)
@@ -141,7 +142,6 @@ def _index_table(patterns, member, u, value, level, single_unit) -> EstimateTabl
     with np.errstate(divide="ignore", invalid="ignore"):
         kish = np.bincount(dom, wm, nd) ** 2 / np.bincount(dom, wm * patterns.weight, nd)
     n_eff = np.where(n > 0, kish, 0.0)
-    strata = _strata(dom[cnt > 0], patterns.stratum[cnt > 0], nd)
     var = linearised_variance(
         dom,
         patterns.stratum,
@@ -149,14 +149,14 @@ def _index_table(patterns, member, u, value, level, single_unit) -> EstimateTabl
         patterns.weight,
         u,
         nd,
-        design=patterns.design,
         single_unit=single_unit,
+        groups=groups,
     )
     value = np.where(n > 0, value, np.nan)
     var = np.where(np.isnan(value), np.nan, var)
     # At 0 or 1 every respondent's linearised value is 0: exactly, whatever the rounding.
     var = np.where((value == 0.0) | (value == 1.0), 0.0, var)
-    df = n - strata
+    df = n - groups.strata_per_domain(cnt)
     low, high = proportion_interval(value, var, df, n_eff, n, "wilson", level)
     return EstimateTable(
         value=value,
@@ -169,16 +169,6 @@ def _index_table(patterns, member, u, value, level, single_unit) -> EstimateTabl
         method="wilson",
         level=level,
     )
-
-
-def _strata(domain, stratum, nd) -> np.ndarray:
-    """How many distinct strata each domain's rows fall in."""
-    if not domain.size:
-        return np.zeros(nd)
-    key = compact(domain * (int(stratum.max()) + 1) + stratum)
-    of_key = np.full(int(key.max()) + 1, -1, dtype=np.int64)  # compact() may leave gaps
-    of_key[key] = domain
-    return np.bincount(of_key[of_key >= 0], minlength=nd).astype(float)
 
 
 def _stack(tables: list[EstimateTable], nd: int, level: float) -> EstimateTable:

@@ -27,6 +27,7 @@ from .estimates import EstimateTable
 MIN_OFFICES = 4  # with a flat prior on τ², fewer offices leave τ's posterior improper
 GRID = 100  # values of τ in (0, TAU_MAX), the midpoints of equal steps
 TAU_MAX = 0.5  # the largest spread a distribution of shares on [0, 1] can have
+METHOD = "eb-normal-flat-variance-prior"
 BOUND_MASS = 0.05  # a posterior with more than this beyond 0.9·TAU_MAX is reported as bounded
 
 
@@ -66,6 +67,15 @@ def empirical_bayes(direct: EstimateTable, groups=None) -> Shrunk:
         mu0 = np.bincount(g, size * pw, n_groups) / np.bincount(g, size, n_groups)
     fitted = (k >= MIN_OFFICES) & (mu0 > 0) & (mu0 < 1)
     use = has & fitted[g]
+    if not use.any():  # e.g. group totals, each its own group: nothing to borrow from
+        nan = np.full(p.shape, np.nan)
+        return Shrunk(
+            table=_relabelled(direct),
+            prior_mean=nan,
+            prior_sd=nan,
+            shrinkage=np.where(has, 0.0, np.nan),
+            bounded=np.zeros(p.shape, dtype=bool),
+        )
     post = _posterior(pw[use], mu0[g[use]] * (1 - mu0[g[use]]) * r[use], g[use], n_groups)
     z = special.ndtri(0.5 + direct.level / 2.0)
     value = np.array(direct.value, dtype=float)
@@ -77,17 +87,7 @@ def empirical_bayes(direct: EstimateTable, groups=None) -> Shrunk:
     high[use] = np.clip(post["mean"] + z * se[use], 0.0, 1.0)
     shrink = np.where(has, 0.0, np.nan)
     shrink[use] = post["shrinkage"]
-    table = EstimateTable(
-        value=value,
-        se=se,
-        low=low,
-        high=high,
-        n=direct.n,
-        n_eff=direct.n_eff,
-        df=direct.df,
-        method="eb-normal-flat-variance-prior",
-        level=direct.level,
-    )
+    table = _relabelled(direct, value=value, se=se, low=low, high=high)
     prior_mean = np.where(fitted, post["mu"], np.nan)[g]
     prior_sd = np.where(fitted, post["tau"], np.nan)[g]
     return Shrunk(
@@ -97,6 +97,13 @@ def empirical_bayes(direct: EstimateTable, groups=None) -> Shrunk:
         shrinkage=shrink,
         bounded=(fitted & post["bounded"])[g],
     )
+
+
+def _relabelled(direct: EstimateTable, **arrays) -> EstimateTable:
+    """The direct table with some arrays replaced, as the EB method's table."""
+    parts = {k: getattr(direct, k) for k in EstimateTable._ARRAYS}
+    parts.update(arrays)
+    return EstimateTable(**parts, method=METHOD, level=direct.level)
 
 
 def _reciprocal_size(direct: EstimateTable) -> np.ndarray:

@@ -230,8 +230,16 @@ def _json_column(values, key: str) -> list[str]:
         labels, inverse = np.unique(arr, return_inverse=True)
         texts = [json.dumps(v, **_DUMP) for v in labels.tolist()]
         return [texts[i] for i in inverse.ravel().tolist()]
-    if arr.dtype.kind not in "iuf":
-        return [json.dumps(v, **_DUMP) for v in _plain(arr, key)]
+    if arr.dtype.kind not in "iuf":  # notes: None, a reason or a list of codes, few distinct
+        texts: dict = {}
+        out = []
+        for value in _plain(arr, key):
+            seen = tuple(value) if isinstance(value, list) else value
+            text = texts.get(seen)
+            if text is None:
+                text = texts[seen] = json.dumps(value, **_DUMP)
+            out.append(text)
+        return out
     out = arr.astype(float)
     if not out.size:
         return []

@@ -212,3 +212,16 @@ def test_single_unit_stratum_gets_its_fpc_as_in_r():
         [20, 20, 20, 20, 6, 9, 9, 9],
     )
     assert proportion_cells(cells).se[0] == pytest.approx(0.174771715051274, rel=1e-12)
+
+
+def test_mean_score_interval_stays_on_the_scale_and_wald_inside_zero_one():
+    # Two respondents scoring 1 and 5: the t interval on 1 df is about 3 ± 25.
+    cells = Cells(domain=[0, 0], stratum=[0, 0], value=[1.0, 5.0], count=[1, 1], weight=[1, 1])
+    raw = mean_cells(cells, bounds=None)[0]
+    assert raw.low < -15 and raw.high > 20
+    clipped = mean_cells(cells, bounds=(1.0, 5.0))[0]
+    assert (clipped.low, clipped.high) == (1.0, 5.0) and clipped.value == raw.value == 3.0
+    # 19 of 20 satisfied: Wald's p + t·se passes 1, and is clipped there.
+    yes = Cells(domain=[0, 0], stratum=[0, 0], value=[1.0, 0.0], count=[19, 1], weight=[1, 1])
+    wald = proportion_cells(yes, method="wald")[0]
+    assert wald.value + 2.09 * wald.se > 1.0 and wald.high == 1.0

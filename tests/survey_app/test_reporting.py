@@ -286,13 +286,30 @@ def test_elements_overall_par_and_ranks_equal_analysis(seeded, app):
         level=0.95,
     )
     ranks = analysis.rank_intervals(joined)
+    shrunk = analysis.empirical_bayes(joined)
     for i, code in enumerate(codes):
         got = offices[code]["index"]
-        expect = (ranks.rank[i], ranks.rank_low[i], ranks.rank_high[i])
+        expect = (
+            ranks.rank[i],
+            ranks.rank_low[i],
+            ranks.rank_high[i],
+            ranks.individual_low[i],
+            ranks.individual_high[i],
+        )
         if np.isnan(expect[0]):
-            assert got["rank"] is None
+            assert got["rank"] is None and got["individual_rank_low"] is None
         else:
-            assert (got["rank"], got["rank_low"], got["rank_high"]) == tuple(map(int, expect))
+            assert (
+                got["rank"],
+                got["rank_low"],
+                got["rank_high"],
+                got["individual_rank_low"],
+                got["individual_rank_high"],
+            ) == tuple(map(int, expect))
+        assert got["eb"]["value"] == pytest.approx(shrunk.table.value[i], rel=1e-9)
+        assert got["eb"]["low"] == pytest.approx(shrunk.table.low[i], rel=1e-9)
+        assert got["eb"]["prior_sd"] == pytest.approx(shrunk.prior_sd[i], rel=1e-9)
+        assert got["eb"]["prior_bounded"] == bool(shrunk.bounded[i])
 
 
 def test_counts_766_and_sms_rate(seeded):
