@@ -86,8 +86,8 @@ def rank_intervals(table, groups=None, *, level: float = 0.95) -> Ranking:
         k = idx.size
         size[g == code] = k
         rank[idx] = stats.rankdata(-value[idx], method="min")
-        for tests, lo, hi in ((k * (k - 1) / 2, low, high), (k - 1, ind_low, ind_high)):
-            above, below = _clear_differences(value[idx], se[idx], df[idx], level, tests)
+        counts = _clear_differences(value[idx], se[idx], df[idx], level, (k * (k - 1) / 2, k - 1))
+        for (above, below), lo, hi in zip(counts, (low, ind_low), (high, ind_high), strict=True):
             lo[idx] = 1 + above
             hi[idx] = k - below
     return Ranking(
@@ -102,27 +102,28 @@ def rank_intervals(table, groups=None, *, level: float = 0.95) -> Ranking:
     )
 
 
-def _clear_differences(v, se, df, level, pairs):
+def _clear_differences(v, se, df, level, tests):
     """Per office, how many others are clearly above and clearly below it, the level shared
-    (Bonferroni) among ``pairs`` differences."""
+    (Bonferroni) among as many differences as each entry of ``tests`` says: one pair of counts
+    per entry, from one pass over the pairs."""
     k = v.size
     if k < 2:
-        return np.zeros(k, np.int64), np.zeros(k, np.int64)
+        return [(np.zeros(k, np.int64), np.zeros(k, np.int64)) for _ in tests]
     # The t quantile falls with df, so the smaller df of a pair has the larger quantile.
-    crit = t_quantile(1.0 - (1.0 - level) / pairs, df)
-    crit2 = crit * crit
+    crit2 = [t_quantile(1.0 - (1.0 - level) / n, df) ** 2 for n in tests]
     var = se * se
-    above = np.zeros(k, np.int64)
-    below = np.zeros(k, np.int64)
+    out = [(np.zeros(k, np.int64), np.zeros(k, np.int64)) for _ in tests]
     for start in range(0, k, BLOCK):
         rows = slice(start, min(start + BLOCK, k))
         # Compare squares to spare a square root: |d| > t·√(se_i² + se_j²).
-        bound = np.maximum(crit2[rows, None], crit2[None, :]) * (var[rows, None] + var[None, :])
+        spread = var[rows, None] + var[None, :]
         diff = v[rows, None] - v[None, :]
-        clear = diff * diff > bound
-        above[rows] = (clear & (diff < 0)).sum(axis=1)
-        below[rows] = (clear & (diff > 0)).sum(axis=1)
-    return above, below
+        sq, up, down = diff * diff, diff < 0, diff > 0
+        for c2, (above, below) in zip(crit2, out, strict=True):
+            clear = sq > np.maximum(c2[rows, None], c2[None, :]) * spread
+            above[rows] = (clear & up).sum(axis=1)
+            below[rows] = (clear & down).sum(axis=1)
+    return out
 
 
 def tiers(table, groups=None, target: float | None = None) -> np.ndarray:

