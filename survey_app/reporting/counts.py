@@ -116,12 +116,12 @@ def raw_patterns(start: datetime, end: datetime, day: bool = False):
     """Respondents per key, questionnaire and pattern (and local day) in [start, end): the bit
     masks of the SIPAS element items each answered and rated 4 or 5 (a respondent who answered
     none of them has no row)."""
-    cols = _response_columns(day)
     bit = cast(literal(1), BigInteger).op("<<")(Question.position)
-    # Each question is answered at most once per response, so the sums are bitwise ORs.
-    per_response = (
+    # Each question is answered at most once per response, so the sums are bitwise ORs. The
+    # masks are grouped by response alone (a narrow key); the response's own keys join after.
+    masks = (
         select(
-            *cols,
+            Answer.response_id.label("response_id"),
             Question.questionnaire_id.label("questionnaire_id"),
             cast(func.sum(bit), BigInteger).label("answered"),
             cast(func.sum(case((Answer.value >= SATISFIED_FROM, bit), else_=0)), BigInteger).label(
@@ -131,7 +131,6 @@ def raw_patterns(start: datetime, end: datetime, day: bool = False):
         .select_from(Answer)
         .join(Response, Response.id == Answer.response_id)
         .join(Question, Question.id == Answer.question_id)
-        .outerjoin(Invitation, Invitation.dossier_id == Response.dossier_id)
         .where(
             Response.submitted_at >= start,
             Response.submitted_at < end,
@@ -139,11 +138,17 @@ def raw_patterns(start: datetime, end: datetime, day: bool = False):
             Question.kind == QuestionKind.LIKERT5,
             Question.dimension.in_(SIPAS_ELEMENTS),
         )
-        .group_by(Response.id, *[c.element for c in cols], Question.questionnaire_id)
+        .group_by(Answer.response_id, Question.questionnaire_id)
     ).subquery()
-    keys = [per_response.c[c.name] for c in cols]
-    keys += [per_response.c.questionnaire_id, per_response.c.answered, per_response.c.satisfied]
-    return select(*keys, func.count().label("count")).group_by(*keys)
+    cols = _response_columns(day)
+    patterns = [masks.c.questionnaire_id, masks.c.answered, masks.c.satisfied]
+    return (
+        select(*cols, *patterns, func.count().label("count"))
+        .select_from(masks)
+        .join(Response, Response.id == masks.c.response_id)
+        .outerjoin(Invitation, Invitation.dossier_id == Response.dossier_id)
+        .group_by(*[c.element for c in cols], *patterns)
+    )
 
 
 def raw_dossiers(start: datetime, end: datetime, day: bool = False):
