@@ -176,7 +176,11 @@ def strata_groups(domain, stratum, n_domains: int, design: Design | None = None)
     else:
         h = design.rows(stratum)
         width = design.codes.size
-    key = compact(domain * width + h)
+    # Where each stratum lies in one domain (an office's strata, domains of offices or of their
+    # groups) the stratum alone tells the group: a short key, no sort.
+    dom_of = np.full(width, -1, dtype=np.int64)
+    dom_of[h] = domain
+    key = compact(h if (dom_of[h] == domain).all() else domain * width + h)
     top = int(key.max(initial=-1)) + 1
     present = np.zeros(top, dtype=bool)
     present[key] = True

@@ -97,8 +97,12 @@ def index_estimates(
     wm = patterns.count * patterns.weight
     answered = np.ascontiguousarray(patterns.answered.T)  # items × rows: columns contiguous
     satisfied = np.ascontiguousarray(patterns.satisfied.T)
-    t_a = np.stack([np.bincount(dom, wm * a, nd) for a in answered], axis=1).reshape(nd, n_items)
-    t_s = np.stack([np.bincount(dom, wm * s, nd) for s in satisfied], axis=1).reshape(nd, n_items)
+    asked = answered.any(axis=1)  # items nobody answered add nothing: skip their passes
+    t_a = np.zeros((nd, n_items))
+    t_s = np.zeros((nd, n_items))
+    for k in np.flatnonzero(asked):
+        t_a[:, k] = np.bincount(dom, wm * answered[k], nd)
+        t_s[:, k] = np.bincount(dom, wm * satisfied[k], nd)
     with np.errstate(divide="ignore", invalid="ignore"):
         # Σ m·w·s adds the same terms as Σ m·w·a when every answer is satisfied: exactly 1.
         share = t_s / t_a
@@ -126,6 +130,8 @@ def _linearised(dom, items, alpha, share, t_a, answered, satisfied) -> np.ndarra
     """Each row's Σ_k α_k (s_k − p_k a_k) / T(a_k) over ``items`` (0 for an unanswered item)."""
     u = np.zeros(dom.size)
     for k in items:
+        if not t_a[:, k].any():  # nobody answered it: the element is blank everywhere
+            continue
         with np.errstate(divide="ignore", invalid="ignore"):
             beta = np.where(t_a[:, k] > 0, alpha[k] / t_a[:, k], 0.0)
             gamma = np.where(t_a[:, k] > 0, beta * share[:, k], 0.0)

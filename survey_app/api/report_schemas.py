@@ -103,8 +103,8 @@ class EstimateOut(BandOut):
     tier = fields.String(
         validate=validate.OneOf(("above", "indistinguishable", "below", "unreliable"))
     )
-    #: why the value is blank: no_answers, no_respondents, item_without_answers,
-    #: element_blank, not_in_questionnaire (null when it is not)
+    #: the index and elements only: why the value is blank: no_respondents,
+    #: item_without_answers, element_blank, not_in_questionnaire (null when it is not)
     blank_reason = fields.String(allow_none=True)
     #: the items (of an element) or elements (of the index) without answers that blank it
     missing = fields.List(fields.String())

@@ -51,9 +51,7 @@ def measure_block(
             "reliable": table.reliable,
         }
         if name in current.notes:
-            block["blank_reason"], missing = current.notes[name]
-            if missing is not None:
-                block["missing"] = missing
+            block["blank_reason"], block["missing"] = current.notes[name]
         blocks[name] = block
         if name in lean:
             continue

@@ -422,11 +422,12 @@ def _indices(patterns, design, domain_of_office, n_domains, questions, params):
 
 
 def _blank_reasons(tables: dict, questions, n_domains: int) -> dict:
-    """Why each blank estimate is blank, so that a report never shows a bare empty value.
+    """Why each blank index is blank, so that a report never shows a bare empty value.
 
-    An item: ``no_answers``. An element: ``no_respondents`` (nobody answered any of its items),
-    ``item_without_answers`` (with the items nobody answered), or ``not_in_questionnaire``. The
-    overall index: ``no_respondents`` or ``element_blank`` (with the blank elements).
+    An element: ``no_respondents`` (nobody answered any of its items), ``item_without_answers``
+    (with the items nobody answered), or ``not_in_questionnaire``. The overall index:
+    ``no_respondents`` or ``element_blank`` (with the blank elements). (A blank question is one
+    nobody answered: its n is 0.)
     """
 
     def column(values):
@@ -439,9 +440,6 @@ def _blank_reasons(tables: dict, questions, n_domains: int) -> dict:
         return out
 
     notes = {}
-    for name, table in tables.items():
-        if name.startswith("q:"):
-            notes[name] = (column(np.where(table.n == 0, "no_answers", None)), None)
     for element in map(str, SIPAS_ELEMENTS):
         table = tables.get(element)
         if table is None:
