@@ -4,6 +4,10 @@ A cell is a group of respondents with the same domain, stratum, answer value and
 SQL gives these with one GROUP BY. Because the weight is constant within a cell, the counts are
 sufficient statistics: the value, linearised variance, Kish size and df computed here equal those
 of :func:`analysis.proportion` and :func:`analysis.mean` on the unit records.
+
+Without a :class:`~analysis.design.Design` each domain is a design of its own cells (right when
+domains are whole strata, e.g. offices); with one, each domain is a domain of the whole sample's
+design, as R survey's ``subset`` (skipped questions, services within a post-stratum).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from functools import cached_property
 
 import numpy as np
 
+from .design import Design, StrataGroups, compact, linearised_variance, strata_groups
 from .estimates import EstimateTable
 from .intervals import check_level, check_method, mean_interval, proportion_interval
 
@@ -30,6 +35,7 @@ class Cells:
     weight: np.ndarray
     population: np.ndarray | None = None
     n_domains: int | None = None
+    design: Design | None = None
 
     def __post_init__(self):
         count = np.asarray(self.count)
@@ -67,7 +73,14 @@ class Cells:
 
     @classmethod
     def from_records(
-        cls, domain, stratum, value, weights=None, population=None, n_domains: int | None = None
+        cls,
+        domain,
+        stratum,
+        value,
+        weights=None,
+        population=None,
+        n_domains: int | None = None,
+        design: Design | None = None,
     ) -> Cells:
         """Aggregate unit records into cells (what the SQL GROUP BY does)."""
         cols = [
@@ -95,64 +108,43 @@ class Cells:
             weight=cell[:, 3],
             population=cell[:, 4] if population is not None else None,
             n_domains=n_domains,
+            design=design,
         )
 
     @cached_property
-    def _design(self) -> dict:
-        """Per (domain, stratum) group sums that do not depend on the values, computed once."""
+    def _strata(self) -> StrataGroups:
+        """The (domain, stratum) groups, shared by every value estimated from these cells."""
+        if self.design is None and self.population is not None:
+            _check_population(self)
+        return strata_groups(self.domain, self.stratum, self.n_domains, self.design)
+
+    @cached_property
+    def _groups(self) -> dict:
+        """Per domain sums that do not depend on the values, computed once."""
         nd = self.n_domains
         cnt, w = self.count, self.weight
-        key = _compact(self.domain * (int(self.stratum.max(initial=0)) + 1) + self.stratum)
-        n_groups = int(key.max(initial=-1)) + 1
-        group_domain = np.zeros(n_groups, dtype=np.int64)
-        group_domain[key] = self.domain
-        n_h = np.bincount(key, cnt, n_groups)
         wm = cnt * w
-        keep = np.ones(n_groups)
-        if self.population is not None:
-            pop = np.zeros(n_groups)
-            pop[key] = self.population
-            if (pop[key] != self.population).any():
-                raise ValueError("population must be the same for every cell of a stratum")
-            occupied = n_h > 0
-            if (pop[occupied] < n_h[occupied]).any():
-                raise ValueError("population is smaller than the respondents of a stratum")
-            keep[occupied] = 1.0 - n_h[occupied] / pop[occupied]
-        sum_w = np.bincount(key, wm, n_groups)
-        sum_w2 = np.bincount(key, wm * w, n_groups)
         return {
-            "key": key,
-            "n_groups": n_groups,
-            "group_domain": group_domain,
-            "n_h": n_h,
-            "keep": keep,
             "wm": wm,
-            "sum_w": sum_w,
-            "sum_w2": sum_w2,
-            "n": np.bincount(group_domain, n_h, nd),
-            "total_w": np.bincount(group_domain, sum_w, nd),
-            "domain_w2": np.bincount(group_domain, sum_w2, nd),
-            "strata": np.bincount(group_domain, n_h > 0, nd),
+            "n": np.bincount(self.domain, cnt, nd),
+            "total_w": np.bincount(self.domain, wm, nd),
+            "domain_w2": np.bincount(self.domain, wm * w, nd),
+            "strata": self._strata.strata_per_domain(cnt),
         }
 
 
-def _compact(key: np.ndarray) -> np.ndarray:
-    """Renumber the (domain, stratum) keys present as 0, 1, 2, ... in the same order.
-
-    Every per-group array below is as long as the largest key, and most domain × stratum
-    combinations are empty (a stratum is one office's), so unused keys are squeezed out first.
-    """
-    key = np.asarray(key, dtype=np.int64)
-    if not key.size:
-        return key
-    top = int(key.max()) + 1
-    if top <= key.size:  # dense already
-        return key
-    if top > 64 * key.size + (1 << 20):  # very sparse: sorting beats a table as long as the keys
-        return np.unique(key, return_inverse=True)[1].ravel()
-    present = np.zeros(top, dtype=bool)
-    present[key] = True
-    return (np.cumsum(present) - 1)[key]
+def _check_population(cells: Cells) -> None:
+    """Without a design the population must be constant within each (domain, stratum)."""
+    key = compact(cells.domain * (int(cells.stratum.max(initial=0)) + 1) + cells.stratum)
+    n_groups = int(key.max(initial=-1)) + 1
+    pop = np.zeros(n_groups)
+    pop[key] = cells.population
+    if (pop[key] != cells.population).any():
+        raise ValueError("population must be the same for every cell of a stratum")
+    n_h = np.bincount(key, cells.count, n_groups)
+    occupied = n_h > 0
+    if (pop[occupied] < n_h[occupied]).any():
+        raise ValueError("population is smaller than the respondents of a stratum")
 
 
 def proportion_cells(
@@ -161,7 +153,7 @@ def proportion_cells(
     threshold: float | None = None,
     method: str = "wilson",
     level: float = 0.95,
-    single_unit: str = "fail",
+    single_unit: str = "adjust",
 ) -> EstimateTable:
     """Weighted share per domain with its interval; ``threshold=4`` counts 4s and 5s as ones."""
     check_method(method)
@@ -172,8 +164,8 @@ def proportion_cells(
         y = cells.value
     else:
         y = (cells.value >= threshold).astype(float)
-    lin = _linearise_cells(cells, y, single_unit, binary=True)
-    d = cells._design
+    lin = _linearise_cells(cells, y, single_unit)
+    d = cells._groups
     # With 0/1 values Σ m·w·y adds exactly the same terms as Σ m·w when all are ones, so
     # these comparisons are exact: rounding never hides an all-satisfied domain.
     at_one = (lin["sum_y"] == d["total_w"]) & (d["n"] > 0)
@@ -184,11 +176,13 @@ def proportion_cells(
     return _table(lin, p, low, high, method, level)
 
 
-def mean_cells(cells: Cells, *, level: float = 0.95, single_unit: str = "fail") -> EstimateTable:
-    """Weighted mean of the cell values per domain with a t interval."""
+def mean_cells(
+    cells: Cells, *, level: float = 0.95, single_unit: str = "adjust", bounds=None
+) -> EstimateTable:
+    """Weighted mean of the cell values per domain with a t interval (clipped to ``bounds``)."""
     level = check_level(level)
     lin = _linearise_cells(cells, cells.value, single_unit)
-    low, high = mean_interval(lin["value"], np.sqrt(lin["var"]), lin["df"], level)
+    low, high = mean_interval(lin["value"], np.sqrt(lin["var"]), lin["df"], level, bounds)
     return _table(lin, lin["value"], low, high, "t", level)
 
 
@@ -206,56 +200,37 @@ def _table(lin, value, low, high, method, level) -> EstimateTable:
     )
 
 
-def _linearise_cells(cells: Cells, y: np.ndarray, single_unit: str, binary: bool = False) -> dict:
+def _linearise_cells(cells: Cells, y: np.ndarray, single_unit: str) -> dict:
     """Per-domain value, linearised variance, Kish n_eff and df from cell counts.
 
-    With z = w (y − ŷ) / W, each stratum needs only Σ m z and Σ m z², which follow from the
-    group sums of m·w·y, m·w²·y and m·w²·y²; so one pass over the cells per sum suffices.
+    Each respondent's linearised value is z = w (y − ŷ) / W over its domain;
+    :func:`analysis.design.linearised_variance` adds it up by stratum.
     """
-    if single_unit not in ("fail", "adjust"):
-        raise ValueError(f"single_unit must be 'fail' or 'adjust', got {single_unit!r}")
-    d = cells._design
-    key, ng, n_h, gd = d["key"], d["n_groups"], d["n_h"], d["group_domain"]
-    single = n_h == 1
-    if single.any() and single_unit == "fail":
-        bad = np.unique(gd[single])[:5].tolist()
-        raise ValueError(
-            f"a stratum has a single respondent (domains {bad}...); merge it into "
-            "a neighbour or pass single_unit='adjust'"
-        )
-    # Centring y first keeps the sums of squares below from cancelling digits away.
-    shift = 0.0 if binary else float(np.dot(cells.count, y) / max(cells.count.sum(), 1.0))
-    yc = y - shift if shift else y
-    term = d["wm"] * yc
-    sum_y = np.bincount(key, term, ng)
-    term *= cells.weight  # in place: these arrays are as long as the cells
-    sum_wy = np.bincount(key, term, ng)
-    if binary:
-        sum_wyy = sum_wy
-    else:
-        term *= yc
-        sum_wyy = np.bincount(key, term, ng)
-    total_y = np.bincount(gd, sum_y, cells.n_domains)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        value_c = total_y / d["total_w"]
-        mu, big_w = value_c[gd], d["total_w"][gd]
-        s1 = (sum_y - mu * d["sum_w"]) / big_w
-        s2 = (sum_wyy - 2.0 * mu * sum_wy + mu * mu * d["sum_w2"]) / (big_w * big_w)
-        ss = np.maximum(s2 - s1 * s1 / n_h, 0.0)
-        var_h = d["keep"] * n_h / (n_h - 1.0) * ss
-        n_eff = d["total_w"] ** 2 / d["domain_w2"]
-    # As R's lonely.psu = "adjust": a lone unit deviates from the domain mean of z, which is 0.
-    var_h[single] = s2[single]
-    var_h[n_h == 0] = 0.0
-    # float even with no cells at all, where numpy's bincount gives integers
-    var = np.bincount(gd, var_h, cells.n_domains).astype(float)
+    d = cells._groups
+    sum_y = np.bincount(cells.domain, d["wm"] * y, cells.n_domains)
     empty = d["n"] == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = sum_y / d["total_w"]
+        # A cell of no respondents (count 0) in an empty domain adds nothing.
+        u = np.nan_to_num((y - value[cells.domain]) / d["total_w"][cells.domain])
+        n_eff = d["total_w"] ** 2 / d["domain_w2"]
+    var = linearised_variance(
+        cells.domain,
+        cells.stratum,
+        cells.count,
+        cells.weight,
+        u,
+        cells.n_domains,
+        population=cells.population,
+        single_unit=single_unit,
+        groups=cells._strata,
+    )
     var[empty] = np.nan
     return {
-        "value": value_c + shift,
+        "value": value,
         "var": var,
         "n": d["n"],
         "n_eff": np.where(empty, 0.0, n_eff),
         "df": d["n"] - d["strata"],
-        "sum_y": total_y,
+        "sum_y": sum_y,
     }

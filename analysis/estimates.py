@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .design import SINGLE_UNIT
 from .intervals import check_level, check_method, mean_interval, proportion_interval
 
 MIN_N_EFF = 30.0
@@ -55,26 +56,45 @@ def kish_n_eff(weights) -> float:
 
 
 def proportion(
-    y, weights=None, strata=None, fpc=None, method: str = "wilson", level: float = 0.95
+    y,
+    weights=None,
+    strata=None,
+    fpc=None,
+    method: str = "wilson",
+    level: float = 0.95,
+    single_unit: str = "adjust",
 ) -> Estimate:
-    """Weighted share of ones in ``y`` with a design-based interval (Wilson by default)."""
+    """Weighted share of ones in ``y`` with a design-based interval (Wilson by default).
+
+    A stratum with a single respondent is handled as R's ``lonely.psu = "adjust"`` (its
+    squared deviation from the overall mean, times its fpc), or raises with ``"fail"``.
+    """
     check_method(method)
     level = check_level(level)
     y = _as_values(y)
     if not np.isin(y, (0.0, 1.0)).all():
         raise ValueError("proportion needs 0/1 or boolean values")
-    lin = _linearise(y, weights, strata, fpc)
+    lin = _linearise(y, weights, strata, fpc, single_unit)
     # Decide the boundary on the counts, not on a ratio that rounding can pull off 0 or 1.
     p = float(y.max()) if y.min() == y.max() else lin["value"]
     low, high = proportion_interval(p, lin["var"], lin["df"], lin["n_eff"], lin["n"], method, level)
     return _estimate(lin, p, float(low), float(high), method, level)
 
 
-def mean(y, weights=None, strata=None, fpc=None, level: float = 0.95) -> Estimate:
-    """Weighted mean of ``y`` with a t interval from the linearised variance."""
+def mean(
+    y,
+    weights=None,
+    strata=None,
+    fpc=None,
+    level: float = 0.95,
+    single_unit: str = "adjust",
+    bounds=None,
+) -> Estimate:
+    """Weighted mean of ``y`` with a t interval from the linearised variance (clipped to
+    ``bounds``, e.g. (1, 5) for a mean score, when given)."""
     level = check_level(level)
-    lin = _linearise(_as_values(y), weights, strata, fpc)
-    low, high = mean_interval(lin["value"], np.sqrt(lin["var"]), lin["df"], level)
+    lin = _linearise(_as_values(y), weights, strata, fpc, single_unit)
+    low, high = mean_interval(lin["value"], np.sqrt(lin["var"]), lin["df"], level, bounds)
     return _estimate(lin, lin["value"], float(low), float(high), "t", level)
 
 
@@ -92,7 +112,7 @@ def _estimate(lin, value, low, high, method, level) -> Estimate:
     )
 
 
-def _linearise(y, weights, strata, fpc) -> dict:
+def _linearise(y, weights, strata, fpc, single_unit="adjust") -> dict:
     """Value, Taylor-linearised variance, n, Kish n_eff and df of a weighted ratio mean."""
     n = y.size
     w = _as_weights(weights, n)
@@ -106,10 +126,13 @@ def _linearise(y, weights, strata, fpc) -> dict:
         h = h.reshape(-1)
     n_strata = int(h.max()) + 1
     n_h = np.bincount(h, minlength=n_strata).astype(float)
-    if (n_h == 1).any():
+    if single_unit not in SINGLE_UNIT:
+        raise ValueError(f"single_unit must be 'adjust' or 'fail', got {single_unit!r}")
+    single = n_h == 1
+    if single.any() and single_unit == "fail":
         raise ValueError(
             "a stratum has a single respondent; merge it into a neighbour "
-            "before estimating (see analysis.poststratify)"
+            "before estimating (see analysis.poststratify) or pass single_unit='adjust'"
         )
     total_w = w.sum()
     value = float(np.dot(w, y) / total_w)
@@ -117,7 +140,11 @@ def _linearise(y, weights, strata, fpc) -> dict:
     zbar = np.bincount(h, z, n_strata) / n_h
     ss = np.bincount(h, (z - zbar[h]) ** 2, n_strata)
     keep = 1.0 - n_h / _stratum_population(fpc, h, n_h, n)
-    var = float(np.sum(keep * n_h / (n_h - 1.0) * ss))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var_h = keep * n_h / (n_h - 1.0) * ss
+    # R's lonely.psu = "adjust": a lone unit's z is not centred (the mean of z is 0 overall).
+    var_h[single] = (keep * np.bincount(h, z * z, n_strata))[single]
+    var = float(np.sum(var_h))
     return {
         "value": value,
         "var": var,

@@ -1,22 +1,190 @@
 """SIPAS indices, PAR Index points and the complaint-free ratio of Decision 766.
 
-An item's index is its share satisfied; an element's index is the mean of its items' indices;
-the overall index is the mean of the elements. The items of an element are answered by the same
-respondents, so their estimates are correlated, and cell counts per question do not carry that
-correlation. The standard error of a mean of indices is therefore taken as the mean of their
-standard errors, which is exact when the items are perfectly correlated and an upper bound
-otherwise: the interval may be wider than necessary, never narrower. (For the exact interval,
-give :func:`analysis.mean_cells` cells whose value is each respondent's share of the element's
-items satisfied; with complete answers its value equals the element index.)
+An item's index is its share satisfied among those who answered it; an element's index is the
+mean of its items' indices; the overall index is the mean of the elements. The items are
+answered by the same respondents, so their estimates move together: an index's variance is
+linearised over respondents. Each is a smooth function of the weighted totals of satisfied
+(s_k) and answered (a_k) per item, I = Σ_k α_k · T(s_k) / T(a_k), so a respondent's linearised
+value is z = w · Σ_k α_k (s_k − p_k a_k) / T(a_k) (R: ``svycontrast`` of ``svytotal``, or
+``svyratio``), summed by stratum in the whole sample's design
+(:func:`analysis.design.linearised_variance`). That needs each respondent's pattern of answered
+and satisfied items, which :class:`Patterns` carries as counts of respondents per
+domain × stratum × pattern (SQL's GROUP BY of the per-response patterns).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .cells import SATISFIED_FROM, Cells, mean_cells, proportion_cells
+from .design import Design, linearised_variance, strata_groups
 from .estimates import EstimateTable
-from .intervals import proportion_interval
+from .intervals import check_level, proportion_interval
+
+
+@dataclass(frozen=True)
+class Patterns:
+    """Respondent groups by which of the index's items they answered and were satisfied with.
+
+    One row per domain × stratum × pattern × weight: ``count`` respondents of weight
+    ``weight``; ``answered`` and ``satisfied`` are (rows, items) booleans (satisfied implies
+    answered). A respondent who answered none of the items is in no index's domain.
+    """
+
+    domain: np.ndarray
+    stratum: np.ndarray
+    count: np.ndarray
+    weight: np.ndarray
+    answered: np.ndarray
+    satisfied: np.ndarray
+    n_domains: int
+    design: Design | None = None
+
+    def __post_init__(self):
+        arrays = {
+            "domain": np.asarray(self.domain, dtype=np.int64),
+            "stratum": np.asarray(self.stratum, dtype=np.int64),
+            "count": np.asarray(self.count, dtype=float),
+            "weight": np.asarray(self.weight, dtype=float),
+        }
+        rows = arrays["domain"].size
+        answered = np.asarray(self.answered, dtype=bool)
+        satisfied = np.asarray(self.satisfied, dtype=bool)
+        for name, arr in arrays.items():
+            if arr.shape != (rows,):
+                raise ValueError(f"patterns.{name} must be 1-D with {rows} entries")
+        if answered.ndim != 2 or answered.shape[0] != rows or satisfied.shape != answered.shape:
+            raise ValueError(f"patterns: answered and satisfied must be ({rows}, items) arrays")
+        if (satisfied & ~answered).any():
+            raise ValueError("patterns: an item is satisfied but not answered")
+        if rows and (arrays["domain"].min() < 0 or arrays["domain"].max() >= self.n_domains):
+            raise ValueError(f"patterns: domain codes must lie in 0 … {self.n_domains - 1}")
+        if (arrays["count"] < 0).any() or (arrays["weight"] <= 0).any():
+            raise ValueError("patterns: counts must be non-negative and weights positive")
+        for name, arr in arrays.items():
+            object.__setattr__(self, name, arr)
+        object.__setattr__(self, "answered", answered)
+        object.__setattr__(self, "satisfied", satisfied)
+        object.__setattr__(self, "n_domains", int(self.n_domains))
+
+
+def index_estimates(
+    patterns: Patterns,
+    element_of_item,
+    *,
+    level: float = 0.95,
+    single_unit: str = "adjust",
+) -> tuple[EstimateTable, EstimateTable]:
+    """Element indices (domains × elements) and the overall index (domains,) with intervals.
+
+    The value is the mean of the item shares (an element is blank, NaN, when one of its items
+    has no answers in the domain; the overall index when an element is blank). The variance is
+    linearised over respondents; n, n_eff and df are those of the respondents who answered at
+    least one of the index's items; the interval is Wilson's with the effective size
+    p(1 − p)/V and Student's t on those df (the Kish size where V is 0, at 0 or 1).
+    """
+    level = check_level(level)
+    element_of_item = np.asarray(element_of_item, dtype=np.int64)
+    n_items = patterns.answered.shape[1]
+    if element_of_item.shape != (n_items,):
+        raise ValueError(f"element_of_item needs one entry per item ({n_items})")
+    n_elements = int(element_of_item.max(initial=-1)) + 1
+    if n_elements and (np.bincount(element_of_item, minlength=n_elements) == 0).any():
+        raise ValueError("an element has no items")
+    nd, dom = patterns.n_domains, patterns.domain
+    wm = patterns.count * patterns.weight
+    answered = np.ascontiguousarray(patterns.answered.T)  # items × rows: columns contiguous
+    satisfied = np.ascontiguousarray(patterns.satisfied.T)
+    asked = answered.any(axis=1)  # items nobody answered add nothing: skip their passes
+    t_a = np.zeros((nd, n_items))
+    t_s = np.zeros((nd, n_items))
+    for k in np.flatnonzero(asked):
+        t_a[:, k] = np.bincount(dom, wm * answered[k], nd)
+        t_s[:, k] = np.bincount(dom, wm * satisfied[k], nd)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # Σ m·w·s adds the same terms as Σ m·w·a when every answer is satisfied: exactly 1.
+        share = t_s / t_a
+    size = np.bincount(element_of_item, minlength=n_elements).astype(float)
+    alpha = 1.0 / size[element_of_item]
+    groups = strata_groups(dom, patterns.stratum, nd, patterns.design)
+    tables, u_sum = [], np.zeros(dom.size)
+    values = np.full((nd, n_elements), np.nan)
+    for e in range(n_elements):
+        items = np.flatnonzero(element_of_item == e)
+        values[:, e] = share[:, items].mean(axis=1)  # NaN if an item has no answers
+        u = _linearised(dom, items, alpha, share, t_a, answered, satisfied)
+        u_sum += u
+        member = answered[items].any(axis=0)
+        tables.append(_index_table(patterns, groups, member, u, values[:, e], level, single_unit))
+    overall_value = values.mean(axis=1) if n_elements else np.full(nd, np.nan)
+    member = answered.any(axis=0)
+    overall = _index_table(
+        patterns, groups, member, u_sum / max(n_elements, 1), overall_value, level, single_unit
+    )
+    return _stack(tables, nd, level), overall
+
+
+def _linearised(dom, items, alpha, share, t_a, answered, satisfied) -> np.ndarray:
+    """Each row's Σ_k α_k (s_k − p_k a_k) / T(a_k) over ``items`` (0 for an unanswered item)."""
+    u = np.zeros(dom.size)
+    for k in items:
+        if not t_a[:, k].any():  # nobody answered it: the element is blank everywhere
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            beta = np.where(t_a[:, k] > 0, alpha[k] / t_a[:, k], 0.0)
+            gamma = np.where(t_a[:, k] > 0, beta * share[:, k], 0.0)
+        u += beta[dom] * satisfied[k] - gamma[dom] * answered[k]
+    return u
+
+
+def _index_table(patterns, groups, member, u, value, level, single_unit) -> EstimateTable:
+    """The index's estimate per domain from its respondents' linearised values."""
+    nd, dom = patterns.n_domains, patterns.domain
+    cnt = np.where(member, patterns.count, 0.0)
+    wm = cnt * patterns.weight
+    n = np.bincount(dom, cnt, nd)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kish = np.bincount(dom, wm, nd) ** 2 / np.bincount(dom, wm * patterns.weight, nd)
+    n_eff = np.where(n > 0, kish, 0.0)
+    var = linearised_variance(
+        dom,
+        patterns.stratum,
+        patterns.count,
+        patterns.weight,
+        u,
+        nd,
+        single_unit=single_unit,
+        groups=groups,
+    )
+    value = np.where(n > 0, value, np.nan)
+    var = np.where(np.isnan(value), np.nan, var)
+    # At 0 or 1 every respondent's linearised value is 0: exactly, whatever the rounding.
+    var = np.where((value == 0.0) | (value == 1.0), 0.0, var)
+    df = n - groups.strata_per_domain(cnt)
+    low, high = proportion_interval(value, var, df, n_eff, n, "wilson", level)
+    return EstimateTable(
+        value=value,
+        se=np.sqrt(var),
+        low=low,
+        high=high,
+        n=n.astype(np.int64),
+        n_eff=n_eff,
+        df=df.astype(np.int64),
+        method="wilson",
+        level=level,
+    )
+
+
+def _stack(tables: list[EstimateTable], nd: int, level: float) -> EstimateTable:
+    """Per-element tables side by side as one (domains, elements) table."""
+    if not tables:
+        nan = np.full((nd, 0), np.nan)
+        zero = np.zeros((nd, 0), dtype=np.int64)
+        return EstimateTable(nan, nan, nan, nan, zero, nan, zero, "wilson", level)
+    arrays = {k: np.stack([getattr(t, k) for t in tables], axis=-1) for k in EstimateTable._ARRAYS}
+    return EstimateTable(**arrays, method="wilson", level=level)
 
 
 def domain_code(office, question, n_questions: int) -> np.ndarray:
@@ -32,11 +200,13 @@ def item_estimates(
     threshold: float = SATISFIED_FROM,
     method: str = "wilson",
     level: float = 0.95,
-    single_unit: str = "fail",
+    single_unit: str = "adjust",
+    score_bounds=(1.0, 5.0),
 ):
     """Share satisfied and mean score per office × question, as two (offices, questions) tables.
 
-    The cells' domain must be :func:`domain_code` of office and question.
+    The cells' domain must be :func:`domain_code` of office and question. A mean score's
+    interval is clipped to ``score_bounds`` (the 1–5 scale; None: not clipped).
     """
     if cells.n_domains > n_offices * n_questions:
         raise ValueError("a domain code is beyond n_offices × n_questions")
@@ -51,66 +221,14 @@ def item_estimates(
             cells.weight,
             cells.population,
             n_domains=n_offices * n_questions,
+            design=cells.design,
         )
     )
     shares = proportion_cells(
         cells, threshold=threshold, method=method, level=level, single_unit=single_unit
     )
-    means = mean_cells(cells, level=level, single_unit=single_unit)
+    means = mean_cells(cells, level=level, single_unit=single_unit, bounds=score_bounds)
     return shares.reshape(n_offices, n_questions), means.reshape(n_offices, n_questions)
-
-
-def combine_indices(table: EstimateTable, members, n_out: int | None = None) -> EstimateTable:
-    """Mean of the indices along the last axis: column j joins output ``members[j]``.
-
-    The value is the plain mean of the members (NaN if any is NaN); n, n_eff and df are the
-    smallest among them; the se is the mean of their se's (see the module note); the interval
-    is Wilson's with the effective size that se implies.
-    """
-    members = np.asarray(members, dtype=np.int64)
-    if members.shape != table.shape[-1:]:
-        raise ValueError(f"members needs one entry per column ({table.shape[-1]})")
-    n_out = int(members.max()) + 1 if n_out is None else n_out
-    weights = np.zeros((members.size, n_out))
-    weights[np.arange(members.size), members] = 1.0
-    size = weights.sum(axis=0)
-    if (size == 0).any():
-        raise ValueError("an output index has no members")
-    weights /= size
-
-    def mean_of(arr):
-        missing = np.isnan(arr) @ (weights > 0)
-        return np.where(missing > 0, np.nan, np.nan_to_num(arr) @ weights)
-
-    def min_of(arr):
-        return np.stack([arr[..., members == j].min(axis=-1) for j in range(n_out)], axis=-1)
-
-    value, se = mean_of(table.value), mean_of(table.se)
-    n, n_eff, df = min_of(table.n), min_of(table.n_eff), min_of(table.df)
-    value = np.where(n > 0, value, np.nan)
-    low, high = proportion_interval(value, se * se, df, n_eff, n, "wilson", table.level)
-    return EstimateTable(
-        value=value,
-        se=se,
-        low=low,
-        high=high,
-        n=n,
-        n_eff=n_eff,
-        df=df,
-        method="mean-of-indices",
-        level=table.level,
-    )
-
-
-def element_indices(items: EstimateTable, element_of_item) -> EstimateTable:
-    """Each SIPAS element's index per office: the mean of its items' shares satisfied."""
-    return combine_indices(items, element_of_item)
-
-
-def overall_index(elements: EstimateTable) -> EstimateTable:
-    """The overall index per office: the mean of its element indices."""
-    index = combine_indices(elements, np.zeros(elements.shape[-1], dtype=np.int64))
-    return index.reshape(*index.shape[:-1])
 
 
 def par_points(index: EstimateTable, max_points: float) -> EstimateTable:

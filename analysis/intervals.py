@@ -41,12 +41,16 @@ def t_quantile(level: float, df: np.ndarray) -> np.ndarray:
     return np.where(valid, t, np.nan)
 
 
-def mean_interval(value, se, df, level: float = 0.95):
-    """The t interval ``value ± t(df) · se`` (R's ``confint(svymean(...), df=df)``)."""
+def mean_interval(value, se, df, level: float = 0.95, bounds=None):
+    """The t interval ``value ± t(df) · se`` (R's ``confint(svymean(...), df=df)``), clipped to
+    ``bounds`` (low, high) when given: a mean score's interval stays on its 1–5 scale."""
     t = t_quantile(check_level(level), df)
     half = t * np.asarray(se, dtype=float)
     value = np.asarray(value, dtype=float)
-    return value - half, value + half
+    low, high = value - half, value + half
+    if bounds is not None:
+        low, high = np.clip(low, *bounds), np.clip(high, *bounds)
+    return low, high
 
 
 def proportion_interval(p, var, df, n_kish, n, method: str = "wilson", level: float = 0.95):

@@ -1,12 +1,15 @@
 """Post-stratification to known dossier counts, with small cells merged into a neighbour.
 
-A post-stratum is an office × service group × channel cell whose population (the dossiers
-returned in it) is known. Each cell's weights are scaled so that they sum to its population.
+A post-stratum is a cell of an office whose population (the dossiers returned in it) is known;
+the report's cells are office × service group, the channel being a variance stratum within them
+(docs/methodology.md, section 2). Each cell's weights are scaled so that they sum to its
+population.
 A cell with fewer than ``min_count`` respondents, or with respondents but no dossiers, is merged
-with a neighbour of the same office: the one named in ``merge_into`` or, by default, the
-office's cell with the most respondents. Merging follows chains (A into B into C) and a merged
-stratum still under ``min_count`` goes to the office's largest cell. No cell's dossiers are ever
-dropped: an empty cell's population is carried by the stratum it joins.
+with a neighbour of the same office: the one named in ``merge_into`` or, by default (the
+report's rule: it names none), the office's cell with the most respondents. Merging follows
+chains (A into B into C) and a merged stratum still under ``min_count`` goes to the office's
+largest cell. No cell's dossiers are ever dropped: an empty cell's population is carried by the
+stratum it joins.
 """
 
 from __future__ import annotations

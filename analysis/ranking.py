@@ -4,8 +4,12 @@ Rank intervals follow Klein, Wright & Wieczorek (2020): build confidence interva
 differences between every pair of offices of a group that hold *simultaneously* (Bonferroni over
 the K(K−1)/2 pairs, Student's t on the smaller of the two df), then an office's best possible
 rank is 1 + the number of offices clearly above it and its worst is K − the number clearly below
-it. All K rank intervals then cover the true ranks together with probability at least the level.
-Rank 1 is the most satisfied. Unreliable estimates (n_eff < 30 or df < 8) are not ranked.
+it. All K rank intervals then cover the true ranks together with probability at least the level
+(the *joint* intervals: "who is clearly better than whom"). An office's *individual* interval
+compares it with each of the K − 1 others only (Bonferroni over K − 1 differences): it covers
+that one office's true rank with probability at least the level ("where does my office
+stand"), and is shorter. Rank 1 is the most satisfied. Unreliable estimates (n_eff < 30 or
+df < 8) are not ranked.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ BLOCK = 512
 
 @dataclass(frozen=True)
 class Ranking:
-    """Per office: rank, joint rank interval and whether it was ranked (NaN ranks if not)."""
+    """Per office: rank, joint and individual rank intervals and whether it was ranked (NaN
+    ranks if not)."""
 
     rank: np.ndarray
     rank_low: np.ndarray
@@ -30,6 +35,8 @@ class Ranking:
     ranked: np.ndarray
     group_size: np.ndarray
     level: float
+    individual_low: np.ndarray
+    individual_high: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,7 @@ def ranking_se(table) -> np.ndarray:
 
 
 def rank_intervals(table, groups=None, *, level: float = 0.95) -> Ranking:
-    """Each office's rank within its group and a simultaneous rank interval (KWW 2020)."""
+    """Each office's rank within its group with joint and individual rank intervals (KWW 2020)."""
     level = check_level(level)
     value = np.asarray(table.value, dtype=float)
     se = ranking_se(table)
@@ -72,41 +79,51 @@ def rank_intervals(table, groups=None, *, level: float = 0.95) -> Ranking:
         raise ValueError("rank one-dimensional estimates with one group per office")
     ranked = np.asarray(table.reliable) & ~np.isnan(value) & ~np.isnan(se)
     rank = np.full(value.shape, np.nan)
-    low, high = rank.copy(), rank.copy()
+    low, high, ind_low, ind_high = rank.copy(), rank.copy(), rank.copy(), rank.copy()
     size = np.zeros(value.shape, np.int64)
     for code in np.unique(g[ranked]):
         idx = np.flatnonzero(ranked & (g == code))
-        size[g == code] = idx.size
+        k = idx.size
+        size[g == code] = k
         rank[idx] = stats.rankdata(-value[idx], method="min")
-        above, below = _clear_differences(value[idx], se[idx], df[idx], level)
-        low[idx] = 1 + above
-        high[idx] = idx.size - below
+        counts = _clear_differences(value[idx], se[idx], df[idx], level, (k * (k - 1) / 2, k - 1))
+        for (above, below), lo, hi in zip(counts, (low, ind_low), (high, ind_high), strict=True):
+            lo[idx] = 1 + above
+            hi[idx] = k - below
     return Ranking(
-        rank=rank, rank_low=low, rank_high=high, ranked=ranked, group_size=size, level=level
+        rank=rank,
+        rank_low=low,
+        rank_high=high,
+        ranked=ranked,
+        group_size=size,
+        level=level,
+        individual_low=ind_low,
+        individual_high=ind_high,
     )
 
 
-def _clear_differences(v, se, df, level):
-    """Per office, how many others are clearly above and clearly below it (simultaneously)."""
+def _clear_differences(v, se, df, level, tests):
+    """Per office, how many others are clearly above and clearly below it, the level shared
+    (Bonferroni) among as many differences as each entry of ``tests`` says: one pair of counts
+    per entry, from one pass over the pairs."""
     k = v.size
     if k < 2:
-        return np.zeros(k, np.int64), np.zeros(k, np.int64)
-    pairs = k * (k - 1) / 2
+        return [(np.zeros(k, np.int64), np.zeros(k, np.int64)) for _ in tests]
     # The t quantile falls with df, so the smaller df of a pair has the larger quantile.
-    crit = t_quantile(1.0 - (1.0 - level) / pairs, df)
-    crit2 = crit * crit
+    crit2 = [t_quantile(1.0 - (1.0 - level) / n, df) ** 2 for n in tests]
     var = se * se
-    above = np.zeros(k, np.int64)
-    below = np.zeros(k, np.int64)
+    out = [(np.zeros(k, np.int64), np.zeros(k, np.int64)) for _ in tests]
     for start in range(0, k, BLOCK):
         rows = slice(start, min(start + BLOCK, k))
         # Compare squares to spare a square root: |d| > t·√(se_i² + se_j²).
-        bound = np.maximum(crit2[rows, None], crit2[None, :]) * (var[rows, None] + var[None, :])
+        spread = var[rows, None] + var[None, :]
         diff = v[rows, None] - v[None, :]
-        clear = diff * diff > bound
-        above[rows] = (clear & (diff < 0)).sum(axis=1)
-        below[rows] = (clear & (diff > 0)).sum(axis=1)
-    return above, below
+        sq, up, down = diff * diff, diff < 0, diff > 0
+        for c2, (above, below) in zip(crit2, out, strict=True):
+            clear = sq > np.maximum(c2[rows, None], c2[None, :]) * spread
+            above[rows] = (clear & up).sum(axis=1)
+            below[rows] = (clear & down).sum(axis=1)
+    return out
 
 
 def tiers(table, groups=None, target: float | None = None) -> np.ndarray:

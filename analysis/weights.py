@@ -1,6 +1,8 @@
 """Survey weights: base weights, raking, trimming and the design effect of the weights.
 
-Post-stratification with the merge rule for small cells lives in :mod:`analysis.poststrat`.
+Post-stratification with the merge rule for small cells lives in :mod:`analysis.poststrat`. The
+report post-stratifies to known joint counts and neither rakes nor trims (docs/methodology.md,
+section 2 says why); :func:`rake` and :func:`trim` serve data that come with margins only.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """Benchmark analysis on cell counts: 10,000 offices × 20 questions from 10 million responses.
 
-Builds the cell counts SQL would give (office × stratum × question × answer value) from
-synthetic responses, then times the estimation on them: post-stratification weights, shares
-and means with intervals for every office × question, SIPAS element and overall indices, PAR
-points, rank intervals and tiers within groups, funnel data and empirical-Bayes estimates.
+Builds the cell counts SQL would give (office × stratum × question × answer value, and
+respondents per office × stratum × pattern of satisfied items) from synthetic responses, then
+times the estimation on them: post-stratification weights and the design, shares and means with
+intervals for every office × question, SIPAS element and overall indices (variance linearised
+over respondents, from the patterns), PAR points, rank intervals and tiers within groups,
+funnel data and empirical-Bayes estimates.
 
     .venv/bin/python bench/analysis.py [--responses 10000000] [--offices 10000] [--repeats 5]
 """
@@ -40,6 +42,7 @@ def build(n_responses: int, n_offices: int, seed: int = 2024):
     n_bins = n_offices * N_CELLS * N_QUESTIONS * 5
     counts = np.zeros(n_bins, np.int64)
     cell_counts = np.zeros(n_offices * N_CELLS, np.int64)
+    pattern_keys = []  # office × cell × bit mask of the satisfied items, per respondent
     for start in range(0, n_responses, CHUNK):
         off = office[start : start + CHUNK]
         cell = rng.choice(N_CELLS, off.size, p=[0.3, 0.2, 0.2, 0.1, 0.1, 0.1])
@@ -49,8 +52,11 @@ def build(n_responses: int, n_offices: int, seed: int = 2024):
         key = ((off * N_CELLS + cell)[:, None] * N_QUESTIONS + np.arange(N_QUESTIONS)) * 5
         counts += np.bincount((key + value).ravel(), minlength=n_bins)
         cell_counts += np.bincount(off * N_CELLS + cell, minlength=n_offices * N_CELLS)
+        mask = ((value >= 3) << np.arange(N_QUESTIONS)).sum(axis=1)  # 4s and 5s
+        pattern_keys.append((off * N_CELLS + cell).astype(np.int64) << N_QUESTIONS | mask)
     dossiers = np.round(cell_counts * rng.uniform(3, 40, cell_counts.size))
     dossiers += rng.integers(0, 30, cell_counts.size) * (cell_counts == 0)
+    keys, pattern_count = np.unique(np.concatenate(pattern_keys), return_counts=True)
     nonzero = np.flatnonzero(counts)
     rest, value = np.divmod(nonzero, 5)
     rest, question = np.divmod(rest, N_QUESTIONS)
@@ -67,6 +73,9 @@ def build(n_responses: int, n_offices: int, seed: int = 2024):
         "count": counts[nonzero],
         "group": np.arange(n_offices) % N_GROUPS,
         "n_offices": n_offices,
+        "pattern_row": keys >> N_QUESTIONS,  # office × cell
+        "pattern_mask": keys & ((1 << N_QUESTIONS) - 1),
+        "pattern_count": pattern_count,
     }
 
 
@@ -76,27 +85,44 @@ def estimate(data):
     ps = an.poststratify_cells(
         data["ps_office"], data["ps_cell"], data["respondents"], data["dossiers"], min_count=10
     )
-    row = data["office"] * N_CELLS + data["cell"]  # rows are in office-major order here
+    # Rows are in office-major order here; strata (the merged cells) numbered across offices.
+    stratum = data["ps_office"] * N_CELLS + ps.stratum
+    has = data["respondents"] > 0
+    design = an.Design.from_units(
+        stratum[has], data["respondents"][has], ps.weight[has], ps.population[has], stratum[has]
+    )
+    row = data["office"] * N_CELLS + data["cell"]
     cells = an.Cells(
         domain=an.domain_code(data["office"], data["question"], N_QUESTIONS),
-        stratum=ps.stratum[row],
+        stratum=stratum[row],
         value=data["value"],
         count=data["count"],
         weight=ps.weight[row],
-        population=ps.population[row],
+        design=design,
     )
     t["weights"] = time.perf_counter()
-    shares, means = an.item_estimates(cells, data["n_offices"], N_QUESTIONS, single_unit="adjust")
+    shares, means = an.item_estimates(cells, data["n_offices"], N_QUESTIONS)
     t["items"] = time.perf_counter()
-    elements = an.element_indices(shares, ELEMENT_OF_QUESTION)
-    overall = an.overall_index(elements)
+    prow = data["pattern_row"]
+    satisfied = (data["pattern_mask"][:, None] >> np.arange(N_QUESTIONS)) & 1 == 1
+    patterns = an.Patterns(
+        domain=prow // N_CELLS,
+        stratum=stratum[prow],
+        count=data["pattern_count"],
+        weight=ps.weight[prow],
+        answered=np.ones(satisfied.shape, dtype=bool),
+        satisfied=satisfied,
+        n_domains=data["n_offices"],
+        design=design,
+    )
+    elements, overall = an.index_estimates(patterns, ELEMENT_OF_QUESTION)
     an.par_points(overall, max_points=2.0)
     t["indices"] = time.perf_counter()
     ranks = an.rank_intervals(overall, data["group"])
     an.tiers(overall, data["group"], target=0.8)
     an.funnel(overall, target=0.8)
     t["ranking"] = time.perf_counter()
-    eb = an.eb_beta_binomial(overall, data["group"])
+    eb = an.empirical_bayes(overall, data["group"])
     t["eb"] = time.perf_counter()
     stages = ["weights", "items", "indices", "ranking", "eb"]
     out = {s: t[s] - t[p] for p, s in zip(["start", *stages], stages, strict=False)}
@@ -117,7 +143,7 @@ def main():
     built = time.perf_counter() - start
     print(
         f"build cells from {args.responses:,} responses: {built:.2f} s "
-        f"({data['count'].size:,} cells)"
+        f"({data['count'].size:,} cells, {data['pattern_count'].size:,} pattern rows)"
     )
     runs = []
     for _ in range(args.repeats):

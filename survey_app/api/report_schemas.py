@@ -105,9 +105,18 @@ class EstimateOut(BandOut):
         validate=validate.OneOf(("above", "indistinguishable", "below", "unreliable")),
         allow_none=True,  # withheld from a scoped caller (disclosure control)
     )
+    #: the index and elements only: why the value is blank: no_respondents,
+    #: item_without_answers, element_blank, not_in_questionnaire (null when it is not)
+    blank_reason = fields.String(allow_none=True)
+    #: the items (of an element) or elements (of the index) without answers that blank it
+    missing = fields.List(fields.String())
     rank = fields.Integer(allow_none=True)
+    #: joint rank interval: all offices' hold together ("who is clearly better than whom")
     rank_low = fields.Integer(allow_none=True)
     rank_high = fields.Integer(allow_none=True)
+    #: individual rank interval: this office's rank alone ("where does my office stand")
+    individual_rank_low = fields.Integer(allow_none=True)
+    individual_rank_high = fields.Integer(allow_none=True)
     group_size = fields.Integer(allow_none=True)
 
 
@@ -197,6 +206,9 @@ class SatisfactionReportOut(Schema):
     questions = fields.List(fields.Nested(QuestionOut))
     offices = fields.List(fields.Nested(OfficeReportOut))
     groups = fields.List(fields.Nested(GroupReportOut))
+    #: per measure and ranking group, the EB prior: {mean, sd, bounded} (bounded: the offices
+    #: differ so much that the spread leans on its bound 0.5), null where none was fitted
+    eb_priors = fields.Dict()
     breakdowns = fields.Dict()
     disclosure = fields.Nested(DisclosureOut)
 

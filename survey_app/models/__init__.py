@@ -15,7 +15,7 @@ from .dossiers import (
 from .offices import Counter, Office, OfficeKind, RankingGroup, Service, office_services
 from .officials import ApiToken, Role, User
 from .responses import CHANNELS, Answer, Channel, Integrity, Response
-from .rollups import RollupAnswer, RollupDay, RollupDossier, RollupResponse
+from .rollups import RollupAnswer, RollupDay, RollupDossier, RollupPattern, RollupResponse
 from .surveys import (
     KIND_VALUES,
     SIPAS_ELEMENTS,
@@ -55,6 +55,7 @@ __all__ = [
     "RollupAnswer",
     "RollupDay",
     "RollupDossier",
+    "RollupPattern",
     "RollupResponse",
     "Service",
     "SmsMessage",

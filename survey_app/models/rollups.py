@@ -7,13 +7,15 @@ report sums one row per key instead of 365.
 stated" (no foreign key: these are derived rows, and 0 keeps it in the primary key). Channel and
 integrity are small-integer codes (their positions in CHANNELS and INTEGRITIES), and an answer
 row holds the counts of all six values (n0 … n5) of its question: a fifth of the rows to read.
+`rollup_patterns` counts respondents by which SIPAS element items they answered and were
+satisfied with (bit masks over the questions' positions), what an index's variance needs.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Float, ForeignKey, Index, Integer, SmallInteger
+from sqlalchemy import BigInteger, Date, Float, ForeignKey, Index, Integer, SmallInteger
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -61,6 +63,26 @@ class RollupResponse(db.Model):
     channel: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     integrity: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     probability: Mapped[float] = mapped_column(Float, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class RollupPattern(db.Model):
+    """Respondents per day × office × service × channel × integrity × sampling probability ×
+    questionnaire × pattern: the bit masks of the SIPAS element items (likert questions of the
+    five elements, bit = the question's position) the respondent answered and rated 4 or 5."""
+
+    __tablename__ = "rollup_patterns"
+
+    grain: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), primary_key=True)
+    service_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    integrity: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    probability: Mapped[float] = mapped_column(Float, primary_key=True)
+    questionnaire_id: Mapped[int] = mapped_column(ForeignKey("questionnaires.id"), primary_key=True)
+    answered: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    satisfied: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
 
 

@@ -5,7 +5,8 @@ estimates, and the daily rollup that keeps a year's report fast.
     report = build_report(Params(Period(date(2025, 1, 1), date(2025, 12, 31)), group="districts"))
 
 periods.py (local dates ↔ UTC), counts.py (the GROUP BYs), rollup.py (the daily rollup),
-weighting.py (base weights, post-stratification), report.py and estimates.py (analysis calls),
+weighting.py (base weights, post-stratification, the design), report.py, indices.py (answer
+patterns → indices) and estimates.py (analysis calls),
 tables.py (rows for the API and the exports), documents.py (the report's JSON documents).
 It imports no web, API or CLI module: those call it (survey_app/api/reports.py,
 survey_app/reports_web.py, survey_app/exports.py, survey_app/report_commands.py), and the app

@@ -5,7 +5,9 @@ integrity and the SMS sampling probability (1 for other channels), so that one w
 respondent of a cell; channel and integrity are small-integer codes (CHANNELS, INTEGRITIES). An
 answer row counts each value of its question (n0 … n5: a fifth of the rows to send). The same raw
 SELECTs fill the rollup (grouped by local day) and read today live; a report adds up the
-rollup's buckets and the live part in numpy.
+rollup's buckets and the live part in numpy. Patterns count respondents by the bit masks of the
+SIPAS element items they answered and rated satisfied (bit = the question's position in its
+questionnaire), what the indices' variance needs beyond the per-question counts.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from sqlalchemy import (
     union_all,
 )
 
+from analysis import SATISFIED_FROM
+
 from ..extensions import db
-from ..models import Answer, Dossier, Invitation, Response
+from ..models import Answer, Dossier, Invitation, Question, QuestionKind, Response
 from ..models.rollups import (
     CHANNELS,
     INTEGRITIES,
@@ -36,8 +40,10 @@ from ..models.rollups import (
     VALUES,
     RollupAnswer,
     RollupDossier,
+    RollupPattern,
     RollupResponse,
 )
+from ..models.surveys import SIPAS_ELEMENTS
 from .periods import Period, local_day
 
 # The SMS channel's answers to its invitations, weighted with their sampling probability: replies
@@ -50,6 +56,8 @@ DOSSIER_KEYS = ("office_id", "service_id")
 #: Dossiers returned, invitations sent, and per SMS mode those sent in link mode and those
 #: answered (an invitation is counted answered on the day it was sent: a response rate per mode).
 DOSSIER_VALUES = ("returned", "sms_sent", "link_sent", "reply_answered", "link_answered")
+MASKS = ("answered", "satisfied")  # bit masks, read as 64-bit integers
+PATTERN_KEYS = RESPONSE_KEYS + ("questionnaire_id",) + MASKS
 
 
 def _dialect() -> str:
@@ -110,6 +118,45 @@ def raw_answers(start: datetime, end: datetime, day: bool = False):
     )
 
 
+def raw_patterns(start: datetime, end: datetime, day: bool = False):
+    """Respondents per key, questionnaire and pattern (and local day) in [start, end): the bit
+    masks of the SIPAS element items each answered and rated 4 or 5 (a respondent who answered
+    none of them has no row)."""
+    bit = cast(literal(1), BigInteger).op("<<")(Question.position)
+    # Each question is answered at most once per response, so the sums are bitwise ORs. The
+    # masks are grouped by response alone (a narrow key); the response's own keys join after.
+    masks = (
+        select(
+            Answer.response_id.label("response_id"),
+            Question.questionnaire_id.label("questionnaire_id"),
+            cast(func.sum(bit), BigInteger).label("answered"),
+            cast(func.sum(case((Answer.value >= SATISFIED_FROM, bit), else_=0)), BigInteger).label(
+                "satisfied"
+            ),
+        )
+        .select_from(Answer)
+        .join(Response, Response.id == Answer.response_id)
+        .join(Question, Question.id == Answer.question_id)
+        .where(
+            Response.submitted_at >= start,
+            Response.submitted_at < end,
+            Answer.value.is_not(None),
+            Question.kind == QuestionKind.LIKERT5,
+            Question.dimension.in_(SIPAS_ELEMENTS),
+        )
+        .group_by(Answer.response_id, Question.questionnaire_id)
+    ).subquery()
+    cols = _response_columns(day)
+    patterns = [masks.c.questionnaire_id, masks.c.answered, masks.c.satisfied]
+    return (
+        select(*cols, *patterns, func.count().label("count"))
+        .select_from(masks)
+        .join(Response, Response.id == masks.c.response_id)
+        .outerjoin(Invitation, Invitation.dossier_id == Response.dossier_id)
+        .group_by(*[c.element for c in cols], *patterns)
+    )
+
+
 def raw_dossiers(start: datetime, end: datetime, day: bool = False):
     """Dossiers returned and SMS invitations sent (with DOSSIER_VALUES' split by mode) per office
     and service in [start, end)."""
@@ -160,7 +207,8 @@ def _typed(stmt, keys, values, where=None):
     """The part's rows in fixed-width types (PostgreSQL's binary COPY is read straight into
     numpy), with the office and integrity filters applied."""
     sub = stmt.subquery()
-    cols = [cast(sub.c[k], Double if k == "probability" else Integer).label(k) for k in keys]
+    types = {"probability": Double, **dict.fromkeys(MASKS, BigInteger)}
+    cols = [cast(sub.c[k], types.get(k, Integer)).label(k) for k in keys]
     query = select(*cols, *[cast(sub.c[v], BigInteger).label(v) for v in values])
     return query.where(*where(sub.c)) if where is not None else query
 
@@ -171,17 +219,26 @@ def _sum_by_keys(parts: list[dict], keys, values) -> dict[str, np.ndarray]:
     if not data[values[0]].size:
         return data
     key = np.zeros(data[values[0]].size, dtype=np.int64)
-    for name in keys:  # mixed radix over the codes present: never overflows
+    for name in keys:  # mixed radix over the codes present
         _, codes = np.unique(data[name], return_inverse=True)
-        key = key * (int(codes.max()) + 1) + codes.ravel()
+        radix = int(codes.max()) + 1
+        if int(key.max()) >= (1 << 62) // radix:  # the codes so far, renumbered: no overflow
+            key = np.unique(key, return_inverse=True)[1].ravel()
+        key = key * radix + codes.ravel()
     uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     out = {k: data[k][first] for k in keys}
     out.update({v: np.bincount(inverse.ravel(), data[v], uniq.size) for v in values})
     return out
 
 
+def _dtype(name: str):
+    """Bit masks stay 64-bit integers; every other count column is read as float."""
+    return np.int64 if name in MASKS else float
+
+
 def _fetch(stmt, names) -> dict[str, np.ndarray]:
-    """Run a counts query into numpy columns (float); on PostgreSQL as one packed value (fast)."""
+    """Run a counts query into numpy columns (float, masks int64); on PostgreSQL as one packed
+    value (fast)."""
     conn = db.session.connection()
     if conn.dialect.name == "postgresql":
         # JIT compilation costs more than these short aggregations take (0.1–0.3 s a query).
@@ -194,17 +251,19 @@ def _fetch(stmt, names) -> dict[str, np.ndarray]:
         sub = stmt.subquery()
         row = conn.execute(select(*[func.array_agg(sub.c[name]) for name in names])).one()
         return {
-            name: np.asarray(col if col is not None else [], dtype=float)
+            name: np.asarray(col if col is not None else [], dtype=_dtype(name))
             for name, col in zip(names, row, strict=True)
         }
     rows = conn.execute(stmt).all()
     if not rows:
-        return {name: np.zeros(0) for name in names}
+        return {name: np.zeros(0, dtype=_dtype(name)) for name in names}
     columns = list(zip(*rows, strict=True))
-    return {name: np.asarray(col, dtype=float) for name, col in zip(names, columns, strict=True)}
+    return {
+        name: np.asarray(col, dtype=_dtype(name)) for name, col in zip(names, columns, strict=True)
+    }
 
 
-_WIDE = ("count", *DOSSIER_VALUES, *VALUE_COUNTS)  # cast to BigInteger by _typed
+_WIDE = ("count", *DOSSIER_VALUES, *VALUE_COUNTS, *MASKS)  # cast to BigInteger by _typed
 _SEND = {"i4": "int4send", "i8": "int8send", "f8": "float8send"}  # PostgreSQL's binary forms
 
 
@@ -230,7 +289,7 @@ def _packed(conn, stmt, names) -> dict[str, np.ndarray] | None:
     if len(data) != rows * dtype.itemsize:
         return None
     packed = np.frombuffer(data, dtype=dtype)
-    return {name: packed[name].astype(float) for name in names}
+    return {name: packed[name].astype(_dtype(name)) for name in names}
 
 
 def fetch_counts(
@@ -240,7 +299,8 @@ def fetch_counts(
     day) pairs) plus the live days, as arrays.
 
     Channel and integrity come back as codes into CHANNELS and INTEGRITIES; answers as one
-    row per key, question and value with a count.
+    row per key, question and value with a count; patterns as one row per key, questionnaire
+    and pair of masks with a count.
     """
 
     def parts(raw, model, keys, values):
@@ -263,6 +323,7 @@ def fetch_counts(
     result = {}
     for name, raw, model, keys, values, extra in (
         ("answers", raw_answers, RollupAnswer, ANSWER_KEYS, VALUE_COUNTS, keep),
+        ("patterns", raw_patterns, RollupPattern, PATTERN_KEYS, ("count",), keep),
         ("responses", raw_responses, RollupResponse, RESPONSE_KEYS, ("count",), ()),
         ("dossiers", raw_dossiers, RollupDossier, DOSSIER_KEYS, DOSSIER_VALUES, ()),
     ):
@@ -271,7 +332,7 @@ def fetch_counts(
             for stmt in parts(raw, model, keys, values)
         ]
         if not fetched:
-            fetched = [{k: np.zeros(0) for k in keys + values}]
+            fetched = [{k: np.zeros(0, dtype=_dtype(k)) for k in keys + values}]
         # A single rollup bucket, or the live days alone, has unique keys already.
         unique = len(fetched) == 1 and (live is None or not tiles) and len(tiles or ()) <= 1
         result[name] = fetched[0] if unique else _sum_by_keys(fetched, keys, values)

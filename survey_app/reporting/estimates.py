@@ -32,8 +32,9 @@ def _empty(n: int, level: float) -> EstimateTable:
 def measure_block(
     current, previous, groups, *, level: float, ranked: bool, lean=frozenset()
 ) -> dict:
-    """Arrays per measure: estimate, reliability, EB, rank interval, tier, PAR, change (of the
-    measures in ``lean`` only the estimate and reliability: they are not shown)."""
+    """Arrays per measure: estimate, reliability, why a blank one is blank, EB, joint and
+    individual rank intervals, tier, PAR, change (of the measures in ``lean`` only the estimate,
+    reliability and blank reason: they are not shown)."""
     config = current_app.config
     target = config.get("REPORT_TIER_TARGET")
     n = groups.size
@@ -51,15 +52,20 @@ def measure_block(
             "df": table.df,
             "reliable": table.reliable,
         }
+        if name in current.notes:
+            block["blank_reason"], block["missing"] = current.notes[name]
         blocks[name] = block
         if name in lean:
             continue
-        eb = analysis.eb_beta_binomial(table, groups)
+        eb = analysis.empirical_bayes(table, groups)
         block.update(
             eb_value=eb.table.value,
             eb_low=eb.table.low,
             eb_high=eb.table.high,
             shrinkage=eb.shrinkage,
+            eb_prior_mean=eb.prior_mean,
+            eb_prior_sd=eb.prior_sd,
+            eb_bounded=eb.bounded,
         )
         if name in current.means:
             mean = current.means[name]
@@ -72,6 +78,8 @@ def measure_block(
                     rank=rank.rank,
                     rank_low=rank.rank_low,
                     rank_high=rank.rank_high,
+                    individual_rank_low=rank.individual_low,
+                    individual_rank_high=rank.individual_high,
                     group_size=rank.group_size,
                 )
         if name == "index":
@@ -109,8 +117,9 @@ def _is_ranked(name: str, current) -> bool:
     return not name.startswith("q:") or name == current.overall_question
 
 
-def breakdown(cells, weighted, n_off, questions, params, mapper) -> dict:
-    """Share satisfied on the overall question per office × service and office × channel."""
+def breakdown(cells, weighted, design, n_off, questions, params, mapper) -> dict:
+    """Share satisfied on the overall question per office × service and office × channel, each
+    a domain of the whole sample's design."""
     overall = [
         c for c, q in enumerate(questions) if q["dimension"] == "overall" and q["kind"] == "likert5"
     ]
@@ -151,13 +160,12 @@ def breakdown(cells, weighted, n_off, questions, params, mapper) -> dict:
                 value=cells["value"][mask],
                 count=cells["count"][mask],
                 weight=cells["weight"][mask],
-                population=cells["population"][mask],
                 n_domains=n_off * k,
+                design=design,
             ),
             threshold=analysis.SATISFIED_FROM,
             method=params.method,
             level=params.level,
-            single_unit="adjust",
         )
         responses = np.bincount(weighted.office * k + r_idx, weighted.count, n_off * k)
         weights = np.bincount(

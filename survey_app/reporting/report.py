@@ -17,6 +17,7 @@ from ..models import CHANNELS, Office, Question, QuestionKind, Questionnaire, Se
 from ..models.surveys import SIPAS_ELEMENTS, Dimension
 from .counts import SMS_CHANNELS, fetch_counts
 from .estimates import measure_block
+from .indices import answer_patterns, blank_reasons, index_tables
 from .periods import Period, local_today
 from .rollup import ensure_rolled
 from .weighting import lookup, weigh
@@ -54,6 +55,9 @@ class Estimates:
     yes_no: dict[str, EstimateTable]
     stats: dict[str, np.ndarray]
     overall_question: str | None = None
+    #: per measure, why an estimate is blank (None where it is not) and, for the indices, the
+    #: items or elements without answers that blank it (object arrays over offices or groups)
+    notes: dict[str, tuple] = field(default_factory=dict)
 
 
 @dataclass
@@ -83,6 +87,7 @@ def _questions() -> list[dict]:
             Question.text_vi,
             Question.text_en,
             Question.position,
+            Question.questionnaire_id,
             Questionnaire.version,
         )
         .join(Questionnaire)
@@ -100,9 +105,11 @@ def _questions() -> list[dict]:
                 "text_vi": row.text_vi,
                 "text_en": row.text_en,
                 "ids": [],
+                "slots": [],  # (questionnaire id, position): the bit of the rollup's patterns
             },
         )
         entry["ids"].append(row.id)
+        entry["slots"].append((row.questionnaire_id, row.position))
     return list(by_code.values())
 
 
@@ -240,18 +247,12 @@ def _estimate(params: Params, period: Period, offices, questions, groups, mapper
     resp = {k: v[included] for k, v in resp.items()}
     min_count = int(current_app.config.get("REPORT_MIN_CELL", 10))
     weighted = weigh(resp, counts["dossiers"], field_of, min_count=min_count)
+    design = weighted.design()
     office_group = np.array([groups.index(o["group"]) for o in offices], dtype=np.int64)
     cells = _cells(counts["answers"], weighted, questions)
-    by_office = _items(cells, np.arange(n_off), n_off, questions, params)
-    stride = int(cells["stratum"].max(initial=0)) + 1
-    by_group = _items(
-        cells,
-        office_group,
-        len(groups),
-        questions,
-        params,
-        stratum=cells["office"] * stride + cells["stratum"],
-    )
+    patterns = answer_patterns(counts["patterns"], weighted, questions)
+    by_office = _items(cells, patterns, design, np.arange(n_off), n_off, questions, params)
+    by_group = _items(cells, patterns, design, office_group, len(groups), questions, params)
     d = counts["dossiers"]
     off = d["office"].astype(np.int64)
     stats = {
@@ -271,7 +272,9 @@ def _estimate(params: Params, period: Period, offices, questions, groups, mapper
     group_stats = {k: np.bincount(office_group, v, len(groups)) for k, v in stats.items()}
     by_office.stats, by_group.stats = stats, group_stats
     breakdowns = (
-        _breakdowns(cells, weighted, n_off, questions, params, mapper) if params.breakdowns else {}
+        _breakdowns(cells, weighted, design, n_off, questions, params, mapper)
+        if params.breakdowns
+        else {}
     )
     return by_office, by_group, breakdowns
 
@@ -299,48 +302,45 @@ def _cells(answers: dict, weighted, questions) -> dict:
     }
 
 
-def _items(cells, domain_of_office, n_domains, questions, params, stratum=None) -> Estimates:
-    """Item shares and means, element and overall indices per domain (office or group)."""
+def _items(cells, patterns, design, domain_of_office, n_domains, questions, params) -> Estimates:
+    """Item shares and means, element and overall indices per domain (office or group), each a
+    domain of the whole sample's design."""
     nq = len(questions)
     likert = np.array([q["kind"] == "likert5" for q in questions], dtype=bool)
     domain = domain_of_office[cells["office"]] if cells["office"].size else cells["office"]
-    stratum = cells["stratum"] if stratum is None else stratum
     tables, means, yes_no = {}, {}, {}
     for is_likert in (True, False):
         mask = likert[cells["column"]] == is_likert
         c = Cells(
             domain=domain[mask] * nq + cells["column"][mask],
-            stratum=stratum[mask],
+            stratum=cells["stratum"][mask],
             value=cells["value"][mask],
             count=cells["count"][mask],
             weight=cells["weight"][mask],
-            population=cells["population"][mask],
             n_domains=n_domains * nq,
+            design=design,
         )
         if not mask.any():  # analysis' cell functions need at least one cell
             shares = mean = _nan_table(n_domains, nq, params)
         elif is_likert:
             shares, mean = analysis.item_estimates(
-                c, n_domains, nq, method=params.method, level=params.level, single_unit="adjust"
+                c, n_domains, nq, method=params.method, level=params.level
             )
         else:
-            shares = analysis.proportion_cells(
-                c, method=params.method, level=params.level, single_unit="adjust"
-            ).reshape(n_domains, nq)
+            shares = analysis.proportion_cells(c, method=params.method, level=params.level).reshape(
+                n_domains, nq
+            )
         for col, q in enumerate(questions):
             if likert[col] == is_likert:
                 target = tables if is_likert else yes_no
                 target["q:" + q["code"]] = shares.select((slice(None), col))
                 if is_likert:
                     means["q:" + q["code"]] = mean.select((slice(None), col))
-    elements = _elements(tables, questions, n_domains, params)
-    overall = analysis.overall_index(_stack(elements)) if elements else None
+    elements, overall = index_tables(
+        patterns, design, domain_of_office, n_domains, questions, params
+    )
     measures = ["index", *[str(e) for e in SIPAS_ELEMENTS], *tables]
-    all_tables = {
-        "index": overall,
-        **dict(zip(map(str, SIPAS_ELEMENTS), _split(elements), strict=True)),
-        **tables,
-    }
+    all_tables = {"index": overall, **elements, **tables}
     overall_q = next(
         (
             f"q:{q['code']}"
@@ -356,6 +356,7 @@ def _items(cells, domain_of_office, n_domains, questions, params, stratum=None) 
         yes_no=yes_no,
         stats={},
         overall_question=overall_q,
+        notes=blank_reasons(all_tables, questions, n_domains),
     )
 
 
@@ -376,41 +377,6 @@ def _nan_table(n_domains: int, nq: int, params) -> EstimateTable:
     )
 
 
-def _elements(tables, questions, n_domains, params):
-    """Element index tables in SIPAS order; an element without questions is left out (NaN)."""
-    out = []
-    for element in SIPAS_ELEMENTS:
-        codes = [
-            f"q:{q['code']}"
-            for q in questions
-            if q["dimension"] == element and f"q:{q['code']}" in tables
-        ]
-        if not codes:
-            return []
-        out.append(
-            analysis.element_indices(
-                _stack([tables[c] for c in codes]), np.zeros(len(codes), dtype=np.int64)
-            )
-        )
-    return out
-
-
-def _stack(tables: list[EstimateTable]) -> EstimateTable:
-    """Tables over domains side by side, as one (domains, k) table."""
-    arrays = {
-        k: np.stack([getattr(t, k).reshape(-1) for t in tables], axis=-1)
-        for k in EstimateTable._ARRAYS
-    }
-    return EstimateTable(**arrays, method=tables[0].method, level=tables[0].level)
-
-
-def _split(elements):
-    """Five 1-D element tables (None each when the questionnaire lacks an element)."""
-    if not elements:
-        return [None] * len(SIPAS_ELEMENTS)
-    return [e.reshape(-1) for e in elements]
-
-
 def _dissatisfied(cells, questions, n_off) -> np.ndarray:
     """Respondents who rated the overall question 1 or 2 (Decision 766's dissatisfied)."""
     overall = [
@@ -422,8 +388,8 @@ def _dissatisfied(cells, questions, n_off) -> np.ndarray:
     return np.bincount(cells["office"][mask], cells["count"][mask], n_off)
 
 
-def _breakdowns(cells, weighted, n_off, questions, params, mapper) -> dict:
+def _breakdowns(cells, weighted, design, n_off, questions, params, mapper) -> dict:
     """The overall question's share satisfied per office × service and per office × channel."""
     from .estimates import breakdown
 
-    return breakdown(cells, weighted, n_off, questions, params, mapper)
+    return breakdown(cells, weighted, design, n_off, questions, params, mapper)

@@ -25,26 +25,41 @@ from ..models.rollups import (
     RollupAnswer,
     RollupDay,
     RollupDossier,
+    RollupPattern,
     RollupResponse,
 )
 from .counts import (
     ANSWER_KEYS,
     DOSSIER_KEYS,
     DOSSIER_VALUES,
+    PATTERN_KEYS,
     RESPONSE_KEYS,
     VALUE_COUNTS,
     raw_answers,
     raw_dossiers,
+    raw_patterns,
     raw_responses,
 )
 from .periods import Period, local_today, zone
 
-TABLES = (RollupAnswer, RollupResponse, RollupDossier)
-KEYS = {RollupAnswer: ANSWER_KEYS, RollupResponse: RESPONSE_KEYS, RollupDossier: DOSSIER_KEYS}
+TABLES = (RollupAnswer, RollupPattern, RollupResponse, RollupDossier)
+KEYS = {
+    RollupAnswer: ANSWER_KEYS,
+    RollupPattern: PATTERN_KEYS,
+    RollupResponse: RESPONSE_KEYS,
+    RollupDossier: DOSSIER_KEYS,
+}
 SUMS = {
     RollupAnswer: VALUE_COUNTS,
+    RollupPattern: ("count",),
     RollupResponse: ("count",),
     RollupDossier: DOSSIER_VALUES,
+}
+RAW = {
+    RollupAnswer: raw_answers,
+    RollupPattern: raw_patterns,
+    RollupResponse: raw_responses,
+    RollupDossier: raw_dossiers,
 }
 
 
@@ -91,11 +106,7 @@ def _runs(days: list[date]) -> list[Period]:
 def _roll_days(period: Period) -> None:
     """Day rows of a run of days, fresh from the raw tables."""
     start, end = period.utc_bounds
-    for model, raw in (
-        (RollupAnswer, raw_answers),
-        (RollupResponse, raw_responses),
-        (RollupDossier, raw_dossiers),
-    ):
+    for model, raw in RAW.items():
         query = raw(start, end, day=True)
         query = select(literal(DAY, SmallInteger).label("grain"), *query.subquery().c)
         db.session.execute(

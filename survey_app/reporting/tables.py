@@ -35,16 +35,34 @@ NESTED = {
         ("previous_rank", "previous_rank"),
     ),
 }
-FLAT = ("tier", "rank", "rank_low", "rank_high", "group_size")
-INTEGERS = {"n", "df", "rank", "rank_low", "rank_high", "group_size", "previous_rank"}
+FLAT = (
+    "blank_reason",
+    "missing",
+    "tier",
+    "rank",
+    "rank_low",
+    "rank_high",
+    "individual_rank_low",
+    "individual_rank_high",
+    "group_size",
+)
+INTEGERS = {
+    "n",
+    "df",
+    "rank",
+    "rank_low",
+    "rank_high",
+    "individual_rank_low",
+    "individual_rank_high",
+    "group_size",
+    "previous_rank",
+}
 
 
 def _plain(values, key: str) -> list:
     """A numpy array as a list of JSON values: NaN → None, integers where they are counts."""
     arr = np.asarray(values)
-    if arr.dtype.kind in "US":
-        return arr.tolist()
-    if arr.dtype.kind == "b":
+    if arr.dtype.kind in "USbO":  # labels, flags, and notes (None, text or lists of codes)
         return arr.tolist()
     out = arr.astype(float).tolist()
     if key in INTEGERS:
@@ -161,6 +179,15 @@ def _head(report: Report, asked: set[str], offices, groups) -> dict:
             "par_max_points": float(config.get("PAR_MAX_POINTS", 10.0)),
             "min_cell": int(config.get("REPORT_MIN_CELL", 10)),
             "reliability": {"min_n_eff": MIN_N_EFF, "min_df": MIN_DF},
+            # What the intervals mean (docs/methodology.md, sections 3 to 6).
+            "rank_intervals": {
+                "joint": "rank_low to rank_high: all offices' hold together at the level "
+                "(who is clearly better than whom)",
+                "individual": "individual_rank_low to individual_rank_high: this office's "
+                "rank alone at the level (where does it stand)",
+            },
+            "index_variance": "linearised over respondents, items as domains of the design",
+            "eb": "normal hierarchical model, prior mean and spread integrated out",
         },
         "elements": [str(e) for e in SIPAS_ELEMENTS],
         "questions": [
@@ -170,7 +197,30 @@ def _head(report: Report, asked: set[str], offices, groups) -> dict:
         ],
         "offices": offices,
         "groups": groups,
+        "eb_priors": _eb_priors(report),
     }
+
+
+def _eb_priors(report: Report) -> dict:
+    """Per measure and ranking group, the prior its offices' EB estimates borrow from: mean
+    (μ), spread (τ) and whether the spread leans on its bound; null where none was fitted."""
+    names = [o["group"] for o in report.offices]
+    first = {g: names.index(g) for g in report.groups if g in names}
+    out = {}
+    for measure, block in report.office_blocks.items():
+        if "eb_prior_mean" not in block:
+            continue
+        mean, sd = _plain(block["eb_prior_mean"], ""), _plain(block["eb_prior_sd"], "")
+        bounded = _plain(block["eb_bounded"], "")
+        out[measure] = {
+            g: (
+                {"mean": mean[i], "sd": sd[i], "bounded": bounded[i]}
+                if mean[i] is not None
+                else None
+            )
+            for g, i in first.items()
+        }
+    return out
 
 
 OFFICE_META = ("code", "name", "name_en", "kind", "group", "parent_code")
@@ -215,8 +265,16 @@ def _json_column(values, key: str) -> list[str]:
         labels, inverse = np.unique(arr, return_inverse=True)
         texts = [json.dumps(v, **_DUMP) for v in labels.tolist()]
         return [texts[i] for i in inverse.ravel().tolist()]
-    if arr.dtype.kind not in "iuf":
-        return [json.dumps(v, **_DUMP) for v in _plain(arr, key)]
+    if arr.dtype.kind not in "iuf":  # notes: None, a reason or a list of codes, few distinct
+        texts: dict = {}
+        out = []
+        for value in _plain(arr, key):
+            seen = tuple(value) if isinstance(value, list) else value
+            text = texts.get(seen)
+            if text is None:
+                text = texts[seen] = json.dumps(value, **_DUMP)
+            out.append(text)
+        return out
     out = arr.astype(float)
     if not out.size:
         return []

@@ -9,7 +9,9 @@ The rule (docs/methodology.md, "From the database to the estimates"):
   keeps its base weights;
 - the variance strata are post-stratum × channel, so that weights are constant within a cell;
   each stratum's population (for the finite-population correction) is the sum of its weights,
-  or infinite (no correction) when that is below its respondents.
+  or infinite (no correction) when that is below its respondents;
+- the design (:meth:`Weighted.design`) is every included respondent's: each question, index
+  and breakdown is a domain of it, with the post-strata's calibration term in the variance.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis import poststratify_cells
+from analysis import Design, poststratify_cells
 
 from ..models import CHANNELS
 
@@ -48,9 +50,17 @@ class Weighted:
     probability: np.ndarray
     count: np.ndarray
     weight: np.ndarray
-    stratum: np.ndarray  # merged post-stratum × channel, unique within an office
+    stratum: np.ndarray  # merged post-stratum × channel, unique across offices
     population: np.ndarray  # of the stratum, for the finite-population correction
     merged: np.ndarray  # the post-stratum was merged into a neighbour
+    poststratum: np.ndarray  # merged post-stratum, unique across offices; −1: not weighted to
+    #                          dossiers (an office without returned dossiers keeps base weights)
+
+    def design(self) -> Design:
+        """The whole sample's design: strata, populations and post-strata of every respondent."""
+        return Design.from_units(
+            self.stratum, self.count, self.weight, self.population, self.poststratum
+        )
 
     def attach(self, office, service, channel, probability):
         """Weight, stratum and population of other rows with the same keys (e.g. answers)."""
@@ -134,9 +144,9 @@ def weigh(responses: dict, dossiers: dict, field_of_service, *, min_count: int) 
     )
     factor = ps.factor[resp_row]
     weight = factor / prob
-    stratum = ps.stratum[resp_row] * N_CHANNELS + channel
-    s_key = office * (n_fields * N_CHANNELS) + stratum
-    uniq, s_idx = np.unique(s_key, return_inverse=True)
+    poststratum = office * n_fields + ps.stratum[resp_row]
+    stratum = poststratum * N_CHANNELS + channel
+    uniq, s_idx = np.unique(stratum, return_inverse=True)
     s_weight = np.bincount(s_idx, count * weight, uniq.size)
     s_count = np.bincount(s_idx, count, uniq.size)
     # The weights of a stratum add up to the dossiers it stands for; fewer than its
@@ -154,4 +164,5 @@ def weigh(responses: dict, dossiers: dict, field_of_service, *, min_count: int) 
         stratum=stratum,
         population=population,
         merged=ps.merged[resp_row],
+        poststratum=np.where(no_frame[resp_row], -1, poststratum),
     )

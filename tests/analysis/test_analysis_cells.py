@@ -122,8 +122,8 @@ def test_single_unit_stratum_fails_or_is_adjusted():
         weight=[1, 1, 3, 1, 1],
     )
     with pytest.raises(ValueError, match="single respondent"):
-        proportion_cells(cells)
-    table = proportion_cells(cells, single_unit="adjust")
+        proportion_cells(cells, single_unit="fail")
+    table = proportion_cells(cells)  # "adjust" by default, as the report and R's option
     w = np.r_[np.ones(15), 3.0]
     y = np.r_[np.ones(10), np.zeros(5), 1.0]
     p = np.dot(w, y) / w.sum()
@@ -200,3 +200,28 @@ def test_no_cells_at_all_gives_empty_unreliable_domains():
     for table in (proportion_cells(cells, threshold=4), mean_cells(cells)):
         assert np.isnan(table.value).all() and np.isnan(table.low).all()
         assert table.n.tolist() == [0, 0, 0] and not table.reliable.any()
+
+
+def test_single_unit_stratum_gets_its_fpc_as_in_r():
+    """The R case of test_single_respondent_stratum_as_r_lonely_psu_adjust, as cells."""
+    cells = Cells.from_records(
+        np.zeros(8),
+        [0, 0, 0, 0, 1, 2, 2, 2],
+        [1, 0, 1, 1, 0, 1, 1, 0],
+        [2, 2, 3, 3, 4, 1.5, 1.5, 1.5],
+        [20, 20, 20, 20, 6, 9, 9, 9],
+    )
+    assert proportion_cells(cells).se[0] == pytest.approx(0.174771715051274, rel=1e-12)
+
+
+def test_mean_score_interval_stays_on_the_scale_and_wald_inside_zero_one():
+    # Two respondents scoring 1 and 5: the t interval on 1 df is about 3 ± 25.
+    cells = Cells(domain=[0, 0], stratum=[0, 0], value=[1.0, 5.0], count=[1, 1], weight=[1, 1])
+    raw = mean_cells(cells, bounds=None)[0]
+    assert raw.low < -15 and raw.high > 20
+    clipped = mean_cells(cells, bounds=(1.0, 5.0))[0]
+    assert (clipped.low, clipped.high) == (1.0, 5.0) and clipped.value == raw.value == 3.0
+    # 19 of 20 satisfied: Wald's p + t·se passes 1, and is clipped there.
+    yes = Cells(domain=[0, 0], stratum=[0, 0], value=[1.0, 0.0], count=[19, 1], weight=[1, 1])
+    wald = proportion_cells(yes, method="wald")[0]
+    assert wald.value + 2.09 * wald.se > 1.0 and wald.high == 1.0

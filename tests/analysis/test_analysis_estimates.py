@@ -101,7 +101,11 @@ def test_level_changes_width_only():
         ({"y": [1, 0, 1], "weights": [1, -2, 1]}, "positive"),
         ({"y": [1, np.nan, 1]}, "NaN"),
         ({"y": [1, 0, 1], "weights": [1, np.nan, 1]}, "NaN"),
-        ({"y": [1, 0, 1, 1], "strata": ["a", "a", "a", "b"]}, "single respondent"),
+        (
+            {"y": [1, 0, 1, 1], "strata": ["a", "a", "a", "b"], "single_unit": "fail"},
+            "single respondent",
+        ),
+        ({"y": [1, 0, 1, 1], "strata": ["a", "a", "a", "b"], "single_unit": "x"}, "single_unit"),
         ({"y": [1, 0, 1], "strata": ["a", "a"]}, "strata"),
         ({"y": [1, 0, 1], "level": 1.0}, "level"),
         ({"y": [1, 0, 1], "level": 0}, "level"),
@@ -127,3 +131,23 @@ def test_census_has_no_sampling_error():
     y = np.array([1.0, 2.0, 4.0, 5.0])
     est = mean(y, fpc=[4, 4, 4, 4])
     assert est.se == 0.0 and est.low == est.high == 3.0
+
+
+def test_single_respondent_stratum_as_r_lonely_psu_adjust():
+    """A stratum of one counts its squared deviation from the overall mean times its fpc.
+
+    R 4.2.2, survey 4.1.1, options(survey.lonely.psu = "adjust"):
+        df <- data.frame(h = c("a","a","a","a","b","c","c","c"), y = c(1,0,1,1,0,1,1,0),
+                         w = c(2,2,3,3,4,1.5,1.5,1.5), N = c(20,20,20,20,6,9,9,9))
+        SE(svymean(~y, svydesign(ids = ~1, strata = ~h, weights = ~w, fpc = ~N, data = df)))
+        # 0.174771715051274; without fpc = ~N: 0.196439474273181
+    """
+    y = [1, 0, 1, 1, 0, 1, 1, 0]
+    h = ["a", "a", "a", "a", "b", "c", "c", "c"]
+    w = [2, 2, 3, 3, 4, 1.5, 1.5, 1.5]
+    n = [20, 20, 20, 20, 6, 9, 9, 9]
+    with_fpc = proportion(y, w, h, n)
+    assert with_fpc.value == pytest.approx(0.594594594594595, rel=1e-12)
+    assert with_fpc.se == pytest.approx(0.174771715051274, rel=1e-12)
+    assert proportion(y, w, h).se == pytest.approx(0.196439474273181, rel=1e-12)
+    assert mean(y, w, h, n).se == pytest.approx(0.174771715051274, rel=1e-12)

@@ -26,9 +26,11 @@ def _table(value, se, n_eff=None, df=None):
     )
 
 
-def _loop_rank_intervals(value, se, df, level=0.95):
-    """Bonferroni-simultaneous pairwise differences, written out pair by pair."""
+def _loop_rank_intervals(value, se, df, level=0.95, individual=False):
+    """Bonferroni-simultaneous pairwise differences, written out pair by pair: over all
+    K(K − 1)/2 pairs (joint), or over an office's K − 1 comparisons (individual)."""
     k = len(value)
+    tests = k - 1 if individual else k * (k - 1) / 2
     crit = {}
     lows, highs = [], []
     for i in range(k):
@@ -38,7 +40,7 @@ def _loop_rank_intervals(value, se, df, level=0.95):
                 continue
             d = min(df[i], df[j])
             if d not in crit:
-                crit[d] = stats.t.ppf(1 - (1 - level) / (k * (k - 1)), d)
+                crit[d] = stats.t.ppf(1 - (1 - level) / (2 * tests), d)
             margin = crit[d] * np.hypot(se[i], se[j])
             above += value[j] - value[i] > margin
             below += value[i] - value[j] > margin
@@ -55,6 +57,13 @@ def test_rank_intervals_match_pairwise_loop():
     result = rank_intervals(_table(value, se, df=df))
     low, high = _loop_rank_intervals(value, se, df)
     assert result.rank_low.tolist() == low and result.rank_high.tolist() == high
+    low, high = _loop_rank_intervals(value, se, df, individual=True)
+    assert result.individual_low.tolist() == low and result.individual_high.tolist() == high
+    assert (result.individual_low >= result.rank_low).all()
+    assert (result.individual_high <= result.rank_high).all()
+    assert (result.individual_high - result.individual_low).sum() < (
+        result.rank_high - result.rank_low
+    ).sum()
     assert result.rank.tolist() == stats.rankdata(-value, method="min").tolist()
     assert (result.rank_low <= result.rank).all() and (result.rank <= result.rank_high).all()
 
@@ -86,6 +95,20 @@ def test_joint_coverage_of_true_ranks():
         r = rank_intervals(_table(truth + rng.normal(0, se), se))
         covered += np.all((r.rank_low <= true_rank) & (true_rank <= r.rank_high))
     assert covered / 300 >= 0.95
+
+
+def test_individual_coverage_of_each_true_rank():
+    rng = np.random.default_rng(9)
+    truth = np.linspace(0.70, 0.90, 15)
+    true_rank = stats.rankdata(-truth)
+    se = np.full(15, 0.02)
+    covered, width = np.zeros(15), np.zeros(2)
+    for _ in range(400):
+        r = rank_intervals(_table(truth + rng.normal(0, se), se))
+        covered += (r.individual_low <= true_rank) & (true_rank <= r.individual_high)
+        width += [np.mean(r.individual_high - r.individual_low), np.mean(r.rank_high - r.rank_low)]
+    assert (covered / 400 >= 0.95).all()
+    assert width[0] < 0.9 * width[1]  # shorter than the joint ones
 
 
 def test_perfect_score_is_not_treated_as_exact():

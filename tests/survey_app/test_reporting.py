@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import analysis
-from analysis import EstimateTable
+from survey_app.models.surveys import SIPAS_ELEMENTS
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 MARCH = (date(2025, 3, 1), date(2025, 3, 31))
@@ -130,7 +130,8 @@ def seed(
         "dossiers": dossier_rows,
         "sent": sent,
         "offices": offices,
-        "likert": [q.code for q in likert],
+        "likert": [q.code for q in likert if q.dimension != "overall"] + ["overall"],
+        "dims": {q.code: str(q.dimension) for q in likert},
         "questionnaire": questionnaire,
     }
 
@@ -180,32 +181,56 @@ def independent(data, period, method="wilson", level=0.95, include_flagged=False
             m = strata == s
             total = ps.weights[m].sum()
             fpc[m] = total if total >= m.sum() * (1 - 1e-9) else np.inf
-        items = {}
-        _, codes = np.unique(strata, return_inverse=True)
-        lonely = np.bincount(codes.ravel()).min() < 2
-        for q in data["likert"]:
-            y = np.array([r["values"][q] >= 4 for r in rows], dtype=float)
-            if lonely:  # a stratum of one: R's lonely.psu="adjust", as the report uses
-                cells = analysis.Cells.from_records(
-                    np.zeros(len(y)), codes.ravel(), y, ps.weights, fpc
-                )
-                table = analysis.proportion_cells(
-                    cells, method=method, level=level, single_unit="adjust"
-                )
-                items[q] = table[0]
-            else:
-                items[q] = analysis.proportion(
-                    y, ps.weights, strata, fpc, method=method, level=level
-                )
-        out[code] = {"items": items, "n": len(rows)}
+        design = (ps.weights, strata, fpc, ps.stratum)
+        sat = {
+            q: np.array([r["values"][q] >= 4 for r in rows], dtype=float) for q in data["likert"]
+        }
+        items = {q: _estimate(y, *design, method, level) for q, y in sat.items()}
+        # Everyone answered every item, so an element's index is the mean of the respondents'
+        # shares of its items satisfied, and the overall index the mean of those.
+        per_element = [
+            np.mean([sat[q] for q in data["likert"] if data["dims"][q] == e], axis=0)
+            for e in map(str, SIPAS_ELEMENTS)
+        ]
+        elements = [_estimate(y, *design, "wilson", level) for y in per_element]
+        overall = _estimate(np.mean(per_element, axis=0), *design, "wilson", level)
+        out[code] = {"items": items, "n": len(rows), "elements": elements, "index": overall}
     return out
 
 
-def table_of(estimates) -> EstimateTable:
-    """A (1, k) EstimateTable from Estimates, to combine like the report does."""
-    keys = ("value", "se", "low", "high", "n", "n_eff", "df")
-    arrays = {k: np.array([[getattr(e, k) for e in estimates]]) for k in keys}
-    return EstimateTable(**arrays, method=estimates[0].method, level=estimates[0].level)
+def _estimate(y, weights, strata, fpc, post, method, level):
+    """Share or index of per-respondent values y: linearised as R does, then the interval."""
+    value = np.dot(weights, y) / weights.sum()
+    z = weights * (y - value) / weights.sum()
+    var = svy_variance(z, strata, fpc, post, weights)
+    if np.all(y == y[0]):  # a share of exactly 0 or 1
+        value, var = float(y[0]), 0.0
+    n_eff = weights.sum() ** 2 / np.dot(weights, weights)
+    df = len(y) - np.unique(strata).size
+    low, high = analysis.proportion_interval(value, var, df, n_eff, len(y), method, level)
+    return analysis.Estimate(
+        float(value), np.sqrt(var), float(low), float(high), len(y), n_eff, df, method, level
+    )
+
+
+def svy_variance(z, strata, fpc, post, psw) -> float:
+    """R survey's svyrecvar for one-stage stratified designs, unit by unit: residuals of the
+    post-strata (postStratify), then per stratum (1 − n/N)·n/(n−1)·Σ(z − z̄)², or (1 − 1/N)·z²
+    for a stratum of one (lonely.psu = "adjust")."""
+    z = np.array(z, dtype=float)
+    for g in np.unique(post):
+        m = post == g
+        z[m] -= psw[m] * z[m].sum() / psw[m].sum()
+    var = 0.0
+    for h in np.unique(strata):
+        m = strata == h
+        n = int(m.sum())
+        f = 1.0 - n / fpc[m][0] if np.isfinite(fpc[m][0]) else 1.0
+        if n > 1:
+            var += f * n / (n - 1) * np.sum((z[m] - z[m].mean()) ** 2)
+        else:
+            var += f * z[m][0] ** 2
+    return var
 
 
 @pytest.fixture
@@ -238,54 +263,56 @@ def test_items_equal_analysis_on_unit_records(seeded, method):
 
 
 def test_elements_overall_par_and_ranks_equal_analysis(seeded, app):
-    from survey_app.models import SIPAS_ELEMENTS
-
     doc = _report()
     mine = independent(seeded, MARCH)
-    dims = {q.code: str(q.dimension) for q in seeded["questionnaire"].questions}
     offices = {o["code"]: o for o in doc["offices"]}
-    overall = {}
     for code, ref in mine.items():
-        elements = []
-        for element in SIPAS_ELEMENTS:
-            ests = [e for q, e in ref["items"].items() if dims[q] == element]
-            t = analysis.element_indices(table_of(ests), np.zeros(len(ests), int))
-            got = offices[code]["elements"][str(element)]
-            assert got["value"] == pytest.approx(float(t.value[0, 0]), rel=1e-12)
-            assert got["low"] == pytest.approx(float(t.low[0, 0]), rel=1e-9)
-            elements.append(t)
-        stacked = EstimateTable(
-            **{
-                k: np.concatenate([getattr(t, k) for t in elements], axis=1)
-                for k in EstimateTable._ARRAYS
-            },
-            method="m",
-            level=0.95,
-        )
-        overall[code] = analysis.overall_index(stacked)
+        for element, est in zip(map(str, SIPAS_ELEMENTS), ref["elements"], strict=True):
+            got = offices[code]["elements"][element]
+            for key in ("value", "se", "low", "high", "n_eff"):
+                assert got[key] == pytest.approx(getattr(est, key), rel=1e-9), (code, element)
+            assert (got["n"], got["df"]) == (est.n, est.df)
         got = offices[code]["index"]
-        assert got["value"] == pytest.approx(float(overall[code].value[0]), rel=1e-12)
-        assert got["high"] == pytest.approx(float(overall[code].high[0]), rel=1e-9)
+        for key in ("value", "se", "low", "high"):
+            assert got[key] == pytest.approx(getattr(ref["index"], key), rel=1e-9), code
         par = offices[code]["index"]["par_points"]
         assert par["value"] == pytest.approx(10.0 * got["value"])
         assert offices[code]["overall_question"] == offices[code]["questions"]["overall"]
     codes = ["A", "B", "C", "D"]  # the departments group
-    joined = EstimateTable(
-        **{
-            k: np.concatenate([getattr(overall[c], k) for c in codes])
-            for k in EstimateTable._ARRAYS
-        },
-        method="m",
+    keys = ("value", "se", "low", "high", "n", "n_eff", "df")
+    joined = analysis.EstimateTable(
+        **{k: np.array([getattr(mine[c]["index"], k) for c in codes]) for k in keys},
+        method="wilson",
         level=0.95,
     )
     ranks = analysis.rank_intervals(joined)
+    shrunk = analysis.empirical_bayes(joined)
     for i, code in enumerate(codes):
         got = offices[code]["index"]
-        expect = (ranks.rank[i], ranks.rank_low[i], ranks.rank_high[i])
+        expect = (
+            ranks.rank[i],
+            ranks.rank_low[i],
+            ranks.rank_high[i],
+            ranks.individual_low[i],
+            ranks.individual_high[i],
+        )
         if np.isnan(expect[0]):
-            assert got["rank"] is None
+            assert got["rank"] is None and got["individual_rank_low"] is None
         else:
-            assert (got["rank"], got["rank_low"], got["rank_high"]) == tuple(map(int, expect))
+            assert (
+                got["rank"],
+                got["rank_low"],
+                got["rank_high"],
+                got["individual_rank_low"],
+                got["individual_rank_high"],
+            ) == tuple(map(int, expect))
+        assert got["eb"]["value"] == pytest.approx(shrunk.table.value[i], rel=1e-9)
+        assert got["eb"]["low"] == pytest.approx(shrunk.table.low[i], rel=1e-9)
+    prior = doc["eb_priors"]["index"]["departments"]
+    assert prior["sd"] == pytest.approx(shrunk.prior_sd[0], rel=1e-9)
+    assert prior["mean"] == pytest.approx(shrunk.prior_mean[0], rel=1e-9)
+    assert prior["bounded"] == bool(shrunk.bounded[0])
+    assert doc["eb_priors"]["index"]["districts"] is None  # one office: nothing to borrow
 
 
 def test_counts_766_and_sms_rate(seeded):
