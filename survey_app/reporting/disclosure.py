@@ -23,19 +23,30 @@ office outside the scope:
 
    Anything else is withheld (null), and the document says which rule withheld it. A group made
    only of offices outside the scope is never shown, nor any count of the group's offices.
+3. Comparisons are given only for periods that cannot be played against each other: whole
+   calendar months, quarters or years that have ended, without flagged responses, and where
+   every month of the period has at least MIN_OUTSIDE outside offices of the group with
+   responses. Two such periods are either disjoint or one is a union of whole months of the
+   other, so any difference of their benchmarks is again made of whole months, each resting on
+   at least MIN_OUTSIDE outside offices; a running period (today's benchmark less yesterday's)
+   or an arbitrary range (1-20 March less 1-19 March) could isolate one office's day.
 
-What the rule does not stop, and docs/operations.md says so: differences between documents of
-overlapping periods (or with and without flagged responses) of a group whose benchmark is given.
+What the rule does not stop, and docs/operations.md says so: responses flagged or excluded later
+(moderation) change a closed month's benchmark, and the difference is those responses.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 import numpy as np
 
 from ..models.surveys import SIPAS_ELEMENTS
+from .counts import offices_with_responses_by_month
+from .periods import Period, local_today
 from .report import Params, Report, build_report
+from .rollup import ensure_rolled, month_end
 from .tables import breakdown_rows, report_json
 
 #: Offices outside the scope that a comparison must rest on before it is shown.
@@ -48,19 +59,48 @@ BENCHMARK_BAND = ("value", "low", "high")
 RULE = {
     "en": (
         f"Comparisons with a ranking group (the group's index, an office's rank, rank interval, "
-        f"group size, tier and empirical-Bayes estimate) are shown only where at least "
-        f"{MIN_OUTSIDE} offices of the group outside your scope take part in them in the period; "
-        f"otherwise they are withheld (small-group disclosure control)."
+        f"group size, tier and empirical-Bayes estimate) are shown only for a whole calendar "
+        f"month, quarter or year that has ended, without flagged responses, and only where at "
+        f"least {MIN_OUTSIDE} offices of the group outside your scope take part in them, in "
+        f"every month of the period; otherwise they are withheld (small-group disclosure control)."
     ),
     "vi": (
         f"Các so sánh với khối (chỉ số của khối, thứ hạng, khoảng thứ hạng, số đơn vị xếp hạng, "
-        f"nhóm so sánh và ước lượng EB của đơn vị) chỉ được hiển thị khi có ít nhất {MIN_OUTSIDE} "
-        f"đơn vị của khối ngoài phạm vi của bạn tham gia trong kỳ; nếu không, các số này được "
-        f"ẩn (kiểm soát tiết lộ thông tin nhóm nhỏ)."
+        f"nhóm so sánh và ước lượng EB của đơn vị) chỉ được hiển thị cho trọn một tháng, quý "
+        f"hoặc năm đã kết thúc, không tính phiếu bị gắn cờ, và chỉ khi có ít nhất {MIN_OUTSIDE} "
+        f"đơn vị của khối ngoài phạm vi của bạn tham gia trong từng tháng của kỳ; nếu không, các "
+        f"số này được ẩn (kiểm soát tiết lộ thông tin nhóm nhỏ)."
     ),
 }
 UNRELIABLE = "unreliable"  # a tier that says only that the office's own estimate is unreliable
 REASON_SMALL_GROUP = "fewer_than_3_outside_offices_with_responses"
+REASON_SMALL_MONTH = "a_month_with_fewer_than_3_outside_offices_with_responses"
+REASON_PERIOD = "not_an_ended_calendar_month_quarter_or_year"
+REASON_FLAGGED = "flagged_responses_included"
+
+
+def calendar_months(period: Period) -> list | None:
+    """The first days of the months of a whole calendar month, quarter or year; None for any
+    other period."""
+    start, end = period.start, period.end
+    if start.day != 1 or end != month_end(end):
+        return None
+    months = [start]
+    while months[-1] < end.replace(day=1):
+        months.append(month_end(months[-1]) + timedelta(days=1))
+    whole_quarter = len(months) == 3 and start.month % 3 == 1
+    whole_year = len(months) == 12 and start.month == 1
+    return months if len(months) == 1 or whole_quarter or whole_year else None
+
+
+def period_reason(params: Params) -> str | None:
+    """Why no comparison at all may be given to a scoped caller for this period (None: the
+    per-group rules decide)."""
+    if params.include_flagged:
+        return REASON_FLAGGED
+    if calendar_months(params.period) is None or params.period.end >= local_today():
+        return REASON_PERIOD
+    return None
 
 
 def scoped_document(params: Params, breakdowns: bool = False) -> dict:
@@ -75,7 +115,9 @@ def scoped_document(params: Params, breakdowns: bool = False) -> dict:
         if office["parent_code"] is not None and office["parent_code"] not in _codes(own, scope):
             office["parent_code"] = None
     full = build_report(replace(params, visible=None, universe=None, scope=None, breakdowns=False))
-    gates = _Gates(full, scope)
+    reason = period_reason(params)
+    monthly = None if reason else _monthly_enough(full, scope, calendar_months(params.period))
+    gates = _Gates(full, scope, reason, monthly)
     rows = {o["id"]: i for i, o in enumerate(full.offices)}
     visible_ids = [o["id"] for o in own.offices if o["id"] in visible]
     for entry, office_id in zip(document["offices"], visible_ids, strict=True):
@@ -94,15 +136,50 @@ def _codes(report: Report, scope: frozenset[int]) -> set[str]:
     return {o["code"] for o in report.offices if o["id"] in scope}
 
 
+def _monthly_enough(full: Report, scope: frozenset[int], months: list) -> np.ndarray:
+    """Per group of the full report: whether every month of the period has at least
+    MIN_OUTSIDE offices outside the scope with valid responses."""
+    for month in months:
+        ensure_rolled(Period(month, month_end(month)))
+    present = offices_with_responses_by_month(months, [o["id"] for o in full.offices])
+    row_of = {o["id"]: i for i, o in enumerate(full.offices)}
+    ok = np.ones(len(full.groups), dtype=bool)
+    for month in months:
+        counts = np.zeros(len(full.groups), dtype=np.int64)
+        for office_id in present.get(month, ()):
+            i = row_of[office_id]
+            if full.offices[i]["id"] not in scope:
+                counts[full.groups.index(full.offices[i]["group"])] += 1
+        ok &= counts >= MIN_OUTSIDE
+    return ok
+
+
+def _reason(period: str | None, enough: bool, every_month: bool) -> str | None:
+    """Why a group's comparisons are withheld (None: they are given)."""
+    if period:
+        return period
+    if not enough:
+        return REASON_SMALL_GROUP
+    return None if every_month else REASON_SMALL_MONTH
+
+
 class _Gates:
     """Per measure and group, which comparisons rest on enough offices outside the scope."""
 
-    def __init__(self, full: Report, scope: frozenset[int]) -> None:
+    def __init__(
+        self, full: Report, scope: frozenset[int], reason: str | None, monthly: np.ndarray | None
+    ) -> None:
         self.full = full
         self.groups = full.groups
         self.group_of = np.array([full.groups.index(o["group"]) for o in full.offices], np.int64)
         self.outside = np.array([o["id"] not in scope for o in full.offices], dtype=bool)
-        self.given = self._enough(np.asarray(full.current.stats["responses"]) > 0)
+        enough = self._enough(np.asarray(full.current.stats["responses"]) > 0)
+        every_month = np.ones_like(enough) if monthly is None else monthly
+        self.reasons = [
+            _reason(reason, bool(ok), bool(month_ok))
+            for ok, month_ok in zip(enough, every_month, strict=True)
+        ]
+        self.given = np.array([r is None for r in self.reasons], dtype=bool)
         self._allowed: dict[tuple[str, str], np.ndarray] = {}
 
     def _enough(self, mask: np.ndarray) -> np.ndarray:
@@ -149,7 +226,7 @@ class _Gates:
         return {
             "group": name,
             "benchmark": "given" if given else "withheld",
-            "reason": None if given else REASON_SMALL_GROUP,
+            "reason": self.reasons[g],
             "index": band("index"),
             "elements": {str(e): band(str(e)) for e in SIPAS_ELEMENTS},
             "overall_question": band(oq) if oq else None,

@@ -9,16 +9,17 @@ import numpy as np
 MARCH = "from=2025-03-01&to=2025-03-31"
 
 
-def add_responses(db, office, questionnaire, n, level, *, seed=0, day=10, comments=0):
-    """``n`` valid QR responses to ``office`` on 2025-03-``day``: every likert question 4 or 5
-    with probability ``level`` (else 1–3), the yes/no question, and ``comments`` comments."""
+def add_responses(db, office, questionnaire, n, level, *, seed=0, day=10, comments=0, month=3):
+    """``n`` valid QR responses to ``office`` on 2025-``month``-``day``: every likert question 4
+    or 5 with probability ``level`` (else 1–3), the yes/no question, and ``comments``
+    comments."""
     from survey_app.models import Answer, Response
 
     rng = np.random.default_rng(seed)
     likert = [q for q in questionnaire.questions if q.kind == "likert5"]
     yes_no = [q for q in questionnaire.questions if q.kind == "yes_no"]
     text = next(q for q in questionnaire.questions if q.kind == "text")
-    at = datetime(2025, 3, day, 3, tzinfo=UTC)
+    at = datetime(2025, month, day, 3, tzinfo=UTC)
     for i in range(n):
         r = Response(
             office=office,
