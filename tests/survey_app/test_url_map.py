@@ -19,7 +19,8 @@ TOKENS = ("token:dossiers:write", "token:reports:read", "token:responses:read")
 OFFICE_TOKEN = "token:office"  # every scope, limited to office A's subtree
 ROLES = ("session:admin", "session:analyst", "session:office_manager")
 DISABLED = "session:disabled"  # an analyst whose account was disabled after signing in
-CALLERS = (ANONYMOUS, *TOKENS, OFFICE_TOKEN, *ROLES, DISABLED)
+KIOSK = "kiosk"  # a tablet paired as a kiosk of office A (its credential cookie)
+CALLERS = (ANONYMOUS, *TOKENS, OFFICE_TOKEN, *ROLES, DISABLED, KIOSK)
 SESSIONS = frozenset(ROLES)
 
 
@@ -50,6 +51,11 @@ class Rule:
 READ_REPORTS = tokens_with("reports:read") | SESSIONS
 READ_RESPONSES = tokens_with("responses:read") | SESSIONS
 READ_EITHER = tokens_with("reports:read") | tokens_with("responses:read") | SESSIONS
+KIOSK_ADMINS = frozenset({"session:admin", "session:office_manager"})
+KIOSKS = frozenset({KIOSK})
+#: An official's page refuses a stranger with 401, or with 302 to the sign-in page where the
+#: officials' web app has one (Flask-Login's login_view).
+OFFICIAL_REFUSED = (302, 401, 403)
 DOSSIER = {"office_code": "A", "code": "HS-URL-1", "returned_at": "2025-03-10T09:00:00+07:00"}
 
 #: (endpoint, method) → who may call it. HEAD follows GET; OPTIONS is answered for everyone.
@@ -84,6 +90,33 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("health.readyz", "GET"): Rule(EVERYONE, "/readyz"),
     # Prometheus only, with METRICS_TOKEN; unset (as here) the endpoint is not there at all
     ("metrics.scrape", "GET"): Rule(NOBODY, "/metrics", refused=(401, 403, 404)),
+    # The kiosk's tablet: its screen for its credential only (anyone else: to the pairing page);
+    # without a submission token its post is a friendly 400
+    ("kiosk.screen", "GET"): Rule(KIOSKS, "/k/", ok=(200,), refused=(303,)),
+    ("kiosk.screen", "POST"): Rule(KIOSKS, "/k/", body={}, ok=(400,), refused=(303,)),
+    ("kiosk.thanks", "GET"): Rule(KIOSKS, "/k/thanks", ok=(200,), refused=(303,)),
+    ("kiosk.tokens", "GET"): Rule(KIOSKS, "/k/api/tokens?count=1"),
+    ("kiosk.ratings", "POST"): Rule(KIOSKS, "/k/api/ratings", body={"ratings": []}),
+    ("kiosk.service_worker", "GET"): Rule(EVERYONE, "/k/sw.js"),
+    ("kiosk.manifest", "GET"): Rule(EVERYONE, "/k/manifest.webmanifest"),
+    # pairing: the code (or the signed link, made in `world`) is the secret; posts need CSRF
+    ("kiosk.pair_with_code", "GET"): Rule(EVERYONE, "/k/pair"),
+    ("kiosk.pair_with_code", "POST"): Rule(EVERYONE, "/k/pair", body={}, ok=(400,)),
+    ("kiosk.pair_with_link", "GET"): Rule(EVERYONE, "/k/pair/{pairing}"),
+    ("kiosk.pair_with_link", "POST"): Rule(EVERYONE, "/k/pair/{pairing}", body={}, ok=(400,)),
+    # officials enrol kiosks: admins, and managers for their offices (kiosk {kiosk} is A's);
+    # a form posted without its CSRF token is a 400 for them, after the role check
+    ("kiosk_admin.index", "GET"): Rule(KIOSK_ADMINS, "/kiosks/", refused=OFFICIAL_REFUSED),
+    ("kiosk_admin.index", "POST"): Rule(
+        KIOSK_ADMINS, "/kiosks/", body={}, ok=(400,), refused=OFFICIAL_REFUSED
+    ),
+    ("kiosk_admin.detail", "GET"): Rule(KIOSK_ADMINS, "/kiosks/{kiosk}", refused=OFFICIAL_REFUSED),
+    ("kiosk_admin.new_pairing", "POST"): Rule(
+        KIOSK_ADMINS, "/kiosks/{kiosk}/pairing", body={}, ok=(400,), refused=OFFICIAL_REFUSED
+    ),
+    ("kiosk_admin.revoke_kiosk", "POST"): Rule(
+        KIOSK_ADMINS, "/kiosks/{kiosk}/revoke", body={}, ok=(400,), refused=OFFICIAL_REFUSED
+    ),
 }
 
 
@@ -126,9 +159,18 @@ def world(app, db, make_office, make_dossier, questionnaire):
 
     dossier = make_dossier(offices["A"], code="HS-URL-0", returned_at=datetime.now(UTC))
     PATHS["rating"] = make_token(dossier.id, RECEIPT)
+    from survey_app.services.kiosks import enrol
+
+    from .kiosks import enrolled, tablet
+
+    kiosk, credential = enrolled(db, offices["A"])
+    PATHS["kiosk"] = kiosk.code
+    pending = enrol(offices["A"], None, "", "test")
+    db.session.commit()
+    PATHS["pairing"] = pending.url.rsplit("/", 1)[1]
     clients = {}
     for caller in CALLERS:
-        client = app.test_client()
+        client = tablet(app, credential) if caller == KIOSK else app.test_client()
         headers = {}
         if caller in TOKENS:
             headers = bearer(db, caller.split(":", 1)[1])
@@ -149,7 +191,7 @@ def _call(client, headers, method, rule: Rule):
     path = rule.path.format(**PATHS) if "{" in rule.path else rule.path
     if rule.body is None:
         return client.open(path, method=method, headers=headers)
-    if path.startswith("/api/"):
+    if path.startswith(("/api/", "/k/api/")):
         return client.open(path, method=method, headers=headers, json=rule.body)
     return client.open(path, method=method, headers=headers, data=rule.body)
 
