@@ -96,8 +96,15 @@ def test_the_form_says_what_to_fix_and_in_english_too(db, pad):
 
 
 def test_a_batch_from_the_outbox_is_stored_once(db, pad, kiosk):
+    from prometheus_client import REGISTRY
+
+    def counted():
+        return REGISTRY.get_sample_value("mscore_submissions_total", {"channel": "kiosk"}) or 0
+
+    before = counted()
     batch = [rating(t, overall) for t, overall in zip(tokens(pad, 3), "543", strict=True)]
     first = _send(pad, *batch)
+    assert counted() == before + 3  # each rating of the batch, as submissions
     assert first.status_code == 200
     assert [r["status"] for r in first.json["results"]] == ["stored"] * 3
     again = _send(pad, *batch, batch[0])  # the answer was lost: the tablet sends them again
