@@ -32,10 +32,7 @@ def urls_command() -> None:
     if counter:
         click.echo(f"  Survey page at a counter:    {base}/s/{office.code}/{counter.code}")
     click.echo(f"  QR poster (PNG):             {base}/qr/{office.code}.png")
-    click.echo(f"  English:                     {base}/s/{office.code}?lang=en")
-    click.echo(
-        f"  Kiosks (enrol a tablet):     {base}/kiosks/  (the tablet pairs at {base}/k/pair)\n"
-    )
+    click.echo(f"  English:                     {base}/s/{office.code}?lang=en\n")
 
 
 @mscore.command("create-user")

@@ -10,7 +10,6 @@ goes back to the form after KIOSK_RESET_SECONDS (an HTTP Refresh header): online
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from flask import (
     abort,
@@ -20,7 +19,7 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
+    send_from_directory,
     url_for,
 )
 from flask_babel import gettext as _
@@ -161,13 +160,12 @@ def thanks():
     return response
 
 
-STATIC = Path(__file__).resolve().parents[1] / "static"
-
-
 @bp.get("/sw.js")
 def service_worker():
     """The kiosk's service worker, served under /k/ so that its scope is the kiosk's pages."""
-    response = send_file(STATIC / "kiosk-sw.js", mimetype="text/javascript", max_age=0)
+    response = send_from_directory(
+        current_app.static_folder, "kiosk-sw.js", mimetype="text/javascript", max_age=0
+    )
     response.headers["Cache-Control"] = "no-cache"  # a new version reaches the tablets at once
     return response
 

@@ -88,10 +88,11 @@ def enrol(office: Office, counter: Counter | None, name: str, actor: str) -> Pai
         raise KioskError(f"office {office.code} is closed")
     if counter is not None and (counter.office_id != office.id or not counter.is_active):
         raise KioskError(f"counter {counter.code} is not an open counter of office {office.code}")
-    name = " ".join((name or "").split())[:MAX_NAME] or (counter.name if counter else office.name)
+    name = " ".join((name or "").split()) or (counter.name if counter else office.name)
+    name = name[:MAX_NAME]
     kiosk = Kiosk(
         code=_random(CODE_ALPHABET, 8),
-        name=name[:MAX_NAME],
+        name=name,
         office=office,
         counter=counter,
         created_by=actor,

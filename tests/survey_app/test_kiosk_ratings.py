@@ -286,3 +286,15 @@ def test_the_report_counts_kiosk_responses_in_its_channel_breakdown(
     assert entry["responses_by_channel"]["kiosk"] == 12
     assert entry["responses_by_channel"]["qr_web"] == 12
     assert {row["label"] for row in doc["breakdowns"]["channels"]} == {"qr_web", "kiosk"}
+
+
+def test_the_service_worker_and_manifest_are_served_under_k(client):
+    worker = client.get("/k/sw.js")
+    assert worker.status_code == 200 and worker.mimetype == "text/javascript"
+    assert worker.headers["Cache-Control"] == "no-cache"  # a new version reaches tablets at once
+    assert "script-src 'self'" in worker.headers["Content-Security-Policy"]
+    assert 'addEventListener("fetch"' in worker.get_data(as_text=True)
+    manifest = client.get("/k/manifest.webmanifest")
+    assert manifest.mimetype == "application/manifest+json"
+    assert manifest.json["display"] == "fullscreen"
+    assert (manifest.json["start_url"], manifest.json["scope"]) == ("/k/?lang=vi", "/k/")

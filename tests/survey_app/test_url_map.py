@@ -51,12 +51,12 @@ class Rule:
 READ_REPORTS = tokens_with("reports:read") | SESSIONS
 READ_RESPONSES = tokens_with("responses:read") | SESSIONS
 READ_EITHER = tokens_with("reports:read") | tokens_with("responses:read") | SESSIONS
+DOSSIER = {"office_code": "A", "code": "HS-URL-1", "returned_at": "2025-03-10T09:00:00+07:00"}
 KIOSK_ADMINS = frozenset({"session:admin", "session:office_manager"})
 KIOSKS = frozenset({KIOSK})
 #: An official's page refuses a stranger with 401, or with 302 to the sign-in page where the
 #: officials' web app has one (Flask-Login's login_view).
 OFFICIAL_REFUSED = (302, 401, 403)
-DOSSIER = {"office_code": "A", "code": "HS-URL-1", "returned_at": "2025-03-10T09:00:00+07:00"}
 
 #: (endpoint, method) → who may call it. HEAD follows GET; OPTIONS is answered for everyone.
 ACCESS: dict[tuple[str, str], Rule] = {
