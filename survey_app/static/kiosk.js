@@ -21,8 +21,9 @@
   const kiosk = data.kiosk;
   const RESET_MS = (parseInt(data.resetSeconds, 10) || 6) * 1000;
   const IDLE_MS = 90 * 1000;
-  const STOCK_LOW = 10; // fetch tokens when fewer fresh ones are left
-  const STOCK_FULL = 30;
+  const STOCK_LOW = 150; // fetch tokens when fewer fresh ones are left
+  const STOCK_FULL = 200; // a busy counter's day of ratings, kept for when the tablet is offline
+  const PER_CALL = 100; // the most the server gives at once
   const RENEW_MS = 24 * 3600 * 1000; // a token older than a day is replaced while online
   const BATCH = 20;
   const RETRY_MS = 30 * 1000;
@@ -120,7 +121,8 @@
     if (fresh.length >= STOCK_LOW) return;
     let answer;
     try {
-      answer = await fetch(`${data.tokens}?count=${STOCK_FULL - fresh.length}`, {
+      const count = Math.min(PER_CALL, STOCK_FULL - fresh.length);
+      answer = await fetch(`${data.tokens}?count=${count}`, {
         credentials: "same-origin",
         headers: { Accept: "application/json" },
       });
