@@ -95,8 +95,11 @@ def tokens():
 
 
 def _same_origin() -> bool:
+    """No Origin (not a browser's cross-site call), or this site's, as the browser or the
+    deployment (PUBLIC_BASE_URL) names it."""
     origin = request.headers.get("Origin")
-    return origin is None or origin == request.host_url.rstrip("/")
+    own = {request.host_url.rstrip("/"), current_app.config["PUBLIC_BASE_URL"].rstrip("/")}
+    return origin is None or origin in own
 
 
 @bp.post("/api/ratings")
