@@ -66,12 +66,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
 
-    from . import assets, i18n, qr, survey
+    from . import assets, i18n, kiosk, qr, survey
 
     assets.init_app(app)
     i18n.init_app(app)
     app.register_blueprint(survey.bp)
     app.register_blueprint(qr.bp)
+    kiosk.init_app(app)  # /k/ (the tablets) and /kiosks/ (officials enrol them)
 
     from . import api
 

@@ -91,7 +91,9 @@ def demo_users_command() -> None:
 def init_app(app: Flask) -> None:
     """Attach the `mscore` command group and the feature modules' commands."""
     from . import demo, importers, key_rotation, privacy_commands, qr, report_commands
+    from .kiosk import commands as kiosk_commands
 
-    for module in (demo, importers, qr, report_commands, privacy_commands, key_rotation):
+    modules = (demo, importers, qr, report_commands, privacy_commands, key_rotation, kiosk_commands)
+    for module in modules:
         module.register(mscore)  # `import` commands attach to cli.import_group themselves
     app.cli.add_command(mscore)

@@ -107,6 +107,18 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
         "SURVEY_ADDRESS_BURST_MINUTES": int(env.get("SURVEY_ADDRESS_BURST_MINUTES", "60")),
         # How long an opened form can be sent: its submission token and its CSRF token
         "SURVEY_FORM_HOURS": float(env.get("SURVEY_FORM_HOURS", "4")),
+        # Rating tablets at the counters (docs/operations.md, "Kiosks at the counters"): a
+        # pairing code's life; how long a kiosk's submission tokens are accepted (ratings kept
+        # on the tablet while offline are sent later); its limit per kiosk, not per address;
+        # its bursts (short and long window), flagged for review; the thank-you's seconds
+        "KIOSK_PAIRING_MINUTES": int(env.get("KIOSK_PAIRING_MINUTES", "30")),
+        "KIOSK_TOKEN_HOURS": float(env.get("KIOSK_TOKEN_HOURS", "168")),
+        "KIOSK_RATE_LIMIT": env.get("KIOSK_RATE_LIMIT", "30 per minute"),
+        "KIOSK_BURST_LIMIT": int(env.get("KIOSK_BURST_LIMIT", "15")),
+        "KIOSK_BURST_MINUTES": int(env.get("KIOSK_BURST_MINUTES", "10")),
+        "KIOSK_LONG_BURST_LIMIT": int(env.get("KIOSK_LONG_BURST_LIMIT", "60")),
+        "KIOSK_LONG_BURST_MINUTES": int(env.get("KIOSK_LONG_BURST_MINUTES", "60")),
+        "KIOSK_RESET_SECONDS": int(env.get("KIOSK_RESET_SECONDS", "6")),
         # A receipt's rating link stays open this many days after the dossier's return
         "RATING_LINK_RECEIPT_DAYS": int(env.get("RATING_LINK_RECEIPT_DAYS", "30")),
         # The thank-you page's next step where no office up the tree has its own

@@ -23,8 +23,8 @@ READ_ONLY_TRANSACTION = "25006"  # default_transaction_read_only, or a standby a
 
 
 def wants_json() -> bool:
-    """API clients get JSON errors; people get pages."""
-    return request.path.startswith("/api/") or request.path.startswith("/sms/")
+    """API clients (and a kiosk's script) get JSON errors; people get pages."""
+    return request.path.startswith(("/api/", "/sms/", "/k/api/"))
 
 
 def json_error(status: int, code: str, message: str, details=None):

@@ -13,9 +13,15 @@ from flask_babel import get_locale
 
 
 def select_locale() -> Locale:
-    """The page language: ?lang= wins and is remembered, else the remembered one, else "vi"."""
+    """The page language: ?lang= wins and is remembered, else the remembered one, else "vi".
+
+    A kiosk's pages (one tablet, one citizen after another) take it from the URL alone: each
+    citizen starts in Vietnamese, whatever the one before chose.
+    """
     languages = current_app.config["LANGUAGES"]
     asked = request.args.get("lang")
+    if request.blueprint == "kiosk":
+        return _locale(asked if asked in languages else current_app.config["BABEL_DEFAULT_LOCALE"])
     if asked in languages:
         session["lang"] = asked
         return _locale(asked)

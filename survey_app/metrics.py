@@ -79,7 +79,9 @@ SUBMISSION_ENDPOINTS = {
     "survey.survey_form": "qr_web",
     "survey.rating_link": "rating_link",  # a receipt (qr_web) or SMS link (sms_link)
     "sms.inbound": "sms",
+    "kiosk.screen": "kiosk",  # a kiosk's form sent without JavaScript (GETs are not counted)
 }
+# (A kiosk's outbox sends ratings in batches, /k/api/ratings: kiosk/sync.py counts each one.)
 DB_CACHE = "mscore.metrics_db"  # app.extensions key: (when, families) of the last reading
 
 

@@ -179,6 +179,19 @@ def _svg_path(matrix: list[list[bool]]) -> str:
     return "".join(parts)
 
 
+def qr_svg(url: str, label: str) -> str:
+    """A plain QR code of a URL as an inline <svg> element, named `label` for screen readers."""
+    matrix = qr_matrix(url)
+    side = len(matrix) + 2 * QUIET_ZONE
+    return (
+        f'<svg class="qr" xmlns="http://www.w3.org/2000/svg" viewBox="{-QUIET_ZONE} '
+        f'{-QUIET_ZONE} {side} {side}" role="img" aria-label={quoteattr(label)}>'
+        f'<rect x="{-QUIET_ZONE}" y="{-QUIET_ZONE}" width="{side}" height="{side}" fill="#ffffff"/>'
+        f'<path fill="#000000" shape-rendering="crispEdges" d={quoteattr(_svg_path(matrix))}/>'
+        "</svg>"
+    )
+
+
 def render_svg(poster: Poster) -> bytes:
     """The poster as UTF-8 SVG: real text elements and the QR code as one path."""
     out = [

@@ -12,6 +12,7 @@ from .dossiers import (
     SmsMessage,
     SmsMode,
 )
+from .kiosks import Kiosk, KioskStatus
 from .offices import Counter, Office, OfficeKind, RankingGroup, Service, office_services
 from .officials import ApiToken, Role, User
 from .responses import CHANNELS, Answer, Channel, Integrity, Response
@@ -42,6 +43,8 @@ __all__ = [
     "Integrity",
     "Invitation",
     "InvitationStatus",
+    "Kiosk",
+    "KioskStatus",
     "Office",
     "OfficeKind",
     "OptOut",

@@ -26,7 +26,7 @@ class Channel(enum.StrEnum):
 
     QR_WEB = "qr_web"  # the web form: a poster's QR code, or a receipt's rating link
     SMS = "sms"  # the SMS conversation (reply mode)
-    KIOSK = "kiosk"
+    KIOSK = "kiosk"  # a tablet enrolled at a counter (survey_app/kiosk/)
     SMS_LINK = "sms_link"  # the web form opened from the link of an SMS invitation (link mode)
 
 
@@ -51,6 +51,14 @@ class Response(db.Model):
         Index("ix_responses_office_submitted", "office_id", "submitted_at"),
         Index("ix_responses_client_office_submitted", "client_hash", "office_id", "submitted_at"),
         Index("ix_responses_address_office_submitted", "address_hash", "office_id", "submitted_at"),
+        # A kiosk's recent responses (its burst rules), on the few rows that have one
+        Index(
+            "ix_responses_kiosk_submitted",
+            "kiosk_id",
+            "submitted_at",
+            postgresql_where=sql("kiosk_id IS NOT NULL"),
+            sqlite_where=sql("kiosk_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -81,11 +89,15 @@ class Response(db.Model):
     # Random token rendered into the form: a double tap or a refresh cannot make a second response.
     submission_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     is_partial: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The tablet that took a kiosk response (channel kiosk): its bursts, and its responses set
+    # aside together if it turns out to have been misused.
+    kiosk_id: Mapped[int | None] = mapped_column(ForeignKey("kiosks.id"))
 
     office = relationship("Office")
     counter = relationship("Counter")
     service = relationship("Service")
     dossier = relationship("Dossier", foreign_keys=[dossier_id])
+    kiosk = relationship("Kiosk")
     questionnaire = relationship("Questionnaire")
     answers: Mapped[list[Answer]] = relationship(
         back_populates="response", cascade="all, delete-orphan"

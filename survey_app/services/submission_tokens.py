@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import secrets
+from datetime import datetime
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
@@ -63,3 +64,15 @@ def check(token: str, office_id: int, max_age: int | None = None) -> TokenCheck:
         state = TokenCheck.VALID
     office, _, _nonce = (value or b"").decode("ascii", "replace").partition("-")
     return state if office == str(office_id) else TokenCheck.FORGED
+
+
+def issued_at(token: str) -> datetime | None:
+    """When the server issued a token (UTC, to the second); None when it did not issue it. A
+    kiosk's rating kept offline cannot have been made before its token was issued."""
+    if not isinstance(token, str) or not 0 < len(token) <= 64:
+        return None
+    try:
+        _value, timestamp = _signer().unsign(token, return_timestamp=True)
+    except BadSignature:
+        return None
+    return timestamp

@@ -64,10 +64,13 @@ def render_form(
     errors=None,
     link: Link | None = None,
     status=200,
+    template="survey/form.html",
+    **context,
 ):
-    """The form page, with a new submission token; answers and errors kept on a second try."""
+    """The form page, with a new submission token; answers and errors kept on a second try.
+    (The kiosk screen is this page in another `template`, with its own `context`.)"""
     return render_template(
-        "survey/form.html",
+        template,
         office=office,
         counter=counter,
         questionnaire=questionnaire,
@@ -77,6 +80,7 @@ def render_form(
         link=link,
         submission_token=submission_tokens.issue(office.id),
         lang=current_language(),
+        **context,
     ), status
 
 

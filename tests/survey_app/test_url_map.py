@@ -19,7 +19,8 @@ TOKENS = ("token:dossiers:write", "token:reports:read", "token:responses:read")
 OFFICE_TOKEN = "token:office"  # every scope, limited to office A's subtree
 ROLES = ("session:admin", "session:analyst", "session:office_manager")
 DISABLED = "session:disabled"  # an analyst whose account was disabled after signing in
-CALLERS = (ANONYMOUS, *TOKENS, OFFICE_TOKEN, *ROLES, DISABLED)
+KIOSK = "kiosk"  # a tablet paired as a kiosk of office A (its credential cookie)
+CALLERS = (ANONYMOUS, *TOKENS, OFFICE_TOKEN, *ROLES, DISABLED, KIOSK)
 SESSIONS = frozenset(ROLES)
 
 
@@ -53,6 +54,8 @@ READ_EITHER = tokens_with("reports:read") | tokens_with("responses:read") | SESS
 PAGE = "period=custom&from=2025-03-01&to=2025-03-31"  # the officials' pages' period filter
 SIGN_IN = (302, 401, 403)  # a browser without a session is sent to /login
 DOSSIER = {"office_code": "A", "code": "HS-URL-1", "returned_at": "2025-03-10T09:00:00+07:00"}
+KIOSK_ADMINS = frozenset({"session:admin", "session:office_manager"})
+KIOSKS = frozenset({KIOSK})
 
 #: (endpoint, method) → who may call it. HEAD follows GET; OPTIONS is answered for everyone.
 ACCESS: dict[tuple[str, str], Rule] = {
@@ -103,6 +106,33 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ),
     # Prometheus only, with METRICS_TOKEN; unset (as here) the endpoint is not there at all
     ("metrics.scrape", "GET"): Rule(NOBODY, "/metrics", refused=(401, 403, 404)),
+    # The kiosk's tablet: its screen for its credential only (anyone else: to the pairing page);
+    # without a submission token its post is a friendly 400
+    ("kiosk.screen", "GET"): Rule(KIOSKS, "/k/", ok=(200,), refused=(303,)),
+    ("kiosk.screen", "POST"): Rule(KIOSKS, "/k/", body={}, ok=(400,), refused=(303,)),
+    ("kiosk.thanks", "GET"): Rule(KIOSKS, "/k/thanks", ok=(200,), refused=(303,)),
+    ("kiosk.tokens", "GET"): Rule(KIOSKS, "/k/api/tokens?count=1"),
+    ("kiosk.ratings", "POST"): Rule(KIOSKS, "/k/api/ratings", body={"ratings": []}),
+    ("kiosk.service_worker", "GET"): Rule(EVERYONE, "/k/sw.js"),
+    ("kiosk.manifest", "GET"): Rule(EVERYONE, "/k/manifest.webmanifest"),
+    # pairing: the code (or the signed link, made in `world`) is the secret; posts need CSRF
+    ("kiosk.pair_with_code", "GET"): Rule(EVERYONE, "/k/pair"),
+    ("kiosk.pair_with_code", "POST"): Rule(EVERYONE, "/k/pair", body={}, ok=(400,)),
+    ("kiosk.pair_with_link", "GET"): Rule(EVERYONE, "/k/pair/{pairing}"),
+    ("kiosk.pair_with_link", "POST"): Rule(EVERYONE, "/k/pair/{pairing}", body={}, ok=(400,)),
+    # officials enrol kiosks: admins, and managers for their offices (kiosk {kiosk} is A's);
+    # a form posted without its CSRF token is a 400 for them, after the role check
+    ("kiosk_admin.index", "GET"): Rule(KIOSK_ADMINS, "/kiosks/", refused=SIGN_IN),
+    ("kiosk_admin.index", "POST"): Rule(
+        KIOSK_ADMINS, "/kiosks/", body={}, ok=(400,), refused=SIGN_IN
+    ),
+    ("kiosk_admin.detail", "GET"): Rule(KIOSK_ADMINS, "/kiosks/{kiosk}", refused=SIGN_IN),
+    ("kiosk_admin.new_pairing", "POST"): Rule(
+        KIOSK_ADMINS, "/kiosks/{kiosk}/pairing", body={}, ok=(400,), refused=SIGN_IN
+    ),
+    ("kiosk_admin.revoke_kiosk", "POST"): Rule(
+        KIOSK_ADMINS, "/kiosks/{kiosk}/revoke", body={}, ok=(400,), refused=SIGN_IN
+    ),
 }
 
 
@@ -145,9 +175,18 @@ def world(app, db, make_office, make_dossier, questionnaire):
 
     dossier = make_dossier(offices["A"], code="HS-URL-0", returned_at=datetime.now(UTC))
     PATHS["rating"] = make_token(dossier.id, RECEIPT)
+    from survey_app.services.kiosks import enrol
+
+    from .kiosks import enrolled, tablet
+
+    kiosk, credential = enrolled(db, offices["A"])
+    PATHS["kiosk"] = kiosk.code
+    pending = enrol(offices["A"], None, "", "test")
+    db.session.commit()
+    PATHS["pairing"] = pending.url.rsplit("/", 1)[1]
     clients = {}
     for caller in CALLERS:
-        client = app.test_client()
+        client = tablet(app, credential) if caller == KIOSK else app.test_client()
         headers = {}
         if caller in TOKENS:
             headers = bearer(db, caller.split(":", 1)[1])
@@ -168,7 +207,7 @@ def _call(client, headers, method, rule: Rule):
     path = rule.path.format(**PATHS) if "{" in rule.path else rule.path
     if rule.body is None:
         return client.open(path, method=method, headers=headers)
-    if path.startswith("/api/"):
+    if path.startswith(("/api/", "/k/api/")):
         return client.open(path, method=method, headers=headers, json=rule.body)
     return client.open(path, method=method, headers=headers, data=rule.body)
 
