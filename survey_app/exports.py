@@ -93,6 +93,12 @@ TAIL = [
     ("SMS đã gửi", "sms.sent", INT),
     ("SMS trả lời", "sms.answered", INT),
     ("Tỷ lệ phản hồi SMS", "sms.response_rate", PCT),
+    ("SMS trả lời bằng tin nhắn: đã gửi", "sms_by_mode.reply.sent", INT),
+    ("SMS trả lời bằng tin nhắn: trả lời", "sms_by_mode.reply.answered", INT),
+    ("SMS trả lời bằng tin nhắn: tỷ lệ phản hồi", "sms_by_mode.reply.response_rate", PCT),
+    ("SMS gửi đường dẫn: đã gửi", "sms_by_mode.link.sent", INT),
+    ("SMS gửi đường dẫn: trả lời", "sms_by_mode.link.answered", INT),
+    ("SMS gửi đường dẫn: tỷ lệ phản hồi", "sms_by_mode.link.response_rate", PCT),
 ]
 OFFICE = [
     ("Mã đơn vị", "code", None),
@@ -356,6 +362,13 @@ GLOSSARY = [
     (
         "Tỷ lệ hồ sơ không bị phản ánh (QĐ 766)",
         "(Hồ sơ đã trả − phiếu không hài lòng) / hồ sơ đã trả, theo Quyết định 766/QĐ-TTg.",
+    ),
+    (
+        "SMS trả lời bằng tin nhắn, SMS gửi đường dẫn",
+        "Hai cách mời qua SMS: người dân trả lời từng câu bằng tin nhắn, hoặc bấm đường dẫn "
+        "riêng trong tin nhắn để mở phiếu trên điện thoại (cách dùng ở Việt Nam, nơi không "
+        "nhận được tin nhắn trả lời). Tỷ lệ phản hồi = số lời mời được trả lời / số lời mời "
+        "đã gửi trong kỳ.",
     ),
 ]
 COMMENT_COLUMNS = [

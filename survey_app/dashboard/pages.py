@@ -400,6 +400,7 @@ def response_rows(doc: dict, quiet: dict, group: str) -> list[dict]:
         if e.get("group") != group:
             continue
         sms = e.get("sms") or {}
+        by_mode = e.get("sms_by_mode") or {}
         dossiers = e.get("dossiers") or 0
         qr = (e.get("responses_by_channel") or {}).get("qr_web") or 0
         rows.append(
@@ -410,6 +411,8 @@ def response_rows(doc: dict, quiet: dict, group: str) -> list[dict]:
                 "sent": sms.get("sent"),
                 "answered": sms.get("answered"),
                 "rate": sms.get("response_rate"),
+                "rate_reply": (by_mode.get("reply") or {}).get("response_rate"),
+                "rate_link": (by_mode.get("link") or {}).get("response_rate"),
                 "qr_per_100": 100 * qr / dossiers if dossiers else None,
                 "responses": e.get("responses"),
                 "recent": recent.get(e.get("code"), 0),
@@ -432,6 +435,8 @@ def response_table(rows: list[dict], filters) -> Table:
             C("sent", _l("SMS invitations sent"), "int"),
             C("answered", _l("SMS answered"), "int"),
             C("rate", _l("SMS response rate"), "pct"),
+            C("rate_reply", _l("SMS response rate, reply by text"), "pct"),
+            C("rate_link", _l("SMS response rate, link to the form"), "pct"),
             C("qr_per_100", _l("QR responses per 100 dossiers"), "dec"),
             RESPONSES,
             C("recent", _l("Responses in the last 14 days"), "int"),

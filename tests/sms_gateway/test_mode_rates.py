@@ -115,3 +115,43 @@ def test_an_answer_to_a_rolled_up_days_invitation_refreshes_the_rate(db, sent):
     db.session.commit()
     rates = _rates(_document(yesterday, yesterday))["A"]
     assert rates["link"] == {"sent": 4, "answered": 2, "response_rate": 0.5}
+
+
+def test_officials_see_each_modes_rate_on_the_page_and_in_the_downloads(app, client, db, sent):
+    """The response-rate page, its CSV and the report's CSV carry both modes' rates (#19)."""
+    import csv
+    import io
+
+    from survey_app.api.auth import create_token
+
+    from ..survey_app.officials import make_user, sign_in
+
+    yesterday, today = sent
+    query = f"from={yesterday.isoformat()}&to={today.isoformat()}"
+    make_user(db, "analyst@x.vn", "analyst")
+    sign_in(client, "analyst@x.vn")
+    res = client.get(f"/dashboard/responses/responses.csv?period=custom&{query}")
+    assert res.status_code == 200, res.text[:300]
+    rows = {r["Mã"]: r for r in csv.DictReader(io.StringIO(res.data.decode("utf-8-sig")))}
+    reply = "Tỷ lệ phản hồi SMS, trả lời bằng tin nhắn"
+    link = "Tỷ lệ phản hồi SMS, đường dẫn tới phiếu"
+    assert float(rows["A"][reply]) == pytest.approx(0.5, abs=0.001)
+    assert float(rows["A"][link]) == pytest.approx(1 / 3, abs=0.001)
+    assert rows["B"][reply] == "" and float(rows["B"][link]) == pytest.approx(1.0)
+    page = client.get(f"/dashboard/responses?period=custom&{query}").get_data(as_text=True)
+    assert reply in page and link in page
+
+    _, plain = create_token("t", None, ("reports:read",))
+    db.session.commit()
+    res = client.get(
+        f"/reports/satisfaction.csv?{query}", headers={"Authorization": f"Bearer {plain}"}
+    )
+    assert res.status_code == 200, res.text[:300]
+    (a,) = [
+        r
+        for r in csv.DictReader(io.StringIO(res.data.decode("utf-8-sig")))
+        if r["Mã đơn vị"] == "A"
+    ]
+    assert int(a["SMS trả lời bằng tin nhắn: đã gửi"]) == 4
+    assert int(a["SMS gửi đường dẫn: trả lời"]) == 2
+    assert float(a["SMS gửi đường dẫn: tỷ lệ phản hồi"]) == pytest.approx(1 / 3)
