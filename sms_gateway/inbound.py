@@ -17,7 +17,6 @@ from survey_app.models import (
     ConversationStatus,
     Invitation,
     InvitationStatus,
-    OptOut,
     QuestionKind,
     Questionnaire,
     Response,
@@ -26,6 +25,7 @@ from survey_app.models import (
     utcnow,
 )
 from survey_app.protection import normalize_phone, phone_hash
+from survey_app.services.opt_outs import set_opt_out
 from survey_app.services.questionnaires import current_questionnaire, ensure_default_questionnaire
 from survey_app.services.rating_links import SMS, rating_url
 
@@ -50,18 +50,6 @@ def sms_questions(questionnaire: Questionnaire) -> list[SmsQuestion]:
         if question is not None:
             questions.append(SmsQuestion(code, QuestionKind(question.kind), question.text_vi))
     return questions
-
-
-def set_opt_out(phone_hash_: str, is_out: bool, source: str, now: datetime) -> None:
-    """Record STOP (or a provider's unsubscribed error) or revoke it on START; flush."""
-    optout = db.session.scalar(select(OptOut).where(OptOut.phone_hash == phone_hash_))
-    if is_out and optout is None:
-        db.session.add(OptOut(phone_hash=phone_hash_, source=source, created_at=now))
-    elif is_out and optout.revoked_at is not None:
-        optout.revoked_at, optout.source, optout.created_at = None, source, now
-    elif not is_out and optout is not None and optout.revoked_at is None:
-        optout.revoked_at = now
-    db.session.flush()
 
 
 def _latest_invitation(hash_: str) -> Invitation | None:

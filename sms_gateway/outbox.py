@@ -25,6 +25,7 @@ from survey_app.models import (
 )
 from survey_app.protection import decrypt_phone
 from survey_app.services.dossiers import quiet_hours_end
+from survey_app.services.opt_outs import set_opt_out
 from survey_app.services.rating_links import SMS, rating_url
 
 from .providers import Outcome, OutgoingSms, SendResult, without_phone_numbers
@@ -144,14 +145,6 @@ def claim_batch(limit: int, now: datetime | None = None, tally=None) -> list[Cla
     return claimed
 
 
-def _opt_out(phone_hash: str, source: str, now: datetime) -> None:
-    optout = db.session.scalar(select(OptOut).where(OptOut.phone_hash == phone_hash))
-    if optout is None:
-        db.session.add(OptOut(phone_hash=phone_hash, source=source, created_at=now))
-    elif optout.revoked_at is not None:
-        optout.revoked_at, optout.source, optout.created_at = None, source, now
-
-
 def _record_sent(items: list[tuple[int, str]], now: datetime) -> None:
     if not items:
         return
@@ -203,7 +196,7 @@ def record_results(results: list[tuple[Claimed, SendResult]], now: datetime | No
         elif result.is_opt_out:
             values.update(status=S.OPTED_OUT)
             phone_hash = db.session.scalar(select(Invitation.phone_hash).where(guard[0]))
-            _opt_out(phone_hash, f"provider_{result.error_code}", now)
+            set_opt_out(phone_hash, True, f"provider_{result.error_code}", now)
         else:
             values.update(status=S.FAILED)
             if result.outcome == Outcome.RETRY:

@@ -1,5 +1,6 @@
 """A dossier's own rating link, `/r/<token>` (services/rating_links.py makes the tokens): the form
-bound to that dossier, and `/r/<token>.png`, its QR code for the receipt.
+bound to that dossier, and `/r/<token>.png`, its QR code for the receipt; `/r/<token>/stop` stops
+survey texts to the dossier's number (in link mode the citizen cannot reply STOP).
 
 Whether a link is still open is decided here, from the database: a receipt's link until
 RATING_LINK_RECEIPT_DAYS after the dossier's return (and before it: the receipt is printed when
@@ -16,12 +17,15 @@ from datetime import timedelta
 
 from flask import Response, current_app, render_template, request
 from flask_babel import gettext as _
+from flask_wtf.csrf import validate_csrf
+from wtforms.validators import ValidationError
 
 from ..errors import friendly_abort
 from ..extensions import db, limiter
 from ..models import Channel, Dossier, InvitationStatus, utcnow
 from ..qr import qr_png
 from ..services import rating_links
+from ..services.opt_outs import set_opt_out
 from ..services.questionnaires import current_snapshot
 from ..services.responses import dossier_has_response
 from . import bp
@@ -91,3 +95,27 @@ def rating_link_qr(token: str):
     response = Response(qr_png(url), mimetype="image/png")
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
+
+
+@bp.route("/r/<token>/stop", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])
+def stop_texts(token: str):
+    """Stop survey texts to the number of a rating link's dossier: a page that asks (a link
+    checker's GET changes nothing), and its form. In link mode a citizen cannot reply STOP, so
+    this is how a number opts out there; it stays possible after the link's window closes."""
+    read = rating_links.read_token(token)
+    dossier = db.session.get(Dossier, read[0]) if read else None
+    if dossier is None:
+        _not_valid()
+    if request.method != "POST":  # GET and HEAD
+        return render_template("survey/stop.html", office=dossier.office, token=token, done=False)
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        friendly_abort(400, _("This page has expired. Please open the link again."))
+    invitation = dossier.invitation
+    phone_hash = (invitation.phone_hash if invitation else None) or dossier.phone_hash
+    if phone_hash:  # none held (never given, or erased): nothing to stop
+        set_opt_out(phone_hash, True, "link_page", utcnow())
+        db.session.commit()
+    return render_template("survey/stop.html", office=dossier.office, token=token, done=True)

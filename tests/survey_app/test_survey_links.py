@@ -167,3 +167,45 @@ def test_the_responses_api_tells_verified_from_claimed_bindings(app, client, db,
     app.config["RESPONSES_SETTLE_SECONDS"] = 0
     page = client.get("/api/v1/responses", headers={"Authorization": f"Bearer {plain}"}).json
     assert [r["dossier_binding"] for r in page["responses"]] == ["claimed", "verified", None]
+
+
+def _stop_form(client, url):
+    page = client.get(url)
+    assert page.status_code == 200, page.get_data(as_text=True)[:300]
+    html = page.get_data(as_text=True)
+    return html, re.search(r'name="csrf_token" value="([^"]+)"', html)[1]
+
+
+def test_a_citizen_stops_survey_texts_from_the_links_page(app, client, db, dossier):
+    """In link mode a citizen cannot reply STOP: the form links to a page that stops the texts.
+    Its GET changes nothing (a link checker may open it); its form opts the number out, the
+    next invitation to that number is not queued, and it works after the window has closed."""
+    from survey_app.models import OptOut
+    from survey_app.services.dossiers import is_opted_out
+
+    invitation = _invite(db, dossier, datetime.now(UTC) - timedelta(days=30))
+    token = make_token(dossier.id, SMS)
+    html, csrf = _stop_form(client, f"/r/{token}/stop")
+    assert "Ngừng nhận tin nhắn khảo sát" in html and "Sở Tư pháp tỉnh Quảng Trị" in html
+    assert db.session.scalar(select(OptOut)) is None  # the GET did nothing
+    assert client.post(f"/r/{token}/stop", data={}).status_code == 400  # no CSRF token
+    done = client.post(f"/r/{token}/stop", data={"csrf_token": csrf})
+    assert done.status_code == 200 and "Đã xong" in done.get_data(as_text=True)
+    optout = db.session.scalar(select(OptOut))
+    assert optout.phone_hash == invitation.phone_hash and optout.source == "link_page"
+    assert is_opted_out(invitation.phone_hash)
+    again = client.post(f"/r/{token}/stop", data={"csrf_token": csrf})  # idempotent
+    assert again.status_code == 200 and db.session.query(OptOut).count() == 1
+
+
+def test_the_sms_links_form_offers_the_stop_page_and_a_receipts_does_not(client, db, dossier):
+    _invite(db, dossier, datetime.now(UTC))
+    sms = client.get(f"/r/{make_token(dossier.id, SMS)}").get_data(as_text=True)
+    assert f"/r/{make_token(dossier.id, SMS)}/stop" in sms
+    receipt = client.get(f"/r/{make_token(dossier.id, RECEIPT)}").get_data(as_text=True)
+    assert "/stop" not in receipt
+
+
+def test_the_stop_page_of_a_bad_link_is_the_friendly_404(client, db, dossier):
+    assert client.get("/r/not-a-token/stop").status_code == 404
+    assert client.post("/r/not-a-token/stop", data={}).status_code == 404

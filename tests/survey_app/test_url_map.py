@@ -85,6 +85,8 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("survey.rating_link", "GET"): Rule(EVERYONE, "/r/{rating}"),
     ("survey.rating_link", "POST"): Rule(EVERYONE, "/r/{rating}", body={}, ok=(400,)),
     ("survey.rating_link_qr", "GET"): Rule(EVERYONE, "/r/{rating}.png"),
+    ("survey.stop_texts", "GET"): Rule(EVERYONE, "/r/{rating}/stop"),
+    ("survey.stop_texts", "POST"): Rule(EVERYONE, "/r/{rating}/stop", body={}, ok=(400,)),
     ("health.healthz", "GET"): Rule(EVERYONE, "/healthz"),
     ("health.readyz", "GET"): Rule(EVERYONE, "/readyz"),
     # the officials' pages: sessions only; anyone else is sent to sign in (or refused)
