@@ -1,9 +1,11 @@
 """GET /api/v1/responses: responses with their answers and comments, by cursor pages.
 
 The cursor is the last response id served. Ids only grow, so a response stored after a page was
-read lands after the cursor: walking the pages never skips or repeats one. A response younger
-than RESPONSES_SETTLE_SECONDS is held back (with everything after it) so that a transaction
-still committing a smaller id cannot be overtaken. Phone numbers and device hashes never leave.
+read lands after the cursor: walking the pages never skips or repeats one. A response stored
+less than RESPONSES_SETTLE_SECONDS ago is held back (with everything after it) so that a
+transaction still committing a smaller id cannot be overtaken; "stored" is `stored_at` where it
+is set (a kiosk's offline rating arrives hours after it was made), `submitted_at` otherwise.
+Phone numbers and device hashes never leave.
 
 Database ids are numbered across all offices, so the gaps between one office's ids would count
 the responses of every other office: a caller limited to some offices could learn them. So no
@@ -101,6 +103,7 @@ def _page(query: dict, visible, after: int) -> list:
             Response.id,
             Response.channel,
             Response.submitted_at,
+            Response.stored_at,
             Response.language,
             Response.integrity,
             Response.is_partial,
@@ -140,7 +143,7 @@ def list_responses():
     rows = rows[: query["limit"]]
     settle = float(current_app.config.get("RESPONSES_SETTLE_SECONDS", 2.0))
     horizon = utcnow() - timedelta(seconds=settle)
-    young = next((i for i, r in enumerate(rows) if r.submitted_at > horizon), None)
+    young = next((i for i, r in enumerate(rows) if (r.stored_at or r.submitted_at) > horizon), None)
     if young is not None:
         rows, more = rows[:young], True
     answers: dict[int, dict] = {r.id: {"answers": {}, "comment": None} for r in rows}

@@ -77,6 +77,10 @@ class Response(db.Model):
     questionnaire_id: Mapped[int] = mapped_column(ForeignKey("questionnaires.id"))
     channel: Mapped[Channel] = mapped_column(str_enum(Channel, "channel"))
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the server stored it, where that is later than submitted_at: a kiosk's rating made
+    # offline arrives hours after it was made. None means submitted_at. The responses API holds
+    # back what was stored less than RESPONSES_SETTLE_SECONDS ago by this time, not the other.
+    stored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     language: Mapped[str] = mapped_column(String(5), default="vi")
     integrity: Mapped[Integrity] = mapped_column(
         str_enum(Integrity, "integrity"), default=Integrity.VALID

@@ -123,6 +123,7 @@ def store(
         questionnaire_id=questionnaire.id,
         channel=Channel.KIOSK,
         submitted_at=submitted_at,
+        stored_at=utcnow(),
         language=language,
         integrity=Integrity.FLAGGED if flag else Integrity.VALID,
         integrity_reason=flag,

@@ -301,3 +301,27 @@ def test_the_service_worker_and_manifest_are_served_under_k(client):
     assert manifest.mimetype == "application/manifest+json"
     assert manifest.json["display"] == "fullscreen"
     assert (manifest.json["start_url"], manifest.json["scope"]) == ("/k/?lang=vi", "/k/")
+
+
+def test_a_late_kiosk_rating_waits_for_the_settle_time_in_the_responses_api(app, db, pad):
+    """An offline rating made an hour ago and stored now is held back like any new response:
+    the API's cursor must not pass it while a smaller id may still be committing."""
+    from survey_app.api.auth import create_token
+    from survey_app.api.responses import response_key
+
+    _, plain = create_token("t", None, ("responses:read",))
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {plain}"}
+    start = datetime(2026, 3, 2, 2, tzinfo=UTC)
+    with time_machine.travel(start, tick=False) as clock:
+        (stock,) = tokens(pad, 1)
+        clock.shift(timedelta(hours=1))
+        assert _send(pad, rating(stock, rated_at=start)).json["results"][0]["status"] == "stored"
+        (late,) = _stored(db)
+        assert late.submitted_at == start and late.stored_at == start + timedelta(hours=1)
+        page = app.test_client().get("/api/v1/responses", headers=headers).json
+        assert page["responses"] == [] and page["has_more"]  # stored just now: not yet
+        clock.shift(timedelta(seconds=app.config["RESPONSES_SETTLE_SECONDS"] + 1))
+        page = app.test_client().get("/api/v1/responses", headers=headers).json
+    assert [r["id"] for r in page["responses"]] == [response_key(late.id)]
+    assert page["responses"][0]["submitted_at"] == "2026-03-02T02:00:00Z"
