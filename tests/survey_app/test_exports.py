@@ -140,7 +140,7 @@ def test_xlsx_cells_keep_text_and_formats(app, seeded):
     """Comments with markup, formula-like text and control characters stay plain text."""
     from datetime import date
 
-    from survey_app.exports import write_xlsx
+    from survey_app.exports_xlsx import write_xlsx
     from survey_app.reporting import Params, Period
     from survey_app.reporting.documents import satisfaction_document
 
