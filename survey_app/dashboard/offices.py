@@ -15,7 +15,7 @@ from ..extensions import db
 from ..i18n import current_language, local_time
 from ..models import Office
 from ..reporting import NOT_GROUPED
-from . import charts, pages
+from . import chart_views, charts, pages
 from .auth import official_required
 from .data import document, monthly_documents, official_scope
 from .downloads import attachment, send_chart, send_table
@@ -123,7 +123,7 @@ def _context(code: str) -> dict:
     series = [(office.name, entry)] + (
         [(filters.group_label, pages.group_entry(doc, group))] if head else []
     )
-    elements, elements_text, elements_table = pages.elements_view(
+    elements, elements_text, elements_table = chart_views.elements_view(
         series, _("The five elements: %(what)s", what=label)
     )
     months = monthly_documents(scope, filters.period, group, office=code)
@@ -132,7 +132,7 @@ def _context(code: str) -> dict:
         trend_series.append(
             (filters.group_label, [(m, pages.group_entry(d, group)) for m, d in months])
         )
-    trend, trend_text, trend_table = pages.trend_view(
+    trend, trend_text, trend_table = chart_views.trend_view(
         trend_series, _("Satisfaction by month: %(office)s", office=office.name)
     )
     search = (request.args.get("q") or "").strip()[:200] or None

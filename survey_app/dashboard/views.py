@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..extensions import db
-from . import charts, pages
+from . import chart_views, charts, pages
 from .auth import official_required
 from .data import monthly_documents, official_scope, page_document, quiet_document
 from .downloads import send_chart, send_table
@@ -27,9 +27,9 @@ def _overview(scope, filters) -> dict:
     sort = request.args.get("sort", "rank")
     descending = request.args.get("dir") == "desc"
     rows = pages.office_rows(doc, filters.group, sort, descending)
-    ranking, ranking_text = pages.ranking_chart(rows, head, filters)
+    ranking, ranking_text = chart_views.ranking_chart(rows, head, filters)
     entry = pages.group_entry(doc, filters.group)
-    elements, elements_text, elements_table = pages.elements_view(
+    elements, elements_text, elements_table = chart_views.elements_view(
         [(filters.group_label, entry)] if entry else [],
         _(
             "The five elements: %(group)s, %(period)s",
@@ -55,7 +55,7 @@ def _funnel(scope, filters) -> dict:
     doc = page_document(scope, filters)
     head = pages.headline(doc, filters.group)
     rows = pages.office_rows(doc, filters.group)
-    spec, text, table = pages.funnel_view(rows, head, filters)
+    spec, text, table = chart_views.funnel_view(rows, head, filters)
     return {
         "doc": doc,
         "head": head,
@@ -91,7 +91,7 @@ def _trends(scope, filters) -> dict:
                 ],
             )
         )
-    spec, text, table = pages.trend_view(
+    spec, text, table = chart_views.trend_view(
         series, _("Satisfaction by month: %(group)s", group=filters.group_label)
     )
     return {

@@ -312,7 +312,7 @@ def test_pages_show_what_disclosure_control_withholds_as_withheld(app):
 
 def test_funnel_colours_follow_the_points_side(app):
     """Above the limits is green, below red, whatever order the labels are cached in."""
-    from survey_app.dashboard import charts, pages
+    from survey_app.dashboard import chart_views, charts
     from survey_app.dashboard.filters import Filters
     from survey_app.reporting import Period
 
@@ -326,7 +326,7 @@ def test_funnel_colours_follow_the_points_side(app):
 
         filters = Filters("2025-03", Period(date(2025, 3, 1), date(2025, 3, 31)), "d", ["d"])
         for _ in range(2):  # the second time from the memoised structure
-            spec, _text, table = pages.funnel_view(rows, head, filters)
+            spec, _text, table = chart_views.funnel_view(rows, head, filters)
             layer = next(
                 lay for lay in spec["layer"] if lay.get("data", {}).get("name") == "points"
             )
