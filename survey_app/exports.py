@@ -65,6 +65,8 @@ RANK = [
     ("Hạng", "rank", INT),
     ("Hạng tốt nhất", "rank_low", INT),
     ("Hạng kém nhất", "rank_high", INT),
+    ("Hạng tốt nhất (riêng đơn vị)", "individual_rank_low", INT),
+    ("Hạng kém nhất (riêng đơn vị)", "individual_rank_high", INT),
     ("Số đơn vị xếp hạng", "group_size", INT),
 ]
 CHANGE = [

@@ -40,8 +40,15 @@ GLOSSARY = [
     ),
     (
         "Hạng, hạng tốt nhất, hạng kém nhất",
-        "Hạng trong khối (1 là hài lòng nhất) và khoảng hạng mà đơn vị thực sự có thể có; hai "
-        "đơn vị có khoảng hạng chồng nhau chưa chắc khác nhau.",
+        "Hạng trong khối (1 là hài lòng nhất) và khoảng hạng mà đơn vị thực sự có thể có, "
+        "đúng cho mọi đơn vị trong khối cùng lúc; hai đơn vị có khoảng hạng chồng nhau chưa "
+        "chắc khác nhau.",
+    ),
+    (
+        "Hạng tốt nhất, hạng kém nhất (riêng đơn vị)",
+        "Khoảng hạng của riêng đơn vị này (\"đơn vị tôi đứng ở đâu\"), hẹp hơn khoảng hạng "
+        "chung ở trên, vốn đúng cho mọi đơn vị cùng lúc (\"đơn vị nào chắc chắn hơn đơn vị "
+        "nào\").",
     ),
     (
         "So với trung bình khối",

@@ -142,6 +142,18 @@ def test_office_table_holds_what_the_report_says(client, seeded, token):  # noqa
         assert float(row["Cận dưới (95%)"]) == pytest.approx(index["low"])
         assert int(row["Số phiếu"]) == office["responses"]
         assert row["Hạng"] == ("" if index.get("rank") is None else str(index["rank"]))
+        for key, header in (
+            ("rank_low", "Hạng cao nhất có thể (so sánh mọi đơn vị cùng lúc)"),
+            ("individual_rank_low", "Hạng cao nhất có thể (riêng đơn vị này)"),
+            ("individual_rank_high", "Hạng thấp nhất có thể (riêng đơn vị này)"),
+        ):
+            shown = index.get(key) if index.get("reliable") else None
+            assert row[header] == ("" if shown is None else str(shown)), (key, row)
+    ranked = [o["index"] for o in api["offices"] if o["index"].get("rank") is not None]
+    assert ranked and all(
+        i["rank_low"] <= i["individual_rank_low"] <= i["individual_rank_high"] <= i["rank_high"]
+        for i in ranked
+    )  # the individual interval lies within the joint one
     group = next(g for g in api["groups"] if g["group"] == "departments")
     page = client.get(f"/dashboard?{P}&group=departments").text
     assert f"{100 * group['index']['value']:.1f}".replace(".", ",") + "%" in page
