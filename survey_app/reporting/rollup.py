@@ -12,7 +12,18 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from flask import current_app, has_app_context
-from sqlalchemy import Date, SmallInteger, delete, event, func, insert, literal, or_, select
+from sqlalchemy import (
+    Date,
+    SmallInteger,
+    cast,
+    delete,
+    event,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -103,35 +114,44 @@ def _runs(days: list[date]) -> list[Period]:
     return runs
 
 
-def _roll_days(period: Period) -> None:
-    """Day rows of a run of days, fresh from the raw tables."""
+def _roll_days(period: Period, into: dict | None = None) -> None:
+    """Day rows of a run of days, fresh from the raw tables (into the rollup's tables, or into
+    ``into``: tables of the same columns by model)."""
     start, end = period.utc_bounds
     for model, raw in RAW.items():
+        table = (into or {}).get(model, model.__table__)
         query = raw(start, end, day=True)
         query = select(literal(DAY, SmallInteger).label("grain"), *query.subquery().c)
         db.session.execute(
-            insert(model).from_select(["grain", *query.selected_columns.keys()[1:]], query)
+            insert(table).from_select(["grain", *query.selected_columns.keys()[1:]], query)
         )
 
 
-def _roll_up(grain: int, start: date) -> None:
-    """Month rows from their day rows, or year rows from their month rows."""
+def _roll_up(grain: int, start: date, into: dict | None = None, last: date | None = None) -> None:
+    """Month rows from their day rows, or year rows from their month rows; with ``last``, every
+    month (or year) from ``start`` to ``last`` in one statement per table."""
     child = DAY if grain == MONTH else MONTH
-    last = month_end(start) if grain == MONTH else date(start.year, 12, 31)
+    end = month_end(last or start) if grain == MONTH else date((last or start).year, 12, 31)
     for model in TABLES:
-        keys = [getattr(model, k) for k in KEYS[model]]
+        table = (into or {}).get(model, model.__table__)
+        keys = [table.c[k] for k in KEYS[model]]
+        bucket = (
+            literal(start, Date)
+            if last is None
+            else cast(func.date_trunc("month" if grain == MONTH else "year", table.c.day), Date)
+        )
         query = (
             select(
                 literal(grain, SmallInteger),
-                literal(start, Date),
+                bucket,
                 *keys,
-                *[func.sum(getattr(model, v)) for v in SUMS[model]],
+                *[func.sum(table.c[v]) for v in SUMS[model]],
             )
-            .where(model.grain == child, model.day >= start, model.day <= last)
-            .group_by(*keys)
+            .where(table.c.grain == child, table.c.day >= start, table.c.day <= end)
+            .group_by(*([bucket] if last is not None else []), *keys)
         )
         db.session.execute(
-            insert(model).from_select(["grain", "day", *KEYS[model], *SUMS[model]], query)
+            insert(table).from_select(["grain", "day", *KEYS[model], *SUMS[model]], query)
         )
 
 
@@ -154,6 +174,8 @@ def _fill(wanted: list[tuple[int, date]]) -> int:
         want(*bucket)
     if not any(need.values()):
         return 0
+    if db.engine.dialect.name == "postgresql":  # a day's GROUP BY hashes in memory
+        db.session.connection().exec_driver_sql("SET LOCAL work_mem = '64MB'")
     for grain, starts in need.items():
         if starts:
             for model in (*TABLES, RollupDay):
@@ -184,6 +206,11 @@ def refresh_days(days: list[date]) -> int:
     return len(days)
 
 
+def fill(period: Period) -> int:
+    """Build the missing or stale buckets that tile a past period; how many were built."""
+    return _fill(buckets(period))
+
+
 def ensure_rolled(period: Period | None) -> list[tuple[int, date]]:
     """The buckets that tile a past period, building those missing or stale first."""
     if period is None:
@@ -197,17 +224,23 @@ def ensure_rolled(period: Period | None) -> list[tuple[int, date]]:
 
 
 def rebuild(since: date | None = None) -> int:
-    """Drop the rollup (from ``since``, or all of it) and roll every past day again; commits."""
+    """Drop the rollup (from ``since``, or all of it) and roll every past day again, in one
+    transaction (a report meanwhile reads the old rollup); commits. On PostgreSQL the whole
+    rollup is built in new tables and swapped in (see `rollup_swap`)."""
     first = since or _first_day()
+    today = local_today()
+    if first is not None and since is None and db.engine.dialect.name == "postgresql":
+        from .rollup_swap import rebuild_aside
+
+        return rebuild_aside(first, today)
     for model in (*TABLES, RollupDay):
         stmt = delete(model)
         db.session.execute(stmt if since is None else stmt.where(model.day >= since))
-    db.session.commit()
-    if first is None:
+    if first is None or first >= today:
+        db.session.commit()
         return 0
-    today = local_today()
     days = [first + timedelta(days=i) for i in range((today - first).days)]
-    refresh_days(days)
+    refresh_days(days)  # commits
     return len(days)
 
 
