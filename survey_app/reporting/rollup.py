@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app, has_app_context
 from sqlalchemy import (
     Date,
+    Integer,
     SmallInteger,
     cast,
     delete,
@@ -127,6 +128,14 @@ def _roll_days(period: Period, into: dict | None = None) -> None:
         )
 
 
+def _first_of(grain: int, day):
+    """SQL for the first day of a date column's month or year (PostgreSQL; date arithmetic,
+    no time zone conversion per row as date_trunc on a date has)."""
+    if grain == MONTH:
+        return day - cast(func.date_part("day", day), Integer) + 1
+    return func.make_date(cast(func.date_part("year", day), Integer), 1, 1)
+
+
 def _roll_up(grain: int, start: date, into: dict | None = None, last: date | None = None) -> None:
     """Month rows from their day rows, or year rows from their month rows; with ``last``, every
     month (or year) from ``start`` to ``last`` in one statement per table."""
@@ -135,11 +144,7 @@ def _roll_up(grain: int, start: date, into: dict | None = None, last: date | Non
     for model in TABLES:
         table = (into or {}).get(model, model.__table__)
         keys = [table.c[k] for k in KEYS[model]]
-        bucket = (
-            literal(start, Date)
-            if last is None
-            else cast(func.date_trunc("month" if grain == MONTH else "year", table.c.day), Date)
-        )
+        bucket = literal(start, Date) if last is None else _first_of(grain, table.c.day)
         query = (
             select(
                 literal(grain, SmallInteger),
