@@ -158,60 +158,6 @@ def raw_patterns(start: datetime, end: datetime, day: bool = False):
     )
 
 
-def response_keys(start: datetime, end: datetime):
-    """Each response's id, local day and keys in [start, end): what a full rebuild of the
-    rollup computes once and groups three times (see keyed_counts)."""
-    return (
-        select(Response.id.label("response_id"), *_response_columns(True))
-        .select_from(Response)
-        .outerjoin(Invitation, Invitation.dossier_id == Response.dossier_id)
-        .where(Response.submitted_at >= start, Response.submitted_at < end)
-    )
-
-
-def keyed_counts(keys) -> dict[str, object]:
-    """The day rows of answers, patterns and respondents from a table of response_keys' rows:
-    the same counts as raw_answers, raw_patterns and raw_responses with ``day=True``."""
-    cols = [keys.c.day, *[keys.c[k] for k in RESPONSE_KEYS]]
-    per_value = [func.count().filter(Answer.value == v).label(f"n{v}") for v in VALUES]
-    answers = (
-        select(*cols, Answer.question_id.label("question_id"), *per_value)
-        .select_from(Answer)
-        .join(keys, keys.c.response_id == Answer.response_id)
-        .where(Answer.value.is_not(None))
-        .group_by(*cols, Answer.question_id)
-    )
-    bit = cast(literal(1), BigInteger).op("<<")(Question.position)
-    masks = (
-        select(
-            Answer.response_id.label("response_id"),
-            Question.questionnaire_id.label("questionnaire_id"),
-            cast(func.sum(bit), BigInteger).label("answered"),
-            cast(func.sum(case((Answer.value >= SATISFIED_FROM, bit), else_=0)), BigInteger).label(
-                "satisfied"
-            ),
-        )
-        .select_from(Answer)
-        .join(keys, keys.c.response_id == Answer.response_id)
-        .join(Question, Question.id == Answer.question_id)
-        .where(
-            Answer.value.is_not(None),
-            Question.kind == QuestionKind.LIKERT5,
-            Question.dimension.in_(SIPAS_ELEMENTS),
-        )
-        .group_by(Answer.response_id, Question.questionnaire_id)
-    ).subquery()
-    patterns = [masks.c.questionnaire_id, masks.c.answered, masks.c.satisfied]
-    return {
-        "answers": answers,
-        "patterns": select(*cols, *patterns, func.count().label("count"))
-        .select_from(masks)
-        .join(keys, keys.c.response_id == masks.c.response_id)
-        .group_by(*cols, *patterns),
-        "responses": select(*cols, func.count().label("count")).group_by(*cols),
-    }
-
-
 def raw_dossiers(start: datetime, end: datetime, day: bool = False):
     """Dossiers returned and SMS invitations sent (with DOSSIER_VALUES' split by mode) per office
     and service in [start, end)."""

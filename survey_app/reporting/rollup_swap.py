@@ -18,7 +18,7 @@ import re
 import time
 from datetime import date, timedelta
 
-from sqlalchemy import MetaData, SmallInteger, column, delete, insert, literal, select, table, text
+from sqlalchemy import MetaData, delete, insert, select, text
 from sqlalchemy.exc import OperationalError
 
 from ..extensions import db
@@ -26,13 +26,9 @@ from ..models.rollups import (
     DAY,
     MONTH,
     YEAR,
-    RollupAnswer,
     RollupDay,
-    RollupDossier,
-    RollupPattern,
-    RollupResponse,
 )
-from . import counts, rollup
+from . import rollup
 from .periods import Period
 
 LOCK_TRIES = 600  # 0.1 s apart: a minute of reports holding the old tables
@@ -108,31 +104,6 @@ def _lock_old_tables(names: list[str]) -> None:
     raise RuntimeError("the rollup's tables stayed in use: the rebuild gave up (nothing changed)")
 
 
-def _roll_days_aside(period: Period, into: dict) -> None:
-    """Day rows of every table for a long run of days: each response's keys and local day are
-    computed once into a temporary table, which the answers, patterns and respondents group."""
-    conn = db.session.connection()
-    query = counts.response_keys(*period.utc_bounds)
-    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    conn.exec_driver_sql(
-        f"CREATE TEMPORARY TABLE rollup_keys ON COMMIT DROP AS {compiled}", compiled.params
-    )
-    conn.exec_driver_sql("ANALYZE rollup_keys")
-    keys = table("rollup_keys", *[column(name) for name in query.selected_columns.keys()])
-    built = counts.keyed_counts(keys)
-    for model, query in (
-        (RollupAnswer, built["answers"]),
-        (RollupPattern, built["patterns"]),
-        (RollupResponse, built["responses"].select_from(keys)),
-        (RollupDossier, counts.raw_dossiers(*period.utc_bounds, day=True)),
-    ):
-        query = select(literal(DAY, SmallInteger).label("grain"), *query.subquery().c)
-        db.session.execute(
-            insert(into[model]).from_select(["grain", *query.selected_columns.keys()[1:]], query)
-        )
-    conn.exec_driver_sql("DROP TABLE rollup_keys")
-
-
 def rebuild_aside(first: date, today: date) -> int:
     """Build the rollup of the days ``first`` … yesterday in new tables and swap them in;
     commits. Returns the number of days."""
@@ -147,7 +118,7 @@ def rebuild_aside(first: date, today: date) -> int:
         name = model.__tablename__
         conn.exec_driver_sql(f'CREATE TABLE "{name}_next" (LIKE "{name}" INCLUDING DEFAULTS)')
         new[model] = model.__table__.to_metadata(MetaData(), name=f"{name}_next")
-    _roll_days_aside(Period(first, today - timedelta(days=1)), new)
+    rollup._roll_days(Period(first, today - timedelta(days=1)), new)
     wanted = _buckets(first, today)
     months = [d for g, d in wanted if g == MONTH]
     if months:

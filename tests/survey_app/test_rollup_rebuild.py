@@ -54,7 +54,7 @@ def _rows(db):
 
 
 def test_a_failed_rebuild_leaves_the_old_rollup(db, recent, runner, monkeypatch):
-    from survey_app.reporting import rollup, rollup_swap
+    from survey_app.reporting import rollup
 
     period = _past()
     before = _report(period)  # fills the rollup
@@ -66,7 +66,6 @@ def test_a_failed_rebuild_leaves_the_old_rollup(db, recent, runner, monkeypatch)
         raise RuntimeError("the disk is full")
 
     monkeypatch.setattr(rollup, "_roll_days", broken)
-    monkeypatch.setattr(rollup_swap, "_roll_days_aside", broken)
     result = runner.invoke(args=["mscore", "rebuild-rollup"])
     assert result.exit_code != 0 and "the disk is full" in str(result.exception)
     db.session.rollback()
@@ -116,7 +115,7 @@ def _definitions(db):
 def test_a_report_during_a_rebuild_reads_the_old_rollup(app, db, recent, is_postgres, monkeypatch):
     """A report in another connection, while the rebuild has filled half its tables, reads the
     complete old rollup without waiting; after the swap, the new one."""
-    from survey_app.reporting import rollup_swap
+    from survey_app.reporting import rollup
 
     if not is_postgres:
         pytest.skip("two connections at once: PostgreSQL (SQLite locks the whole file)")
@@ -127,7 +126,7 @@ def test_a_report_during_a_rebuild_reads_the_old_rollup(app, db, recent, is_post
     db.session.commit()
     _exclude_one_quietly(db)
     filled, release = threading.Event(), threading.Event()
-    roll_days, errors = rollup_swap._roll_days_aside, []
+    roll_days, errors = rollup._roll_days, []
 
     def paused(*args, **kwargs):
         roll_days(*args, **kwargs)
@@ -137,11 +136,11 @@ def test_a_report_during_a_rebuild_reads_the_old_rollup(app, db, recent, is_post
     def rebuild():
         with app.app_context():
             try:
-                rollup_swap.rollup.rebuild()
+                rollup.rebuild()
             except Exception as error:  # reported by the main thread
                 errors.append(error)
 
-    monkeypatch.setattr(rollup_swap, "_roll_days_aside", paused)
+    monkeypatch.setattr(rollup, "_roll_days", paused)
     worker = threading.Thread(target=rebuild)
     worker.start()
     try:
