@@ -8,6 +8,8 @@ over respondents, from the patterns), PAR points, rank intervals and tiers withi
 funnel data and empirical-Bayes estimates.
 
     .venv/bin/python bench/analysis.py [--responses 10000000] [--offices 10000] [--repeats 5]
+
+--smoke runs it once on 20,000 responses and 100 offices (tests/bench runs it).
 """
 
 from __future__ import annotations
@@ -131,12 +133,16 @@ def estimate(data):
     return out
 
 
-def main():
+def main(argv=None):
+    """Build the cells, time the estimation and print the stages' medians."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--responses", type=int, default=10_000_000)
     parser.add_argument("--offices", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="a tiny run: check that it works")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.responses, args.offices, args.repeats = 20_000, 100, 1
 
     start = time.perf_counter()
     data = build(args.responses, args.offices)
@@ -162,6 +168,8 @@ def main():
         f"{int(overall.reliable.sum()):,}, ranked {int(ranks.ranked.sum()):,}, "
         f"median rank-interval width {np.nanmedian(ranks.rank_high - ranks.rank_low):.0f}"
     )
+    if args.smoke:
+        print(f"smoke: {shares.value.size:,} domains estimated")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ by the plug-in beta-binomial estimate mscore used before (the prior fitted by mo
 as known). Prints how often each 95% interval covers the true share: overall, for the two
 extreme offices, and for the worst office, and the mean width.
 
-    .venv/bin/python bench/eb_coverage.py [--replications 1000] [--seed 1]
+    .venv/bin/python bench/eb_coverage.py [--replications 1000] [--seed 1] [--smoke]
+
+--smoke runs 20 replications (tests/bench runs it).
 """
 
 from __future__ import annotations
@@ -86,12 +88,15 @@ def simulate(replications: int, seed: int = 1) -> dict:
     }
 
 
-def main() -> None:
+def main(argv=None) -> None:
     """Run the simulation and print the table of coverage."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replications", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="a tiny run: check that it works")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.replications = 20
     result = simulate(args.replications, args.seed)
     print(f"{OFFICES} offices, shares 0.78-0.86, {args.replications} replications, 95% level")
     print(f"{'method':<10} {'overall':>8} {'extremes':>9} {'worst':>7} {'width':>7}")
@@ -101,6 +106,8 @@ def main() -> None:
             f"{method:<10} {c.mean():8.3f} {c[[0, -1]].mean():9.3f} {c.min():7.3f} "
             f"{r['width']:7.3f}"
         )
+    if args.smoke:
+        print(f"smoke: {len(result)} methods compared")
 
 
 if __name__ == "__main__":

@@ -2,14 +2,15 @@
 with DevTools' network emulation at issue 19's "Slow 3G" (400 ms round trip, 400 kbit/s down and
 up), on a 360 x 740 phone.
 
-    .venv/bin/python bench/page_load.py [--runs 5] [--compare DIR]
+    .venv/bin/python bench/page_load.py [--runs 5] [--compare DIR] [--smoke]
 
 Each run opens the form in a new browser context (an empty cache: a citizen's first scan) and
 reports what the page and its resources transferred (encoded bytes on the wire, headers
 included) and when the load event ended. Goal (issue 19): under 12 KB and under 1.2 s. The app
 runs under gunicorn on a SQLite copy of the demo's first office; --compare DIR also serves
 another checkout's app (an older commit) and measures it in the same runs, alternating.
-Needs Debian's chromium (/usr/bin/chromium) and Playwright.
+Needs Debian's chromium (/usr/bin/chromium) and Playwright. --smoke loads the form once and
+checks that it loaded (tests/bench runs it where chromium is installed).
 """
 
 from __future__ import annotations
@@ -102,11 +103,15 @@ def measure(browser, url: str) -> dict:
     }
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    """Serve the form, load it on an emulated slow phone and print the medians."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--compare", type=Path, metavar="DIR", help="another checkout to measure")
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="one load: check that it works")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.runs, args.compare = 1, None
     from playwright.sync_api import sync_playwright
 
     roots = {"form": ROOT} | ({"compare": args.compare.resolve()} if args.compare else {})
@@ -143,6 +148,10 @@ def main() -> int:
             f"  {name}: {kb:.1f} KB transferred in {results[0]['requests']} requests, "
             f"first paint {fcp:.2f} s, load event {load:.2f} s"
         )
+    if args.smoke:
+        loaded = all(r["bytes"] > 0 and r["load_ms"] > 0 for rs in runs.values() for r in rs)
+        print(f"smoke: the form loaded: {loaded}")
+        return 0 if loaded else 1
     return 0
 
 

@@ -6,6 +6,7 @@ fake Twilio server (a separate process on 127.0.0.1), on PostgreSQL.
 
 It creates its own database next to BENCH_DATABASE_URL's, migrates it, seeds N queued
 invitations, runs the worker until all are sent (`--once`), and prints the median of the runs.
+--smoke sends 20 texts once (tests/bench runs it).
 """
 
 from __future__ import annotations
@@ -101,14 +102,17 @@ def _requeue(db) -> None:
     db.session.remove()
 
 
-def main() -> None:
+def main(argv=None) -> None:
     """Run the benchmark and print texts per second."""
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--batch", type=int, default=100)
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="a tiny run: check that it works")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.texts, args.runs = 20, 1
 
     base = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
     url, drop = _database(base)
@@ -167,6 +171,8 @@ def main() -> None:
                 f"max {max(rates):.0f}); one worker, concurrency {args.concurrency}, "
                 f"batch {args.batch}, {args.texts} texts, {args.runs} runs"
             )
+            if args.smoke:
+                print(f"smoke: {args.texts} texts sent")
             db.engine.dispose()
     finally:
         server.terminate()

@@ -109,19 +109,18 @@ def rebuild_rollup_command(since):
 @with_appcontext
 def update_rollup_command(days):
     """Roll up the days just ended and refresh recent ones; run it from a scheduler."""
-    from .reporting.periods import local_today
-    from .reporting.rollup import ensure_rolled, refresh_days
+    from .reporting.periods import Period, local_today
+    from .reporting.rollup import _first_day, fill, refresh_days
 
+    started = time.perf_counter()
     today = local_today()
     recent = refresh_days([today - timedelta(days=i) for i in range(1, days + 1)])
-    from .reporting.periods import Period
-    from .reporting.rollup import _first_day
-
     first = _first_day()
-    missing = (
-        ensure_rolled(Period(first, today - timedelta(days=1))) if first and first < today else 0
+    missing = fill(Period(first, today - timedelta(days=1))) if first and first < today else 0
+    click.echo(
+        f"refreshed {recent} recent days, filled {missing} missing days, months or years "
+        f"in {time.perf_counter() - started:.2f} s"
     )
-    click.echo(f"refreshed {recent} recent days, filled {missing} missing days")
 
 
 def register(mscore) -> None:

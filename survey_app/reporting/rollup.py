@@ -12,7 +12,21 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from flask import current_app, has_app_context
-from sqlalchemy import Date, SmallInteger, delete, event, func, insert, literal, or_, select
+from sqlalchemy import (
+    Date,
+    Integer,
+    SmallInteger,
+    cast,
+    column,
+    delete,
+    event,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    table,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,6 +54,7 @@ from .counts import (
     raw_patterns,
     raw_responses,
 )
+from .keyed import keyed_counts, response_keys
 from .periods import Period, local_today, zone
 
 TABLES = (RollupAnswer, RollupPattern, RollupResponse, RollupDossier)
@@ -103,35 +118,64 @@ def _runs(days: list[date]) -> list[Period]:
     return runs
 
 
-def _roll_days(period: Period) -> None:
-    """Day rows of a run of days, fresh from the raw tables."""
+def _roll_days(period: Period, into: dict | None = None) -> None:
+    """Day rows of a run of days, fresh from the raw tables (into the rollup's tables, or into
+    ``into``: tables of the same columns by model). On PostgreSQL each response's keys and local
+    day are computed once into a temporary table, which the answers, patterns and respondents
+    join (by key: the few days of an update read their answers through the primary key)."""
+    into = into or {}
+    target = {model: into.get(model, model.__table__) for model in TABLES}
     start, end = period.utc_bounds
-    for model, raw in RAW.items():
-        query = raw(start, end, day=True)
+    queries = {model: raw(start, end, day=True) for model, raw in RAW.items()}
+    conn = db.session.connection()
+    if conn.dialect.name == "postgresql":
+        query = response_keys(start, end)
+        compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+        conn.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE rollup_keys ON COMMIT DROP AS {compiled}", compiled.params
+        )
+        conn.exec_driver_sql("ANALYZE rollup_keys")
+        keys = table("rollup_keys", *[column(name) for name in query.selected_columns.keys()])
+        counted = keyed_counts(keys)
+        queries.update(zip((RollupAnswer, RollupPattern, RollupResponse), counted, strict=True))
+    for model, query in queries.items():
         query = select(literal(DAY, SmallInteger).label("grain"), *query.subquery().c)
         db.session.execute(
-            insert(model).from_select(["grain", *query.selected_columns.keys()[1:]], query)
+            insert(target[model]).from_select(["grain", *query.selected_columns.keys()[1:]], query)
         )
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("DROP TABLE rollup_keys")
 
 
-def _roll_up(grain: int, start: date) -> None:
-    """Month rows from their day rows, or year rows from their month rows."""
+def _first_of(grain: int, day):
+    """SQL for the first day of a date column's month or year (PostgreSQL; date arithmetic,
+    no time zone conversion per row as date_trunc on a date has)."""
+    if grain == MONTH:
+        return day - cast(func.date_part("day", day), Integer) + 1
+    return func.make_date(cast(func.date_part("year", day), Integer), 1, 1)
+
+
+def _roll_up(grain: int, start: date, into: dict | None = None, last: date | None = None) -> None:
+    """Month rows from their day rows, or year rows from their month rows; with ``last``, every
+    month (or year) from ``start`` to ``last`` in one statement per table."""
     child = DAY if grain == MONTH else MONTH
-    last = month_end(start) if grain == MONTH else date(start.year, 12, 31)
+    end = month_end(last or start) if grain == MONTH else date((last or start).year, 12, 31)
     for model in TABLES:
-        keys = [getattr(model, k) for k in KEYS[model]]
+        table = (into or {}).get(model, model.__table__)
+        keys = [table.c[k] for k in KEYS[model]]
+        bucket = literal(start, Date) if last is None else _first_of(grain, table.c.day)
         query = (
             select(
                 literal(grain, SmallInteger),
-                literal(start, Date),
+                bucket,
                 *keys,
-                *[func.sum(getattr(model, v)) for v in SUMS[model]],
+                *[func.sum(table.c[v]) for v in SUMS[model]],
             )
-            .where(model.grain == child, model.day >= start, model.day <= last)
-            .group_by(*keys)
+            .where(table.c.grain == child, table.c.day >= start, table.c.day <= end)
+            .group_by(*([bucket] if last is not None else []), *keys)
         )
         db.session.execute(
-            insert(model).from_select(["grain", "day", *KEYS[model], *SUMS[model]], query)
+            insert(table).from_select(["grain", "day", *KEYS[model], *SUMS[model]], query)
         )
 
 
@@ -154,6 +198,12 @@ def _fill(wanted: list[tuple[int, date]]) -> int:
         want(*bucket)
     if not any(need.values()):
         return 0
+    if db.engine.dialect.name == "postgresql":
+        conn = db.session.connection()
+        conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")  # a day's GROUP BY hashes in memory
+        # A few days' answers are read by their responses' keys (the primary key), not by
+        # scanning every answer: on SSDs a random read costs about a sequential one.
+        conn.exec_driver_sql("SET LOCAL random_page_cost = 1.1")
     for grain, starts in need.items():
         if starts:
             for model in (*TABLES, RollupDay):
@@ -184,6 +234,11 @@ def refresh_days(days: list[date]) -> int:
     return len(days)
 
 
+def fill(period: Period) -> int:
+    """Build the missing or stale buckets that tile a past period; how many were built."""
+    return _fill(buckets(period))
+
+
 def ensure_rolled(period: Period | None) -> list[tuple[int, date]]:
     """The buckets that tile a past period, building those missing or stale first."""
     if period is None:
@@ -197,17 +252,23 @@ def ensure_rolled(period: Period | None) -> list[tuple[int, date]]:
 
 
 def rebuild(since: date | None = None) -> int:
-    """Drop the rollup (from ``since``, or all of it) and roll every past day again; commits."""
+    """Drop the rollup (from ``since``, or all of it) and roll every past day again, in one
+    transaction (a report meanwhile reads the old rollup); commits. On PostgreSQL the whole
+    rollup is built in new tables and swapped in (see `rollup_swap`)."""
     first = since or _first_day()
+    today = local_today()
+    if first is not None and since is None and db.engine.dialect.name == "postgresql":
+        from .rollup_swap import rebuild_aside
+
+        return rebuild_aside(first, today)
     for model in (*TABLES, RollupDay):
         stmt = delete(model)
         db.session.execute(stmt if since is None else stmt.where(model.day >= since))
-    db.session.commit()
-    if first is None:
+    if first is None or first >= today:
+        db.session.commit()
         return 0
-    today = local_today()
     days = [first + timedelta(days=i) for i in range((today - first).days)]
-    refresh_days(days)
+    refresh_days(days)  # commits
     return len(days)
 
 

@@ -1,0 +1,74 @@
+"""The rollup's day rows from each response's keys computed once (PostgreSQL).
+
+`response_keys` gives each response's id, local day and keys (as counts.py's raw SELECTs compute
+them); the rollup stores these rows in a temporary table, and `keyed_counts` groups the answers,
+patterns and respondents from it: one join by response id each, no time zone conversion or
+string codes per answer, and the answers of a few days' responses read through their key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, case, cast, func, literal, select
+
+from analysis import SATISFIED_FROM
+
+from ..models import Answer, Invitation, Question, QuestionKind, Response
+from ..models.rollups import VALUES
+from ..models.surveys import SIPAS_ELEMENTS
+from .counts import RESPONSE_KEYS, _response_columns
+
+
+def response_keys(start: datetime, end: datetime):
+    """Each response's id, local day and keys in [start, end): what a full rebuild of the
+    rollup computes once and groups three times (see keyed_counts)."""
+    return (
+        select(Response.id.label("response_id"), *_response_columns(True))
+        .select_from(Response)
+        .outerjoin(Invitation, Invitation.dossier_id == Response.dossier_id)
+        .where(Response.submitted_at >= start, Response.submitted_at < end)
+    )
+
+
+def keyed_counts(keys) -> tuple:
+    """The day rows of answers, patterns and respondents from a table of response_keys' rows:
+    the same counts as raw_answers, raw_patterns and raw_responses with ``day=True``."""
+    cols = [keys.c.day, *[keys.c[k] for k in RESPONSE_KEYS]]
+    per_value = [func.count().filter(Answer.value == v).label(f"n{v}") for v in VALUES]
+    answers = (
+        select(*cols, Answer.question_id.label("question_id"), *per_value)
+        .select_from(Answer)
+        .join(keys, keys.c.response_id == Answer.response_id)
+        .where(Answer.value.is_not(None))
+        .group_by(*cols, Answer.question_id)
+    )
+    bit = cast(literal(1), BigInteger).op("<<")(Question.position)
+    masks = (
+        select(
+            Answer.response_id.label("response_id"),
+            Question.questionnaire_id.label("questionnaire_id"),
+            cast(func.sum(bit), BigInteger).label("answered"),
+            cast(func.sum(case((Answer.value >= SATISFIED_FROM, bit), else_=0)), BigInteger).label(
+                "satisfied"
+            ),
+        )
+        .select_from(Answer)
+        .join(keys, keys.c.response_id == Answer.response_id)
+        .join(Question, Question.id == Answer.question_id)
+        .where(
+            Answer.value.is_not(None),
+            Question.kind == QuestionKind.LIKERT5,
+            Question.dimension.in_(SIPAS_ELEMENTS),
+        )
+        .group_by(Answer.response_id, Question.questionnaire_id)
+    ).subquery()
+    patterns = [masks.c.questionnaire_id, masks.c.answered, masks.c.satisfied]
+    return (
+        answers,
+        select(*cols, *patterns, func.count().label("count"))
+        .select_from(masks)
+        .join(keys, keys.c.response_id == masks.c.response_id)
+        .group_by(*cols, *patterns),
+        select(*cols, func.count().label("count")).select_from(keys).group_by(*cols),
+    )

@@ -1,0 +1,150 @@
+"""Rebuilding the whole rollup on PostgreSQL: built aside in new tables, then swapped in.
+
+`flask mscore rebuild-rollup` fills `rollup_*_next` tables that have no keys or indexes yet (one
+INSERT … SELECT … GROUP BY per table for all the days at once, then every month from the days
+and every year from the months), gives them the old tables' constraints and indexes (one sort
+each instead of a B-tree insertion and a foreign-key check per row), and in the same
+transaction drops the old tables and renames the new ones. A report meanwhile reads the old,
+complete rollup and waits only while the tables are renamed. The swap takes its locks without
+waiting (and tries again), so a report that holds one of the tables never deadlocks with it.
+
+The completeness marks (`rollup_days`) are written at the swap; a bucket whose mark was deleted
+(made stale) or rewritten while the rebuild ran keeps no mark, so it is rolled again when read.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import date, timedelta
+
+from sqlalchemy import MetaData, delete, insert, select, text
+from sqlalchemy.exc import OperationalError
+
+from ..extensions import db
+from ..models.rollups import (
+    DAY,
+    MONTH,
+    YEAR,
+    RollupDay,
+)
+from . import rollup
+from .periods import Period
+
+LOCK_TRIES = 600  # 0.1 s apart: a minute of reports holding the old tables
+WORK_MEM = "256MB"  # the GROUP BYs hash in memory instead of spilling to disk
+
+
+def _month_before(day: date) -> date:
+    return (day.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+def _buckets(first: date, today: date) -> list[tuple[int, date]]:
+    """Every past day from ``first``, every month and year of them already over."""
+    last = today - timedelta(days=1)
+    out = [(DAY, first + timedelta(days=i)) for i in range((last - first).days + 1)]
+    month = first.replace(day=1)
+    while rollup.month_end(month) < today:
+        out.append((MONTH, month))
+        month = rollup.month_end(month) + timedelta(days=1)
+    out += [(YEAR, date(y, 1, 1)) for y in range(first.year, today.year)]
+    return out
+
+
+def _copy_definitions(conn, name: str) -> list[tuple[str, str, str]]:
+    """Give ``name``_next the constraints and indexes of ``name``; their (kind, new name, old
+    name)."""
+    names = []
+    constraints = conn.execute(
+        text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = CAST(:t AS regclass) ORDER BY contype DESC"  # p before f
+        ),
+        {"t": name},
+    ).all()
+    for constraint, definition in constraints:
+        conn.exec_driver_sql(
+            f'ALTER TABLE "{name}_next" ADD CONSTRAINT "{constraint}_next" {definition}'
+        )
+        names.append(("CONSTRAINT", f"{constraint}_next", constraint))
+    indexes = conn.execute(
+        text(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+            "AND tablename = :t AND indexname NOT IN "
+            "(SELECT conname FROM pg_constraint WHERE conrelid = CAST(:t AS regclass))"
+        ),
+        {"t": name},
+    ).all()
+    for index, definition in indexes:
+        conn.exec_driver_sql(
+            re.sub(
+                r"^(CREATE (?:UNIQUE )?INDEX )\S+( ON (?:ONLY )?)\S+",
+                lambda m, i=index: f'{m[1]}"{i}_next"{m[2]}"{name}_next"',
+                definition,
+            )
+        )
+        names.append(("INDEX", f"{index}_next", index))
+    return names
+
+
+def _lock_old_tables(names: list[str]) -> None:
+    """Lock the rollup's tables for the swap without ever waiting in the lock queue."""
+    tables = ", ".join(f'"{n}"' for n in names)
+    for _ in range(LOCK_TRIES):
+        try:
+            with db.session.begin_nested():
+                db.session.execute(text(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE NOWAIT"))
+                # readers of the marks go on; writers (a report filling a bucket) wait
+                db.session.execute(text('LOCK TABLE "rollup_days" IN EXCLUSIVE MODE NOWAIT'))
+            return
+        except OperationalError as error:
+            if getattr(error.orig, "sqlstate", None) != "55P03":  # lock_not_available
+                raise
+            time.sleep(0.1)
+    raise RuntimeError("the rollup's tables stayed in use: the rebuild gave up (nothing changed)")
+
+
+def rebuild_aside(first: date, today: date) -> int:
+    """Build the rollup of the days ``first`` … yesterday in new tables and swap them in;
+    commits. Returns the number of days."""
+    if first >= today:
+        return 0
+    conn = db.session.connection()
+    conn.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
+    conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{WORK_MEM}'")
+    marks = {(g, d): at for g, d, at in db.session.execute(select(RollupDay.__table__))}
+    new, names = {}, {}
+    for model in rollup.TABLES:
+        name = model.__tablename__
+        conn.exec_driver_sql(f'CREATE TABLE "{name}_next" (LIKE "{name}" INCLUDING DEFAULTS)')
+        new[model] = model.__table__.to_metadata(MetaData(), name=f"{name}_next")
+    rollup._roll_days(Period(first, today - timedelta(days=1)), new)
+    wanted = _buckets(first, today)
+    months = [d for g, d in wanted if g == MONTH]
+    if months:
+        rollup._roll_up(MONTH, months[0], new, months[-1])
+    years = [d for g, d in wanted if g == YEAR]
+    if years:
+        rollup._roll_up(YEAR, years[0], new, years[-1])
+    for model in rollup.TABLES:
+        names[model] = _copy_definitions(conn, model.__tablename__)
+        conn.exec_driver_sql(f'ANALYZE "{model.__tablename__}_next"')
+    _lock_old_tables([model.__tablename__ for model in rollup.TABLES])
+    now = {(g, d): at for g, d, at in db.session.execute(select(RollupDay.__table__))}
+    changed = {key for key, at in marks.items() if now.get(key) != at}
+    db.session.execute(delete(RollupDay))
+    keep = [{"grain": g, "day": d} for g, d in wanted if (g, d) not in changed]
+    if keep:
+        db.session.execute(insert(RollupDay), keep)
+    for model in rollup.TABLES:
+        name = model.__tablename__
+        conn.exec_driver_sql(f'DROP TABLE "{name}"')
+        conn.exec_driver_sql(f'ALTER TABLE "{name}_next" RENAME TO "{name}"')
+        for kind, current, old in names[model]:
+            if kind == "CONSTRAINT":
+                rename = f'ALTER TABLE "{name}" RENAME CONSTRAINT "{current}" TO "{old}"'
+            else:
+                rename = f'ALTER INDEX "{current}" RENAME TO "{old}"'
+            conn.exec_driver_sql(rename)
+    db.session.commit()
+    return (today - first).days

@@ -1,0 +1,169 @@
+"""`flask mscore rebuild-rollup`: one transaction (on PostgreSQL built aside and swapped in), so a
+report never reads a half-built rollup; the months and years it rolls in bulk equal raw reads."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+
+from .test_reporting import seed
+from .test_reporting_rollup import _report, _same
+
+
+@pytest.fixture
+def recent(app, db, make_office, make_service, questionnaire):
+    """Forty days of data ending today (local)."""
+    from survey_app.reporting import local_today
+
+    today = local_today()
+    return seed(
+        db, make_office, make_service, questionnaire, start=today - timedelta(days=39), days=40
+    )
+
+
+def _past(days=39):
+    from survey_app.reporting import Period, local_today
+
+    today = local_today()
+    return Period(today - timedelta(days=days), today - timedelta(days=1))
+
+
+def _exclude_one_quietly(db) -> None:
+    """Exclude a past response with plain SQL (no ORM flush marks its day stale): only a
+    rebuild brings the change into the rollup."""
+    db.session.execute(
+        text(
+            "UPDATE responses SET integrity = 'excluded' WHERE id = (SELECT min(id) FROM "
+            "responses WHERE integrity = 'valid' AND submitted_at < :before)"
+        ),
+        {"before": _past().utc_bounds[1]},
+    )
+    db.session.commit()
+
+
+def _rows(db):
+    from survey_app.models import RollupAnswer, RollupDay, RollupPattern
+
+    return {
+        model.__tablename__: db.session.scalar(select(func.count()).select_from(model))
+        for model in (RollupAnswer, RollupPattern, RollupDay)
+    }
+
+
+def test_a_failed_rebuild_leaves_the_old_rollup(db, recent, runner, monkeypatch):
+    from survey_app.reporting import rollup
+
+    period = _past()
+    before = _report(period)  # fills the rollup
+    db.session.commit()
+    rows = _rows(db)
+    assert rows["rollup_answers"] > 0
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(rollup, "_roll_days", broken)
+    result = runner.invoke(args=["mscore", "rebuild-rollup"])
+    assert result.exit_code != 0 and "the disk is full" in str(result.exception)
+    db.session.rollback()
+    assert _rows(db) == rows  # every row and completeness mark is still there
+    _same(_report(period), before)
+
+
+def test_rebuilt_months_and_years_equal_raw(app, db, make_office, make_service, questionnaire):
+    from survey_app.models import RollupAnswer, RollupDay
+    from survey_app.reporting import Period
+    from survey_app.reporting.rollup import rebuild
+
+    seed(db, make_office, make_service, questionnaire, start=date(2025, 1, 20), days=50)
+    db.session.commit()
+    rebuild()
+    grains = dict(
+        db.session.execute(
+            select(RollupAnswer.grain, func.count()).group_by(RollupAnswer.grain)
+        ).all()
+    )
+    assert set(grains) == {0, 1, 2}  # days, months and years were all rolled
+    assert (
+        db.session.scalar(select(func.count()).select_from(RollupDay).where(RollupDay.grain == 2))
+        >= 1
+    )
+    for period in (
+        Period(date(2025, 1, 1), date(2025, 12, 31)),
+        Period(date(2025, 2, 1), date(2025, 2, 28)),
+        Period(date(2025, 1, 25), date(2025, 3, 3)),
+    ):
+        _same(_report(period, compare=True), _report(period, source="raw", compare=True))
+
+
+def _definitions(db):
+    """The rollup tables' constraint and index names (PostgreSQL)."""
+    return set(
+        db.session.execute(
+            text(
+                "SELECT tablename, indexname FROM pg_indexes WHERE tablename LIKE 'rollup_%' "
+                "UNION SELECT conrelid::regclass::text, conname FROM pg_constraint "
+                "WHERE conrelid::regclass::text LIKE 'rollup_%'"
+            )
+        ).all()
+    )
+
+
+def test_a_report_during_a_rebuild_reads_the_old_rollup(app, db, recent, is_postgres, monkeypatch):
+    """A report in another connection, while the rebuild has filled half its tables, reads the
+    complete old rollup without waiting; after the swap, the new one."""
+    from survey_app.reporting import rollup
+
+    if not is_postgres:
+        pytest.skip("two connections at once: PostgreSQL (SQLite locks the whole file)")
+    period = _past()
+    before = _report(period)
+    db.session.commit()
+    names = _definitions(db)
+    db.session.commit()
+    _exclude_one_quietly(db)
+    filled, release = threading.Event(), threading.Event()
+    roll_days, errors = rollup._roll_days, []
+
+    def paused(*args, **kwargs):
+        roll_days(*args, **kwargs)
+        filled.set()  # the new day rows are in, not yet the months, keys or the swap
+        release.wait(60)
+
+    def rebuild():
+        with app.app_context():
+            try:
+                rollup.rebuild()
+            except Exception as error:  # reported by the main thread
+                errors.append(error)
+
+    monkeypatch.setattr(rollup, "_roll_days", paused)
+    worker = threading.Thread(target=rebuild)
+    worker.start()
+    try:
+        assert filled.wait(60)
+        _same(_report(period), before)  # the old rollup, whole: not the rebuild's half
+        db.session.commit()  # the report's transaction ends: the swap may lock the tables
+    finally:
+        release.set()
+        worker.join(120)
+    assert not worker.is_alive() and not errors, errors
+    after = _report(period)
+    _same(after, _report(period, source="raw"))
+    responses = {o["code"]: o["responses"] for o in after["offices"]}
+    assert sum(responses.values()) == sum(o["responses"] for o in before["offices"]) - 1
+    db.session.commit()
+    assert _definitions(db) == names  # the swapped tables have the same keys and indexes
+
+
+def test_update_rollup_counts_what_it_filled(db, recent, runner):
+    first = runner.invoke(args=["mscore", "update-rollup", "--days", "2"])
+    assert first.exit_code == 0, first.output
+    built = int(first.output.split("filled ")[1].split()[0])
+    # the 40 days (less the 2 refreshed before) and the months over among them: a count
+    assert 0 < built <= 40 + 2
+    again = runner.invoke(args=["mscore", "update-rollup", "--days", "2"])
+    assert "refreshed 2 recent days, filled 0 missing" in again.output
