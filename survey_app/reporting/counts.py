@@ -237,10 +237,10 @@ def _dtype(name: str):
     return np.int64 if name in MASKS else float
 
 
-def _fetch(stmt, names) -> dict[str, np.ndarray]:
+def _fetch(session, stmt, names) -> dict[str, np.ndarray]:
     """Run a counts query into numpy columns (float, masks int64); on PostgreSQL as one packed
     value (fast)."""
-    conn = db.session.connection()
+    conn = session.connection()
     if conn.dialect.name == "postgresql":
         # JIT compilation costs more than these short aggregations take (0.1–0.3 s a query).
         conn.exec_driver_sql("SET LOCAL jit = off")
@@ -294,10 +294,11 @@ def _packed(conn, stmt, names) -> dict[str, np.ndarray] | None:
 
 
 def fetch_counts(
-    tiles, live: Period | None, *, integrity=("valid",), office_ids=None
+    session, tiles, live: Period | None, *, integrity=("valid",), office_ids=None
 ) -> dict[str, dict[str, np.ndarray]]:
     """Answer, respondent and dossier counts of the rollup's buckets (``tiles``: (grain, first
-    day) pairs) plus the live days, as arrays.
+    day) pairs) plus the live days, as arrays, read through ``session`` (the primary's
+    ``db.session`` or the read replica's, reporting/source.py).
 
     Channel and integrity come back as codes into CHANNELS and INTEGRITIES; answers as one
     row per key, question and value with a count; patterns as one row per key, questionnaire
@@ -329,7 +330,7 @@ def fetch_counts(
         ("dossiers", raw_dossiers, RollupDossier, DOSSIER_KEYS, DOSSIER_VALUES, ()),
     ):
         fetched = [
-            _fetch(_typed(stmt, keys, values, where(extra)), keys + values)
+            _fetch(session, _typed(stmt, keys, values, where(extra)), keys + values)
             for stmt in parts(raw, model, keys, values)
         ]
         if not fetched:

@@ -195,10 +195,10 @@ def test_packed_fetch_reads_every_row_and_declines_nulls(app, db):
     assert got["channel"].tolist() == [i * 7 % 5 for i in range(1, 2001)]
     assert got["probability"].tolist() == [0.25 * i for i in range(1, 2001)]
     assert got["count"][-1] == 10**12 + 2000  # eight bytes wide
-    assert counts._fetch(stmt, names)["office_id"].tolist() == list(range(1, 2001))
+    assert counts._fetch(db.session, stmt, names)["office_id"].tolist() == list(range(1, 2001))
     with_null = typed(func.nullif(cols.c.channel, 3))
     assert counts._packed(conn, with_null, names) is None
-    fetched = counts._fetch(with_null, names)  # the slow path keeps every row
+    fetched = counts._fetch(db.session, with_null, names)  # the slow path keeps every row
     assert fetched["office_id"].size == 2000 and np.isnan(fetched["channel"]).sum() == 400
     empty = counts._packed(conn, stmt.where(cols.c.office_id < 0), names)
     assert all(col.size == 0 for col in empty.values())
