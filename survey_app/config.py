@@ -50,6 +50,15 @@ def _proxy_hops(value: str | None) -> int | None:
     return int(value)
 
 
+def _sqlalchemy_url(url: str) -> str:
+    """A database URL with the driver SQLAlchemy should use (psycopg 3 for PostgreSQL)."""
+    if url.startswith("postgres://"):  # Heroku-style URL; SQLAlchemy wants the dialect
+        return "postgresql+psycopg://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
 def load_config(instance_path: str, environ: os._Environ | dict | None = None) -> dict:
     """Build the Flask config from environment variables, with development defaults."""
     env = os.environ if environ is None else environ
@@ -61,11 +70,10 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
             "to start rather than guess (a production server must not start in development mode)"
         )
     is_production = environment == "production"
-    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'mscore.sqlite'}"
-    if database_url.startswith("postgres://"):  # Heroku-style URL; SQLAlchemy wants the dialect
-        database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
-    elif database_url.startswith("postgresql://"):
-        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+    database_url = _sqlalchemy_url(
+        env.get("DATABASE_URL") or f"sqlite:///{instance / 'mscore.sqlite'}"
+    )
+    replica_url = _sqlalchemy_url(env.get("DATABASE_REPLICA_URL") or "")
 
     config = {
         "MSCORE_ENV": environment,
@@ -78,6 +86,8 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
             key.strip() for key in env.get("SECRET_KEY_FALLBACKS", "").split(",") if key.strip()
         ],
         "SQLALCHEMY_DATABASE_URI": database_url,
+        # A read replica for the reports (reporting/source.py): Flask-SQLAlchemy's bind "replica"
+        "SQLALCHEMY_BINDS": {"replica": replica_url} if replica_url else {},
         # PostgreSQL connections idle longer than this are checked before use (extensions.py)
         "DB_PING_AFTER_IDLE_SECONDS": float(env.get("DB_PING_AFTER_IDLE_SECONDS", "1")),
         "PUBLIC_BASE_URL": (
@@ -255,6 +265,11 @@ def _production_problems(config: dict) -> list[str]:
         problems.append("FLASK_DEBUG is on (the debugger would let anyone run code)")
     if config.get("SQLALCHEMY_DATABASE_URI", "").startswith("sqlite"):
         problems.append("DATABASE_URL is not set (SQLite is for development only)")
+    replica = (config.get("SQLALCHEMY_BINDS") or {}).get("replica") or ""
+    if replica.startswith("sqlite"):
+        problems.append("DATABASE_REPLICA_URL is SQLite (a replica of PostgreSQL is PostgreSQL)")
+    elif replica and replica == config.get("SQLALCHEMY_DATABASE_URI"):
+        problems.append("DATABASE_REPLICA_URL equals DATABASE_URL (unset it to read the primary)")
     if config.get("RATELIMIT_STORAGE_URI") == "memory://":
         problems.append("RATELIMIT_STORAGE_URI is not set (in-memory limits are per process)")
     if config.get("PROXY_FIX_X_FOR") is None:

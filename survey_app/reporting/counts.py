@@ -237,10 +237,10 @@ def _dtype(name: str):
     return np.int64 if name in MASKS else float
 
 
-def _fetch(stmt, names) -> dict[str, np.ndarray]:
+def _fetch(session, stmt, names) -> dict[str, np.ndarray]:
     """Run a counts query into numpy columns (float, masks int64); on PostgreSQL as one packed
     value (fast)."""
-    conn = db.session.connection()
+    conn = session.connection()
     if conn.dialect.name == "postgresql":
         # JIT compilation costs more than these short aggregations take (0.1–0.3 s a query).
         conn.exec_driver_sql("SET LOCAL jit = off")
@@ -268,25 +268,34 @@ _WIDE = ("count", *DOSSIER_VALUES, *VALUE_COUNTS, *MASKS)  # cast to BigInteger 
 _SEND = {"i4": "int4send", "i8": "int8send", "f8": "float8send"}  # PostgreSQL's binary forms
 
 
-def _packed(conn, stmt, names) -> dict[str, np.ndarray] | None:
-    """The rows packed by PostgreSQL into one bytea of fixed-width big-endian records and read
-    with numpy.frombuffer: no Python object per row or value (psycopg 3, binary results).
+PACKED_CHUNKS = 16  # bytea values per query: one value holds at most 1 GB (~15 M records)
 
-    None if some value was NULL (its record would be missing): the caller takes the slow path.
+
+def _packed(conn, stmt, names) -> dict[str, np.ndarray] | None:
+    """The rows packed by PostgreSQL into bytea values of fixed-width big-endian records and
+    read with numpy.frombuffer: no Python object per row or value (psycopg 3, binary results).
+
+    The records are split by office (the first key) into up to PACKED_CHUNKS values, since
+    PostgreSQL refuses a value over 1 GB: a national year's answer cells are ~15 M records of
+    ~70 bytes. None if some value was NULL (its record would be missing): the caller takes the
+    slow path.
     """
     kinds = ["f8" if name == "probability" else "i8" if name in _WIDE else "i4" for name in names]
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     # The subquery's columns are renamed by position (c0, c1, ...), whatever their labels.
     record = " || ".join(f"{_SEND[kind]}(s.c{i})" for i, kind in enumerate(kinds))
     aliases = ", ".join(f"c{i}" for i in range(len(kinds)))
+    chunk = f"mod(s.c0, {PACKED_CHUNKS})" if kinds[0] == "i4" else "0"
     dtype = np.dtype([(name, ">" + kind) for name, kind in zip(names, kinds, strict=True)])
     with conn.connection.driver_connection.cursor(binary=True) as cursor:
         cursor.execute(
-            f"SELECT count(*), string_agg({record}, ''::bytea) FROM ({compiled}) AS s({aliases})",
+            f"SELECT count(*), string_agg({record}, ''::bytea) "
+            f"FROM ({compiled}) AS s({aliases}) GROUP BY {chunk}",
             compiled.params,
         )
-        rows, data = cursor.fetchone()
-    data = data or b""
+        chunks = cursor.fetchall()
+    rows = sum(n for n, _ in chunks)
+    data = b"".join(value or b"" for _, value in chunks)
     if len(data) != rows * dtype.itemsize:
         return None
     packed = np.frombuffer(data, dtype=dtype)
@@ -294,10 +303,11 @@ def _packed(conn, stmt, names) -> dict[str, np.ndarray] | None:
 
 
 def fetch_counts(
-    tiles, live: Period | None, *, integrity=("valid",), office_ids=None
+    session, tiles, live: Period | None, *, integrity=("valid",), office_ids=None
 ) -> dict[str, dict[str, np.ndarray]]:
     """Answer, respondent and dossier counts of the rollup's buckets (``tiles``: (grain, first
-    day) pairs) plus the live days, as arrays.
+    day) pairs) plus the live days, as arrays, read through ``session`` (the primary's
+    ``db.session`` or the read replica's, reporting/source.py).
 
     Channel and integrity come back as codes into CHANNELS and INTEGRITIES; answers as one
     row per key, question and value with a count; patterns as one row per key, questionnaire
@@ -329,7 +339,7 @@ def fetch_counts(
         ("dossiers", raw_dossiers, RollupDossier, DOSSIER_KEYS, DOSSIER_VALUES, ()),
     ):
         fetched = [
-            _fetch(_typed(stmt, keys, values, where(extra)), keys + values)
+            _fetch(session, _typed(stmt, keys, values, where(extra)), keys + values)
             for stmt in parts(raw, model, keys, values)
         ]
         if not fetched:

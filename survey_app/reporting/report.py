@@ -12,14 +12,14 @@ from sqlalchemy.orm import aliased
 import analysis
 from analysis import Cells, EstimateTable
 
-from ..extensions import db
 from ..models import CHANNELS, Office, Question, QuestionKind, Questionnaire, Service
 from ..models.surveys import SIPAS_ELEMENTS, Dimension
 from .counts import SMS_CHANNELS, fetch_counts
 from .estimates import measure_block
 from .indices import answer_patterns, blank_reasons, index_tables
 from .periods import Period, local_today
-from .rollup import ensure_rolled
+from .rollup import buckets
+from .source import report_session
 from .weighting import lookup, weigh
 
 NOT_GROUPED = "ungrouped"
@@ -76,9 +76,9 @@ class Report:
     previous_period: Period | None = None
 
 
-def _questions() -> list[dict]:
+def _questions(session) -> list[dict]:
     """Likert and yes/no questions across versions, one per code, in the current order."""
-    rows = db.session.execute(
+    rows = session.execute(
         select(
             Question.id,
             Question.code,
@@ -113,7 +113,7 @@ def _questions() -> list[dict]:
     return list(by_code.values())
 
 
-def _universe(group: str | None, only: frozenset[int] | None = None) -> list[dict]:
+def _universe(session, group: str | None, only: frozenset[int] | None = None) -> list[dict]:
     """The offices ranked together: one group's, or all (or those of ``only``), with their meta
     data (one query)."""
     parent = aliased(Office)
@@ -137,7 +137,7 @@ def _universe(group: str | None, only: frozenset[int] | None = None) -> list[dic
         query = query.where(Office.group == group)
     if only is not None:
         query = query.where(Office.id.in_(sorted(only)))
-    rows = db.session.connection().execute(query).all()
+    rows = session.connection().execute(query).all()
     return [
         {
             "id": r.id,
@@ -153,9 +153,9 @@ def _universe(group: str | None, only: frozenset[int] | None = None) -> list[dic
     ]
 
 
-def _field_mapper():
+def _field_mapper(session):
     """Map service ids to service-group codes (0: not stated) and keep the names."""
-    rows = db.session.execute(select(Service.id, Service.field, Service.code)).all()
+    rows = session.execute(select(Service.id, Service.field, Service.code)).all()
     fields = sorted({r.field for r in rows})
     ids = np.array([r.id for r in rows], dtype=np.int64)
     codes = np.array([fields.index(r.field) + 1 for r in rows], dtype=np.int64)
@@ -167,12 +167,17 @@ def _field_mapper():
 
 
 def build_report(params: Params) -> Report:
-    """Compute the satisfaction report (and the previous period's, with compare)."""
-    offices = _universe(params.group, params.universe)
-    questions = _questions()
+    """Compute the satisfaction report (and the previous period's, with compare), reading the
+    read replica when the app has one that holds the rollup days it needs (source.py)."""
+    today = local_today()
+    periods = [params.period] + ([params.period.previous()] if params.compare else [])
+    pasts = [] if params.source == "raw" else [p.split(today)[0] for p in periods]
+    session = report_session(pasts)
+    offices = _universe(session, params.group, params.universe)
+    questions = _questions(session)
     groups = sorted({o["group"] for o in offices})
-    mapper = _field_mapper()
-    current = _estimate(params, params.period, offices, questions, groups, mapper)
+    mapper = _field_mapper(session)
+    current = _estimate(session, params, params.period, offices, questions, groups, mapper)
     report = Report(
         params=params,
         offices=offices,
@@ -185,7 +190,9 @@ def build_report(params: Params) -> Report:
     previous = None
     if params.compare:
         report.previous_period = params.period.previous()
-        previous = _estimate(params, report.previous_period, offices, questions, groups, mapper)
+        previous = _estimate(
+            session, params, report.previous_period, offices, questions, groups, mapper
+        )
     office_group = np.array([groups.index(o["group"]) for o in offices], dtype=np.int64)
     lean = (
         set()
@@ -215,17 +222,19 @@ def build_report(params: Params) -> Report:
     return report
 
 
-def _estimate(params: Params, period: Period, offices, questions, groups, mapper):
-    """Estimates per office and per group for one period."""
+def _estimate(session, params: Params, period: Period, offices, questions, groups, mapper):
+    """Estimates per office and per group for one period (its past days' rollup buckets are
+    complete in ``session``'s database: see build_report)."""
     field_of, _fields, _service_codes = mapper
     office_ids = np.array([o["id"] for o in offices], dtype=np.int64)
     n_off = len(offices)
     past, live = period.split(local_today())
-    tiles = ensure_rolled(past) if params.source != "raw" else []
+    tiles = buckets(past) if past is not None and params.source != "raw" else []
     if params.source == "raw":
         live = period
     integrity = ("valid", "flagged", "excluded") if params.include_flagged else ("valid",)
     counts = fetch_counts(
+        session,
         tiles,
         live,
         integrity=integrity,

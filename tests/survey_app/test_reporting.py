@@ -409,12 +409,12 @@ def test_report_text_equals_report_json(seeded, kw):
     assert doc["offices"] and doc["groups"]
 
 
-def test_report_text_of_an_empty_period_and_a_subset(seeded):
+def test_report_text_of_an_empty_period_and_a_subset(seeded, db):
     from survey_app.reporting import Period
     from survey_app.reporting.report import _universe
 
     _text_equals_document(period=Period(date(2024, 1, 1), date(2024, 1, 31)), compare=True)
-    ids = {o["id"] for o in _universe(None)[:2]}
+    ids = {o["id"] for o in _universe(db.session, None)[:2]}
     doc = _text_equals_document(visible=frozenset(ids))
     assert len(doc["offices"]) == 2
 

@@ -1,0 +1,411 @@
+"""National scale reads on PostgreSQL: 34 provinces, 10,000 offices, rollup cells of 3 years.
+
+    .venv/bin/python bench/national.py --responses 10000000 100000000 [--url postgresql://...]
+    .venv/bin/python bench/national.py --smoke --url postgresql://...   (a few seconds)
+
+For each size, creates the database bench_national_<size>, migrates it, adds 34 provinces
+with their offices (a third communes, the rest departments; 120 services in 12 fields, the
+default questionnaire) and writes the rollup cells that ``size`` responses over 3 years
+produce (bench/national_cells.py: simulated respondents reduced to cells, no raw response is
+stored): the year 2025 for every office (a third of the responses), and the 13 months that the
+office page of a commune reads (October 2025 - November 2026) for one province. Then it times,
+cold (first request of a new app) and warm (median of --repeat):
+- the year's national report (GET /api/v1/reports/satisfaction, every office),
+- a province's year (``office=<province code>``: its subtree),
+- the office page of a commune (/offices/<code>, last complete month, compare, the monthly trend)
+  signed in as an analyst of that province,
+and splits the national year into SQL (fetch_counts), numpy (the rest of build_report) and the
+document (JSON). Drops each database unless --keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import create_engine, insert, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.national_cells import add_up, copy_rows, simulate_month  # noqa: E402
+
+PROVINCES = 34
+FIELDS = 12
+SERVICES = 120
+PASSWORD = "bench-national-password-1"
+YEAR, MONTHS = (
+    date(2025, 1, 1),
+    [date(2025, 10, 1)] + [date(2025 + (m > 12), (m - 1) % 12 + 1, 1) for m in range(11, 24)],
+)
+CHUNK = 4_000_000  # respondents simulated at a time (memory)
+
+
+def main() -> None:
+    """Seed each size, time the reads, drop the databases."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--responses", type=int, nargs="+", default=[10_000_000, 100_000_000])
+    parser.add_argument("--offices", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--national-repeat", type=int, default=0, help="warm national years")
+    parser.add_argument(
+        "--reads",
+        default="province,page,split",
+        help="what to time, comma-separated: province (the API's office=P01 year), page (the "
+        "office page, cached and not), split (P01's own year and the national year by part)",
+    )
+    parser.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432")
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--reuse", action="store_true", help="time already seeded databases")
+    parser.add_argument("--smoke", action="store_true", help="a tiny run: 2 provinces, 60 offices")
+    parser.add_argument(
+        "--province-only",
+        action="store_true",
+        help="write the cells of province P01 alone (its share of the responses) and time only "
+        "its reads: the national year's cells of 100 M do not fit this machine's time",
+    )
+    args = parser.parse_args()
+    if args.smoke:
+        args.responses, args.offices, args.repeat = [30_000], 60, 1
+        args.reads = "province,page,split,national"
+    base = args.url.replace("postgresql://", "postgresql+psycopg://", 1).rstrip("/")
+    base = base.rsplit("/", 1)[0] if base.count("/") > 2 else base
+    admin = create_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
+    os.environ.setdefault("MSCORE_INSTANCE_PATH", "/tmp/mscore-bench-instance")
+    from survey_app import create_app
+
+    provinces = 2 if args.smoke else PROVINCES
+    for size in args.responses:
+        name = f"bench_national_{'smoke' if args.smoke else size}{'_p01' * args.province_only}"
+        config = {"SQLALCHEMY_DATABASE_URI": f"{base}/{name}", "TESTING": True}
+        try:
+            if not args.reuse:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                    conn.execute(text(f'CREATE DATABASE "{name}"'))
+                seed(create_app(config), size, args.offices, provinces, args.province_only)
+            print(f"== {size:,} responses, {args.offices:,} offices", flush=True)
+            measure(
+                create_app,
+                config,
+                args.repeat,
+                args.province_only,
+                args.national_repeat,
+                set(args.reads.split(",")),
+            )
+        finally:
+            if not args.keep:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    if args.smoke:
+        print("smoke: ok")
+
+
+def _timed(label: str, fn):
+    started = time.perf_counter()
+    result = fn()
+    print(f"{label:<52} {time.perf_counter() - started:8.2f} s", flush=True)
+    return result
+
+
+def _offices(n_offices: int, provinces: int) -> list[dict]:
+    """Provinces 1..P (no ranking group), then communes and departments under them."""
+    rows = [
+        dict(id=p, code=f"P{p:02d}", name=f"Tỉnh {p}", kind="province", group=None, parent=None)
+        for p in range(1, provinces + 1)
+    ]
+    for i in range(provinces + 1, n_offices + 1):
+        commune = i % 3 == 0
+        rows.append(
+            dict(
+                id=i,
+                code=f"{'X' if commune else 'S'}{i:05d}",
+                name=f"{'Xã' if commune else 'Sở'} {i}",
+                kind="commune" if commune else "department",
+                group="communes" if commune else "departments",
+                parent=1 + i % provinces,
+            )
+        )
+    return rows
+
+
+def seed(app, responses: int, n_offices: int, provinces: int, province_only=False) -> None:
+    """Migrate, add offices, services, the questionnaire and users, write the rollup cells."""
+    from flask_migrate import upgrade
+
+    from survey_app.dashboard.users import create_user
+    from survey_app.extensions import db
+    from survey_app.models import CHANNELS, Office, Question, QuestionKind, Service
+    from survey_app.models.rollups import DAY, MONTH, RollupDay
+    from survey_app.models.rollups import YEAR as YEAR_GRAIN
+    from survey_app.models.surveys import SIPAS_ELEMENTS, Dimension
+    from survey_app.services.questionnaires import ensure_default_questionnaire
+
+    rng = np.random.default_rng(21)
+    with app.app_context():
+        upgrade()
+        questionnaire = ensure_default_questionnaire()
+        rows = _offices(n_offices, provinces)
+        db.session.execute(
+            insert(Office),
+            [
+                dict(
+                    id=r["id"],
+                    code=r["code"],
+                    name=r["name"],
+                    kind=r["kind"],
+                    group=r["group"],
+                    parent_id=r["parent"],
+                    is_active=True,
+                    sms_sampling_rate=0.5,
+                )
+                for r in rows
+            ],
+        )
+        db.session.execute(
+            insert(Service),
+            [
+                dict(id=s, code=f"DV{s}", name=f"Dịch vụ {s}", field=f"Lĩnh vực {s % FIELDS}")
+                for s in range(1, SERVICES + 1)
+            ],
+        )
+        db.session.execute(text(f"SELECT setval('offices_id_seq', {n_offices})"))
+        db.session.execute(text(f"SELECT setval('services_id_seq', {SERVICES})"))
+        create_user("bench@mscore.test", "Bench", "analyst", "P01", PASSWORD)
+        questions = [
+            dict(
+                id=q.id,
+                kind=str(q.kind),
+                overall=q.dimension == Dimension.OVERALL,
+                element=q.kind == QuestionKind.LIKERT5 and q.dimension in SIPAS_ELEMENTS,
+                position=q.position,
+                questionnaire_id=questionnaire.id,
+            )
+            for q in db.session.scalars(
+                db.select(Question).where(
+                    Question.questionnaire_id == questionnaire.id,
+                    Question.kind.in_((QuestionKind.LIKERT5, QuestionKind.YES_NO)),
+                )
+            )
+        ]
+        assert max(q["position"] for q in questions) < 32
+        db.session.commit()
+        ids = np.array([r["id"] for r in rows if r["kind"] != "province"])
+        weight = rng.lognormal(0.0, 0.8, ids.size)
+        everyone = _frame(ids, weight, rng)
+        province = ids % provinces == 0  # parent 1 (P01): 1 + i % P == 1
+        one = _frame(ids[province], weight[province], rng)
+        share = weight[province].sum() / weight.sum()
+        conn = db.session.connection()
+        # The cells reference existing offices and questions by construction: the load skips the
+        # foreign keys' per-row triggers (this transaction only).
+        conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        written: dict[str, int] = {}
+        year = _timed(
+            "simulate the year 2025" + (" (P01)" if province_only else " (all offices)"),
+            lambda: _cells(
+                rng,
+                int(responses / 3 * (share if province_only else 1)),
+                one if province_only else everyone,
+                questions,
+                CHANNELS,
+            ),
+        )
+        _timed("COPY the year's cells", lambda: _write(conn, YEAR_GRAIN, YEAR, year, written))
+        year = None  # memory
+        for month in MONTHS:
+            cells = _cells(rng, int(responses / 36 * share), one, questions, CHANNELS)
+            _write(conn, MONTH, month, cells, written)
+        days = [(YEAR_GRAIN, YEAR)] + [(MONTH, m) for m in MONTHS]
+        db.session.execute(insert(RollupDay), [{"grain": g, "day": d} for g, d in days])
+        assert DAY not in {g for g, _ in days}
+        db.session.commit()
+        print("rollup rows written:", {k: f"{v:,}" for k, v in written.items()}, flush=True)
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            _timed("vacuum analyze", lambda: c.execute(text("VACUUM ANALYZE")))
+
+
+def _frame(ids, weight, rng) -> dict:
+    return {
+        "id": ids,
+        "cum": np.cumsum(weight / weight.sum()),
+        "n_services": SERVICES,
+        "sampling": rng.choice([1.0, 0.5, 0.25], ids.size),
+        "effect": rng.normal(0.0, 0.35, ids.size),
+    }
+
+
+KEYS = {
+    "responses": ("office_id", "service_id", "channel", "integrity", "probability"),
+    "answers": ("office_id", "service_id", "channel", "integrity", "probability", "question_id"),
+    "patterns": (
+        "office_id",
+        "service_id",
+        "channel",
+        "integrity",
+        "probability",
+        "questionnaire_id",
+        "answered",
+        "satisfied",
+    ),
+    "dossiers": ("office_id", "service_id"),
+}
+VALUES = {
+    "responses": ("count",),
+    "answers": tuple(f"n{v}" for v in range(6)),
+    "patterns": ("count",),
+    "dossiers": ("returned", "sms_sent", "link_sent", "reply_answered", "link_answered"),
+}
+
+
+def _cells(rng, n: int, frame, questions, channels) -> dict:
+    """The cells of ``n`` respondents, simulated in chunks and added up."""
+    total = None
+    for start in range(0, n, CHUNK):
+        part = simulate_month(rng, min(CHUNK, n - start), frame, questions, channels)
+        total = (
+            part
+            if total is None
+            else {k: add_up([total[k], part[k]], KEYS[k], VALUES[k]) for k in part}
+        )
+    return total
+
+
+def _write(conn, grain, day, cells, written) -> None:
+    for name, rows in cells.items():
+        ordered = {k: rows[k] for k in (*KEYS[name], *VALUES[name])}
+        written[name] = written.get(name, 0) + copy_rows(
+            conn, f"rollup_{name}", grain, day, ordered
+        )
+
+
+def _sign_in(app):
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)[1]
+    res = client.post(
+        "/login", data={"email": "bench@mscore.test", "password": PASSWORD, "csrf_token": token}
+    )
+    assert res.status_code == 302, res.status_code
+    return client
+
+
+def _cold_warm(label: str, make_call, repeat: int) -> None:
+    call = make_call()  # a new app: its caches are cold
+    started = time.perf_counter()
+    size = call()
+    cold = time.perf_counter() - started
+    warm = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        warm.append(time.perf_counter() - started)
+    warm_text = f"warm {statistics.median(warm):7.3f} s" if warm else "(no warm run)"
+    print(f"{label:<40} cold {cold:7.3f} s   {warm_text}   ({size / 1e6:.2f} MB)", flush=True)
+
+
+def measure(
+    create_app, config, repeat: int, province_only=False, national_repeat=0, reads=()
+) -> None:
+    """Time the three reads and split the national year into SQL, numpy and JSON."""
+    from survey_app.api.auth import create_token
+    from survey_app.extensions import db
+    from survey_app.models import Office
+
+    def api(query):
+        def make():
+            app = create_app(config)
+            ctx = app.app_context()
+            ctx.push()
+            _, plain = create_token("bench", None, ("reports:read",))
+            db.session.commit()
+            client = app.test_client()
+
+            def get():
+                res = client.get(
+                    f"/api/v1/reports/satisfaction?{query}",
+                    headers={"Authorization": f"Bearer {plain}"},
+                )
+                assert res.status_code == 200, res.get_data(as_text=True)[:500]
+                return len(res.data)
+
+            return get
+
+        return make
+
+    def office_page(cache_seconds):
+        app = create_app({**config, "DASHBOARD_CACHE_SECONDS": cache_seconds})
+        with app.app_context():
+            code = db.session.scalar(
+                db.select(Office.code)
+                .where(Office.kind == "commune", Office.parent.has(code="P01"))
+                .order_by(Office.id)
+            )
+        client = _sign_in(app)
+
+        def get():
+            res = client.get(f"/offices/{code}?period=2026-11")
+            assert res.status_code == 200, res.status_code
+            return len(res.data)
+
+        return get
+
+    def page(cache_seconds):
+        return lambda: office_page(cache_seconds)
+
+    year = "from=2025-01-01&to=2025-12-31"
+    if "province" in reads:
+        _cold_warm("province year (API, office=P01)", api(year + "&office=P01"), repeat)
+    if "page" in reads:
+        _cold_warm("office page of a commune (P01 analyst)", page(600), repeat)
+        _cold_warm("the same, no document cache", page(0), repeat)
+    if "split" in reads:
+        split(create_app(config), "P01")
+        if not province_only:  # minutes at 10 M on this machine: once
+            split(create_app(config), "national")
+    if "national" in reads and not province_only:
+        _cold_warm("national year (API, all offices)", api(year), national_repeat)
+
+
+def split(app, office: str | None) -> None:
+    """A year's time by part: SQL, numpy, JSON document ("national", or an office's subtree)."""
+    if office is None:
+        return
+    from survey_app.api.reports import subtree
+    from survey_app.extensions import db
+    from survey_app.models import Office
+    from survey_app.reporting import Params, Period, build_report
+    from survey_app.reporting.counts import fetch_counts
+    from survey_app.reporting.documents import satisfaction_text
+
+    period = Period(date(2025, 1, 1), date(2025, 12, 31))
+    with app.app_context(), app.test_request_context():
+        ids = None
+        if office != "national":
+            ids = frozenset(subtree(db.session.scalar(db.select(Office.id).filter_by(code=office))))
+        params = Params(period, visible=ids, universe=ids)
+        t0 = time.perf_counter()
+        counts = fetch_counts(
+            db.session, [(2, YEAR)], None, office_ids=None if ids is None else sorted(ids)
+        )
+        t1 = time.perf_counter()
+        build_report(params)
+        t2 = time.perf_counter()
+        satisfaction_text(params)
+        t3 = time.perf_counter()
+    rows = {k: int(next(iter(v.values())).size) for k, v in counts.items()}
+    print(
+        f"split {office}: SQL (fetch_counts) {t1 - t0:.3f} s, report (SQL + numpy) "
+        f"{t2 - t1:.3f} s, report + JSON text {t3 - t2:.3f} s; cells read {rows}",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()
