@@ -46,9 +46,9 @@ GLOSSARY = [
     ),
     (
         "Hạng tốt nhất, hạng kém nhất (riêng đơn vị)",
-        "Khoảng hạng của riêng đơn vị này (\"đơn vị tôi đứng ở đâu\"), hẹp hơn khoảng hạng "
-        "chung ở trên, vốn đúng cho mọi đơn vị cùng lúc (\"đơn vị nào chắc chắn hơn đơn vị "
-        "nào\").",
+        'Khoảng hạng của riêng đơn vị này ("đơn vị tôi đứng ở đâu"), hẹp hơn khoảng hạng '
+        'chung ở trên, vốn đúng cho mọi đơn vị cùng lúc ("đơn vị nào chắc chắn hơn đơn vị '
+        'nào").',
     ),
     (
         "So với trung bình khối",
