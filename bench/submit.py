@@ -160,7 +160,8 @@ def start_gunicorn(app_spec: str, port: int, env: dict) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 30
+    # 90 s: on a loaded 2-core machine two workers importing the app took over 30 s
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
             if request(port, "GET", "/healthz")[0] == 200:
