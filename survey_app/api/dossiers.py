@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from flask import g, request
+from collections import Counter
+
+from flask import current_app, g, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import BadRequest
 
 from ..errors import json_error
 from ..extensions import db
-from ..services.dossiers import find_office, upsert_dossier
+from ..services.dossiers import find_office, public_decision, upsert_dossier
+from ..services.rating_links import RECEIPT, rating_url
 from . import bp
 from .auth import can_access_office, require_scope
 from .schemas import DossierIn, DossierResultOut
@@ -38,7 +41,23 @@ def _rejected(index: int, item, reason: str, errors: dict) -> dict:
     }
 
 
-def process_item(index: int, item, schema: DossierIn, offices: dict) -> dict:
+def accepted(index: int, code: str, outcome) -> dict:
+    """The answer's item for an applied dossier: never the phone, nor what other dossiers of its
+    number or its opt-out decided (public_decision); the receipt's rating link and its QR."""
+    url = rating_url(outcome.dossier.id, RECEIPT)
+    return {
+        "index": index,
+        "office_code": code,
+        "code": outcome.dossier.code,
+        "status": outcome.status,
+        "invitation": public_decision(outcome.invitation),
+        "rating_url": url,
+        "rating_qr_url": url + ".png",
+        "warnings": outcome.warnings,
+    }
+
+
+def process_item(index: int, item, schema: DossierIn, offices: dict, decisions: Counter) -> dict:
     """Validate and apply one dossier event; the result as the answer lists it."""
     try:
         data = schema.load(item)
@@ -63,14 +82,8 @@ def process_item(index: int, item, schema: DossierIn, offices: dict) -> dict:
             {"office_code": ["this token may not write this office's dossiers"]},
         )
     outcome = upsert_dossier(office, data)
-    return {
-        "index": index,
-        "office_code": code,
-        "code": data["code"],
-        "status": outcome.status,
-        "invitation": outcome.invitation,
-        "warnings": outcome.warnings,
-    }
+    decisions[outcome.invitation] += outcome.invitation is not None
+    return accepted(index, code, outcome)
 
 
 @bp.post("/dossiers")
@@ -98,9 +111,11 @@ def post_dossiers():
             f"send at most {MAX_ITEMS} dossiers per request",
             {"count": len(items), "max": MAX_ITEMS},
         )
-    schema, offices = DossierIn(), {}
-    results = [process_item(i, item, schema, offices) for i, item in enumerate(items)]
+    schema, offices, decisions = DossierIn(), {}, Counter()
+    results = [process_item(i, item, schema, offices, decisions) for i, item in enumerate(items)]
     db.session.commit()
+    if decisions:  # the detailed decisions stay in the log (counts only, never a number)
+        current_app.logger.info("dossier invitations decided: %s", dict(decisions))
     out = DossierResultOut(many=True).dump(results)
     if single:
         result = out[0]

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from ..importers.csvcore import CONTROL_CHARACTERS
 
+#: A lone surrogate (JSON allows "\ud800"): no UTF-8 encoding exists, so PostgreSQL cannot take it
+SURROGATES = re.compile("[\ud800-\udfff]")
+#: The times a dossier may carry (UTC): year 9999 with an offset overflows when converted
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+
 
 def printable(value: str) -> None:
-    """No control characters in a code or a number: PostgreSQL text cannot even hold a NUL."""
+    """No control characters in a code or a number (PostgreSQL text cannot even hold a NUL) and no
+    lone surrogate (it has no UTF-8 form)."""
     if CONTROL_CHARACTERS.search(value):
         raise ValidationError("Must not contain control characters.")
+    if SURROGATES.search(value):
+        raise ValidationError("Must be valid Unicode text (a lone surrogate is not).")
+
+
+def plausible_time(value: datetime) -> None:
+    """A dossier's time lies in 2000-2099 (UTC); further ones overflow date arithmetic."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise ValidationError("Must be a time from 2000-01-01 to 2099-12-31 (UTC).")
 
 
 class DossierIn(Schema):
@@ -27,9 +48,9 @@ class DossierIn(Schema):
     phone = fields.String(
         load_default=None, allow_none=True, validate=[validate.Length(max=32), printable]
     )
-    received_at = fields.AwareDateTime(load_default=None, allow_none=True)
-    due_at = fields.AwareDateTime(load_default=None, allow_none=True)
-    returned_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    received_at = fields.AwareDateTime(load_default=None, allow_none=True, validate=plausible_time)
+    due_at = fields.AwareDateTime(load_default=None, allow_none=True, validate=plausible_time)
+    returned_at = fields.AwareDateTime(load_default=None, allow_none=True, validate=plausible_time)
     language = fields.String(
         load_default=None, allow_none=True, validate=validate.OneOf(("vi", "en"))
     )
@@ -60,7 +81,10 @@ class DossierResultOut(Schema):
     office_code = fields.String(allow_none=True)
     code = fields.String(allow_none=True)
     status = fields.String()  # created | updated | unchanged | rejected
-    invitation = fields.String(allow_none=True)  # "queued" or why not, when decided now
+    # When the returned time first arrives: "eligible" or a reason about this dossier alone
+    invitation = fields.String(allow_none=True)
+    rating_url = fields.String(allow_none=True)  # the receipt's personal rating link
+    rating_qr_url = fields.String(allow_none=True)  # GET: its QR code (PNG)
     warnings = fields.List(fields.String())
     reason = fields.String(allow_none=True)  # for rejected: invalid | unknown_office | forbidden
     errors = fields.Dict(allow_none=True)  # field -> messages

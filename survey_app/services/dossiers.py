@@ -47,6 +47,21 @@ class DossierOutcome:
     warnings: list[str] = field(default_factory=list)
 
 
+#: Decisions that follow from the dossier alone. The others (opted_out, recently_invited,
+#: not_sampled, queued) depend on the number's other dossiers, its opt-out or the draw: an answer
+#: says "eligible" for all of them, so no caller learns whether a number opted out or was invited.
+OWN_REASONS = frozenset(
+    {"already_invited", "no_mobile_phone", "returned_too_long_ago", "already_rated"}
+)
+
+
+def public_decision(decision: str | None) -> str | None:
+    """What the API may say of an invitation decision: a reason about this dossier, or eligible."""
+    if decision is None or decision in OWN_REASONS:
+        return decision
+    return "eligible"
+
+
 def find_office(code: str) -> Office | None:
     """The active office with this code, or None."""
     return db.session.scalar(select(Office).where(Office.code == code, Office.is_active))

@@ -58,7 +58,7 @@ def post(client, token):
 def test_create_then_repeat_changes_nothing(db, post):
     first = post(dossier())
     assert first.status_code == 201
-    assert first.json["status"] == "created" and first.json["invitation"] == "queued"
+    assert first.json["status"] == "created" and first.json["invitation"] == "eligible"
     again = post(dossier())
     assert again.status_code == 200 and again.json["status"] == "unchanged"
     assert again.json["invitation"] is None
@@ -71,7 +71,7 @@ def test_update_adding_the_returned_time_triggers_the_decision(db, post):
     assert created.status_code == 201 and created.json["invitation"] is None
     assert db.session.scalar(select(func.count()).select_from(Invitation)) == 0
     updated = post(dossier())
-    assert updated.json["status"] == "updated" and updated.json["invitation"] == "queued"
+    assert updated.json["status"] == "updated" and updated.json["invitation"] == "eligible"
     invitation = db.session.scalar(select(Invitation))
     assert invitation.sampling_probability == 1.0 and invitation.language == "vi"
 
