@@ -13,7 +13,15 @@ from ..extensions import db
 from ..models import Office
 
 CSV_REQUIRED = ("office_code", "code")
-CSV_OPTIONAL = ("service_code", "phone", "received_at", "due_at", "returned_at", "language")
+CSV_OPTIONAL = (
+    "service_code",
+    "phone",
+    "received_at",
+    "due_at",
+    "returned_at",
+    "language",
+    "contact_consent",
+)
 
 
 @click.command("create-token")
@@ -86,7 +94,9 @@ def import_dossiers(path: Path):
 @with_appcontext
 def import_dossiers_command(path: str) -> None:
     """Import dossiers: office_code,code[,service_code,phone,received_at,due_at,returned_at,
-    language]; times in ISO 8601 with an offset. All or nothing."""
+    language,contact_consent]; times in ISO 8601 with an offset; contact_consent true/false
+    (1/0, yes/no, có/không; blank keeps the stored value, a new dossier has none). All or
+    nothing."""
     from ..importers import run_import
 
     run_import("dossiers", import_dossiers, path)

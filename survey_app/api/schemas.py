@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
 
-from ..importers.csvcore import CONTROL_CHARACTERS
+from ..importers.csvcore import CONTROL_CHARACTERS, FALSE_WORDS, TRUE_WORDS
 
 #: A lone surrogate (JSON allows "\ud800"): no UTF-8 encoding exists, so PostgreSQL cannot take it
 SURROGATES = re.compile("[\ud800-\udfff]")
@@ -54,6 +55,14 @@ class DossierIn(Schema):
     language = fields.String(
         load_default=None, allow_none=True, validate=validate.OneOf(("vi", "en"))
     )
+    # Law 91/2025/QH15: whether the citizen agreed to be contacted for feedback. Absent: the
+    # stored value is kept (a new dossier: no consent, so no invitation).
+    contact_consent = fields.Boolean(
+        load_default=None,
+        allow_none=True,
+        truthy={True, *TRUE_WORDS},
+        falsy={False, *FALSE_WORDS},
+    )
 
     @pre_load
     def _strip(self, data, **kwargs):
@@ -64,6 +73,8 @@ class DossierIn(Schema):
         for key, value in data.items():
             if isinstance(value, str):
                 value = value.strip()
+                if key == "contact_consent":  # CSV words: true/false, 1/0, yes/no, có/không
+                    value = unicodedata.normalize("NFC", value).lower()
                 if value == "" and key not in ("office_code", "code"):
                     value = None
             cleaned[key] = value

@@ -15,6 +15,8 @@ import click
 
 CODE_RE = re.compile(r"[A-Za-z0-9._-]{1,32}")
 _TRUE, _FALSE = {"1", "true", "yes", "y", "có", "x"}, {"0", "false", "no", "n", "không"}
+#: The words a CSV boolean cell may hold (lower case), for importers that parse one elsewhere
+TRUE_WORDS, FALSE_WORDS = frozenset(_TRUE), frozenset(_FALSE)
 
 
 class CsvErrors:
