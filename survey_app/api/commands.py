@@ -51,7 +51,12 @@ def create_token_command(name: str, office_code: str | None, scopes: tuple[str, 
 
 def import_dossiers(path: Path):
     """Validate a whole dossier CSV (errors by line and column), then apply it with a progress
-    bar; flush only, run_import commits once."""
+    bar; flush only, run_import commits once. On PostgreSQL the file is streamed and applied
+    set-based (dossier_import.py), with the same rules and errors."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        from .dossier_import import import_dossiers_streamed
+
+        return import_dossiers_streamed(path, CSV_REQUIRED, CSV_OPTIONAL)
     from ..importers import CsvErrors, ImportSummary, find_duplicates, read_csv
     from ..services.dossiers import upsert_dossier
     from .schemas import DossierIn

@@ -10,6 +10,8 @@ from werkzeug.exceptions import BadRequest
 
 from ..errors import json_error
 from ..extensions import db
+from ..models import utcnow
+from ..services import dossier_bulk as bulk
 from ..services.dossiers import find_office, public_decision, upsert_dossier
 from ..services.rating_links import RECEIPT, rating_url
 from . import bp
@@ -41,24 +43,24 @@ def _rejected(index: int, item, reason: str, errors: dict) -> dict:
     }
 
 
-def accepted(index: int, code: str, outcome) -> dict:
+def accepted(index: int, office_code: str, item: dict) -> dict:
     """The answer's item for an applied dossier: never the phone, nor what other dossiers of its
     number or its opt-out decided (public_decision); the receipt's rating link and its QR."""
-    url = rating_url(outcome.dossier.id, RECEIPT)
+    url = rating_url(item["id"], RECEIPT)
     return {
         "index": index,
-        "office_code": code,
-        "code": outcome.dossier.code,
-        "status": outcome.status,
-        "invitation": public_decision(outcome.invitation),
+        "office_code": office_code,
+        "code": item["code"],
+        "status": item["status"],
+        "invitation": public_decision(item["invitation"]),
         "rating_url": url,
         "rating_qr_url": url + ".png",
-        "warnings": outcome.warnings,
+        "warnings": item["warnings"],
     }
 
 
-def process_item(index: int, item, schema: DossierIn, offices: dict, decisions: Counter) -> dict:
-    """Validate and apply one dossier event; the result as the answer lists it."""
+def check_item(index: int, item, schema: DossierIn, offices: dict):
+    """Validate one dossier event: (office, data), or the rejected result."""
     try:
         data = schema.load(item)
     except ValidationError as error:
@@ -81,9 +83,37 @@ def process_item(index: int, item, schema: DossierIn, offices: dict, decisions: 
             "forbidden_office",
             {"office_code": ["this token may not write this office's dossiers"]},
         )
-    outcome = upsert_dossier(office, data)
-    decisions[outcome.invitation] += outcome.invitation is not None
-    return accepted(index, code, outcome)
+    return office, data
+
+
+def apply_items(checked: list, decisions: Counter) -> list[dict]:
+    """Apply the valid events: set-based on PostgreSQL (one dossier named once), else per row."""
+    valid = [(i, c) for i, c in enumerate(checked) if isinstance(c, tuple)]
+    keys = {(office.id, data["code"]) for _, (office, data) in valid}
+    if valid and len(keys) == len(valid) and db.session.get_bind().dialect.name == "postgresql":
+        bulk.open_stage()
+        # rows built first: nothing may query the database while COPY runs
+        rows = [bulk.stage_row(i, office.id, data) for i, (office, data) in valid]
+        bulk.copy_rows(rows)
+        outcome = bulk.apply_stage(utcnow(), per_item=True)
+        decisions.update(outcome.decisions)
+        items = outcome.items
+    else:
+        items = {}
+        for i, (office, data) in valid:
+            done = upsert_dossier(office, data)
+            decisions[done.invitation] += done.invitation is not None
+            items[i] = {
+                "id": done.dossier.id,
+                "code": done.dossier.code,
+                "status": done.status,
+                "invitation": done.invitation,
+                "warnings": done.warnings,
+            }
+    return [
+        accepted(i, c[1]["office_code"], items[i]) if isinstance(c, tuple) else c
+        for i, c in enumerate(checked)
+    ]
 
 
 @bp.post("/dossiers")
@@ -112,7 +142,9 @@ def post_dossiers():
             {"count": len(items), "max": MAX_ITEMS},
         )
     schema, offices, decisions = DossierIn(), {}, Counter()
-    results = [process_item(i, item, schema, offices, decisions) for i, item in enumerate(items)]
+    results = apply_items(
+        [check_item(i, item, schema, offices) for i, item in enumerate(items)], decisions
+    )
     db.session.commit()
     if decisions:  # the detailed decisions stay in the log (counts only, never a number)
         current_app.logger.info("dossier invitations decided: %s", dict(decisions))

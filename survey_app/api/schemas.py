@@ -35,6 +35,51 @@ def plausible_time(value: datetime) -> None:
         raise ValidationError("Must be a time from 2000-01-01 to 2099-12-31 (UTC).")
 
 
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+_LIMITS = {"office_code": 32, "code": 64, "service_code": 64}
+
+
+def quick_dossier(values: dict[str, str]) -> dict | None:
+    """DossierIn().load() of a CSV row (stripped strings of known columns) in its usual form, about
+    ten times faster; None whenever the schema must judge (it then names the errors). A test
+    compares both on valid and invalid rows."""
+    out = {key: None for key in DOSSIER_KEYS}
+    for key, value in values.items():
+        if _UNPRINTABLE.search(value):
+            return None
+        if key in ("office_code", "code"):
+            if not 0 < len(value) <= _LIMITS[key]:
+                return None
+            out[key] = value
+        elif not value:
+            continue
+        elif key == "service_code" or key == "phone":
+            if len(value) > _LIMITS.get(key, 32):
+                return None
+            out[key] = value
+        elif key in ("received_at", "due_at", "returned_at"):
+            try:
+                moment = datetime.fromisoformat(value)
+                plausible_time(moment)
+            except (ValueError, ValidationError):
+                return None
+            if moment.tzinfo is None:
+                return None
+            out[key] = moment
+        elif key == "language" and value in ("vi", "en"):
+            out[key] = value
+        elif key == "contact_consent":
+            word = unicodedata.normalize("NFC", value).lower()
+            if word not in TRUE_WORDS and word not in FALSE_WORDS:
+                return None
+            out[key] = word in TRUE_WORDS
+        else:
+            return None
+    if out["office_code"] is None or out["code"] is None:
+        return None
+    return out
+
+
 class DossierIn(Schema):
     """A dossier event from the one-stop software (DESIGN.md section 7)."""
 
@@ -99,3 +144,6 @@ class DossierResultOut(Schema):
     warnings = fields.List(fields.String())
     reason = fields.String(allow_none=True)  # for rejected: invalid | unknown_office | forbidden
     errors = fields.Dict(allow_none=True)  # field -> messages
+
+
+DOSSIER_KEYS = tuple(DossierIn().fields)
