@@ -113,3 +113,22 @@ def protect_phone(raw: str | None, region: str | None = None) -> dict:
         "phone_hash": phone_hash(e164),
         "phone_status": status,
     }
+
+
+def phone_protector():
+    """protect_phone with the app's settings read once (for a batch of thousands of numbers)."""
+    config = current_app.config
+    region, fernet = config["PHONE_DEFAULT_REGION"], _fernet(config["PHONE_ENCRYPTION_KEY"])
+    hash_key = config["PHONE_HASH_KEY"].encode()
+
+    def protect(raw: str | None) -> dict:
+        e164, status = normalize_phone(raw, region)
+        if e164 is None:
+            return {"phone_encrypted": None, "phone_hash": None, "phone_status": status}
+        return {
+            "phone_encrypted": fernet.encrypt(e164.encode()).decode(),
+            "phone_hash": hmac.new(hash_key, f"phone:{e164}".encode(), hashlib.sha256).hexdigest(),
+            "phone_status": status,
+        }
+
+    return protect

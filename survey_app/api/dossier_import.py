@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 from ..extensions import db
 from ..importers.csvcore import CsvErrors, CsvRow, ImportSummary, iter_csv
 from ..models import Office, utcnow
+from ..protection import phone_protector
 from ..services import dossier_bulk as bulk
 from .schemas import DossierIn, quick_dossier
 
@@ -51,6 +52,7 @@ def import_dossiers_streamed(path: Path, required, optional) -> ImportSummary:
     offices = dict(db.session.execute(select(Office.code, Office.id).where(Office.is_active)).all())
     columns = tuple(required) + tuple(optional)
     rows = iter_csv(path, required, optional, errors)  # header errors raise here, at once
+    protect = phone_protector()
     bulk.open_stage()
 
     def staged():
@@ -62,7 +64,7 @@ def import_dossiers_streamed(path: Path, required, optional) -> ImportSummary:
             if office_id is None:
                 row.error("office_code", f"no active office with code {data['office_code']!r}")
                 continue
-            yield bulk.stage_row(row.line, office_id, data)
+            yield bulk.stage_row(row.line, office_id, data, protect)
 
     staged_count = bulk.copy_rows(staged())
     _duplicates(errors, {v: k for k, v in offices.items()})

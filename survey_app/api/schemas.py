@@ -39,14 +39,24 @@ _UNPRINTABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 _LIMITS = {"office_code": 32, "code": 64, "service_code": 64}
 
 
-def quick_dossier(values: dict[str, str]) -> dict | None:
-    """DossierIn().load() of a CSV row (stripped strings of known columns) in its usual form, about
-    ten times faster; None whenever the schema must judge (it then names the errors). A test
-    compares both on valid and invalid rows."""
-    out = {key: None for key in DOSSIER_KEYS}
+def quick_dossier(values) -> dict | None:
+    """DossierIn().load() of an event in its usual form (a JSON object or a CSV row), several
+    times faster; None whenever the schema must judge (it then names the errors). A test compares
+    both on valid and invalid events."""
+    if not isinstance(values, dict):
+        return None
+    out = dict.fromkeys(DOSSIER_KEYS)
     for key, value in values.items():
-        if _UNPRINTABLE.search(value):
+        if key not in out:
             return None
+        if value is None and key not in ("office_code", "code"):
+            continue
+        if key == "contact_consent" and isinstance(value, bool):
+            out[key] = value
+            continue
+        if not isinstance(value, str) or _UNPRINTABLE.search(value):
+            return None
+        value = value.strip()
         if key in ("office_code", "code"):
             if not 0 < len(value) <= _LIMITS[key]:
                 return None

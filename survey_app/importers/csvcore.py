@@ -144,7 +144,8 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _nfc(value: str) -> str:
-    return unicodedata.normalize("NFC", value.strip())
+    value = value.strip()
+    return value if value.isascii() else unicodedata.normalize("NFC", value)
 
 
 def _decode(path: Path, errors: CsvErrors) -> str:

@@ -58,10 +58,11 @@ CREATE TEMPORARY TABLE {STAGE} (
 """
 
 
-def stage_row(pos: int, office_id: int, data: dict) -> tuple:
-    """One validated dossier event as a staging row (the phone protected here)."""
+def stage_row(pos: int, office_id: int, data: dict, protect=None) -> tuple:
+    """One validated dossier event as a staging row (the phone protected here; pass
+    protection.phone_protector() for a large batch)."""
     phone = data.get("phone")
-    protected = protect_phone(phone) if phone is not None else None
+    protected = (protect or protect_phone)(phone) if phone is not None else None
     return (
         pos,
         office_id,

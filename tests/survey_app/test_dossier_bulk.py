@@ -210,6 +210,15 @@ def test_the_set_based_path_marks_changed_past_days_stale(db, make_office):
         {"office_code": "OFF1", "code": "HS-1", "contact_consent": "perhaps"},
         {"office_code": "OFF1", "code": "HS-1", "language": "fr"},
         {"office_code": "OFF1", "code": "HS-1", "phone": "0" * 33},
+        {"office_code": " OFF1 ", "code": "HS-1 ", "phone": None, "contact_consent": True},
+        {"office_code": "OFF1", "code": "HS-1", "contact_consent": False, "language": None},
+        {"office_code": "OFF1", "code": 5},
+        {"office_code": "OFF1", "code": None},
+        {"office_code": "OFF1", "code": "HS-1", "extra": 1},
+        {"office_code": "OFF1", "code": "HS-1", "contact_consent": 1},
+        {"office_code": "OFF1", "code": "HS-1", "returned_at": 20250103},
+        {"office_code": "OFF1", "code": "HS-\ud800"},
+        {"code": "HS-1"},
     ],
 )
 def test_the_quick_csv_path_agrees_with_the_schema(values):
@@ -243,3 +252,58 @@ def test_the_streaming_reader_reads_as_read_csv(tmp_path):
     errors = CsvErrors(bad)
     assert len(list(iter_csv(bad, ["office_code", "code"], [], errors))) == 1
     assert errors.lines() == ["line 3: is not valid UTF-8 (byte 6); save the file as UTF-8"]
+
+
+def test_two_set_based_batches_of_one_phone_invite_once(app, db, make_office):
+    """The second batch waits for the first's advisory lock and sees its invitation."""
+    import threading
+
+    from sqlalchemy import func
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the set-based path and the advisory lock are PostgreSQL's")
+    from survey_app.services import dossier_bulk as bulk
+
+    office_id = make_office(code="A").id
+    event = {"phone": "0912000001", "returned_at": NOW, "contact_consent": True}
+
+    def run(code: str, hold: threading.Event | None, out: dict) -> None:
+        with app.app_context():
+            bulk.open_stage()
+            bulk.copy_rows([bulk.stage_row(0, office_id, {**event, "code": code})])
+            out["decision"] = bulk.apply_stage(NOW, per_item=True).items[0]["invitation"]
+            if hold is not None:
+                hold.wait(10)  # keep the transaction (and its lock) open
+            db.session.commit()
+            db.session.remove()
+
+    first, second, release = {}, {}, threading.Event()
+    a = threading.Thread(target=run, args=("HS-A", release, first))
+    a.start()
+    while "decision" not in first:
+        a.join(0.01)
+    b = threading.Thread(target=run, args=("HS-B", None, second))
+    b.start()
+    b.join(0.5)
+    assert b.is_alive() and "decision" not in second  # waiting for the first batch
+    release.set()
+    a.join(10)
+    b.join(10)
+    assert (first["decision"], second["decision"]) == ("queued", "recently_invited")
+    db.session.remove()
+    assert db.session.scalar(select(func.count()).select_from(Invitation)) == 1
+
+
+@pytest.mark.parametrize("raw", ["0912345678", "+84 91 234 5678", "02433334444", "12", None])
+def test_the_batch_protector_stores_what_protect_phone_stores(app, raw):
+    from survey_app.protection import decrypt_phone, phone_protector, protect_phone
+
+    with app.app_context():
+        one, batch = protect_phone(raw), phone_protector()(raw)
+        assert {k: v for k, v in batch.items() if k != "phone_encrypted"} == {
+            k: v for k, v in one.items() if k != "phone_encrypted"
+        }
+        if one["phone_encrypted"] is None:
+            assert batch["phone_encrypted"] is None
+        else:
+            assert decrypt_phone(batch["phone_encrypted"]) == decrypt_phone(one["phone_encrypted"])
