@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from functools import lru_cache
 
 import phonenumbers
@@ -15,12 +16,24 @@ from phonenumbers import PhoneNumberType
 from .models import PhoneStatus
 
 _MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+#: The usual Vietnamese forms, 0 or +84 and a 9-digit national number: what parse() would make of
+#: them is known, so only the (costly, and exact) type look-up runs; a test compares with parse()
+_VN_PLAIN = re.compile(r"(?:0|\+84)([1-9][0-9]{8})")
 
 
 def normalize_phone(raw: str | None, region: str = "VN") -> tuple[str | None, PhoneStatus]:
     """Return the E.164 form of a phone number and what kind of number it is."""
     if raw is None or not str(raw).strip():
         return None, PhoneStatus.MISSING
+    plain = _VN_PLAIN.fullmatch(str(raw).strip()) if region == "VN" else None
+    if plain:  # is_valid_number is number_type != UNKNOWN for a country of one region
+        kind = phonenumbers.number_type(
+            phonenumbers.PhoneNumber(country_code=84, national_number=int(plain[1]))
+        )
+        if kind == PhoneNumberType.UNKNOWN:
+            return None, PhoneStatus.INVALID
+        e164 = "+84" + plain[1]
+        return e164, PhoneStatus.MOBILE if kind in _MOBILE_TYPES else PhoneStatus.NOT_MOBILE
     try:
         parsed = phonenumbers.parse(str(raw).strip(), region)
     except phonenumbers.NumberParseException:
@@ -100,3 +113,22 @@ def protect_phone(raw: str | None, region: str | None = None) -> dict:
         "phone_hash": phone_hash(e164),
         "phone_status": status,
     }
+
+
+def phone_protector():
+    """protect_phone with the app's settings read once (for a batch of thousands of numbers)."""
+    config = current_app.config
+    region, fernet = config["PHONE_DEFAULT_REGION"], _fernet(config["PHONE_ENCRYPTION_KEY"])
+    hash_key = config["PHONE_HASH_KEY"].encode()
+
+    def protect(raw: str | None) -> dict:
+        e164, status = normalize_phone(raw, region)
+        if e164 is None:
+            return {"phone_encrypted": None, "phone_hash": None, "phone_status": status}
+        return {
+            "phone_encrypted": fernet.encrypt(e164.encode()).decode(),
+            "phone_hash": hmac.new(hash_key, f"phone:{e164}".encode(), hashlib.sha256).hexdigest(),
+            "phone_status": status,
+        }
+
+    return protect

@@ -13,7 +13,15 @@ from ..extensions import db
 from ..models import Office
 
 CSV_REQUIRED = ("office_code", "code")
-CSV_OPTIONAL = ("service_code", "phone", "received_at", "due_at", "returned_at", "language")
+CSV_OPTIONAL = (
+    "service_code",
+    "phone",
+    "received_at",
+    "due_at",
+    "returned_at",
+    "language",
+    "contact_consent",
+)
 
 
 @click.command("create-token")
@@ -43,7 +51,12 @@ def create_token_command(name: str, office_code: str | None, scopes: tuple[str, 
 
 def import_dossiers(path: Path):
     """Validate a whole dossier CSV (errors by line and column), then apply it with a progress
-    bar; flush only, run_import commits once."""
+    bar; flush only, run_import commits once. On PostgreSQL the file is streamed and applied
+    set-based (dossier_import.py), with the same rules and errors."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        from .dossier_import import import_dossiers_streamed
+
+        return import_dossiers_streamed(path, CSV_REQUIRED, CSV_OPTIONAL)
     from ..importers import CsvErrors, ImportSummary, find_duplicates, read_csv
     from ..services.dossiers import upsert_dossier
     from .schemas import DossierIn
@@ -86,7 +99,9 @@ def import_dossiers(path: Path):
 @with_appcontext
 def import_dossiers_command(path: str) -> None:
     """Import dossiers: office_code,code[,service_code,phone,received_at,due_at,returned_at,
-    language]; times in ISO 8601 with an offset. All or nothing."""
+    language,contact_consent]; times in ISO 8601 with an offset; contact_consent true/false
+    (1/0, yes/no, có/không; blank keeps the stored value, a new dossier has none). All or
+    nothing."""
     from ..importers import run_import
 
     run_import("dossiers", import_dossiers, path)

@@ -128,6 +128,8 @@ def write(
             "phone_encrypted": protected[p][0] if p >= 0 else None,
             "phone_hash": protected[p][1] if p >= 0 else None,
             "phone_status": "mobile" if p >= 0 else statuses[p],
+            # the demo's citizens with a mobile number agreed to be asked (its SMS invitations)
+            "contact_consent": p >= 0,
             "received_at": received[i],
             "due_at": due[i],
             "returned_at": returned[i],

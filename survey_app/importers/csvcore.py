@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import enum
 import io
+import itertools
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import click
 
 CODE_RE = re.compile(r"[A-Za-z0-9._-]{1,32}")
 _TRUE, _FALSE = {"1", "true", "yes", "y", "có", "x"}, {"0", "false", "no", "n", "không"}
+#: The words a CSV boolean cell may hold (lower case), for importers that parse one elsewhere
+TRUE_WORDS, FALSE_WORDS = frozenset(_TRUE), frozenset(_FALSE)
 
 
 class CsvErrors:
@@ -141,7 +144,8 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _nfc(value: str) -> str:
-    return unicodedata.normalize("NFC", value.strip())
+    value = value.strip()
+    return value if value.isascii() else unicodedata.normalize("NFC", value)
 
 
 def _decode(path: Path, errors: CsvErrors) -> str:
@@ -204,6 +208,55 @@ def read_csv(
         values = {name: _nfc(cell) for name, cell in zip(header, cells, strict=False)}
         rows.append(CsvRow(start, values, errors))
     return rows
+
+
+def _lines(path: Path, errors: CsvErrors):
+    """The file's lines decoded one by one (a line that is not UTF-8 is recorded, read as blank)."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                message = f"is not valid UTF-8 (byte {exc.start + 1}); save the file as UTF-8"
+                errors.add(number, None, message)
+                yield "\n"
+
+
+def iter_csv(
+    path: str | Path, required: Iterable[str], optional: Iterable[str], errors: CsvErrors
+) -> Iterator[CsvRow]:
+    """read_csv's rows one at a time, for files too large to hold (header errors raise at once;
+    a line that is not UTF-8 is recorded and the caller raises at the end)."""
+    path, required, optional = Path(path), list(required), list(optional)
+    lines = _lines(path, errors)
+    first = next(lines, "")
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(itertools.chain([first], lines), delimiter=delimiter)
+    header = next(reader, None)
+    if header is None or not any(cell.strip() for cell in header):
+        errors.add(1, None, f"the header is missing; expected columns: {', '.join(required)}")
+        errors.raise_if_any()
+    header = [_nfc(cell).lower() for cell in header]
+    for column in required:
+        if column not in header:
+            errors.add(1, column, "required column is missing")
+    for column in header:
+        if header.count(column) > 1:
+            errors.add(1, column, "appears more than once")
+        elif column not in required and column not in optional:
+            errors.add(
+                1, column or "(blank)", "unknown column; allowed: " + ", ".join(required + optional)
+            )
+    errors.raise_if_any()
+    end = 1
+    for cells in reader:
+        start, end = end + 1, reader.line_num
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) > len(header):
+            errors.add(start, None, f"has {len(cells)} cells but the header has {len(header)}")
+            continue
+        yield CsvRow(start, {n: _nfc(c) for n, c in zip(header, cells, strict=False)}, errors)
 
 
 def find_duplicates(

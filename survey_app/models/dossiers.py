@@ -7,6 +7,7 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -47,6 +49,9 @@ class Dossier(db.Model):
     phone_status: Mapped[PhoneStatus] = mapped_column(
         str_enum(PhoneStatus, "phone_status"), default=PhoneStatus.MISSING
     )
+    # Law 91/2025/QH15: the citizen agreed to be contacted for feedback (no consent, no
+    # invitation); cleared with the phone number by a purge or an erasure
+    contact_consent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

@@ -47,6 +47,27 @@ class DossierOutcome:
     warnings: list[str] = field(default_factory=list)
 
 
+#: Decisions that follow from the dossier alone. The others (opted_out, recently_invited,
+#: not_sampled, queued) depend on the number's other dossiers, its opt-out or the draw: an answer
+#: says "eligible" for all of them, so no caller learns whether a number opted out or was invited.
+OWN_REASONS = frozenset(
+    {
+        "already_invited",
+        "no_mobile_phone",
+        "no_contact_consent",
+        "returned_too_long_ago",
+        "already_rated",
+    }
+)
+
+
+def public_decision(decision: str | None) -> str | None:
+    """What the API may say of an invitation decision: a reason about this dossier, or eligible."""
+    if decision is None or decision in OWN_REASONS:
+        return decision
+    return "eligible"
+
+
 def find_office(code: str) -> Office | None:
     """The active office with this code, or None."""
     return db.session.scalar(select(Office).where(Office.code == code, Office.is_active))
@@ -82,6 +103,10 @@ def _apply(dossier: Dossier, data: dict, warnings: list[str]) -> bool:
             changed = True
     if dossier.phone_status != PhoneStatus.MOBILE:
         warnings.append(f"phone is {dossier.phone_status}: never invited")
+    consent = data.get("contact_consent")
+    if consent is not None and consent != dossier.contact_consent:
+        dossier.contact_consent = consent
+        changed = True
     for name in DATE_FIELDS:
         value = data.get(name)
         if value is not None and value != getattr(dossier, name):
@@ -128,7 +153,18 @@ def upsert_dossier(office: Office, data: dict, now: datetime | None = None) -> D
     db.session.flush()
     if dossier.returned_at is not None and not was_returned:
         outcome.invitation = decide_invitation(dossier, data.get("language"), now)
+    elif data.get("contact_consent") is False:
+        withdraw_invitation(dossier)
     return outcome
+
+
+def withdraw_invitation(dossier: Dossier) -> None:
+    """Consent withdrawn before the text left: the queued invitation is stopped (never sent)."""
+    invitation = dossier.invitation
+    if invitation is not None and invitation.status == InvitationStatus.QUEUED:
+        invitation.move_to(InvitationStatus.FAILED)
+        invitation.error_code = "no_contact_consent"
+        db.session.flush()
 
 
 def quiet_hours_end(moment: datetime) -> datetime:
@@ -164,6 +200,8 @@ def decide_invitation(dossier: Dossier, language: str | None, now: datetime) -> 
         return "already_invited"
     if dossier.phone_status != PhoneStatus.MOBILE or not dossier.phone_hash:
         return "no_mobile_phone"
+    if not dossier.contact_consent:
+        return "no_contact_consent"
     if dossier.returned_at < now - timedelta(days=config["SMS_INVITE_MAX_AGE_DAYS"]):
         return "returned_too_long_ago"
     if db.session.scalar(select(exists().where(Response.dossier_id == dossier.id))):

@@ -91,9 +91,14 @@ def _scrub(dossier_ids, invitation_ids, removed: Removed, phone_hash: str | None
         update(Dossier)
         .where(
             Dossier.id.in_(dossier_ids),
-            or_(Dossier.phone_encrypted.is_not(None), Dossier.phone_hash.is_not(None)),
+            or_(
+                Dossier.phone_encrypted.is_not(None),
+                Dossier.phone_hash.is_not(None),
+                Dossier.contact_consent.is_(True),
+            ),
         )
-        .values(phone_encrypted=None, phone_hash=None)
+        # the consent was to be contacted at that number: it goes with it
+        .values(phone_encrypted=None, phone_hash=None, contact_consent=False)
     )
 
 
@@ -205,6 +210,7 @@ def export(phone_hash: str) -> dict:
                 "service_code": d.service_code,
                 "phone": decrypt_phone(d.phone_encrypted) if d.phone_encrypted else None,
                 "phone_status": str(d.phone_status),
+                "contact_consent": d.contact_consent,
                 "received_at": _iso(d.received_at),
                 "due_at": _iso(d.due_at),
                 "returned_at": _iso(d.returned_at),

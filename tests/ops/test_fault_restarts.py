@@ -95,7 +95,13 @@ def seed(url: str, n: int) -> list[tuple[int, str, str]]:
         for i in range(n):
             number = f"097{i:07d}"
             outcome = upsert_dossier(
-                office, {"code": f"F-{i:04d}", "phone": number, "returned_at": now}
+                office,
+                {
+                    "code": f"F-{i:04d}",
+                    "phone": number,
+                    "returned_at": now,
+                    "contact_consent": True,
+                },
             )
             invitation: Invitation = outcome.dossier.invitation
             invitation.status, invitation.sent_at = InvitationStatus.SENT, now

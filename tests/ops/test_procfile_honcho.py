@@ -109,7 +109,13 @@ def _seed(env: dict) -> str:
         db.session.add(office)
         db.session.flush()
         outcome = upsert_dossier(
-            office, {"code": "HS-HON-1", "phone": "0961234567", "returned_at": datetime.now(UTC)}
+            office,
+            {
+                "code": "HS-HON-1",
+                "phone": "0961234567",
+                "returned_at": datetime.now(UTC),
+                "contact_consent": True,
+            },
         )
         assert outcome.invitation == "queued"
         db.session.commit()

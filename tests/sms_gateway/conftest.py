@@ -126,6 +126,7 @@ def returned_dossier(db, make_office, make_service, questionnaire):
                 "received_at": now - timedelta(days=3),
                 "due_at": now,
                 "returned_at": returned_at or now,
+                "contact_consent": True,
                 **data,
             },
         )
@@ -173,6 +174,7 @@ def queue_invitations(db, make_office, questionnaire):
                     "phone": phone_number(i),
                     "returned_at": now,
                     "language": language,
+                    "contact_consent": True,
                 },
             )
             assert outcome.invitation == "queued", outcome

@@ -49,11 +49,12 @@ def test_dossier_to_sms_response(
             "received_at": (now - timedelta(days=5)).isoformat(),
             "due_at": now.isoformat(),
             "returned_at": now.isoformat(),
+            "contact_consent": True,
         },
         headers={"Authorization": f"Bearer {token}"},
     )
     assert answer.status_code == 201, answer.json
-    assert answer.json["status"] == "created" and answer.json["invitation"] == "queued"
+    assert answer.json["status"] == "created" and answer.json["invitation"] == "eligible"
     assert "0912" not in answer.get_data(as_text=True) and "84912" not in answer.get_data(True)
 
     run_worker()

@@ -62,7 +62,9 @@ def test_dossier_already_rated_is_not_invited(db, office, make_dossier, question
         )
     )
     db.session.commit()
-    outcome = service.upsert_dossier(office, {"code": "HS-9", "returned_at": datetime.now(UTC)})
+    outcome = service.upsert_dossier(
+        office, {"code": "HS-9", "returned_at": datetime.now(UTC), "contact_consent": True}
+    )
     assert outcome.status == "updated" and outcome.invitation == "already_rated"
 
 
@@ -120,7 +122,14 @@ def test_two_dossiers_of_one_phone_at_the_same_instant_invite_once(
         with app.app_context():
             mine = db.session.get(type(office), office_id)
             outcome = service.upsert_dossier(
-                mine, {"code": code, "phone": E164, "service_code": "SV", "returned_at": now}
+                mine,
+                {
+                    "code": code,
+                    "phone": E164,
+                    "service_code": "SV",
+                    "returned_at": now,
+                    "contact_consent": True,
+                },
             )
             out["decision"] = outcome.invitation
             if hold is not None:

@@ -22,6 +22,7 @@ def dossier(code="HS-001", office="OFF1", returned=True, **fields):
         "phone": PHONE,
         "received_at": (NOW - timedelta(days=3)).isoformat(),
         "due_at": (NOW + timedelta(days=1)).isoformat(),
+        "contact_consent": True,
     }
     if returned:
         body["returned_at"] = NOW.astimezone().isoformat()
@@ -58,7 +59,7 @@ def post(client, token):
 def test_create_then_repeat_changes_nothing(db, post):
     first = post(dossier())
     assert first.status_code == 201
-    assert first.json["status"] == "created" and first.json["invitation"] == "queued"
+    assert first.json["status"] == "created" and first.json["invitation"] == "eligible"
     again = post(dossier())
     assert again.status_code == 200 and again.json["status"] == "unchanged"
     assert again.json["invitation"] is None
@@ -71,7 +72,7 @@ def test_update_adding_the_returned_time_triggers_the_decision(db, post):
     assert created.status_code == 201 and created.json["invitation"] is None
     assert db.session.scalar(select(func.count()).select_from(Invitation)) == 0
     updated = post(dossier())
-    assert updated.json["status"] == "updated" and updated.json["invitation"] == "queued"
+    assert updated.json["status"] == "updated" and updated.json["invitation"] == "eligible"
     invitation = db.session.scalar(select(Invitation))
     assert invitation.sampling_probability == 1.0 and invitation.language == "vi"
 
@@ -242,7 +243,7 @@ def test_create_token_command_prints_it_once_and_stores_a_hash(db, runner, offic
     assert bad.exit_code != 0 and "no office" in bad.output
 
 
-CSV_HEADER = "office_code,code,service_code,phone,received_at,due_at,returned_at\n"
+CSV_HEADER = "office_code,code,service_code,phone,received_at,due_at,returned_at,contact_consent\n"
 
 
 def test_import_dossiers_csv(db, runner, office, tmp_path):
@@ -250,7 +251,7 @@ def test_import_dossiers_csv(db, runner, office, tmp_path):
     path.write_text(
         CSV_HEADER
         + "".join(
-            f"OFF1,HS-{i},SV1,098{i:07d},2025-01-0{i + 1}T08:00:00+07:00,,{NOW.isoformat()}\n"
+            f"OFF1,HS-{i},SV1,098{i:07d},2025-01-0{i + 1}T08:00:00+07:00,,{NOW.isoformat()},có\n"
             for i in range(3)
         ),
         "utf-8",
@@ -270,10 +271,10 @@ def test_import_dossiers_is_all_or_nothing_with_errors_by_line_and_column(
     path = tmp_path / "dossiers.csv"
     path.write_text(
         CSV_HEADER
-        + f"OFF1,HS-1,SV1,{PHONE},2025-01-01T08:00:00+07:00,,\n"
-        + "NOPE,HS-2,SV1,,,,\n"
-        + "OFF1,HS-3,SV1,,2025-01-01 08:00,,\n"
-        + "OFF1,HS-1,SV1,,,,\n",
+        + f"OFF1,HS-1,SV1,{PHONE},2025-01-01T08:00:00+07:00,,,\n"
+        + "NOPE,HS-2,SV1,,,,,\n"
+        + "OFF1,HS-3,SV1,,2025-01-01 08:00,,,\n"
+        + "OFF1,HS-1,SV1,,,,,\n",
         "utf-8",
     )
     result = runner.invoke(args=["mscore", "import", "dossiers", str(path)])

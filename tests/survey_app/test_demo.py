@@ -126,6 +126,17 @@ def test_invitations_and_phones(demo, db):
         .where(Invitation.sampling_probability != Office.sms_sampling_rate)
     )
     assert db.session.scalar(mismatch) == 0
+    unconsented = (
+        select(func.count())
+        .select_from(Invitation)
+        .join(Dossier, Invitation.dossier_id == Dossier.id)
+        .where(Dossier.contact_consent.is_(False))
+    )
+    assert db.session.scalar(unconsented) == 0  # only consenting citizens are invited
+    consenting = select(func.count()).where(Dossier.contact_consent.is_(True))
+    assert db.session.scalar(consenting) == db.session.scalar(
+        select(func.count()).where(Dossier.phone_status == "mobile")
+    )
     rates = db.session.scalars(select(Office.sms_sampling_rate)).all()
     assert 0.3 <= min(rates) and max(rates) <= 1.0
     dossier = db.session.scalars(select(Dossier).where(Dossier.phone_encrypted.isnot(None))).first()

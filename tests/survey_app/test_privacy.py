@@ -35,7 +35,9 @@ def held(db, make_office, make_dossier, questionnaire):
         ("old", OLD_PHONE, now - timedelta(days=3 * 365)),
         ("new", NEW_PHONE, now - timedelta(days=30)),
     ):
-        dossier = make_dossier(office, code=f"HS-{name}", phone=phone, returned_at=when)
+        dossier = make_dossier(
+            office, code=f"HS-{name}", phone=phone, returned_at=when, contact_consent=True
+        )
         invitation = Invitation(
             dossier=dossier,
             office_id=office.id,
@@ -137,12 +139,19 @@ def _audit(db):
     return db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
 
 
+def _consents(db, held) -> dict[str, bool]:
+    from survey_app.models import Dossier
+
+    return {k: db.session.get(Dossier, held[k]["dossier"]).contact_consent for k in ("old", "new")}
+
+
 def test_purge_removes_contact_data_past_retention_and_keeps_answers(db, runner, held):
     answers = _answers(db)
     result = runner.invoke(args=["mscore", "purge", "--older-than", "24m", "--by", "ops"])
     assert result.exit_code == 0, result.output
     db.session.expire_all()
     assert _contact_data(db, held["old"]["hash"], held["old"]["dossier"]) == EMPTY
+    assert _consents(db, held) == {"old": False, "new": True}  # consent goes with the number
     recent = _contact_data(db, held["new"]["hash"], held["new"]["dossier"])
     assert recent["dossier"][1] == held["new"]["hash"] and recent["messages"] == 2
     assert recent["conversation"] == held["new"]["hash"] and recent["responses"] == 1
@@ -195,6 +204,7 @@ def test_subject_request_exports_everything_held_for_one_number(db, runner, held
     assert doc["phone"] == OLD_E164
     assert [d["code"] for d in doc["dossiers"]] == ["HS-old"]
     assert doc["dossiers"][0]["phone"] == OLD_E164
+    assert doc["dossiers"][0]["contact_consent"] is True
     assert len(doc["sms_invitations"]) == len(doc["sms_conversations"]) == 1
     assert len(doc["sms_messages"]) == 2 and doc["opt_outs"][0]["source"] == "STOP"
     assert doc["responses"][0]["answers"]["comment"] == "góp ý old"
@@ -212,6 +222,7 @@ def test_subject_request_erases_and_keeps_anonymous_answers(db, runner, held):
     assert result.exit_code == 0, result.output
     db.session.expire_all()
     assert _contact_data(db, held["old"]["hash"], held["old"]["dossier"]) == EMPTY
+    assert _consents(db, held) == {"old": False, "new": True}
     from survey_app.models import Dossier
 
     code = db.session.get(Dossier, held["old"]["dossier"]).code
