@@ -14,7 +14,8 @@ office outside the scope:
    - the group's benchmark (its index, elements and overall question, value and interval only)
      needs that many outside offices with responses in the period, and with answers to the
      measure;
-   - an office's rank, rank interval and group size need that many outside offices *ranked*
+   - an office's rank, rank intervals (joint and individual) and group size need that many
+     outside offices *ranked*
      in the measure (an unreliable office is not ranked, so three offices with responses could
      leave one to be ranked against), its previous rank the same in the previous period;
    - its tier (above or below the mean of the group's reliable offices) needs that many outside
@@ -53,7 +54,14 @@ from .tables import breakdown_rows, report_json
 MIN_OUTSIDE = 3
 
 #: Fields of an estimate that compare an office with the other offices of its group.
-RANK_FIELDS = ("rank", "rank_low", "rank_high", "group_size")
+RANK_FIELDS = (
+    "rank",
+    "rank_low",
+    "rank_high",
+    "individual_rank_low",
+    "individual_rank_high",
+    "group_size",
+)
 BENCHMARK_BAND = ("value", "low", "high")
 
 RULE = {

@@ -21,13 +21,24 @@ DAYS = (3, 10)  # each office's responses: half on 3 March, half on 10 March
 MIN_OUTSIDE = 3  # the rule, restated here rather than read from the code under test
 VIEWS = ("offices", "groups", "elements", "questions", "services", "channels", "comments")
 #: Fields that compare an office with its group: the only ones allowed to move.
-COMPARISONS = {"tier", "rank", "rank_low", "rank_high", "group_size", "previous_rank"}
+COMPARISONS = {
+    "tier",
+    "rank",
+    "rank_low",
+    "rank_high",
+    "individual_rank_low",
+    "individual_rank_high",
+    "group_size",
+    "previous_rank",
+}
 COMPARISON_HEADERS = {
     "Ước lượng EB",
     "Nhóm so sánh",
     "Hạng",
     "Hạng tốt nhất",
     "Hạng kém nhất",
+    "Hạng tốt nhất (riêng đơn vị)",
+    "Hạng kém nhất (riêng đơn vị)",
     "Số đơn vị xếp hạng",
     "Hạng kỳ trước",
 }

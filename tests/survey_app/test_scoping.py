@@ -62,6 +62,7 @@ def test_office_token_gets_no_group_totals_built_from_other_offices(client, db, 
     for office in doc["offices"]:
         for est in filter(None, _estimates(office)):
             assert est.get("rank") is est.get("group_size") is est.get("rank_low") is None
+            assert est.get("individual_rank_low") is est.get("individual_rank_high") is None
             assert est.get("tier") in (None, "unreliable")
             assert set(est.get("eb", {}).values()) <= {None}
             assert est.get("change", {}).get("previous_rank") is None
@@ -111,6 +112,8 @@ def test_benchmark_given_with_three_offices_outside_the_scope(
     a_full = next(o for o in full["offices"] if o["code"] == "A")["index"]
     for key in ("rank", "rank_low", "rank_high", "group_size", "tier", "eb"):
         assert a[key] == a_full[key] and a[key] is not None
+    for key in ("individual_rank_low", "individual_rank_high"):  # against the group, not the scope
+        assert a[key] == a_full[key] and a[key] is not None
     assert a["group_size"] == 4
     communes = next(g for g in scoped["groups"] if g["group"] == "communes")
     assert communes["benchmark"] == "withheld"  # B is alone in its group
@@ -126,6 +129,7 @@ def test_ranks_need_three_ranked_offices_outside(client, db, province, make_offi
     assert departments["benchmark"] == "given" and departments["index"]["value"] is not None
     a = doc["offices"][0]["index"]
     assert a["rank"] is None and a["group_size"] is None and a["rank_low"] is None
+    assert a["individual_rank_low"] is None and a["individual_rank_high"] is None
     assert a["eb"]["value"] is not None  # F has answers: the shrinkage target rests on three
 
 
