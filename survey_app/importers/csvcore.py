@@ -181,6 +181,12 @@ def read_csv(
     # spreadsheets set to Vietnamese (decimal comma) save CSV with semicolons
     delimiter = ";" if first.count(";") > first.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    return list(_rows(reader, required, optional, errors, allow_extra))
+
+
+def _rows(reader, required: list[str], optional: list[str], errors: CsvErrors, allow_extra=False):
+    """Check the header (errors raise at once), then yield the non-blank rows as CsvRows
+    (a row with more cells than the header is recorded and skipped)."""
     header = next(reader, None)
     if header is None or not any(cell.strip() for cell in header):
         errors.add(1, None, f"the header is missing; expected columns: {', '.join(required)}")
@@ -197,7 +203,7 @@ def read_csv(
                 1, column or "(blank)", "unknown column; allowed: " + ", ".join(required + optional)
             )
     errors.raise_if_any()
-    rows, end = [], 1
+    end = 1
     for cells in reader:
         start, end = end + 1, reader.line_num
         if not any(cell.strip() for cell in cells):
@@ -205,9 +211,7 @@ def read_csv(
         if len(cells) > len(header):
             errors.add(start, None, f"has {len(cells)} cells but the header has {len(header)}")
             continue
-        values = {name: _nfc(cell) for name, cell in zip(header, cells, strict=False)}
-        rows.append(CsvRow(start, values, errors))
-    return rows
+        yield CsvRow(start, {n: _nfc(c) for n, c in zip(header, cells, strict=False)}, errors)
 
 
 def _lines(path: Path, errors: CsvErrors):
@@ -232,31 +236,7 @@ def iter_csv(
     first = next(lines, "")
     delimiter = ";" if first.count(";") > first.count(",") else ","
     reader = csv.reader(itertools.chain([first], lines), delimiter=delimiter)
-    header = next(reader, None)
-    if header is None or not any(cell.strip() for cell in header):
-        errors.add(1, None, f"the header is missing; expected columns: {', '.join(required)}")
-        errors.raise_if_any()
-    header = [_nfc(cell).lower() for cell in header]
-    for column in required:
-        if column not in header:
-            errors.add(1, column, "required column is missing")
-    for column in header:
-        if header.count(column) > 1:
-            errors.add(1, column, "appears more than once")
-        elif column not in required and column not in optional:
-            errors.add(
-                1, column or "(blank)", "unknown column; allowed: " + ", ".join(required + optional)
-            )
-    errors.raise_if_any()
-    end = 1
-    for cells in reader:
-        start, end = end + 1, reader.line_num
-        if not any(cell.strip() for cell in cells):
-            continue
-        if len(cells) > len(header):
-            errors.add(start, None, f"has {len(cells)} cells but the header has {len(header)}")
-            continue
-        yield CsvRow(start, {n: _nfc(c) for n, c in zip(header, cells, strict=False)}, errors)
+    yield from _rows(reader, required, optional, errors)
 
 
 def find_duplicates(

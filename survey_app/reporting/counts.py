@@ -119,14 +119,12 @@ def raw_answers(start: datetime, end: datetime, day: bool = False):
     )
 
 
-def raw_patterns(start: datetime, end: datetime, day: bool = False):
-    """Respondents per key, questionnaire and pattern (and local day) in [start, end): the bit
-    masks of the SIPAS element items each answered and rated 4 or 5 (a respondent who answered
-    none of them has no row)."""
+def pattern_masks():
+    """Per response and questionnaire, the bit masks of the SIPAS element items answered and
+    rated 4 or 5 (bit = the question's position); join the responses to choose which. Each
+    question is answered at most once per response, so the sums are bitwise ORs."""
     bit = cast(literal(1), BigInteger).op("<<")(Question.position)
-    # Each question is answered at most once per response, so the sums are bitwise ORs. The
-    # masks are grouped by response alone (a narrow key); the response's own keys join after.
-    masks = (
+    return (
         select(
             Answer.response_id.label("response_id"),
             Question.questionnaire_id.label("questionnaire_id"),
@@ -136,16 +134,25 @@ def raw_patterns(start: datetime, end: datetime, day: bool = False):
             ),
         )
         .select_from(Answer)
-        .join(Response, Response.id == Answer.response_id)
         .join(Question, Question.id == Answer.question_id)
         .where(
-            Response.submitted_at >= start,
-            Response.submitted_at < end,
             Answer.value.is_not(None),
             Question.kind == QuestionKind.LIKERT5,
             Question.dimension.in_(SIPAS_ELEMENTS),
         )
         .group_by(Answer.response_id, Question.questionnaire_id)
+    )
+
+
+def raw_patterns(start: datetime, end: datetime, day: bool = False):
+    """Respondents per key, questionnaire and pattern (and local day) in [start, end): the bit
+    masks of the SIPAS element items each answered and rated 4 or 5 (a respondent who answered
+    none of them has no row)."""
+    # The masks are grouped by response alone (a narrow key); the response's own keys join after.
+    masks = (
+        pattern_masks()
+        .join(Response, Response.id == Answer.response_id)
+        .where(Response.submitted_at >= start, Response.submitted_at < end)
     ).subquery()
     cols = _response_columns(day)
     patterns = [masks.c.questionnaire_id, masks.c.answered, masks.c.satisfied]

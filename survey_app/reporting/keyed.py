@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, case, cast, func, literal, select
+from sqlalchemy import func, select
 
-from analysis import SATISFIED_FROM
-
-from ..models import Answer, Invitation, Question, QuestionKind, Response
+from ..models import Answer, Invitation, Response
 from ..models.rollups import VALUES
-from ..models.surveys import SIPAS_ELEMENTS
-from .counts import RESPONSE_KEYS, _response_columns
+from .counts import RESPONSE_KEYS, _response_columns, pattern_masks
 
 
 def response_keys(start: datetime, end: datetime):
@@ -43,26 +40,7 @@ def keyed_counts(keys) -> tuple:
         .where(Answer.value.is_not(None))
         .group_by(*cols, Answer.question_id)
     )
-    bit = cast(literal(1), BigInteger).op("<<")(Question.position)
-    masks = (
-        select(
-            Answer.response_id.label("response_id"),
-            Question.questionnaire_id.label("questionnaire_id"),
-            cast(func.sum(bit), BigInteger).label("answered"),
-            cast(func.sum(case((Answer.value >= SATISFIED_FROM, bit), else_=0)), BigInteger).label(
-                "satisfied"
-            ),
-        )
-        .select_from(Answer)
-        .join(keys, keys.c.response_id == Answer.response_id)
-        .join(Question, Question.id == Answer.question_id)
-        .where(
-            Answer.value.is_not(None),
-            Question.kind == QuestionKind.LIKERT5,
-            Question.dimension.in_(SIPAS_ELEMENTS),
-        )
-        .group_by(Answer.response_id, Question.questionnaire_id)
-    ).subquery()
+    masks = pattern_masks().join(keys, keys.c.response_id == Answer.response_id).subquery()
     patterns = [masks.c.questionnaire_id, masks.c.answered, masks.c.satisfied]
     return (
         answers,
