@@ -248,6 +248,7 @@ def linearised_variance(
     population=None,
     single_unit: str = "adjust",
     groups: StrataGroups | None = None,
+    u_sq=None,
 ) -> np.ndarray:
     """Variance per domain of Σ z, z = w·u, over unit groups (``count`` units of value ``u``).
 
@@ -256,7 +257,9 @@ def linearised_variance(
     Without ``design`` each domain is a design of its own units (strata as given, ``population``
     per unit group for the fpc); with it, the whole sample's strata and post-strata apply.
     ``groups`` (:func:`strata_groups` of the same domain, stratum and design) saves working
-    them out again when several values share them.
+    them out again when several values share them. ``u_sq``, the mean of u² over each group's
+    units (default u²), lets a group stand for units of different values: a group of one unit
+    with u = Σ u_i and u_sq = Σ u_i² adds what its units would (analysis.moments).
     """
     if single_unit not in SINGLE_UNIT:
         raise ValueError(f"single_unit must be 'adjust' or 'fail', got {single_unit!r}")
@@ -268,7 +271,7 @@ def linearised_variance(
     key, ng = groups.key, groups.size
     wz = count * weight * u
     t1 = np.bincount(key, wz, ng)
-    t2 = np.bincount(key, wz * weight * u, ng)
+    t2 = np.bincount(key, wz * weight * u if u_sq is None else count * weight**2 * u_sq, ng)
     g_dom, g_h = groups.domain, groups.h
     if design is None:
         n_h = np.bincount(key, count, ng)

@@ -22,6 +22,7 @@ from .cells import SATISFIED_FROM, Cells, mean_cells, proportion_cells
 from .design import Design, linearised_variance, strata_groups
 from .estimates import EstimateTable
 from .intervals import check_level, proportion_interval
+from .moments import Moments
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ def index_estimates(
     *,
     level: float = 0.95,
     single_unit: str = "adjust",
+    moments: Moments | None = None,
 ) -> tuple[EstimateTable, EstimateTable]:
     """Element indices (domains × elements) and the overall index (domains,) with intervals.
 
@@ -84,6 +86,9 @@ def index_estimates(
     linearised over respondents; n, n_eff and df are those of the respondents who answered at
     least one of the index's items; the interval is Wilson's with the effective size
     p(1 − p)/V and Student's t on those df (the Kish size where V is 0, at 0 or 1).
+
+    ``moments`` (same items, domains and design) adds respondent groups given as sums
+    (:mod:`analysis.moments`), e.g. a year's rollup rows, to the patterns' respondents.
     """
     level = check_level(level)
     element_of_item = np.asarray(element_of_item, dtype=np.int64)
@@ -93,42 +98,97 @@ def index_estimates(
     n_elements = int(element_of_item.max(initial=-1)) + 1
     if n_elements and (np.bincount(element_of_item, minlength=n_elements) == 0).any():
         raise ValueError("an element has no items")
-    nd, dom = patterns.n_domains, patterns.domain
-    wm = patterns.count * patterns.weight
+    nd = patterns.n_domains
+    m = moments if moments is not None else _no_moments(n_items, n_elements, nd)
+    if m.n_items != n_items or m.n_domains != nd or m.members.shape[1] != n_elements:
+        raise ValueError("moments: the same items, elements and domains as the patterns")
+    if m.domain.size and patterns.design is None:
+        raise ValueError("moments need the whole sample's design (their rows are not units)")
+    rows = _Rows(patterns, m)
+    dom, wm = patterns.domain, patterns.count * patterns.weight
     answered = np.ascontiguousarray(patterns.answered.T)  # items × rows: columns contiguous
     satisfied = np.ascontiguousarray(patterns.satisfied.T)
-    asked = answered.any(axis=1)  # items nobody answered add nothing: skip their passes
+    m_a, m_s = m.totals()
+    asked = answered.any(axis=1) | m_a.any(axis=0)  # items nobody answered: skip their passes
     t_a = np.zeros((nd, n_items))
     t_s = np.zeros((nd, n_items))
     for k in np.flatnonzero(asked):
-        t_a[:, k] = np.bincount(dom, wm * answered[k], nd)
-        t_s[:, k] = np.bincount(dom, wm * satisfied[k], nd)
+        t_a[:, k] = np.bincount(dom, wm * answered[k], nd) + np.bincount(
+            m.domain, m.weight * m_a[:, k], nd
+        )
+        t_s[:, k] = np.bincount(dom, wm * satisfied[k], nd) + np.bincount(
+            m.domain, m.weight * m_s[:, k], nd
+        )
     with np.errstate(divide="ignore", invalid="ignore"):
         # Σ m·w·s adds the same terms as Σ m·w·a when every answer is satisfied: exactly 1.
         share = t_s / t_a
     size = np.bincount(element_of_item, minlength=n_elements).astype(float)
     alpha = 1.0 / size[element_of_item]
-    groups = strata_groups(dom, patterns.stratum, nd, patterns.design)
-    tables, u_sum = [], np.zeros(dom.size)
+    groups = strata_groups(rows.domain, rows.stratum, nd, patterns.design)
+    tables = []
+    u_sum, coef_sum = np.zeros(dom.size), np.zeros((nd, 2 * n_items))
     values = np.full((nd, n_elements), np.nan)
     for e in range(n_elements):
         items = np.flatnonzero(element_of_item == e)
         values[:, e] = share[:, items].mean(axis=1)  # NaN if an item has no answers
-        u = _linearised(dom, items, alpha, share, t_a, answered, satisfied)
+        u, coef = _linearised(dom, items, alpha, share, t_a, answered, satisfied)
         u_sum += u
+        coef_sum += coef
         member = answered[items].any(axis=0)
-        tables.append(_index_table(patterns, groups, member, u, values[:, e], level, single_unit))
+        tables.append(
+            _index_table(
+                rows, groups, member, m.members[:, e], u, coef, values[:, e], level, single_unit
+            )
+        )
     overall_value = values.mean(axis=1) if n_elements else np.full(nd, np.nan)
-    member = answered.any(axis=0)
+    scale = 1.0 / max(n_elements, 1)
     overall = _index_table(
-        patterns, groups, member, u_sum / max(n_elements, 1), overall_value, level, single_unit
+        rows,
+        groups,
+        answered.any(axis=0),
+        m.count,
+        u_sum * scale,
+        coef_sum * scale,
+        overall_value,
+        level,
+        single_unit,
     )
     return _stack(tables, nd, level), overall
 
 
-def _linearised(dom, items, alpha, share, t_a, answered, satisfied) -> np.ndarray:
-    """Each row's Σ_k α_k (s_k − p_k a_k) / T(a_k) over ``items`` (0 for an unanswered item)."""
+class _Rows:
+    """The patterns' rows followed by the moments' rows: one design's unit groups."""
+
+    def __init__(self, patterns: Patterns, moments: Moments):
+        self.patterns, self.moments = patterns, moments
+        self.domain = np.concatenate([patterns.domain, moments.domain])
+        self.stratum = np.concatenate([patterns.stratum, moments.stratum])
+        self.weight = np.concatenate([patterns.weight, moments.weight])
+        self.n_domains = patterns.n_domains
+
+    def values(self, u, coef):
+        """Per row: units, Σ u / units and Σ u² / units (a moments row is one unit of Σ u)."""
+        first, second = self.moments.linear(coef[self.moments.domain])
+        ones = np.ones(self.moments.domain.size)
+        return (
+            np.concatenate([self.patterns.count, ones]),
+            np.concatenate([u, first]),
+            np.concatenate([u * u, second]),
+        )
+
+
+def _no_moments(n_items: int, n_elements: int, nd: int) -> Moments:
+    width = 2 * n_items * (2 * n_items + 1) // 2
+    empty = np.zeros(0)
+    return Moments(empty, empty, empty, empty, np.zeros((0, n_elements)), np.zeros((0, width)), nd)
+
+
+def _linearised(dom, items, alpha, share, t_a, answered, satisfied):
+    """Each pattern row's Σ_k α_k (s_k − p_k a_k) / T(a_k) over ``items`` (0 for an unanswered
+    item), and the domains' coefficients of (a_1 … a_K, s_1 … s_K) in that sum."""
     u = np.zeros(dom.size)
+    n_items = t_a.shape[1]
+    coef = np.zeros((t_a.shape[0], 2 * n_items))
     for k in items:
         if not t_a[:, k].any():  # nobody answered it: the element is blank everywhere
             continue
@@ -136,27 +196,32 @@ def _linearised(dom, items, alpha, share, t_a, answered, satisfied) -> np.ndarra
             beta = np.where(t_a[:, k] > 0, alpha[k] / t_a[:, k], 0.0)
             gamma = np.where(t_a[:, k] > 0, beta * share[:, k], 0.0)
         u += beta[dom] * satisfied[k] - gamma[dom] * answered[k]
-    return u
+        coef[:, k], coef[:, n_items + k] = -gamma, beta
+    return u, coef
 
 
-def _index_table(patterns, groups, member, u, value, level, single_unit) -> EstimateTable:
+def _index_table(rows, groups, member, m_members, u, coef, value, level, single_unit):
     """The index's estimate per domain from its respondents' linearised values."""
-    nd, dom = patterns.n_domains, patterns.domain
-    cnt = np.where(member, patterns.count, 0.0)
-    wm = cnt * patterns.weight
-    n = np.bincount(dom, cnt, nd)
+    nd = rows.n_domains
+    cnt = np.concatenate([np.where(member, rows.patterns.count, 0.0), m_members])
+    wm = cnt * rows.weight
+    n = np.bincount(rows.domain, cnt, nd)
     with np.errstate(divide="ignore", invalid="ignore"):
-        kish = np.bincount(dom, wm, nd) ** 2 / np.bincount(dom, wm * patterns.weight, nd)
+        kish = np.bincount(rows.domain, wm, nd) ** 2 / np.bincount(
+            rows.domain, wm * rows.weight, nd
+        )
     n_eff = np.where(n > 0, kish, 0.0)
+    units, u_mean, u_sq = rows.values(u, coef)
     var = linearised_variance(
-        dom,
-        patterns.stratum,
-        patterns.count,
-        patterns.weight,
-        u,
+        rows.domain,
+        rows.stratum,
+        units,
+        rows.weight,
+        u_mean,
         nd,
         single_unit=single_unit,
         groups=groups,
+        u_sq=u_sq,
     )
     value = np.where(n > 0, value, np.nan)
     var = np.where(np.isnan(value), np.nan, var)

@@ -16,7 +16,14 @@ from .kiosks import Kiosk, KioskStatus
 from .offices import Counter, Office, OfficeKind, RankingGroup, Service, office_services
 from .officials import ApiToken, Role, User
 from .responses import CHANNELS, Answer, Channel, Integrity, Response
-from .rollups import RollupAnswer, RollupDay, RollupDossier, RollupPattern, RollupResponse
+from .rollups import (
+    RollupAnswer,
+    RollupDay,
+    RollupDossier,
+    RollupMoment,
+    RollupPattern,
+    RollupResponse,
+)
 from .surveys import (
     KIND_VALUES,
     SIPAS_ELEMENTS,
@@ -58,6 +65,7 @@ __all__ = [
     "RollupAnswer",
     "RollupDay",
     "RollupDossier",
+    "RollupMoment",
     "RollupPattern",
     "RollupResponse",
     "Service",

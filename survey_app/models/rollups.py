@@ -8,14 +8,24 @@ stated" (no foreign key: these are derived rows, and 0 keeps it in the primary k
 integrity are small-integer codes (their positions in CHANNELS and INTEGRITIES), and an answer
 row holds the counts of all six values (n0 … n5) of its question: a fifth of the rows to read.
 `rollup_patterns` counts respondents by which SIPAS element items they answered and were
-satisfied with (bit masks over the questions' positions), what an index's variance needs.
+satisfied with (bit masks over the questions' positions), what an index's variance needs, for
+days and months; a year holds `rollup_moments` instead, the same respondents summed per key.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, Float, ForeignKey, Index, Integer, SmallInteger
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -84,6 +94,32 @@ class RollupPattern(db.Model):
     answered: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     satisfied: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
+
+
+class RollupMoment(db.Model):
+    """A year's respondents per office × service × channel × integrity × sampling probability ×
+    questionnaire, summed for the indices' variance (analysis.moments): ``items`` is the bit mask
+    of the positions of the questionnaire's SIPAS element items (K of them, ascending), ``count``
+    the respondents who answered at least one, and ``sums`` little-endian int64s: per element (in
+    SIPAS_ELEMENTS' order) the respondents who answered one of its items, then the 2K(2K+1)/2
+    sums of products of the answered and satisfied indicators (analysis.moments.pairs).
+
+    A year's patterns are nearly one row per respondent with the real questionnaire; its moments
+    are one row per key, whatever the respondents."""
+
+    __tablename__ = "rollup_moments"
+
+    grain: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), primary_key=True)
+    service_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    integrity: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    probability: Mapped[float] = mapped_column(Float, primary_key=True)
+    questionnaire_id: Mapped[int] = mapped_column(ForeignKey("questionnaires.id"), primary_key=True)
+    items: Mapped[int] = mapped_column(BigInteger)
+    count: Mapped[int] = mapped_column(Integer)
+    sums: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class RollupDossier(db.Model):

@@ -12,15 +12,19 @@ from __future__ import annotations
 import numpy as np
 
 import analysis
+from analysis.moments import Moments
 
 from ..models.surveys import SIPAS_ELEMENTS
 from .weighting import lookup
+from .year_moments import report_layout
 
 
-def answer_patterns(part: dict, weighted, questions) -> dict:
+def answer_patterns(part: dict, weighted, questions, moments: dict | None = None) -> dict:
     """Pattern rows with their respondent group's weight and stratum, and per row which of the
-    report's element items (columns ``items``) the respondents answered and were satisfied with."""
+    report's element items (columns ``items``) the respondents answered and were satisfied with;
+    with ``moments`` (year_moments.fetch_moments' rows), those rows over the same items too."""
     items = [c for c, q in enumerate(questions) if is_element_item(q)]
+    summed = _moments(moments, weighted, questions, items) if moments is not None else None
     qn_ids = sorted({qn for c in items for qn, _pos in questions[c]["slots"]})
     bit = np.full((len(qn_ids), len(items)), -1, dtype=np.int64)
     for j, c in enumerate(items):
@@ -57,6 +61,26 @@ def answer_patterns(part: dict, weighted, questions) -> dict:
         "count": part["count"][keep],
         "answered": answered,
         "satisfied": satisfied,
+        "moments": summed,
+    }
+
+
+def _moments(part: dict, weighted, questions, items) -> dict:
+    """Year moment rows over the report's items, with their respondent group's weight and
+    stratum (rows of questionnaires without the report's items, or of no office, left out)."""
+    members, sums = report_layout(part, questions, items)
+    keep = part["office"] >= 0
+    office = part["office"][keep].astype(np.int64)
+    weight, stratum, _population = weighted.attach(
+        office, part["service_id"][keep], part["channel"][keep], part["probability"][keep]
+    )
+    return {
+        "office": office,
+        "stratum": stratum.astype(np.int64),
+        "weight": weight,
+        "count": part["count"][keep],
+        "members": members[keep],
+        "sums": sums[keep],
     }
 
 
@@ -72,6 +96,18 @@ def index_tables(patterns, design, domain_of_office, n_domains, questions, param
     if any(element not in dims for element in SIPAS_ELEMENTS):
         return dict.fromkeys(map(str, SIPAS_ELEMENTS)), None
     office = patterns["office"]
+    summed = patterns.get("moments")
+    moments = None
+    if summed is not None and summed["office"].size:
+        moments = Moments(
+            domain=domain_of_office[summed["office"]],
+            stratum=summed["stratum"],
+            weight=summed["weight"],
+            count=summed["count"],
+            members=summed["members"],
+            sums=summed["sums"],
+            n_domains=n_domains,
+        )
     elements, overall = analysis.index_estimates(
         analysis.Patterns(
             domain=domain_of_office[office] if office.size else office,
@@ -85,6 +121,7 @@ def index_tables(patterns, design, domain_of_office, n_domains, questions, param
         ),
         [SIPAS_ELEMENTS.index(d) for d in dims],
         level=params.level,
+        moments=moments,
     )
     split = {str(e): elements.select((slice(None), i)) for i, e in enumerate(SIPAS_ELEMENTS)}
     return split, overall

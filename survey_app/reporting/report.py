@@ -13,6 +13,7 @@ import analysis
 from analysis import Cells, EstimateTable
 
 from ..models import CHANNELS, Office, Question, QuestionKind, Questionnaire, Service
+from ..models.rollups import YEAR
 from ..models.surveys import SIPAS_ELEMENTS, Dimension
 from .counts import SMS_CHANNELS, fetch_counts
 from .estimates import measure_block
@@ -21,6 +22,7 @@ from .periods import Period, local_today
 from .rollup import buckets
 from .source import report_session
 from .weighting import lookup, weigh
+from .year_moments import fetch_moments
 
 NOT_GROUPED = "ungrouped"
 
@@ -233,14 +235,17 @@ def _estimate(session, params: Params, period: Period, offices, questions, group
     if params.source == "raw":
         live = period
     integrity = ("valid", "flagged", "excluded") if params.include_flagged else ("valid",)
+    whole = params.group is None and params.universe is None
+    counts_offices = None if whole else office_ids.tolist()
     counts = fetch_counts(
         session,
         tiles,
         live,
         integrity=integrity,
-        office_ids=None
-        if params.group is None and params.universe is None
-        else office_ids.tolist(),
+        office_ids=counts_offices,
+    )
+    counts["moments"] = fetch_moments(
+        session, [day for grain, day in tiles if grain == YEAR], integrity, counts_offices
     )
     for part in counts.values():  # office ids → positions; rows of other offices dropped
         part["office"] = lookup(part["office_id"], office_ids, np.arange(n_off))
@@ -259,7 +264,7 @@ def _estimate(session, params: Params, period: Period, offices, questions, group
     design = weighted.design()
     office_group = np.array([groups.index(o["group"]) for o in offices], dtype=np.int64)
     cells = _cells(counts["answers"], weighted, questions)
-    patterns = answer_patterns(counts["patterns"], weighted, questions)
+    patterns = answer_patterns(counts["patterns"], weighted, questions, counts["moments"])
     by_office = _items(cells, patterns, design, np.arange(n_off), n_off, questions, params)
     by_group = _items(cells, patterns, design, office_group, len(groups), questions, params)
     d = counts["dossiers"]

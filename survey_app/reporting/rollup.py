@@ -39,6 +39,7 @@ from ..models.rollups import (
     RollupAnswer,
     RollupDay,
     RollupDossier,
+    RollupMoment,
     RollupPattern,
     RollupResponse,
 )
@@ -56,8 +57,10 @@ from .counts import (
 )
 from .keyed import keyed_counts, response_keys
 from .periods import Period, local_today, zone
+from .year_moments import roll_years
 
-TABLES = (RollupAnswer, RollupPattern, RollupResponse, RollupDossier)
+TABLES = (RollupAnswer, RollupPattern, RollupResponse, RollupDossier)  # rolled up in SQL
+STORED = (*TABLES, RollupMoment)  # every table of the rollup (a year's moments: year_moments)
 KEYS = {
     RollupAnswer: ANSWER_KEYS,
     RollupPattern: PATTERN_KEYS,
@@ -160,7 +163,11 @@ def _roll_up(grain: int, start: date, into: dict | None = None, last: date | Non
     month (or year) from ``start`` to ``last`` in one statement per table."""
     child = DAY if grain == MONTH else MONTH
     end = month_end(last or start) if grain == MONTH else date((last or start).year, 12, 31)
+    if grain == YEAR:  # a year's patterns are summed into moments instead
+        roll_years(start, last or start, into)
     for model in TABLES:
+        if grain == YEAR and model is RollupPattern:
+            continue
         table = (into or {}).get(model, model.__table__)
         keys = [table.c[k] for k in KEYS[model]]
         bucket = literal(start, Date) if last is None else _first_of(grain, table.c.day)
@@ -206,7 +213,7 @@ def _fill(wanted: list[tuple[int, date]]) -> int:
         conn.exec_driver_sql("SET LOCAL random_page_cost = 1.1")
     for grain, starts in need.items():
         if starts:
-            for model in (*TABLES, RollupDay):
+            for model in (*STORED, RollupDay):
                 db.session.execute(
                     delete(model).where(model.grain == grain, model.day.in_(sorted(starts)))
                 )
@@ -261,7 +268,7 @@ def rebuild(since: date | None = None) -> int:
         from .rollup_swap import rebuild_aside
 
         return rebuild_aside(first, today)
-    for model in (*TABLES, RollupDay):
+    for model in (*STORED, RollupDay):
         stmt = delete(model)
         db.session.execute(stmt if since is None else stmt.where(model.day >= since))
     if first is None or first >= today:

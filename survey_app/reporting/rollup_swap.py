@@ -114,7 +114,7 @@ def rebuild_aside(first: date, today: date) -> int:
     conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{WORK_MEM}'")
     marks = {(g, d): at for g, d, at in db.session.execute(select(RollupDay.__table__))}
     new, names = {}, {}
-    for model in rollup.TABLES:
+    for model in rollup.STORED:
         name = model.__tablename__
         conn.exec_driver_sql(f'CREATE TABLE "{name}_next" (LIKE "{name}" INCLUDING DEFAULTS)')
         new[model] = model.__table__.to_metadata(MetaData(), name=f"{name}_next")
@@ -126,17 +126,17 @@ def rebuild_aside(first: date, today: date) -> int:
     years = [d for g, d in wanted if g == YEAR]
     if years:
         rollup._roll_up(YEAR, years[0], new, years[-1])
-    for model in rollup.TABLES:
+    for model in rollup.STORED:
         names[model] = _copy_definitions(conn, model.__tablename__)
         conn.exec_driver_sql(f'ANALYZE "{model.__tablename__}_next"')
-    _lock_old_tables([model.__tablename__ for model in rollup.TABLES])
+    _lock_old_tables([model.__tablename__ for model in rollup.STORED])
     now = {(g, d): at for g, d, at in db.session.execute(select(RollupDay.__table__))}
     changed = {key for key, at in marks.items() if now.get(key) != at}
     db.session.execute(delete(RollupDay))
     keep = [{"grain": g, "day": d} for g, d in wanted if (g, d) not in changed]
     if keep:
         db.session.execute(insert(RollupDay), keep)
-    for model in rollup.TABLES:
+    for model in rollup.STORED:
         name = model.__tablename__
         conn.exec_driver_sql(f'DROP TABLE "{name}"')
         conn.exec_driver_sql(f'ALTER TABLE "{name}_next" RENAME TO "{name}"')

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 from sqlalchemy import insert
 
@@ -199,3 +200,33 @@ def test_the_reference_province_has_what_it_is_for(client, db, built, expected):
     assert all(
         o["index"]["n"] < o["responses"] for o in doc["offices"] if o["code"] in ("D1", "C1")
     ), "some respondents answered only the overall question"
+
+
+def test_a_years_moments_give_the_indices_of_its_respondents(app, db, built):
+    """A calendar year is read from the rollup's year moments (one row per key), not from its
+    patterns; its indices equal the raw responses' (the patterns' path, equal to R above), with
+    the reference's skips, SMS sampling rates, post-strata and single-respondent strata."""
+    from sqlalchemy import func, select
+
+    from survey_app.models import RollupMoment, RollupPattern
+    from survey_app.models.rollups import YEAR
+    from survey_app.models.surveys import SIPAS_ELEMENTS
+    from survey_app.reporting import Params, Period, build_report
+
+    year = Period(date(2025, 1, 1), date(2025, 12, 31))
+    rolled = build_report(Params(year, compare=False))
+    raw = build_report(Params(year, compare=False, source="raw"))
+    assert db.session.scalar(select(func.count()).select_from(RollupMoment)) > 0
+    year_patterns = select(func.count()).where(RollupPattern.grain == YEAR)
+    assert db.session.scalar(year_patterns) == 0
+    for estimates in ("current", "group_current"):
+        got, want = getattr(rolled, estimates), getattr(raw, estimates)
+        for name in ("index", *map(str, SIPAS_ELEMENTS)):
+            a, b = got.tables[name], want.tables[name]
+            assert np.isfinite(b.se).any(), name
+            np.testing.assert_allclose(a.value, b.value, rtol=1e-12, err_msg=name)
+            np.testing.assert_allclose(a.se, b.se, rtol=1e-9, err_msg=name)
+            np.testing.assert_allclose(a.low, b.low, rtol=1e-9, err_msg=name)
+            np.testing.assert_array_equal(a.n, b.n)
+            np.testing.assert_array_equal(a.df, b.df)
+            np.testing.assert_allclose(a.n_eff, b.n_eff, rtol=1e-12, err_msg=name)

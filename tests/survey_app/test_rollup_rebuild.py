@@ -45,11 +45,11 @@ def _exclude_one_quietly(db) -> None:
 
 
 def _rows(db):
-    from survey_app.models import RollupAnswer, RollupDay, RollupPattern
+    from survey_app.models import RollupAnswer, RollupDay, RollupMoment, RollupPattern
 
     return {
         model.__tablename__: db.session.scalar(select(func.count()).select_from(model))
-        for model in (RollupAnswer, RollupPattern, RollupDay)
+        for model in (RollupAnswer, RollupPattern, RollupMoment, RollupDay)
     }
 
 
