@@ -143,10 +143,12 @@ class _IsolatedClient(FlaskClient):
 def app(app_config):
     """A fresh app on a migrated, empty database."""
     from survey_app import create_app
+    from survey_app.dashboard.data import clear_cache
     from survey_app.extensions import db
     from survey_app.services.questionnaires import clear_snapshot_cache
 
     clear_snapshot_cache()
+    clear_cache()  # documents of another test's database
     app = create_app(app_config)
     app.test_client_class = _IsolatedClient
     with app.app_context():

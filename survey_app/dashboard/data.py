@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -23,12 +23,18 @@ from ..extensions import db
 from ..models.rollups import RollupDay
 from ..reporting import Period, local_today
 from ..reporting.documents import satisfaction_document
+from ..reporting.periods import zone
 from ..reporting.rollup import ensure_rolled
 from .filters import Filters, month_period
 
 QUIET_DAYS = 14  # an office with no response for this long is highlighted
 CACHE_SIZE = 64
 _cache: OrderedDict = OrderedDict()  # (params, breakdowns, rollup stamp) -> (time, document)
+
+
+def clear_cache() -> None:
+    """Forget every cached document (this process's)."""
+    _cache.clear()
 
 
 def official_scope() -> set[int] | None:
@@ -69,7 +75,35 @@ def document(
         params = report_params(query, scope, breakdowns=breakdowns, questions=questions)
     except QueryError:
         friendly_abort(403, _("This office is outside what your account may see."))
-    return _past_document(params, breakdowns) or satisfaction_document(params, breakdowns)
+    return (
+        _past_document(params, breakdowns)
+        or _live_document(params, breakdowns)
+        or satisfaction_document(params, breakdowns)
+    )
+
+
+def _live_document(params, breakdowns: bool) -> dict | None:
+    """A document of a period that includes today, from this process's cache for at most
+    DASHBOARD_LIVE_SECONDS (default 60; 0: always computed), with ``as_of``, when it was
+    computed (local time, shown on the page): a page viewed again a moment later does not
+    compute the whole report again for the few answers that came in meanwhile (a page's
+    downloads show the page's figures). The report API is always computed afresh."""
+    if params.period.end < local_today():
+        return None
+    seconds = float(current_app.config.get("DASHBOARD_LIVE_SECONDS", 60))
+    key = (params, breakdowns, "live", local_today())
+    now = time.monotonic()
+    hit = _cache.get(key)
+    if seconds > 0 and hit is not None and now - hit[0] < seconds:
+        _cache.move_to_end(key)
+        return hit[1]
+    as_of = datetime.now(zone()).strftime("%H:%M")
+    doc = {**satisfaction_document(params, breakdowns), "as_of": as_of}
+    if seconds > 0:
+        _cache[key] = (now, doc)
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return doc
 
 
 def _past_document(params, breakdowns: bool) -> dict | None:

@@ -385,3 +385,51 @@ def test_odd_queries_never_answer_500(client, seeded):
             assert res.status_code < 500, (url, query, res.status_code)
     assert client.get("/dashboard/overview/nope.csv").status_code == 404
     assert client.get("/dashboard/nope").status_code == 404
+
+
+def test_a_running_period_is_computed_at_most_once_a_minute(
+    app, client, db, seeded, questionnaire, monkeypatch
+):
+    """A page of a period that includes today reuses its document for DASHBOARD_LIVE_SECONDS
+    (60) and says when it was computed; the report API is always fresh."""
+    from datetime import UTC, datetime
+
+    from survey_app.dashboard import data
+    from survey_app.dashboard.filters import month_period
+    from survey_app.models import Response
+    from survey_app.reporting import local_today
+
+    office = seeded["offices"]["A"]
+
+    def respond():
+        db.session.add(
+            Response(
+                office=office,
+                questionnaire_id=questionnaire.id,
+                channel="qr_web",
+                submitted_at=datetime.now(UTC),
+                integrity="valid",
+            )
+        )
+        db.session.commit()
+
+    def responses():
+        with app.test_request_context():
+            doc = data.document(None, month_period(today.year, today.month), None)
+        return next(o for o in doc["offices"] if o["code"] == "A")["responses"], doc["as_of"]
+
+    today = local_today()
+    respond()
+    sign_in(client, "admin@x.vn")
+    page = client.get(f"/dashboard?period={today:%Y-%m}")
+    assert page.status_code == 200
+    assert re.search(r"· [^<·]*\b\d\d:\d\d</span>", page.text), "the page says when"
+    first, as_of = responses()
+    assert first == 1 and re.fullmatch(r"\d\d:\d\d", as_of)
+    respond()
+    assert responses()[0] == 1  # within the minute: the same document
+    clock = data.time.monotonic() + 61
+    monkeypatch.setattr(data.time, "monotonic", lambda: clock)
+    assert responses()[0] == 2  # a minute later: computed again
+    ended = client.get(f"/dashboard?{P}")
+    assert ended.status_code == 200 and not re.search(r"\d\d:\d\d</span>", ended.text)
