@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
 
 def pairs(n_items: int) -> tuple[np.ndarray, np.ndarray]:
@@ -101,7 +100,7 @@ def _items_of(width: int) -> int | None:
     return k if 2 * k * (2 * k + 1) // 2 == width else None
 
 
-def from_patterns(group, count, answered, satisfied, element_of_item, chunk: int = 20_000):
+def from_patterns(group, count, answered, satisfied, element_of_item):
     """Sum respondent patterns into moments per ``group`` (codes 0 … G − 1).
 
     ``answered`` and ``satisfied`` are (rows, K) booleans, ``count`` respondents per row.
@@ -118,20 +117,20 @@ def from_patterns(group, count, answered, satisfied, element_of_item, chunk: int
     n_groups = int(group.max(initial=-1)) + 1
     p, q = pairs(n_items)
     members = np.zeros((n_groups, n_elements), dtype=np.int64)
-    sums = np.zeros((n_groups, p.size), dtype=np.int64)
     any_item = answered.any(axis=1)
     total = np.bincount(group, np.where(any_item, count, 0), n_groups).astype(np.int64)
     for e in range(n_elements):
         hit = answered[:, element_of_item == e].any(axis=1)
         members[:, e] = np.bincount(group, np.where(hit, count, 0), n_groups).astype(np.int64)
-    for start in range(0, group.size, chunk):
-        part = slice(start, start + chunk)
-        x = np.concatenate([answered[part], satisfied[part]], axis=1)
-        products = (x[:, p] & x[:, q]).astype(np.float64)  # 0/1: exact in float
-        rows = np.arange(products.shape[0])
-        g = sparse.csr_matrix(
-            (count[part].astype(np.float64), (group[part], rows)),
-            shape=(n_groups, products.shape[0]),
-        )
-        sums += np.rint(g @ products).astype(np.int64)  # exact below 2^53
+    # Per group one product X'·diag(count)·X of its rows' 0/1 indicators (exact in float64
+    # below 2^53), rows sorted by group.
+    order = np.argsort(group, kind="stable")
+    x = np.concatenate([answered, satisfied], axis=1)[order].astype(np.float64)
+    weighted = x * count[order, None]
+    bounds = np.searchsorted(group[order], np.arange(n_groups + 1))
+    sums = np.zeros((n_groups, p.size), dtype=np.int64)
+    for g in range(n_groups):
+        rows = slice(bounds[g], bounds[g + 1])
+        if rows.start < rows.stop:
+            sums[g] = np.rint((weighted[rows].T @ x[rows])[p, q]).astype(np.int64)
     return total, members, sums

@@ -79,12 +79,12 @@ def _moment_rows(data: dict, year: date) -> list[dict]:
         sel = data["questionnaire_id"] == qn
         masks = [data[m][sel].astype(np.int64) for m in ("answered", "satisfied")]
         bits = [((mask[:, None] >> positions[None, :]) & 1).astype(bool) for mask in masks]
-        keys = np.rec.fromarrays([data[k][sel] for k in RESPONSE_KEYS], names=RESPONSE_KEYS)
-        uniq, group = np.unique(keys, return_inverse=True)
+        group, first = _group_of([data[k][sel] for k in RESPONSE_KEYS])
+        uniq = {k: data[k][sel][first] for k in RESPONSE_KEYS}
         count, members, sums = from_patterns(
-            group.ravel(), data["count"][sel].astype(np.int64), bits[0], bits[1], element
+            group, data["count"][sel].astype(np.int64), bits[0], bits[1], element
         )
-        padded = np.zeros((uniq.size, N_ELEMENTS), dtype=np.int64)
+        padded = np.zeros((first.size, N_ELEMENTS), dtype=np.int64)
         padded[:, : members.shape[1]] = members
         items = int(np.bitwise_or.reduce(np.left_shift(1, positions))) if positions.size else 0
         for g in np.flatnonzero(count > 0).tolist():
@@ -100,6 +100,19 @@ def _moment_rows(data: dict, year: date) -> list[dict]:
             )
             out.append(row)
     return out
+
+
+def _group_of(columns) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's group (0 … G − 1) of equal values in every column, and a row of each group."""
+    key = np.zeros(columns[0].size, dtype=np.int64)
+    for column in columns:  # mixed radix over each column's distinct values, renumbered
+        _, codes = np.unique(column, return_inverse=True)
+        key = np.unique(key * (int(codes.max(initial=0)) + 1) + codes.ravel(), return_inverse=True)[
+            1
+        ]
+        key = key.ravel()
+    _, first, group = np.unique(key, return_index=True, return_inverse=True)
+    return group.ravel(), first
 
 
 def fetch_moments(session, years: list[date], integrity, office_ids=None) -> dict:
