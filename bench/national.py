@@ -34,7 +34,7 @@ from sqlalchemy import create_engine, insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.national_cells import add_up, copy_rows, simulate_month  # noqa: E402
+from bench.national_cells import add_up, copy_moments, copy_rows, simulate_month  # noqa: E402
 
 PROVINCES = 34
 FIELDS = 12
@@ -278,6 +278,16 @@ def _cells(rng, n: int, frame, questions, channels) -> dict:
 
 
 def _write(conn, grain, day, cells, written) -> None:
+    """COPY the cells; a year's patterns become its moments, as the rollup writes them."""
+    from survey_app.models.rollups import YEAR as YEAR_GRAIN
+    from survey_app.reporting.year_moments import moment_rows
+
+    if grain == YEAR_GRAIN:
+        cells = dict(cells)
+        patterns = cells.pop("patterns")
+        written["moments"] = written.get("moments", 0) + copy_moments(
+            conn, moment_rows(patterns, day)
+        )
     for name, rows in cells.items():
         ordered = {k: rows[k] for k in (*KEYS[name], *VALUES[name])}
         written[name] = written.get(name, 0) + copy_rows(
@@ -383,6 +393,7 @@ def split(app, office: str | None) -> None:
     from survey_app.reporting import Params, Period, build_report
     from survey_app.reporting.counts import fetch_counts
     from survey_app.reporting.documents import satisfaction_text
+    from survey_app.reporting.year_moments import fetch_moments
 
     period = Period(date(2025, 1, 1), date(2025, 12, 31))
     with app.app_context(), app.test_request_context():
@@ -391,12 +402,14 @@ def split(app, office: str | None) -> None:
             ids = frozenset(subtree(db.session.scalar(db.select(Office.id).filter_by(code=office))))
         params = Params(period, visible=ids, universe=ids)
         t0 = time.perf_counter()
-        counts = fetch_counts(
-            db.session, [(2, YEAR)], None, office_ids=None if ids is None else sorted(ids)
-        )
+        only = None if ids is None else sorted(ids)
+        counts = fetch_counts(db.session, [(2, YEAR)], None, office_ids=only)
+        counts["moments"] = fetch_moments(db.session, [YEAR], ("valid",), only)
         t1 = time.perf_counter()
-        build_report(params)
+        report = build_report(params)
         t2 = time.perf_counter()
+        if not np.isfinite(report.current.tables["index"].se).any():
+            raise SystemExit("no index has a standard error: the year's moments are missing")
         satisfaction_text(params)
         t3 = time.perf_counter()
     rows = {k: int(next(iter(v.values())).size) for k, v in counts.items()}

@@ -178,3 +178,28 @@ def copy_rows(conn, table: str, grain: int, day: date, rows: dict) -> int:
             copy.write(rec[i : i + step].tobytes())
         copy.write((-1).to_bytes(2, "big", signed=True))
     return n
+
+
+MOMENT_COLUMNS = (
+    "grain",
+    "day",
+    "office_id",
+    "service_id",
+    "channel",
+    "integrity",
+    "probability",
+    "questionnaire_id",
+    "items",
+    "count",
+    "sums",
+)
+
+
+def copy_moments(conn, rows: list[dict]) -> int:
+    """Write a year's moment rows (survey_app.reporting.year_moments.moment_rows) with COPY."""
+    cursor = conn.connection.driver_connection.cursor()
+    columns = ", ".join(MOMENT_COLUMNS)
+    with cursor.copy(f"COPY rollup_moments ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in MOMENT_COLUMNS])
+    return len(rows)

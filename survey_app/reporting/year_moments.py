@@ -62,13 +62,14 @@ def roll_years(first: date, last: date, into: dict | None = None) -> None:
         )
         names = PATTERN_KEYS + ("count",)
         data = _fetch(db.session, _typed(stmt, PATTERN_KEYS, ("count",)), names)
-        rows = _moment_rows(data, start)
+        rows = moment_rows(data, start)
         if rows:
             db.session.execute(insert(target), rows)
 
 
-def _moment_rows(data: dict, year: date) -> list[dict]:
-    """The rows of one year's moments from its month patterns (numpy columns)."""
+def moment_rows(data: dict, year: date) -> list[dict]:
+    """The rows of one year's moments from its month patterns (numpy columns: PATTERN_KEYS and
+    ``count``), as dicts of the table's columns."""
     out = []
     qns = np.unique(data["questionnaire_id"]).tolist()
     layouts = element_layout(qns) if qns else {}
