@@ -9,7 +9,8 @@ page with their charts, for a province-sized database on PostgreSQL.
 offices) and rebuilds the rollup. Each page is requested by a signed-in analyst: cold (the first
 request of a new app process: chart rendering and caches empty) and warm (median of --repeat).
 The period is the last complete quarter (--period: another, e.g. the current one, whose
-documents are never cached: it has not ended).
+documents are reused for --live-seconds, DASHBOARD_LIVE_SECONDS, default 60; 0 computes every
+view afresh).
 """
 
 from __future__ import annotations
@@ -140,6 +141,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--group", default="communes", help="ranking group (the largest)")
     parser.add_argument("--period", help="e.g. 2026-Q4 (default: the last complete quarter)")
+    parser.add_argument(
+        "--live-seconds",
+        type=float,
+        default=60,
+        help="DASHBOARD_LIVE_SECONDS: how long a running period's document is reused (0: never)",
+    )
     parser.add_argument("--smoke", action="store_true", help="a tiny SQLite run (the tests)")
     args = parser.parse_args(argv)
     os.environ.setdefault("MSCORE_INSTANCE_PATH", tempfile.mkdtemp(prefix="mscore-bench-"))
@@ -150,6 +157,7 @@ def main(argv=None) -> dict:
         args.url, args.seed, args.repeat = f"sqlite:///{folder}/bench.sqlite", 200, 1
     url = (args.url or "").replace("postgresql://", "postgresql+psycopg://", 1)
     config = {"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "RATELIMIT_ENABLED": False}
+    config["DASHBOARD_LIVE_SECONDS"] = args.live_seconds
     if args.seed:
         seed(create_app, config, args.seed)
     return measure(create_app, config, args.repeat, args.group, args.period)
