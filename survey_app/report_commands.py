@@ -123,7 +123,26 @@ def update_rollup_command(days):
     )
 
 
+@click.command("prune-rollup")
+@click.option(
+    "--keep-months",
+    default=13,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Keep the day rows of the last N months (and of the running one).",
+)
+@with_appcontext
+def prune_rollup_command(keep_months):
+    """Delete older day rows of the rollup (their months and years stay); run it monthly."""
+    from .reporting.rollup import prune_days
+
+    started = time.perf_counter()
+    days = prune_days(keep_months)
+    click.echo(f"pruned the day rows of {days} days in {time.perf_counter() - started:.2f} s")
+
+
 def register(mscore) -> None:
     """Attach the commands to `flask mscore`."""
-    for command in (report_command, rebuild_rollup_command, update_rollup_command):
+    commands = (report_command, rebuild_rollup_command, update_rollup_command, prune_rollup_command)
+    for command in commands:
         mscore.add_command(command)

@@ -279,6 +279,49 @@ def rebuild(since: date | None = None) -> int:
     return len(days)
 
 
+def prune_days(keep_months: int) -> int:
+    """Delete the day rows of months that ended more than ``keep_months`` months ago, where the
+    month's own rows are complete (reports read whole months from them); commits. A report over
+    a ragged stretch of such a month, or a late change to one of its days, rolls the days it
+    needs again from the raw responses (their marks are deleted with them). The days of the
+    first month with data are kept when it starts after its first day: every
+    ``update-rollup`` reads them. Returns how many days were pruned."""
+    if keep_months < 1:
+        raise ValueError("keep at least one month of day rows")
+    today = local_today()
+    month = date(today.year, today.month, 1)
+    for _ in range(keep_months):
+        month = (month - timedelta(days=1)).replace(day=1)
+    first = _first_day()
+    if first is not None and first.day != 1:
+        first = month_end(first) + timedelta(days=1)  # keep the first month's ragged days
+    complete = sorted(
+        db.session.scalars(
+            select(RollupDay.day).where(RollupDay.grain == MONTH, RollupDay.day < month)
+        )
+    )
+    days = [
+        d
+        for start in complete
+        if first is None or start >= first
+        for d in [start + timedelta(days=i) for i in range(month_end(start).day)]
+    ]
+    if not days:
+        return 0
+    pruned = db.session.scalar(
+        select(func.count()).where(RollupDay.grain == DAY, RollupDay.day.in_(days))
+    )
+    for model in (*TABLES, RollupDay):
+        for run in _runs(days):
+            db.session.execute(
+                delete(model).where(
+                    model.grain == DAY, model.day >= run.start, model.day <= run.end
+                )
+            )
+    db.session.commit()
+    return int(pruned or 0)
+
+
 def _first_day() -> date | None:
     """The local day of the earliest response, dossier return or sent invitation."""
     from ..models import Invitation

@@ -183,6 +183,68 @@ def test_a_rebuilt_years_moments_equal_raw(app, db, make_office, make_service, q
     _same(_report(year), _report(year, source="raw"))
 
 
+def test_pruned_day_rows_leave_every_report_as_before(
+    app, db, make_office, make_service, questionnaire, runner
+):
+    """prune-rollup deletes the day rows of old complete months; whole months and years read
+    their own rows, ragged periods and late changes roll the days they need again."""
+    from survey_app.models import Answer, Response, RollupAnswer, RollupDay
+    from survey_app.models.rollups import DAY
+    from survey_app.reporting import Period, local_today
+    from survey_app.reporting.rollup import rebuild
+
+    seed(db, make_office, make_service, questionnaire, start=date(2025, 2, 10), days=80, scale=0.5)
+    rebuild()
+    periods = [
+        Period(date(2025, 1, 1), date(2025, 12, 31)),
+        Period(date(2025, 3, 1), date(2025, 3, 31)),
+        Period(date(2025, 3, 15), date(2025, 4, 10)),
+    ]
+    before = [_report(p, compare=True) for p in periods]
+
+    def day_rows(start, end):
+        return db.session.scalar(
+            select(func.count()).where(
+                RollupAnswer.grain == DAY, RollupAnswer.day >= start, RollupAnswer.day <= end
+            )
+        )
+
+    result = runner.invoke(args=["mscore", "prune-rollup", "--keep-months", "3"])
+    assert result.exit_code == 0, result.output
+    today = local_today()
+    cutoff = date(today.year, today.month, 1)
+    for _ in range(3):
+        cutoff = (cutoff - timedelta(days=1)).replace(day=1)
+    # every day from March 2025 (the first whole month) to the cutoff had been rolled
+    assert f"pruned the day rows of {(cutoff - date(2025, 3, 1)).days} days" in result.output
+    assert day_rows(date(2025, 3, 1), date(2025, 4, 30)) == 0
+    # February started on the 10th: its days are kept (every update-rollup reads them)
+    assert day_rows(date(2025, 2, 10), date(2025, 2, 28)) > 0
+    marks = select(func.count()).where(RollupDay.grain == DAY)
+    old = marks.where(RollupDay.day >= date(2025, 3, 1), RollupDay.day < cutoff)
+    assert db.session.scalar(old) == 0
+    assert db.session.scalar(marks.where(RollupDay.day >= cutoff)) == (today - cutoff).days
+    for period, doc in zip(periods, before, strict=True):
+        _same(_report(period, compare=True), doc)
+    assert day_rows(date(2025, 3, 15), date(2025, 3, 31)) > 0  # rolled again for the ragged one
+    march = Period(date(2025, 3, 1), date(2025, 3, 31)).utc_bounds
+    answer = db.session.scalars(
+        select(Answer)
+        .join(Response, Response.id == Answer.response_id)
+        .where(
+            Answer.value == 5, Response.submitted_at >= march[0], Response.submitted_at < march[1]
+        )
+        .limit(1)
+    ).first()
+    assert answer is not None
+    answer.value = 1  # a late correction to a pruned day: its month is rolled from all its days
+    db.session.commit()
+    for period in periods:
+        _same(_report(period, compare=True), _report(period, source="raw", compare=True))
+    bad = runner.invoke(args=["mscore", "prune-rollup", "--keep-months", "0"])
+    assert bad.exit_code != 0 and "0" in bad.output
+
+
 def test_packed_fetch_reads_every_row_and_declines_nulls(app, db):
     """PostgreSQL packs count rows into bytea values (one per chunk of offices); a NULL would
     drop a record, so it falls back."""
