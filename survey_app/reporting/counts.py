@@ -39,7 +39,6 @@ from ..models.rollups import (
     MONTH,
     NOT_STATED,
     VALUES,
-    YEAR,
     RollupAnswer,
     RollupDossier,
     RollupPattern,
@@ -319,17 +318,14 @@ def fetch_counts(
 
     Channel and integrity come back as codes into CHANNELS and INTEGRITIES; answers as one
     row per key, question and value with a count; patterns as one row per key, questionnaire
-    and pair of masks with a count (none from year buckets: their moments are read by
-    year_moments.fetch_moments).
+    and pair of masks with a count (a year's keys with many patterns hold moments instead, read
+    by year_moments.fetch_moments).
     """
-
-    def tiles_of(model):  # a year's patterns are its moments (year_moments.py)
-        return [t for t in tiles or () if t[0] != YEAR or model is not RollupPattern]
 
     def parts(raw, model, keys, values):
         out = []
-        if tiles_of(model):
-            out.append(_rollup(model, keys, values, tiles_of(model)))
+        if tiles:
+            out.append(_rollup(model, keys, values, tiles))
         if live is not None:
             out.append(raw(*live.utc_bounds))
         return out
@@ -357,8 +353,7 @@ def fetch_counts(
         if not fetched:
             fetched = [{k: np.zeros(0, dtype=_dtype(k)) for k in keys + values}]
         # A single rollup bucket, or the live days alone, has unique keys already.
-        n_tiles = len(tiles_of(model))
-        unique = len(fetched) == 1 and (live is None or not n_tiles) and n_tiles <= 1
+        unique = len(fetched) == 1 and (live is None or not tiles) and len(tiles or ()) <= 1
         result[name] = fetched[0] if unique else _sum_by_keys(fetched, keys, values)
     result["answers"] = _by_value(result["answers"])
     return result

@@ -163,11 +163,7 @@ def _roll_up(grain: int, start: date, into: dict | None = None, last: date | Non
     month (or year) from ``start`` to ``last`` in one statement per table."""
     child = DAY if grain == MONTH else MONTH
     end = month_end(last or start) if grain == MONTH else date((last or start).year, 12, 31)
-    if grain == YEAR:  # a year's patterns are summed into moments instead
-        roll_years(start, last or start, into)
     for model in TABLES:
-        if grain == YEAR and model is RollupPattern:
-            continue
         table = (into or {}).get(model, model.__table__)
         keys = [table.c[k] for k in KEYS[model]]
         bucket = literal(start, Date) if last is None else _first_of(grain, table.c.day)
@@ -184,6 +180,8 @@ def _roll_up(grain: int, start: date, into: dict | None = None, last: date | Non
         db.session.execute(
             insert(table).from_select(["grain", "day", *KEYS[model], *SUMS[model]], query)
         )
+    if grain == YEAR:  # the keys with many patterns: summed into moments instead
+        roll_years(start, last or start, into)
 
 
 def _fill(wanted: list[tuple[int, date]]) -> int:

@@ -14,18 +14,19 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, delete, insert, select
 
 from analysis.moments import from_patterns, pairs
 
 from ..extensions import db
 from ..models import Question, QuestionKind
-from ..models.rollups import INTEGRITIES, MONTH, YEAR, RollupMoment, RollupPattern
+from ..models.rollups import INTEGRITIES, YEAR, RollupMoment, RollupPattern
 from ..models.surveys import SIPAS_ELEMENTS
 from .counts import PATTERN_KEYS, RESPONSE_KEYS, _fetch, _typed
 
 N_ELEMENTS = len(SIPAS_ELEMENTS)
-SUM_DTYPE = np.dtype("<i8")
+SUM_DTYPE = np.dtype("<i4")
+PATTERN_ROW_BYTES = 48  # a pattern row in the rollup: key, masks and count (about)
 
 
 def element_layout(questionnaire_ids) -> dict[int, tuple[np.ndarray, np.ndarray]]:
@@ -50,26 +51,37 @@ def element_layout(questionnaire_ids) -> dict[int, tuple[np.ndarray, np.ndarray]
 
 
 def roll_years(first: date, last: date, into: dict | None = None) -> None:
-    """Moment rows of the years ``first`` … ``last`` (first days) from their month patterns (into
-    the rollup's table, or ``into``'s tables by model)."""
+    """Replace the year rows of patterns of the years ``first`` … ``last`` (first days) by
+    moments, key by key, where the moments are smaller (:func:`moment_rows`), in the rollup's
+    tables (or ``into``'s tables by model)."""
     into = into or {}
     patterns = into.get(RollupPattern, RollupPattern.__table__)
     target = into.get(RollupMoment, RollupMoment.__table__)
     for year in range(first.year, last.year + 1):
-        start, end = date(year, 1, 1), date(year, 12, 31)
+        start = date(year, 1, 1)
         stmt = select(*[patterns.c[k] for k in PATTERN_KEYS], patterns.c["count"]).where(
-            patterns.c.grain == MONTH, patterns.c.day >= start, patterns.c.day <= end
+            patterns.c.grain == YEAR, patterns.c.day == start
         )
         names = PATTERN_KEYS + ("count",)
         data = _fetch(db.session, _typed(stmt, PATTERN_KEYS, ("count",)), names)
         rows = moment_rows(data, start)
-        if rows:
-            db.session.execute(insert(target), rows)
+        if not rows:
+            continue
+        db.session.execute(insert(target), rows)
+        key = [patterns.c[k] == bindparam(f"k_{k}") for k in (*RESPONSE_KEYS, "questionnaire_id")]
+        where = [patterns.c.grain == YEAR, patterns.c.day == start, *key]
+        db.session.execute(
+            delete(patterns).where(*where),
+            [{f"k_{k}": r[k] for k in (*RESPONSE_KEYS, "questionnaire_id")} for r in rows],
+        )
 
 
 def moment_rows(data: dict, year: date) -> list[dict]:
-    """The rows of one year's moments from its month patterns (numpy columns: PATTERN_KEYS and
-    ``count``), as dicts of the table's columns."""
+    """The moment rows of one year's keys whose patterns (numpy columns: PATTERN_KEYS and
+    ``count``, one row per key and pattern) are more than their moments would be: a pattern row
+    holds two masks and a count (PATTERN_ROW_BYTES with its key), a moment row 2K(2K+1)/2 + 5
+    int32s whatever the respondents. A province's year (hundreds of respondents per key) is
+    mostly moments, a national one with many small keys mostly patterns."""
     out = []
     qns = np.unique(data["questionnaire_id"]).tolist()
     layouts = element_layout(qns) if qns else {}
@@ -78,9 +90,15 @@ def moment_rows(data: dict, year: date) -> list[dict]:
             continue
         positions, element = layouts[qn]
         sel = data["questionnaire_id"] == qn
+        group, first = _group_of([data[k][sel] for k in RESPONSE_KEYS])
+        n_pairs = pairs(positions.size)[0].size
+        heavy = np.bincount(group) * PATTERN_ROW_BYTES > (N_ELEMENTS + n_pairs) * SUM_DTYPE.itemsize
+        if not heavy.any():
+            continue
+        sel = np.flatnonzero(sel)[heavy[group]]
+        group, first = _group_of([data[k][sel] for k in RESPONSE_KEYS])
         masks = [data[m][sel].astype(np.int64) for m in ("answered", "satisfied")]
         bits = [((mask[:, None] >> positions[None, :]) & 1).astype(bool) for mask in masks]
-        group, first = _group_of([data[k][sel] for k in RESPONSE_KEYS])
         uniq = {k: data[k][sel][first] for k in RESPONSE_KEYS}
         count, members, sums = from_patterns(
             group, data["count"][sel].astype(np.int64), bits[0], bits[1], element
@@ -89,6 +107,9 @@ def moment_rows(data: dict, year: date) -> list[dict]:
         padded[:, : members.shape[1]] = members
         items = int(np.bitwise_or.reduce(np.left_shift(1, positions))) if positions.size else 0
         for g in np.flatnonzero(count > 0).tolist():
+            values = np.concatenate([padded[g], sums[g]])
+            if values.max(initial=0) > np.iinfo(SUM_DTYPE).max:
+                continue  # (2^31 respondents in one key: it keeps its patterns)
             row = {k: int(uniq[k][g]) for k in RESPONSE_KEYS if k != "probability"}
             row["probability"] = float(uniq["probability"][g])
             row.update(
@@ -97,7 +118,7 @@ def moment_rows(data: dict, year: date) -> list[dict]:
                 questionnaire_id=qn,
                 items=items,
                 count=int(count[g]),
-                sums=np.concatenate([padded[g], sums[g]]).astype(SUM_DTYPE).tobytes(),
+                sums=values.astype(SUM_DTYPE).tobytes(),
             )
             out.append(row)
     return out

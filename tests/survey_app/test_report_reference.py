@@ -202,23 +202,29 @@ def test_the_reference_province_has_what_it_is_for(client, db, built, expected):
     ), "some respondents answered only the overall question"
 
 
-def test_a_years_moments_give_the_indices_of_its_respondents(app, db, built):
-    """A calendar year is read from the rollup's year moments (one row per key), not from its
-    patterns; its indices equal the raw responses' (the patterns' path, equal to R above), with
-    the reference's skips, SMS sampling rates, post-strata and single-respondent strata."""
+@pytest.mark.parametrize("row_bytes", [10**9, 400, 0], ids=["moments", "mixed", "patterns"])
+def test_a_years_moments_give_the_indices_of_its_respondents(
+    app, db, built, row_bytes, monkeypatch
+):
+    """A calendar year's keys with many patterns hold moments instead (one row per key); its
+    indices equal the raw responses' (the patterns' path, equal to R above), with the
+    reference's skips, SMS sampling rates, post-strata and single-respondent strata, whether
+    every key, some or none hold moments (the rule's threshold forced)."""
     from sqlalchemy import func, select
 
     from survey_app.models import RollupMoment, RollupPattern
     from survey_app.models.rollups import YEAR
     from survey_app.models.surveys import SIPAS_ELEMENTS
-    from survey_app.reporting import Params, Period, build_report
+    from survey_app.reporting import Params, Period, build_report, year_moments
 
+    monkeypatch.setattr(year_moments, "PATTERN_ROW_BYTES", row_bytes)
     year = Period(date(2025, 1, 1), date(2025, 12, 31))
     rolled = build_report(Params(year, compare=False))
     raw = build_report(Params(year, compare=False, source="raw"))
-    assert db.session.scalar(select(func.count()).select_from(RollupMoment)) > 0
-    year_patterns = select(func.count()).where(RollupPattern.grain == YEAR)
-    assert db.session.scalar(year_patterns) == 0
+    moments = db.session.scalar(select(func.count()).select_from(RollupMoment))
+    patterns = db.session.scalar(select(func.count()).where(RollupPattern.grain == YEAR))
+    assert (moments > 0) == (row_bytes > 0)
+    assert (patterns > 0) == (row_bytes < 10**9)
     for estimates in ("current", "group_current"):
         got, want = getattr(rolled, estimates), getattr(raw, estimates)
         for name in ("index", *map(str, SIPAS_ELEMENTS)):
