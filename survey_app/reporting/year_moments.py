@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import delete, insert, select, tuple_
 
 from analysis.moments import from_patterns, pairs
 
@@ -27,6 +27,7 @@ from .counts import PATTERN_KEYS, RESPONSE_KEYS, _fetch, _typed
 N_ELEMENTS = len(SIPAS_ELEMENTS)
 SUM_DTYPE = np.dtype("<i4")
 PATTERN_ROW_BYTES = 48  # a pattern row in the rollup: key, masks and count (about)
+DELETE_BATCH = 5_000  # keys per DELETE: 30,000 parameters, under PostgreSQL's and SQLite's caps
 
 
 def element_layout(questionnaire_ids) -> dict[int, tuple[np.ndarray, np.ndarray]]:
@@ -68,12 +69,15 @@ def roll_years(first: date, last: date, into: dict | None = None) -> None:
         if not rows:
             continue
         db.session.execute(insert(target), rows)
-        key = [patterns.c[k] == bindparam(f"k_{k}") for k in (*RESPONSE_KEYS, "questionnaire_id")]
-        where = [patterns.c.grain == YEAR, patterns.c.day == start, *key]
-        db.session.execute(
-            delete(patterns).where(*where),
-            [{f"k_{k}": r[k] for k in (*RESPONSE_KEYS, "questionnaire_id")} for r in rows],
-        )
+        names = (*RESPONSE_KEYS, "questionnaire_id")
+        key = tuple_(*[patterns.c[k] for k in names])
+        for at in range(0, len(rows), DELETE_BATCH):  # one set-based DELETE per batch of keys
+            batch = [tuple(r[k] for k in names) for r in rows[at : at + DELETE_BATCH]]
+            db.session.execute(
+                delete(patterns).where(
+                    patterns.c.grain == YEAR, patterns.c.day == start, key.in_(batch)
+                )
+            )
 
 
 def moment_rows(data: dict, year: date) -> list[dict]:
