@@ -8,8 +8,8 @@ stated" (no foreign key: these are derived rows, and 0 keeps it in the primary k
 integrity are small-integer codes (their positions in CHANNELS and INTEGRITIES), and an answer
 row holds the counts of all six values (n0 … n5) of its question: a fifth of the rows to read.
 `rollup_patterns` counts respondents by which SIPAS element items they answered and were
-satisfied with (bit masks over the questions' positions), what an index's variance needs, for
-days and months; a year holds `rollup_moments` instead, the same respondents summed per key.
+satisfied with (bit masks over the questions' positions), what an index's variance needs; a
+year's keys with many patterns hold `rollup_moments` instead, their respondents summed per key.
 """
 
 from __future__ import annotations
@@ -100,12 +100,13 @@ class RollupMoment(db.Model):
     """A year's respondents per office × service × channel × integrity × sampling probability ×
     questionnaire, summed for the indices' variance (analysis.moments): ``items`` is the bit mask
     of the positions of the questionnaire's SIPAS element items (K of them, ascending), ``count``
-    the respondents who answered at least one, and ``sums`` little-endian int64s: per element (in
+    the respondents who answered at least one, and ``sums`` little-endian int32s: per element (in
     SIPAS_ELEMENTS' order) the respondents who answered one of its items, then the 2K(2K+1)/2
     sums of products of the answered and satisfied indicators (analysis.moments.pairs).
 
     A year's patterns are nearly one row per respondent with the real questionnaire; its moments
-    are one row per key, whatever the respondents."""
+    are one row per key, whatever the respondents. A key has either, never both
+    (reporting/year_moments.py chooses the smaller)."""
 
     __tablename__ = "rollup_moments"
 

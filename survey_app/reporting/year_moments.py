@@ -2,11 +2,12 @@
 
 With the real questionnaire (16 element items, skips) nearly every respondent has a pattern of
 their own, so a year's `rollup_patterns` held about 0.65 rows per respondent and a year's report
-spent most of its time reading and linearising them. A year instead holds, per office × service
-× channel × integrity × sampling probability × questionnaire, the sums that the variance needs
-(`analysis.moments`): one row per key, however many respondents. Days and months keep their
-patterns (few respondents per key: patterns are smaller there). Moments are computed here in
-numpy from the year's month patterns, since SQL cannot add up the products of bits compactly.
+spent most of its time reading and linearising them. A year's key (office × service × channel
+× integrity × sampling probability × questionnaire) with many patterns holds instead the sums
+that the variance needs (`analysis.moments`): one row, however many respondents. Keys with few
+patterns keep them (a moment row is 2K(2K+1)/2 + 5 numbers), as do days and months (few
+respondents per key). Moments are computed here in numpy from the year's patterns, since SQL
+cannot add up the products of bits compactly.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """rollup_moments: a year's respondents summed per key for the indices' variance, instead of
-the year's answer patterns (nearly one row per respondent with the real questionnaire); the
-years already rolled up are marked stale so they are rolled again with it
+the year's answer patterns of keys with many of them (nearly one row per respondent with the
+real questionnaire); the years already rolled up are marked stale so they are rolled again
 
 Revision ID: 0090
 Revises: 0060
@@ -34,8 +34,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['questionnaire_id'], ['questionnaires.id'], name=op.f('fk_rollup_moments_questionnaire_id_questionnaires')),
     sa.PrimaryKeyConstraint('grain', 'day', 'office_id', 'service_id', 'channel', 'integrity', 'probability', 'questionnaire_id', name=op.f('pk_rollup_moments'))
     )
-    # Years rolled up before this table existed have patterns and no moments: drop their
-    # patterns and roll them again when next read (or with `flask mscore rebuild-rollup`).
+    # Years rolled up before this table existed have patterns only: roll them again when next
+    # read (or with `flask mscore rebuild-rollup`).
     op.execute('DELETE FROM rollup_patterns WHERE grain = 2')
     op.execute('DELETE FROM rollup_days WHERE grain = 2')
 
