@@ -284,10 +284,9 @@ def _write(conn, grain, day, cells, written) -> None:
 
     if grain == YEAR_GRAIN:
         cells = dict(cells)
-        patterns = cells.pop("patterns")
-        written["moments"] = written.get("moments", 0) + copy_moments(
-            conn, moment_rows(patterns, day)
-        )
+        rows, summed = moment_rows(cells["patterns"], day)
+        written["moments"] = written.get("moments", 0) + copy_moments(conn, rows)
+        cells["patterns"] = {k: v[~summed] for k, v in cells["patterns"].items()}
     for name, rows in cells.items():
         ordered = {k: rows[k] for k in (*KEYS[name], *VALUES[name])}
         written[name] = written.get(name, 0) + copy_rows(
@@ -408,8 +407,9 @@ def split(app, office: str | None) -> None:
         t1 = time.perf_counter()
         report = build_report(params)
         t2 = time.perf_counter()
-        if not np.isfinite(report.current.tables["index"].se).any():
-            raise SystemExit("no index has a standard error: the year's moments are missing")
+        index_n = report.current.tables["index"].n.sum()
+        if not index_n > 0.5 * report.current.stats["responses"].sum():
+            raise SystemExit("the index counts too few respondents: patterns or moments missing")
         satisfaction_text(params)
         t3 = time.perf_counter()
     rows = {k: int(next(iter(v.values())).size) for k, v in counts.items()}

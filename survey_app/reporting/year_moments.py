@@ -66,7 +66,7 @@ def roll_years(first: date, last: date, into: dict | None = None) -> None:
         )
         names = PATTERN_KEYS + ("count",)
         data = _fetch(db.session, _typed(stmt, PATTERN_KEYS, ("count",)), names)
-        rows = moment_rows(data, start)
+        rows, _summed = moment_rows(data, start)
         if not rows:
             continue
         db.session.execute(insert(target), rows)
@@ -81,13 +81,15 @@ def roll_years(first: date, last: date, into: dict | None = None) -> None:
             )
 
 
-def moment_rows(data: dict, year: date) -> list[dict]:
+def moment_rows(data: dict, year: date) -> tuple[list[dict], np.ndarray]:
     """The moment rows of one year's keys whose patterns (numpy columns: PATTERN_KEYS and
     ``count``, one row per key and pattern) are more than their moments would be: a pattern row
     holds two masks and a count (PATTERN_ROW_BYTES with its key), a moment row 2K(2K+1)/2 + 5
     int32s whatever the respondents. A province's year (hundreds of respondents per key) is
-    mostly moments, a national one with many small keys mostly patterns."""
+    mostly moments, a national one with many small keys mostly patterns. Also returns which
+    pattern rows the moments replace (a boolean per row)."""
     out = []
+    summed = np.zeros(data["count"].size, dtype=bool)
     qns = np.unique(data["questionnaire_id"]).tolist()
     layouts = element_layout(qns) if qns else {}
     for qn in qns:
@@ -102,6 +104,7 @@ def moment_rows(data: dict, year: date) -> list[dict]:
             continue
         sel = np.flatnonzero(sel)[heavy[group]]
         group, first = _group_of([data[k][sel] for k in RESPONSE_KEYS])
+        keep = np.ones(first.size, dtype=bool)  # keys that hold moments
         masks = [data[m][sel].astype(np.int64) for m in ("answered", "satisfied")]
         bits = [((mask[:, None] >> positions[None, :]) & 1).astype(bool) for mask in masks]
         uniq = {k: data[k][sel][first] for k in RESPONSE_KEYS}
@@ -114,7 +117,8 @@ def moment_rows(data: dict, year: date) -> list[dict]:
         for g in np.flatnonzero(count > 0).tolist():
             values = np.concatenate([padded[g], sums[g]])
             if values.max(initial=0) > np.iinfo(SUM_DTYPE).max:
-                continue  # (2^31 respondents in one key: it keeps its patterns)
+                keep[g] = False  # (2^31 respondents in one key: it keeps its patterns)
+                continue
             row = {k: int(uniq[k][g]) for k in RESPONSE_KEYS if k != "probability"}
             row["probability"] = float(uniq["probability"][g])
             row.update(
@@ -126,7 +130,8 @@ def moment_rows(data: dict, year: date) -> list[dict]:
                 sums=values.astype(SUM_DTYPE).tobytes(),
             )
             out.append(row)
-    return out
+        summed[sel[keep[group] & (count[group] > 0)]] = True
+    return out, summed
 
 
 def _group_of(columns) -> tuple[np.ndarray, np.ndarray]:
