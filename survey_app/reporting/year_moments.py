@@ -138,11 +138,9 @@ def _group_of(columns) -> tuple[np.ndarray, np.ndarray]:
     """Each row's group (0 … G − 1) of equal values in every column, and a row of each group."""
     key = np.zeros(columns[0].size, dtype=np.int64)
     for column in columns:  # mixed radix over each column's distinct values, renumbered
-        _, codes = np.unique(column, return_inverse=True)
-        key = np.unique(key * (int(codes.max(initial=0)) + 1) + codes.ravel(), return_inverse=True)[
-            1
-        ]
-        key = key.ravel()
+        codes = np.unique(column, return_inverse=True)[1].ravel()
+        combined = key * (int(codes.max(initial=0)) + 1) + codes
+        key = np.unique(combined, return_inverse=True)[1].ravel()
     _, first, group = np.unique(key, return_index=True, return_inverse=True)
     return group.ravel(), first
 
