@@ -180,26 +180,13 @@ def copy_rows(conn, table: str, grain: int, day: date, rows: dict) -> int:
     return n
 
 
-MOMENT_COLUMNS = (
-    "grain",
-    "day",
-    "office_id",
-    "service_id",
-    "channel",
-    "integrity",
-    "probability",
-    "questionnaire_id",
-    "items",
-    "count",
-    "sums",
-)
-
-
 def copy_moments(conn, rows: list[dict]) -> int:
     """Write a year's moment rows (survey_app.reporting.year_moments.moment_rows) with COPY."""
+    from survey_app.models import RollupMoment
+
+    names = [column.name for column in RollupMoment.__table__.columns]
     cursor = conn.connection.driver_connection.cursor()
-    columns = ", ".join(MOMENT_COLUMNS)
-    with cursor.copy(f"COPY rollup_moments ({columns}) FROM STDIN") as copy:
+    with cursor.copy(f"COPY rollup_moments ({', '.join(names)}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row([row[c] for c in MOMENT_COLUMNS])
+            copy.write_row([row[c] for c in names])
     return len(rows)
