@@ -15,7 +15,18 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import (
+    Column,
+    Double,
+    Integer,
+    MetaData,
+    Table,
+    delete,
+    exists,
+    insert,
+    select,
+    text,
+)
 
 from analysis.moments import from_patterns, pairs
 
@@ -28,7 +39,6 @@ from .counts import PATTERN_KEYS, RESPONSE_KEYS, _fetch, _typed
 N_ELEMENTS = len(SIPAS_ELEMENTS)
 SUM_DTYPE = np.dtype("<i4")
 PATTERN_ROW_BYTES = 48  # a pattern row in the rollup: key, masks and count (about)
-DELETE_BATCH = 5_000  # keys per DELETE: 30,000 parameters, under PostgreSQL's and SQLite's caps
 
 
 def element_layout(questionnaire_ids) -> dict[int, tuple[np.ndarray, np.ndarray]]:
@@ -70,15 +80,28 @@ def roll_years(first: date, last: date, into: dict | None = None) -> None:
         if not rows:
             continue
         db.session.execute(insert(target), rows)
-        names = (*RESPONSE_KEYS, "questionnaire_id")
-        key = tuple_(*[patterns.c[k] for k in names])
-        for at in range(0, len(rows), DELETE_BATCH):  # one set-based DELETE per batch of keys
-            batch = [tuple(r[k] for k in names) for r in rows[at : at + DELETE_BATCH]]
-            db.session.execute(
-                delete(patterns).where(
-                    patterns.c.grain == YEAR, patterns.c.day == start, key.in_(batch)
-                )
-            )
+        _drop_patterns(patterns, start, rows)
+
+
+def _drop_patterns(patterns, year: date, rows: list[dict]) -> None:
+    """Delete the year's pattern rows of the keys that now hold moments: the keys go into a
+    temporary table, and one DELETE … WHERE EXISTS joins it (a hash join on PostgreSQL)."""
+    names = (*RESPONSE_KEYS, "questionnaire_id")
+    keys = Table(
+        "rollup_moment_keys",
+        MetaData(),
+        *[Column(k, Double if k == "probability" else Integer) for k in names],
+        prefixes=["TEMPORARY"],
+    )
+    conn = db.session.connection()
+    keys.create(conn)
+    db.session.execute(insert(keys), [{k: r[k] for k in names} for r in rows])
+    db.session.execute(text("ANALYZE rollup_moment_keys"))  # so PostgreSQL plans a hash join
+    match = exists().where(*[keys.c[k] == patterns.c[k] for k in names])
+    db.session.execute(
+        delete(patterns).where(patterns.c.grain == YEAR, patterns.c.day == year, match)
+    )
+    keys.drop(conn)
 
 
 def moment_rows(data: dict, year: date) -> tuple[list[dict], np.ndarray]:
