@@ -9,7 +9,10 @@ value is z = w · Σ_k α_k (s_k − p_k a_k) / T(a_k) (R: ``svycontrast`` of ``
 ``svyratio``), summed by stratum in the whole sample's design
 (:func:`analysis.design.linearised_variance`). That needs each respondent's pattern of answered
 and satisfied items, which :class:`Patterns` carries as counts of respondents per
-domain × stratum × pattern (SQL's GROUP BY of the per-response patterns).
+domain × stratum × pattern (SQL's GROUP BY of the per-response patterns), or only the sums of
+products of those items per group of one weight and stratum, which
+:class:`analysis.moments.Moments` carries (a year's rollup: one row per group however many
+respondents); both can be given together.
 """
 
 from __future__ import annotations
