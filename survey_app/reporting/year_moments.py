@@ -94,6 +94,7 @@ def _drop_patterns(patterns, year: date, rows: list[dict]) -> None:
         prefixes=["TEMPORARY"],
     )
     conn = db.session.connection()
+    db.session.execute(text("DROP TABLE IF EXISTS rollup_moment_keys"))  # a failed run's
     keys.create(conn)
     db.session.execute(insert(keys), [{k: r[k] for k in names} for r in rows])
     db.session.execute(text("ANALYZE rollup_moment_keys"))  # so PostgreSQL plans a hash join
