@@ -369,11 +369,12 @@ def _by_value(part: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def offices_with_responses_by_month(months, office_ids) -> dict:
-    """For whole months already rolled up (first days), the offices among ``office_ids`` with at
-    least one valid response in each: {month: {office_id, ...}} (disclosure control)."""
+def offices_with_responses_by_month(session, months, office_ids) -> dict:
+    """For whole months already rolled up (first days) in ``session``'s database, the offices
+    among ``office_ids`` with at least one valid response in each: {month: {office_id, ...}}
+    (disclosure control)."""
     valid = INTEGRITIES.index("valid")
-    rows = db.session.execute(
+    rows = session.execute(
         select(RollupResponse.day, RollupResponse.office_id)
         .where(
             RollupResponse.grain == MONTH,

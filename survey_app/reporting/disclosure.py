@@ -47,7 +47,8 @@ from ..models.surveys import SIPAS_ELEMENTS
 from .counts import offices_with_responses_by_month
 from .periods import Period, local_today
 from .report import Params, Report, build_report
-from .rollup import ensure_rolled, month_end
+from .rollup import month_end
+from .source import report_session
 from .tables import breakdown_rows, report_json
 
 #: Offices outside the scope that a comparison must rest on before it is shown.
@@ -147,9 +148,9 @@ def _codes(report: Report, scope: frozenset[int]) -> set[str]:
 def _monthly_enough(full: Report, scope: frozenset[int], months: list) -> np.ndarray:
     """Per group of the full report: whether every month of the period has at least
     MIN_OUTSIDE offices outside the scope with valid responses."""
-    for month in months:
-        ensure_rolled(Period(month, month_end(month)))
-    present = offices_with_responses_by_month(months, [o["id"] for o in full.offices])
+    # the months' rollup, where the full report read it (the replica when it holds them)
+    session = report_session([Period(month, month_end(month)) for month in months])
+    present = offices_with_responses_by_month(session, months, [o["id"] for o in full.offices])
     row_of = {o["id"]: i for i, o in enumerate(full.offices)}
     ok = np.ones(len(full.groups), dtype=bool)
     for month in months:

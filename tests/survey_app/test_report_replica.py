@@ -165,3 +165,34 @@ def test_database_replica_url_is_the_replica_bind(tmp_path):
             check_production(
                 load_config(str(tmp_path), {**GOOD_PRODUCTION, "DATABASE_REPLICA_URL": bad})
             )
+
+
+def test_disclosure_reads_the_months_where_the_report_reads(
+    app, db, replica, client, make_office, make_service, questionnaire, monkeypatch
+):
+    """A scoped caller's monthly disclosure check counts the other offices' responses in the
+    database the report itself reads: the replica when it holds the months."""
+    from survey_app.api.auth import create_token
+    from survey_app.models import Office
+    from survey_app.reporting import disclosure
+
+    seed(db, make_office, make_service, questionnaire)
+    _report()  # fills the rollup on the primary
+    office_a = db.session.scalar(select(Office).where(Office.code == "A"))
+    _, plain = create_token("scoped", office_a, ("reports:read",))
+    db.session.commit()
+    replicate(db, replica)
+    read_from = []
+    counted = disclosure.offices_with_responses_by_month
+
+    def spy(session, months, office_ids):
+        read_from.append(str(session.get_bind().url))
+        return counted(session, months, office_ids)
+
+    monkeypatch.setattr(disclosure, "offices_with_responses_by_month", spy)
+    res = client.get(
+        "/api/v1/reports/satisfaction?from=2025-03-01&to=2025-03-31",
+        headers={"Authorization": f"Bearer {plain}"},
+    )
+    assert res.status_code == 200, res.get_data(as_text=True)[:300]
+    assert read_from == [str(replica.url)]
