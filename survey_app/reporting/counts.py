@@ -226,17 +226,23 @@ def _sum_by_keys(parts: list[dict], keys, values) -> dict[str, np.ndarray]:
     data = {k: np.concatenate([p[k] for p in parts]) for k in (*keys, *values)}
     if not data[values[0]].size:
         return data
-    key = np.zeros(data[values[0]].size, dtype=np.int64)
-    for name in keys:  # mixed radix over the codes present
-        _, codes = np.unique(data[name], return_inverse=True)
-        radix = int(codes.max()) + 1
-        if int(key.max()) >= (1 << 62) // radix:  # the codes so far, renumbered: no overflow
+    group, first = group_rows([data[name] for name in keys])
+    out = {k: data[k][first] for k in keys}
+    out.update({v: np.bincount(group, data[v], first.size) for v in values})
+    return out
+
+
+def group_rows(columns) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's group (0 … G − 1) of equal values in every column, and a row of each group."""
+    key = np.zeros(columns[0].size, dtype=np.int64)
+    for column in columns:  # mixed radix over the codes present
+        _, codes = np.unique(column, return_inverse=True)
+        radix = int(codes.max(initial=0)) + 1
+        if int(key.max(initial=0)) >= (1 << 62) // radix:  # renumbered so far: no overflow
             key = np.unique(key, return_inverse=True)[1].ravel()
         key = key * radix + codes.ravel()
-    uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    out = {k: data[k][first] for k in keys}
-    out.update({v: np.bincount(inverse.ravel(), data[v], uniq.size) for v in values})
-    return out
+    _, first, group = np.unique(key, return_index=True, return_inverse=True)
+    return group.ravel(), first
 
 
 def _dtype(name: str):

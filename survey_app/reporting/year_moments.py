@@ -34,7 +34,7 @@ from ..extensions import db
 from ..models import Question, QuestionKind
 from ..models.rollups import INTEGRITIES, YEAR, RollupMoment, RollupPattern
 from ..models.surveys import SIPAS_ELEMENTS
-from .counts import PATTERN_KEYS, RESPONSE_KEYS, _fetch, _typed
+from .counts import PATTERN_KEYS, RESPONSE_KEYS, _fetch, _typed, group_rows
 
 N_ELEMENTS = len(SIPAS_ELEMENTS)
 SUM_DTYPE = np.dtype("<i4")
@@ -120,22 +120,23 @@ def moment_rows(data: dict, year: date) -> tuple[list[dict], np.ndarray]:
         if qn not in layouts:
             continue
         positions, element = layouts[qn]
-        sel = data["questionnaire_id"] == qn
-        group, first = _group_of([data[k][sel] for k in RESPONSE_KEYS])
+        sel = np.flatnonzero(data["questionnaire_id"] == qn)
+        group, first = group_rows([data[k][sel] for k in RESPONSE_KEYS])
         n_pairs = pairs(positions.size)[0].size
         heavy = np.bincount(group) * PATTERN_ROW_BYTES > (N_ELEMENTS + n_pairs) * SUM_DTYPE.itemsize
         if not heavy.any():
             continue
-        sel = np.flatnonzero(sel)[heavy[group]]
-        group, first = _group_of([data[k][sel] for k in RESPONSE_KEYS])
-        keep = np.ones(first.size, dtype=bool)  # keys that hold moments
+        key_row = sel[first[heavy]]  # a data row of each heavy key
+        rows = heavy[group]  # the heavy keys' rows, their keys numbered 0 … H − 1
+        sel, group = sel[rows], np.cumsum(heavy)[group[rows]] - 1
+        keep = np.ones(key_row.size, dtype=bool)  # keys that hold moments
         masks = [data[m][sel].astype(np.int64) for m in ("answered", "satisfied")]
         bits = [((mask[:, None] >> positions[None, :]) & 1).astype(bool) for mask in masks]
-        uniq = {k: data[k][sel][first] for k in RESPONSE_KEYS}
+        uniq = {k: data[k][key_row] for k in RESPONSE_KEYS}
         count, members, sums = from_patterns(
             group, data["count"][sel].astype(np.int64), bits[0], bits[1], element
         )
-        padded = np.zeros((first.size, N_ELEMENTS), dtype=np.int64)
+        padded = np.zeros((key_row.size, N_ELEMENTS), dtype=np.int64)
         padded[:, : members.shape[1]] = members
         items = int(np.bitwise_or.reduce(np.left_shift(1, positions))) if positions.size else 0
         for g in np.flatnonzero(count > 0).tolist():
@@ -156,17 +157,6 @@ def moment_rows(data: dict, year: date) -> tuple[list[dict], np.ndarray]:
             out.append(row)
         summed[sel[keep[group] & (count[group] > 0)]] = True
     return out, summed
-
-
-def _group_of(columns) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's group (0 … G − 1) of equal values in every column, and a row of each group."""
-    key = np.zeros(columns[0].size, dtype=np.int64)
-    for column in columns:  # mixed radix over each column's distinct values, renumbered
-        codes = np.unique(column, return_inverse=True)[1].ravel()
-        combined = key * (int(codes.max(initial=0)) + 1) + codes
-        key = np.unique(combined, return_inverse=True)[1].ravel()
-    _, first, group = np.unique(key, return_index=True, return_inverse=True)
-    return group.ravel(), first
 
 
 def fetch_moments(session, years: list[date], integrity, office_ids=None) -> dict:
