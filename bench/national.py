@@ -34,7 +34,7 @@ from sqlalchemy import create_engine, insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.national_cells import add_up, copy_moments, copy_rows, simulate_month  # noqa: E402
+from bench.national_cells import simulate_cells, write_cells  # noqa: E402
 
 PROVINCES = 34
 FIELDS = 12
@@ -44,7 +44,6 @@ YEAR, MONTHS = (
     date(2025, 1, 1),
     [date(2025, 10, 1)] + [date(2025 + (m > 12), (m - 1) % 12 + 1, 1) for m in range(11, 24)],
 )
-CHUNK = 4_000_000  # respondents simulated at a time (memory)
 
 
 def main() -> None:
@@ -209,7 +208,7 @@ def seed(app, responses: int, n_offices: int, provinces: int, province_only=Fals
         written: dict[str, int] = {}
         year = _timed(
             "simulate the year 2025" + (" (P01)" if province_only else " (all offices)"),
-            lambda: _cells(
+            lambda: simulate_cells(
                 rng,
                 int(responses / 3 * (share if province_only else 1)),
                 one if province_only else everyone,
@@ -217,11 +216,11 @@ def seed(app, responses: int, n_offices: int, provinces: int, province_only=Fals
                 CHANNELS,
             ),
         )
-        _timed("COPY the year's cells", lambda: _write(conn, YEAR_GRAIN, YEAR, year, written))
+        _timed("COPY the year's cells", lambda: write_cells(conn, YEAR_GRAIN, YEAR, year, written))
         year = None  # memory
         for month in MONTHS:
-            cells = _cells(rng, int(responses / 36 * share), one, questions, CHANNELS)
-            _write(conn, MONTH, month, cells, written)
+            cells = simulate_cells(rng, int(responses / 36 * share), one, questions, CHANNELS)
+            write_cells(conn, MONTH, month, cells, written)
         days = [(YEAR_GRAIN, YEAR)] + [(MONTH, m) for m in MONTHS]
         db.session.execute(insert(RollupDay), [{"grain": g, "day": d} for g, d in days])
         assert DAY not in {g for g, _ in days}
@@ -239,59 +238,6 @@ def _frame(ids, weight, rng) -> dict:
         "sampling": rng.choice([1.0, 0.5, 0.25], ids.size),
         "effect": rng.normal(0.0, 0.35, ids.size),
     }
-
-
-KEYS = {
-    "responses": ("office_id", "service_id", "channel", "integrity", "probability"),
-    "answers": ("office_id", "service_id", "channel", "integrity", "probability", "question_id"),
-    "patterns": (
-        "office_id",
-        "service_id",
-        "channel",
-        "integrity",
-        "probability",
-        "questionnaire_id",
-        "answered",
-        "satisfied",
-    ),
-    "dossiers": ("office_id", "service_id"),
-}
-VALUES = {
-    "responses": ("count",),
-    "answers": tuple(f"n{v}" for v in range(6)),
-    "patterns": ("count",),
-    "dossiers": ("returned", "sms_sent", "link_sent", "reply_answered", "link_answered"),
-}
-
-
-def _cells(rng, n: int, frame, questions, channels) -> dict:
-    """The cells of ``n`` respondents, simulated in chunks and added up."""
-    total = None
-    for start in range(0, n, CHUNK):
-        part = simulate_month(rng, min(CHUNK, n - start), frame, questions, channels)
-        total = (
-            part
-            if total is None
-            else {k: add_up([total[k], part[k]], KEYS[k], VALUES[k]) for k in part}
-        )
-    return total
-
-
-def _write(conn, grain, day, cells, written) -> None:
-    """COPY the cells; a year's patterns become its moments, as the rollup writes them."""
-    from survey_app.models.rollups import YEAR as YEAR_GRAIN
-    from survey_app.reporting.year_moments import moment_rows
-
-    if grain == YEAR_GRAIN:
-        cells = dict(cells)
-        rows, summed = moment_rows(cells["patterns"], day)
-        written["moments"] = written.get("moments", 0) + copy_moments(conn, rows)
-        cells["patterns"] = {k: v[~summed] for k, v in cells["patterns"].items()}
-    for name, rows in cells.items():
-        ordered = {k: rows[k] for k in (*KEYS[name], *VALUES[name])}
-        written[name] = written.get(name, 0) + copy_rows(
-            conn, f"rollup_{name}", grain, day, ordered
-        )
 
 
 def _sign_in(app):

@@ -14,12 +14,38 @@ from datetime import date
 
 import numpy as np
 
+from survey_app.models.rollups import YEAR, RollupMoment
+from survey_app.reporting.counts import (
+    ANSWER_KEYS,
+    DOSSIER_KEYS,
+    DOSSIER_VALUES,
+    PATTERN_KEYS,
+    RESPONSE_KEYS,
+    VALUE_COUNTS,
+)
+from survey_app.reporting.year_moments import moment_rows
+
 CHANNEL_SHARES = {"qr_web": 0.55, "sms": 0.2, "kiosk": 0.1, "sms_link": 0.15}
 INTEGRITY_SHARES = (0.975, 0.02, 0.005)  # valid, flagged, excluded (INTEGRITIES' order)
 SEND_NOW = 0.35  # QR respondents who rate only the overall question (the demo's share)
 SKIP = 0.05  # each other item skipped by those who go on
 SERVICES_PER_OFFICE = 40  # procedures an office handles; a Zipf law over them
 EPOCH = date(2000, 1, 1)  # PostgreSQL's binary date: days since this
+CHUNK = 4_000_000  # respondents simulated at a time (memory)
+
+# The rollup tables' keys and sums, as survey_app/reporting/counts.py reads them
+KEYS = {
+    "responses": RESPONSE_KEYS,
+    "answers": ANSWER_KEYS,
+    "patterns": PATTERN_KEYS,
+    "dossiers": DOSSIER_KEYS,
+}
+VALUES = {
+    "responses": ("count",),
+    "answers": VALUE_COUNTS,
+    "patterns": ("count",),
+    "dossiers": DOSSIER_VALUES,
+}
 
 
 def simulate_month(rng, n: int, offices: dict, questions: list[dict], channels: tuple) -> dict:
@@ -182,11 +208,36 @@ def copy_rows(conn, table: str, grain: int, day: date, rows: dict) -> int:
 
 def copy_moments(conn, rows: list[dict]) -> int:
     """Write a year's moment rows (survey_app.reporting.year_moments.moment_rows) with COPY."""
-    from survey_app.models import RollupMoment
-
     names = [column.name for column in RollupMoment.__table__.columns]
     cursor = conn.connection.driver_connection.cursor()
     with cursor.copy(f"COPY rollup_moments ({', '.join(names)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row([row[c] for c in names])
     return len(rows)
+
+
+def simulate_cells(rng, n: int, frame, questions, channels) -> dict:
+    """The cells of ``n`` respondents, simulated in chunks and added up."""
+    total = None
+    for start in range(0, n, CHUNK):
+        part = simulate_month(rng, min(CHUNK, n - start), frame, questions, channels)
+        total = (
+            part
+            if total is None
+            else {k: add_up([total[k], part[k]], KEYS[k], VALUES[k]) for k in part}
+        )
+    return total
+
+
+def write_cells(conn, grain, day, cells, written) -> None:
+    """COPY the cells; a year's patterns become its moments, as the rollup writes them."""
+    if grain == YEAR:
+        cells = dict(cells)
+        rows, summed = moment_rows(cells["patterns"], day)
+        written["moments"] = written.get("moments", 0) + copy_moments(conn, rows)
+        cells["patterns"] = {k: v[~summed] for k, v in cells["patterns"].items()}
+    for name, rows in cells.items():
+        ordered = {k: rows[k] for k in (*KEYS[name], *VALUES[name])}
+        written[name] = written.get(name, 0) + copy_rows(
+            conn, f"rollup_{name}", grain, day, ordered
+        )
