@@ -6,15 +6,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import select
-from sqlalchemy.orm import aliased
 
 import analysis
 from analysis import Cells, EstimateTable
 
-from ..models import CHANNELS, Office, Question, QuestionKind, Questionnaire, Service
+from ..models import CHANNELS
 from ..models.rollups import YEAR
 from ..models.surveys import SIPAS_ELEMENTS, Dimension
+from .catalogue import field_mapper, report_questions, universe
 from .counts import SMS_CHANNELS, fetch_counts
 from .estimates import measure_block
 from .indices import answer_patterns, blank_reasons, index_tables
@@ -23,8 +22,6 @@ from .rollup import buckets
 from .source import report_session
 from .weighting import lookup, weigh
 from .year_moments import fetch_moments
-
-NOT_GROUPED = "ungrouped"
 
 
 @dataclass(frozen=True)
@@ -78,96 +75,6 @@ class Report:
     previous_period: Period | None = None
 
 
-def _questions(session) -> list[dict]:
-    """Likert and yes/no questions across versions, one per code, in the current order."""
-    rows = session.execute(
-        select(
-            Question.id,
-            Question.code,
-            Question.dimension,
-            Question.kind,
-            Question.text_vi,
-            Question.text_en,
-            Question.position,
-            Question.questionnaire_id,
-            Questionnaire.version,
-        )
-        .join(Questionnaire)
-        .where(Question.kind.in_((QuestionKind.LIKERT5, QuestionKind.YES_NO)))
-        .order_by(Questionnaire.version.desc(), Question.position)
-    ).all()
-    by_code: dict[str, dict] = {}
-    for row in rows:
-        entry = by_code.setdefault(
-            row.code,
-            {
-                "code": row.code,
-                "dimension": str(row.dimension),
-                "kind": str(row.kind),
-                "text_vi": row.text_vi,
-                "text_en": row.text_en,
-                "ids": [],
-                "slots": [],  # (questionnaire id, position): the bit of the rollup's patterns
-            },
-        )
-        entry["ids"].append(row.id)
-        entry["slots"].append((row.questionnaire_id, row.position))
-    return list(by_code.values())
-
-
-def _universe(session, group: str | None, only: frozenset[int] | None = None) -> list[dict]:
-    """The offices ranked together: one group's, or all (or those of ``only``), with their meta
-    data (one query)."""
-    parent = aliased(Office)
-    query = (
-        select(
-            Office.id,
-            Office.code,
-            Office.name,
-            Office.name_en,
-            Office.kind.label("kind"),
-            Office.group.label("group"),
-            parent.code.label("parent_code"),
-            Office.is_active,
-        )
-        .outerjoin(parent, parent.id == Office.parent_id)
-        .order_by(Office.code)
-    )
-    if group == NOT_GROUPED:
-        query = query.where(Office.group.is_(None))
-    elif group:
-        query = query.where(Office.group == group)
-    if only is not None:
-        query = query.where(Office.id.in_(sorted(only)))
-    rows = session.connection().execute(query).all()
-    return [
-        {
-            "id": r.id,
-            "code": r.code,
-            "name": r.name,
-            "name_en": r.name_en,
-            "kind": str(r.kind),
-            "group": str(r.group) if r.group else NOT_GROUPED,
-            "parent_code": r.parent_code,
-            "is_active": r.is_active,
-        }
-        for r in rows
-    ]
-
-
-def _field_mapper(session):
-    """Map service ids to service-group codes (0: not stated) and keep the names."""
-    rows = session.execute(select(Service.id, Service.field, Service.code)).all()
-    fields = sorted({r.field for r in rows})
-    ids = np.array([r.id for r in rows], dtype=np.int64)
-    codes = np.array([fields.index(r.field) + 1 for r in rows], dtype=np.int64)
-    return (
-        (lambda service: lookup(service, ids, codes, missing=0)),
-        ["", *fields],
-        {r.id: r.code for r in rows},
-    )
-
-
 def build_report(params: Params) -> Report:
     """Compute the satisfaction report (and the previous period's, with compare), reading the
     read replica when the app has one that holds the rollup days it needs (source.py)."""
@@ -175,10 +82,10 @@ def build_report(params: Params) -> Report:
     periods = [params.period] + ([params.period.previous()] if params.compare else [])
     pasts = [] if params.source == "raw" else [p.split(today)[0] for p in periods]
     session = report_session(pasts)
-    offices = _universe(session, params.group, params.universe)
-    questions = _questions(session)
+    offices = universe(session, params.group, params.universe)
+    questions = report_questions(session)
     groups = sorted({o["group"] for o in offices})
-    mapper = _field_mapper(session)
+    mapper = field_mapper(session)
     current = _estimate(session, params, params.period, offices, questions, groups, mapper)
     report = Report(
         params=params,

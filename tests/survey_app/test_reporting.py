@@ -411,7 +411,7 @@ def test_report_text_equals_report_json(seeded, kw):
 
 def test_report_text_of_an_empty_period_and_a_subset(seeded, db):
     from survey_app.reporting import Period
-    from survey_app.reporting.report import _universe
+    from survey_app.reporting.catalogue import universe as _universe
 
     _text_equals_document(period=Period(date(2024, 1, 1), date(2024, 1, 31)), compare=True)
     ids = {o["id"] for o in _universe(db.session, None)[:2]}

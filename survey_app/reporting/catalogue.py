@@ -1,0 +1,103 @@
+"""What a report is about: its offices (with their groups and parents), its questions across
+questionnaire versions, and the services' groups (fields), read once per report."""
+
+from __future__ import annotations
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
+
+from ..models import Office, Question, QuestionKind, Questionnaire, Service
+from .weighting import lookup
+
+NOT_GROUPED = "ungrouped"
+
+
+def report_questions(session) -> list[dict]:
+    """Likert and yes/no questions across versions, one per code, in the current order."""
+    rows = session.execute(
+        select(
+            Question.id,
+            Question.code,
+            Question.dimension,
+            Question.kind,
+            Question.text_vi,
+            Question.text_en,
+            Question.position,
+            Question.questionnaire_id,
+            Questionnaire.version,
+        )
+        .join(Questionnaire)
+        .where(Question.kind.in_((QuestionKind.LIKERT5, QuestionKind.YES_NO)))
+        .order_by(Questionnaire.version.desc(), Question.position)
+    ).all()
+    by_code: dict[str, dict] = {}
+    for row in rows:
+        entry = by_code.setdefault(
+            row.code,
+            {
+                "code": row.code,
+                "dimension": str(row.dimension),
+                "kind": str(row.kind),
+                "text_vi": row.text_vi,
+                "text_en": row.text_en,
+                "ids": [],
+                "slots": [],  # (questionnaire id, position): the bit of the rollup's patterns
+            },
+        )
+        entry["ids"].append(row.id)
+        entry["slots"].append((row.questionnaire_id, row.position))
+    return list(by_code.values())
+
+
+def universe(session, group: str | None, only: frozenset[int] | None = None) -> list[dict]:
+    """The offices ranked together: one group's, or all (or those of ``only``), with their meta
+    data (one query)."""
+    parent = aliased(Office)
+    query = (
+        select(
+            Office.id,
+            Office.code,
+            Office.name,
+            Office.name_en,
+            Office.kind.label("kind"),
+            Office.group.label("group"),
+            parent.code.label("parent_code"),
+            Office.is_active,
+        )
+        .outerjoin(parent, parent.id == Office.parent_id)
+        .order_by(Office.code)
+    )
+    if group == NOT_GROUPED:
+        query = query.where(Office.group.is_(None))
+    elif group:
+        query = query.where(Office.group == group)
+    if only is not None:
+        query = query.where(Office.id.in_(sorted(only)))
+    rows = session.connection().execute(query).all()
+    return [
+        {
+            "id": r.id,
+            "code": r.code,
+            "name": r.name,
+            "name_en": r.name_en,
+            "kind": str(r.kind),
+            "group": str(r.group) if r.group else NOT_GROUPED,
+            "parent_code": r.parent_code,
+            "is_active": r.is_active,
+        }
+        for r in rows
+    ]
+
+
+def field_mapper(session):
+    """Map service ids to service-group codes (0: not stated) and keep the names."""
+    rows = session.execute(select(Service.id, Service.field, Service.code)).all()
+    fields = sorted({r.field for r in rows})
+    ids = np.array([r.id for r in rows], dtype=np.int64)
+    codes = np.array([fields.index(r.field) + 1 for r in rows], dtype=np.int64)
+    return (
+        (lambda service: lookup(service, ids, codes, missing=0)),
+        ["", *fields],
+        {r.id: r.code for r in rows},
+    )
