@@ -11,7 +11,7 @@ import re
 import openpyxl
 import pytest
 
-from .officials import make_user, sign_in
+from .officials import csrf_of, make_user, sign_in
 from .test_api_reports import token  # noqa: F401  (the token fixture)
 from .test_reporting import seed
 
@@ -433,3 +433,23 @@ def test_a_running_period_is_computed_at_most_once_a_minute(
     assert responses()[0] == 2  # a minute later: computed again
     ended = client.get(f"/dashboard?{P}")
     assert ended.status_code == 200 and not re.search(r"\d\d:\d\d</span>", ended.text)
+
+
+def test_a_running_periods_reused_document_stays_in_its_scope(client, seeded):
+    """The minute's reuse of a running period is per scope: a manager who opens the page right
+    after an admin gets its own offices, not the admin's document."""
+    from survey_app.reporting import local_today
+
+    today = local_today()
+    url = f"/dashboard?period={today:%Y-%m}&group=departments"
+    sign_in(client, "admin@x.vn")
+    page = client.get(url)
+    assert page.status_code == 200 and "Sở Xây dựng" in page.text
+    client.post("/logout", data={"csrf_token": csrf_of(client, "/logout")})
+    sign_in(client, "a@x.vn")
+    page = client.get(url)
+    assert page.status_code == 200 and "Sở Tư pháp" in page.text
+    for other in ("Sở Xây dựng", "Sở Y tế"):
+        assert other not in page.text
+    rows = _csv(client.get(f"/dashboard/overview/offices.csv?period={today:%Y-%m}"))
+    assert sorted(r["Mã"] for r in rows) == ["A", "B"]
