@@ -111,6 +111,29 @@ def _get(summary: str, query, out, scope: str, codes=(400, 401, 403, 404, 422)) 
     }
 
 
+def _conditional(path: dict) -> dict:
+    """An ended period's report has an entity tag: If-None-Match with it gives 304."""
+    operation = path["get"]
+    operation["parameters"].append(
+        {
+            "name": "If-None-Match",
+            "in": "header",
+            "required": False,
+            "description": "The ETag of an earlier answer: 304 if the report is unchanged "
+            "(periods that have ended only)",
+            "schema": {"type": "string"},
+        }
+    )
+    operation["responses"]["304"] = {"description": "Not modified: the tagged report is current"}
+    operation["responses"]["200"]["headers"] = {
+        "ETag": {
+            "description": "The report's tag (periods that have ended only)",
+            "schema": {"type": "string"},
+        }
+    }
+    return path
+
+
 def spec() -> dict:
     """The OpenAPI 3.0 document of /api/v1."""
     components = [
@@ -143,11 +166,13 @@ def spec() -> dict:
     }
     schemas["ResponsePageOut"]["properties"]["has_more"] = {"type": "boolean"}
     paths = {
-        "/reports/satisfaction": _get(
-            "Satisfaction report of a period",
-            rs.SatisfactionQueryIn,
-            rs.SatisfactionReportOut,
-            "reports:read",
+        "/reports/satisfaction": _conditional(
+            _get(
+                "Satisfaction report of a period",
+                rs.SatisfactionQueryIn,
+                rs.SatisfactionReportOut,
+                "reports:read",
+            )
         ),
         "/offices": _get(
             "The office hierarchy in scope",

@@ -12,6 +12,7 @@ from ..extensions import db
 from ..models import Office, Role, utcnow
 from ..reporting import Params, Period
 from ..reporting.documents import satisfaction_text
+from ..reporting.kept import kept_text, tag
 from . import bp
 from .auth import active_token, bearer_token, office_ids_in_scope, unauthorized
 from .report_schemas import SatisfactionQueryIn
@@ -151,7 +152,20 @@ def satisfaction():
     # Per-question estimates are part of the report (issue 5); breakdowns only when asked.
     include = set((query["include"] or "").split(",")) | {"questions"}
     params = report_params(query, scope, "breakdowns" in include, "questions" in include)
-    text = satisfaction_text(params, "breakdowns" in include)
-    db.session.commit()  # the token's last use
-    # Written column by column, not through Flask's json: a year over 1,000 offices is megabytes.
-    return Response(text, mimetype="application/json")
+    breakdowns = "breakdowns" in include
+    # An ended period's report is the same until its rollup or the catalogue changes
+    # (reporting/kept.py): its tag is its entity tag, and the text is kept in memory.
+    etag = tag(params, breakdowns)
+    if etag is not None and request.if_none_match.contains_weak(etag):
+        db.session.commit()  # the token's last use
+        response = Response(status=304)
+    else:
+        # Written column by column, not through Flask's json: a year over 1,000 offices is
+        # megabytes.
+        text = kept_text(etag, lambda: satisfaction_text(params, breakdowns))
+        db.session.commit()  # the token's last use
+        response = Response(text, mimetype="application/json")
+    if etag is not None:
+        response.set_etag(etag)
+        response.headers["Cache-Control"] = "private, no-cache"  # ask again; scoped to caller
+    return response

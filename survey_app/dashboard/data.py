@@ -14,22 +14,19 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from marshmallow import ValidationError
-from sqlalchemy import select
 
 from ..api.report_schemas import SatisfactionQueryIn
 from ..api.reports import REPORTS_READ, QueryError, authenticate, report_params
 from ..errors import friendly_abort
-from ..extensions import db
-from ..models.rollups import RollupDay
 from ..reporting import Period, local_today
 from ..reporting.documents import satisfaction_document
+from ..reporting.kept import tag
 from ..reporting.periods import zone
-from ..reporting.rollup import ensure_rolled
 from .filters import Filters, month_period
 
 QUIET_DAYS = 14  # an office with no response for this long is highlighted
 CACHE_SIZE = 64
-_cache: OrderedDict = OrderedDict()  # (params, breakdowns, rollup stamp) -> (time, document)
+_cache: OrderedDict = OrderedDict()  # report tag, or (params, ..., "live", day) -> (time, doc)
 
 
 def clear_cache() -> None:
@@ -108,16 +105,16 @@ def _live_document(params, breakdowns: bool) -> dict | None:
 
 def _past_document(params, breakdowns: bool) -> dict | None:
     """A document of a period that has ended, from this process's cache while the rollup rows
-    it was computed from are unchanged (a late answer marks its day stale; the rollup redoes it
-    with a new time, which is a new key) and for at most DASHBOARD_CACHE_SECONDS. A month's
-    trend asks for twelve past months on every page view; each would cost a report."""
+    and the catalogue it was computed from are unchanged (its key is the report's tag,
+    reporting/kept.py: a late answer marks its day stale, the rollup redoes it with a new time,
+    which is a new tag) and for at most DASHBOARD_CACHE_SECONDS. A month's trend asks for
+    twelve past months on every page view; each would cost a report."""
     seconds = float(current_app.config.get("DASHBOARD_CACHE_SECONDS", 600))
-    today = local_today()
-    periods = [params.period] + ([params.period.previous()] if params.compare else [])
-    if seconds <= 0 or params.period.end >= today:
+    if seconds <= 0:
         return None
-    stamp = tuple(_rollup_stamp(p) for p in periods)
-    key = (params, breakdowns, stamp)
+    key = tag(params, breakdowns)
+    if key is None:
+        return None
     now = time.monotonic()
     hit = _cache.get(key)
     if hit is not None and now - hit[0] < seconds:
@@ -128,17 +125,6 @@ def _past_document(params, breakdowns: bool) -> dict | None:
     while len(_cache) > CACHE_SIZE:
         _cache.popitem(last=False)
     return doc
-
-
-def _rollup_stamp(period: Period) -> tuple:
-    """When each rollup bucket of a past period was last built (built first where missing)."""
-    ensure_rolled(period)
-    rows = db.session.execute(
-        select(RollupDay.grain, RollupDay.day, RollupDay.rolled_at).where(
-            RollupDay.day >= period.start, RollupDay.day <= period.end
-        )
-    ).all()
-    return tuple(sorted((g, d.isoformat(), r.isoformat()) for g, d, r in rows))
 
 
 def page_document(scope, filters: Filters, **kwargs) -> dict:

@@ -8,7 +8,8 @@ periods.py (local dates ↔ UTC), counts.py (the GROUP BYs), rollup.py (the dail
 weighting.py (base weights, post-stratification, the design), catalogue.py (the report's
 offices, questions and service groups), report.py, indices.py (answer patterns → indices),
 year_moments.py (a year's moments) and estimates.py (analysis calls),
-tables.py (rows for the API and the exports), documents.py (the report's JSON documents).
+tables.py (rows for the API and the exports), documents.py (the report's JSON documents),
+kept.py (ended periods' reports kept while their rollup and catalogue are unchanged).
 It imports no web, API or CLI module: those call it (survey_app/api/reports.py,
 survey_app/reports_web.py, survey_app/exports.py, survey_app/report_commands.py), and the app
 factory registers them.

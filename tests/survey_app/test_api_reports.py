@@ -213,6 +213,9 @@ def test_schemathesis_finds_no_server_error(app, seeded, token):
             def run(case):
                 response = case.call(headers=headers)
                 assert response.status_code < 500, (case.path, case.query, response.text[:300])
+                if response.status_code == 304:  # If-None-Match on an ended period: no body
+                    assert response.content == b"" and response.headers.get("etag")
+                    return
                 kind = response.headers.get("Content-Type") or response.headers.get("content-type")
                 assert str(kind).lower().count("json"), (case.path, response.status_code, kind)
 

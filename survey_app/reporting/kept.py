@@ -1,0 +1,169 @@
+"""Reports of ended periods, kept in each process's memory while what they were computed from
+is unchanged.
+
+A period that has ended changes only when its rollup does (a late answer, a flagged response or
+an import marks its days stale; the rollup builds them again with a new ``rolled_at``) or when
+the catalogue does (the offices, their names, groups and parents, the questions, the services'
+fields). A kept report's key, :func:`tag`, holds the request's parameters and both of these, so
+a changed source is a new key: a kept report is what the same request would compute now. It is
+also the report's HTTP entity tag, the same in every process. A period that includes today has
+no tag and is always computed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from collections import OrderedDict
+from functools import cache
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+
+from ..models import Office, Question, Questionnaire, Service
+from ..models.rollups import RollupDay
+from .periods import Period, local_today
+from .report import Params
+from .source import report_session
+
+
+def rollup_stamp(session, period: Period) -> tuple:
+    """When each rollup bucket of a past period was last built."""
+    rows = session.execute(
+        select(RollupDay.grain, RollupDay.day, RollupDay.rolled_at).where(
+            RollupDay.day >= period.start, RollupDay.day <= period.end
+        )
+    ).all()
+    return tuple(sorted((g, d.isoformat(), r.isoformat()) for g, d, r in rows))
+
+
+def catalogue_stamp(session) -> tuple:
+    """Every catalogue row a report reads (offices, questions and their versions, services)."""
+    queries = (
+        select(
+            Office.id,
+            Office.code,
+            Office.name,
+            Office.name_en,
+            Office.kind,
+            Office.group,
+            Office.parent_id,
+            Office.is_active,
+        ).order_by(Office.id),
+        select(
+            Question.id,
+            Question.code,
+            Question.dimension,
+            Question.kind,
+            Question.text_vi,
+            Question.text_en,
+            Question.position,
+            Question.questionnaire_id,
+        ).order_by(Question.id),
+        select(Questionnaire.id, Questionnaire.version).order_by(Questionnaire.id),
+        select(Service.id, Service.field, Service.code).order_by(Service.id),
+    )
+    return tuple(tuple(map(tuple, session.execute(q).all())) for q in queries)
+
+
+#: The settings a report's figures depend on (config.py).
+SETTINGS = ("PAR_MAX_POINTS", "REPORT_MIN_CELL", "REPORT_TIER_TARGET", "TIMEZONE")
+
+
+@cache
+def code_stamp() -> str:
+    """A digest of the code that computes reports (``analysis`` and this package): a new
+    release with other statistics makes new tags."""
+    root = Path(__file__).resolve().parents[2]
+    digest = hashlib.sha256()
+    for package in ("analysis", "survey_app/reporting"):
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _canonical(value):
+    """Parameters in a form whose text is the same in every process (sets sorted)."""
+    if isinstance(value, frozenset | set):
+        return sorted(value)
+    if isinstance(value, Period):
+        return (value.start.isoformat(), value.end.isoformat())
+    return value
+
+
+def tag(params: Params, breakdowns: bool) -> str | None:
+    """The key of an ended period's report: a digest of the parameters, the rollup buckets'
+    build times and the catalogue, read where the report reads (source.py; missing buckets are
+    built first), the report's settings and code. None when the period includes today or the
+    report reads raw responses."""
+    periods = [params.period] + ([params.period.previous()] if params.compare else [])
+    if params.source == "raw" or params.period.end >= local_today():
+        return None
+    session = report_session(periods)
+    fields = {f.name: _canonical(getattr(params, f.name)) for f in dataclasses.fields(params)}
+    stamp = (
+        sorted(fields.items()),
+        breakdowns,
+        [rollup_stamp(session, p) for p in periods],
+        catalogue_stamp(session),
+        [(name, current_app.config.get(name)) for name in SETTINGS],
+        code_stamp(),
+    )
+    return hashlib.sha256(repr(stamp).encode()).hexdigest()[:40]
+
+
+class Kept:
+    """Values by key, at most ``limit`` bytes of them, the least recently used dropped first,
+    each for at most ``seconds``."""
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._size = 0
+
+    def get(self, key: str, seconds: float) -> bytes | None:
+        hit = self._items.get(key)
+        if hit is None or time.monotonic() - hit[0] >= seconds:
+            return None
+        self._items.move_to_end(key)
+        return hit[1]
+
+    def put(self, key: str, value: bytes, limit: int) -> None:
+        old = self._items.pop(key, None)
+        if old is not None:
+            self._size -= len(old[1])
+        if len(value) > limit:
+            return
+        self._items[key] = (time.monotonic(), value)
+        self._size += len(value)
+        while self._size > limit:
+            _, (_, dropped) = self._items.popitem(last=False)
+            self._size -= len(dropped)
+
+    def clear(self) -> None:
+        self._items.clear()
+        self._size = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+texts = Kept()  # the report API's JSON texts of ended periods, by tag
+
+
+def kept_text(key: str | None, compute) -> bytes:
+    """The report text of ``key`` from this process's memory, or ``compute()``'s (kept for
+    REPORT_CACHE_SECONDS, default 600, within REPORT_CACHE_MB, default 128; 0 turns it off)."""
+    config = current_app.config
+    seconds = float(config.get("REPORT_CACHE_SECONDS", 600))
+    limit = int(float(config.get("REPORT_CACHE_MB", 128)) * 1_000_000)
+    if key is None or seconds <= 0 or limit <= 0:
+        return compute().encode()
+    hit = texts.get(key, seconds)
+    if hit is not None:
+        return hit
+    value = compute().encode()
+    texts.put(key, value, limit)
+    return value

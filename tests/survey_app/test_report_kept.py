@@ -1,0 +1,196 @@
+"""An ended period's report is computed once per process and kept while its sources are
+unchanged (reporting/kept.py): the API answers again from memory, with an entity tag, and any
+change to the rollup, the catalogue or the caller's scope is a new report."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from .test_api_reports import _insert_response
+from .test_reporting import seed
+
+Q = "from=2025-03-01&to=2025-03-31"
+URL = f"/api/v1/reports/satisfaction?{Q}"
+
+
+@pytest.fixture
+def seeded(app, db, make_office, make_service, questionnaire):
+    return seed(db, make_office, make_service, questionnaire, scale=0.5)
+
+
+@pytest.fixture
+def headers(db):
+    from survey_app.api.auth import create_token
+
+    def make(office=None):
+        _, plain = create_token("test", office, ("reports:read",))
+        db.session.commit()
+        return {"Authorization": f"Bearer {plain}"}
+
+    return make
+
+
+@pytest.fixture
+def builds(monkeypatch):
+    """How many times the report was computed."""
+    from survey_app.reporting import documents
+
+    calls = []
+    real = documents.build_report
+
+    def counted(params):
+        calls.append(params)
+        return real(params)
+
+    monkeypatch.setattr(documents, "build_report", counted)
+    return calls
+
+
+def _late_response(db, office, questionnaire, when: datetime) -> None:
+    from survey_app.models import Answer, Response
+
+    r = Response(
+        office=office,
+        questionnaire_id=questionnaire.id,
+        channel="qr_web",
+        submitted_at=when,
+    )
+    r.answers = [Answer(question_id=q.id, value=1) for q in questionnaire.questions[:6]]
+    db.session.add(r)
+    db.session.commit()
+
+
+def test_an_ended_period_is_computed_once_and_tagged(client, seeded, headers, builds):
+    auth = headers()
+    first = client.get(URL, headers=auth)
+    second = client.get(URL, headers=auth)
+    assert first.status_code == second.status_code == 200
+    assert len(builds) == 1  # the second answer came from memory
+    assert first.data == second.data
+    etag, _ = first.get_etag()
+    assert etag and second.get_etag()[0] == etag
+    assert first.headers["Cache-Control"] == "private, no-cache"
+    # A client that has it already gets 304 and no body, and nothing is computed
+    again = client.get(URL, headers={**auth, "If-None-Match": f'"{etag}"'})
+    assert again.status_code == 304 and again.data == b""
+    assert again.get_etag()[0] == etag and len(builds) == 1
+    stale = client.get(URL, headers={**auth, "If-None-Match": '"something-else"'})
+    assert stale.status_code == 200 and stale.data == first.data
+
+
+def test_a_late_answer_makes_a_new_report(client, db, seeded, questionnaire, headers, builds):
+    auth = headers()
+    before = client.get(URL, headers=auth)
+    office = seeded["offices"]["C"]
+    _late_response(db, office, questionnaire, datetime(2025, 3, 15, 3, tzinfo=UTC))
+    after = client.get(URL, headers=auth)
+    assert len(builds) == 2
+    assert after.get_etag()[0] != before.get_etag()[0]
+    old = {o["code"]: o["responses"] for o in before.json["offices"]}
+    new = {o["code"]: o["responses"] for o in after.json["offices"]}
+    assert new == {**old, "C": old["C"] + 1}
+    # the tag the client holds no longer matches: it gets the new figures
+    refreshed = client.get(URL, headers={**auth, "If-None-Match": before.headers["ETag"]})
+    assert refreshed.status_code == 200 and refreshed.data == after.data
+
+
+def test_a_renamed_office_makes_a_new_report(client, db, seeded, headers, builds):
+    auth = headers()
+    before = client.get(URL, headers=auth)
+    seeded["offices"]["D"].name = "Sở Y tế tỉnh"
+    db.session.commit()
+    after = client.get(URL, headers=auth)
+    assert len(builds) == 2 and after.get_etag()[0] != before.get_etag()[0]
+    assert {o["code"]: o["name"] for o in after.json["offices"]}["D"] == "Sở Y tế tỉnh"
+
+
+def test_each_scope_has_its_own_report(client, seeded, headers, builds):
+    everyone = client.get(URL, headers=headers())
+    manager = client.get(URL, headers=headers(seeded["offices"]["A"]))
+    assert [o["code"] for o in everyone.json["offices"]] == ["A", "B", "C", "D", "E"]
+    assert [o["code"] for o in manager.json["offices"]] == ["A", "B"]
+    assert manager.get_etag()[0] != everyone.get_etag()[0]
+    # the manager cannot get the whole report's text by sending its tag
+    probe = client.get(
+        URL, headers={**headers(seeded["offices"]["A"]), "If-None-Match": everyone.headers["ETag"]}
+    )
+    assert probe.status_code == 200 and probe.data == manager.data
+
+
+def test_a_running_period_is_always_computed(client, db, seeded, questionnaire, headers, builds):
+    from survey_app.reporting import local_today
+
+    today = local_today()
+    url = f"/api/v1/reports/satisfaction?from={today.replace(day=1)}&to={today}"
+    office = seeded["offices"]["E"]
+    first = client.get(url, headers=headers())
+    _insert_response(db, office, questionnaire, minutes_ago=1)
+    second = client.get(url, headers=headers())
+    assert len(builds) == 2 and first.get_etag() == second.get_etag() == (None, None)
+    count = {o["code"]: o["responses"] for o in second.json["offices"]}["E"]
+    assert count == {o["code"]: o["responses"] for o in first.json["offices"]}["E"] + 1
+
+
+def test_the_tag_is_the_same_in_another_process(app, seeded):
+    """A tag is a digest of canonical text (sets sorted), so every worker gives the same."""
+    from survey_app.reporting import Params, Period
+    from survey_app.reporting.kept import tag
+
+    march = Period(date(2025, 3, 1), date(2025, 3, 31))
+    ids = [o.id for o in seeded["offices"].values()]
+    one = tag(Params(march, scope=frozenset(ids), visible=frozenset(ids)), False)
+    other = tag(Params(march, scope=frozenset(ids[::-1]), visible=frozenset(sorted(ids))), False)
+    assert one == other
+    assert tag(Params(march), False) != tag(Params(march), True) != one
+    assert tag(Params(march, source="raw"), False) is None
+
+
+def test_kept_texts_stay_within_their_bytes_and_seconds(app, monkeypatch):
+    from survey_app.reporting import kept
+
+    store = kept.Kept()
+    store.put("a", b"x" * 40, limit=100)
+    store.put("b", b"y" * 40, limit=100)
+    assert store.get("a", 60) == b"x" * 40  # a is now the most recently used
+    store.put("c", b"z" * 40, limit=100)  # over 100 bytes: b goes first
+    assert store.get("b", 60) is None and store.get("a", 60) and store.get("c", 60)
+    store.put("huge", b"h" * 101, limit=100)  # larger than the whole store: not kept
+    assert store.get("huge", 60) is None and len(store) == 2
+    clock = [1000.0]
+    monkeypatch.setattr(kept.time, "monotonic", lambda: clock[0])
+    store.put("d", b"d", limit=100)
+    clock[0] += 59
+    assert store.get("d", 60) == b"d"
+    clock[0] += 2
+    assert store.get("d", 60) is None
+
+
+def test_the_cache_can_be_turned_off(app, client, seeded, headers, builds):
+    app.config["REPORT_CACHE_SECONDS"] = 0
+    auth = headers()
+    client.get(URL, headers=auth)
+    client.get(URL, headers=auth)
+    assert len(builds) == 2
+
+
+def test_the_dashboard_shares_the_tag(app, client, db, seeded, questionnaire, builds):
+    """The officials' pages key their ended periods' documents by the same tag: a late answer
+    or a renamed office shows on the next page."""
+    from survey_app.dashboard.data import document
+    from survey_app.reporting import Period
+
+    march = Period(date(2025, 3, 1), date(2025, 3, 31))
+    first = document(None, march, None)
+    assert document(None, march, None) is first and len(builds) == 1
+    seeded["offices"]["D"].name = "Sở Y tế mới"
+    db.session.commit()
+    renamed = document(None, march, None)
+    assert len(builds) == 2
+    assert {o["code"]: o["name"] for o in renamed["offices"]}["D"] == "Sở Y tế mới"
+    _late_response(db, seeded["offices"]["D"], questionnaire, datetime(2025, 3, 2, 4, tzinfo=UTC))
+    later = document(None, march, None)
+    assert len(builds) == 3
+    d = {o["code"]: o["responses"] for o in later["offices"]}["D"]
+    assert d == {o["code"]: o["responses"] for o in renamed["offices"]}["D"] + 1
