@@ -10,8 +10,9 @@ produce (bench/national_cells.py: simulated respondents reduced to cells, no raw
 stored): the year 2025 for every office (a third of the responses), and the 13 months that the
 office page of a commune reads (October 2025 - November 2026) for one province. Then it times,
 cold (first request of a new app) and warm (median of --repeat):
-- the year's national report (GET /api/v1/reports/satisfaction, every office),
-- a province's year (``office=<province code>``: its subtree),
+- the year's national report (GET /api/v1/reports/satisfaction, every office), computed on
+  every request (with --national-repeat) and answered from the kept text (reporting/kept.py),
+- a province's year (``office=<province code>``: its subtree), computed and kept,
 - the office page of a commune (/offices/<code>, last complete month, compare, the monthly trend)
   signed in as an analyst of that province,
 and splits the national year into SQL (fetch_counts), numpy (the rest of build_report) and the
@@ -273,9 +274,12 @@ def measure(
     from survey_app.extensions import db
     from survey_app.models import Office
 
-    def api(query):
+    def api(query, kept_seconds=0):
+        """A new app's GET of the report; ``kept_seconds``: REPORT_CACHE_SECONDS (0: every
+        request computes the report; else the warm ones are the kept text, reporting/kept.py)."""
+
         def make():
-            app = create_app(config)
+            app = create_app({**config, "REPORT_CACHE_SECONDS": kept_seconds})
             ctx = app.app_context()
             ctx.push()
             _, plain = create_token("bench", None, ("reports:read",))
@@ -317,6 +321,7 @@ def measure(
     year = "from=2025-01-01&to=2025-12-31"
     if "province" in reads:
         _cold_warm("province year (API, office=P01)", api(year + "&office=P01"), repeat)
+        _cold_warm("the same, kept text", api(year + "&office=P01", 600), repeat)
     if "page" in reads:
         _cold_warm("office page of a commune (P01 analyst)", page(600), repeat)
         _cold_warm("the same, no document cache", page(0), repeat)
@@ -325,7 +330,9 @@ def measure(
         if not province_only:  # minutes at 10 M on this machine: once
             split(create_app(config), "national")
     if "national" in reads and not province_only:
-        _cold_warm("national year (API, all offices)", api(year), national_repeat)
+        if national_repeat:
+            _cold_warm("national year (API, all offices)", api(year), national_repeat)
+        _cold_warm("national year, kept text", api(year, 600), repeat)
 
 
 def split(app, office: str | None) -> None:
