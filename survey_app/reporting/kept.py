@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import threading
 import time
 from collections import OrderedDict
 from functools import cache
@@ -117,34 +118,38 @@ def tag(params: Params, breakdowns: bool) -> str | None:
 
 class Kept:
     """Values by key, at most ``limit`` bytes of them, the least recently used dropped first,
-    each for at most ``seconds``."""
+    each for at most ``seconds`` (given to :meth:`get`)."""
 
     def __init__(self) -> None:
         self._items: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._size = 0
+        self._lock = threading.Lock()  # a threaded server's requests share the store
 
     def get(self, key: str, seconds: float) -> bytes | None:
-        hit = self._items.get(key)
-        if hit is None or time.monotonic() - hit[0] >= seconds:
-            return None
-        self._items.move_to_end(key)
-        return hit[1]
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None or time.monotonic() - hit[0] >= seconds:
+                return None
+            self._items.move_to_end(key)
+            return hit[1]
 
     def put(self, key: str, value: bytes, limit: int) -> None:
-        old = self._items.pop(key, None)
-        if old is not None:
-            self._size -= len(old[1])
-        if len(value) > limit:
-            return
-        self._items[key] = (time.monotonic(), value)
-        self._size += len(value)
-        while self._size > limit:
-            _, (_, dropped) = self._items.popitem(last=False)
-            self._size -= len(dropped)
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._size -= len(old[1])
+            if len(value) > limit:
+                return
+            self._items[key] = (time.monotonic(), value)
+            self._size += len(value)
+            while self._size > limit:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self._size -= len(dropped)
 
     def clear(self) -> None:
-        self._items.clear()
-        self._size = 0
+        with self._lock:
+            self._items.clear()
+            self._size = 0
 
     def __len__(self) -> int:
         return len(self._items)
