@@ -145,12 +145,12 @@ def app(app_config):
     from survey_app import create_app
     from survey_app.dashboard.data import clear_cache
     from survey_app.extensions import db
-    from survey_app.reporting.kept import texts
+    from survey_app.reporting import kept
     from survey_app.services.questionnaires import clear_snapshot_cache
 
     clear_snapshot_cache()
     clear_cache()  # documents of another test's database
-    texts.clear()  # the report API's kept texts, likewise
+    kept.clear()  # kept report texts and reports, likewise
     app = create_app(app_config)
     app.test_client_class = _IsolatedClient
     with app.app_context():

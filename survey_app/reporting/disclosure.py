@@ -45,8 +45,9 @@ import numpy as np
 
 from ..models.surveys import SIPAS_ELEMENTS
 from .counts import offices_with_responses_by_month
+from .kept import kept_report
 from .periods import Period, local_today
-from .report import Params, Report, build_report
+from .report import Params, Report
 from .rollup import month_end
 from .source import report_session
 from .tables import breakdown_rows, report_json
@@ -116,14 +117,14 @@ def scoped_document(params: Params, breakdowns: bool = False) -> dict:
     """The satisfaction report JSON for a caller limited to ``params.scope``."""
     scope = params.scope if params.scope is not None else frozenset()
     visible = scope if params.visible is None else params.visible & scope
-    own = build_report(replace(params, visible=visible, universe=visible))
+    own = kept_report(replace(params, visible=visible, universe=visible))
     document = report_json(own)
     if breakdowns:
         document["breakdowns"] = {n: breakdown_rows(own, n) for n in ("services", "channels")}
     for office in document["offices"]:  # the hierarchy above the scope is not the caller's
         if office["parent_code"] is not None and office["parent_code"] not in _codes(own, scope):
             office["parent_code"] = None
-    full = build_report(replace(params, visible=None, universe=None, scope=None, breakdowns=False))
+    full = kept_report(replace(params, visible=None, universe=None, scope=None, breakdowns=False))
     reason = period_reason(params)
     monthly = None if reason else _monthly_enough(full, scope, calendar_months(params.period))
     gates = _Gates(full, scope, reason, monthly)

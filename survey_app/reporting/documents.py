@@ -10,7 +10,8 @@ from __future__ import annotations
 import orjson
 
 from .disclosure import scoped_document
-from .report import Params, build_report
+from .kept import kept_report
+from .report import Params
 from .tables import breakdown_rows, report_json, report_text
 
 
@@ -18,7 +19,7 @@ def satisfaction_document(params: Params, breakdowns: bool = False) -> dict:
     """The satisfaction report JSON (with breakdowns by service and channel when asked)."""
     if params.scope is not None:
         return scoped_document(params, breakdowns)
-    report = build_report(params)
+    report = kept_report(params)
     document = report_json(report)
     if breakdowns:
         document["breakdowns"] = _breakdowns(report)
@@ -34,7 +35,7 @@ def satisfaction_text(params: Params, breakdowns: bool = False) -> str:
             for entry in document["offices"]:
                 entry.pop("questions", None)
         return orjson.dumps(document).decode()
-    report = build_report(params)
+    report = kept_report(params)
     return report_text(
         report,
         {"breakdowns": _breakdowns(report)} if breakdowns else None,

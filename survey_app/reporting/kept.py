@@ -20,14 +20,16 @@ from collections import OrderedDict
 from functools import cache
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, g
 from sqlalchemy import select
 
 from ..models import Office, Question, Questionnaire, Service
 from ..models.rollups import RollupDay
 from .periods import Period, local_today
-from .report import Params
+from .report import Params, Report, build_report
 from .source import report_session
+
+_CATALOGUE = "mscore_catalogue_stamp"  # flask.g attribute: (connection, catalogue rows)
 
 
 def rollup_stamp(session, period: Period) -> tuple:
@@ -41,7 +43,12 @@ def rollup_stamp(session, period: Period) -> tuple:
 
 
 def catalogue_stamp(session) -> tuple:
-    """Every catalogue row a report reads (offices, questions and their versions, services)."""
+    """Every catalogue row a report reads (offices, questions and their versions, services),
+    read once per transaction (a dashboard page asks for a dozen months' reports in one)."""
+    connection = session.connection()  # a new one with each transaction
+    kept = g.get(_CATALOGUE)
+    if kept is not None and kept[0] is connection:
+        return kept[1]
     queries = (
         select(
             Office.id,
@@ -66,7 +73,9 @@ def catalogue_stamp(session) -> tuple:
         select(Questionnaire.id, Questionnaire.version).order_by(Questionnaire.id),
         select(Service.id, Service.field, Service.code).order_by(Service.id),
     )
-    return tuple(tuple(map(tuple, session.execute(q).all())) for q in queries)
+    stamp = tuple(tuple(map(tuple, session.execute(q).all())) for q in queries)
+    setattr(g, _CATALOGUE, (connection, stamp))
+    return stamp
 
 
 #: The settings a report's figures depend on (config.py).
@@ -156,6 +165,40 @@ class Kept:
 
 
 texts = Kept()  # the report API's JSON texts of ended periods, by tag
+_reports: OrderedDict[str, tuple[float, Report]] = OrderedDict()  # computed reports, by tag
+_reports_lock = threading.Lock()
+
+
+def clear() -> None:
+    """Forget every kept text and report (this process's)."""
+    texts.clear()
+    with _reports_lock:
+        _reports.clear()
+
+
+def kept_report(params: Params) -> Report:
+    """``build_report(params)``; for an ended period from this process's memory while its tag
+    holds, for REPORT_CACHE_SECONDS, at most REPORT_CACHE_REPORTS (default 8) reports. Which
+    offices are shown (``visible``) changes no figure, so one computed report serves every
+    office filter: a province's year is the national year's report, shown in part."""
+    config = current_app.config
+    seconds = float(config.get("REPORT_CACHE_SECONDS", 600))
+    size = int(config.get("REPORT_CACHE_REPORTS", 8))
+    computed = dataclasses.replace(params, visible=None)
+    key = tag(computed, False) if seconds > 0 and size > 0 else None
+    if key is None:
+        return build_report(params)
+    with _reports_lock:
+        hit = _reports.get(key)
+        if hit is not None and time.monotonic() - hit[0] < seconds:
+            _reports.move_to_end(key)
+            return dataclasses.replace(hit[1], params=params)
+    report = build_report(computed)
+    with _reports_lock:
+        _reports[key] = (time.monotonic(), report)
+        while len(_reports) > size:
+            _reports.popitem(last=False)
+    return dataclasses.replace(report, params=params)
 
 
 def kept_text(key: str | None, compute) -> bytes:

@@ -34,17 +34,17 @@ def headers(db):
 
 @pytest.fixture
 def builds(monkeypatch):
-    """How many times the report was computed."""
-    from survey_app.reporting import documents
+    """How many times a report was computed."""
+    from survey_app.reporting import kept
 
     calls = []
-    real = documents.build_report
+    real = kept.build_report
 
     def counted(params):
         calls.append(params)
         return real(params)
 
-    monkeypatch.setattr(documents, "build_report", counted)
+    monkeypatch.setattr(kept, "build_report", counted)
     return calls
 
 
@@ -194,3 +194,29 @@ def test_the_dashboard_shares_the_tag(app, client, db, seeded, questionnaire, bu
     assert len(builds) == 3
     d = {o["code"]: o["responses"] for o in later["offices"]}["D"]
     assert d == {o["code"]: o["responses"] for o in renamed["offices"]}["D"] + 1
+
+
+def test_office_filters_share_one_computed_report(app, client, seeded, headers, builds):
+    """Which offices are shown changes no figure: office=A and office=C of the same period are
+    one computation, and each equals what is computed without the kept report."""
+    auth = headers()
+    a = client.get(f"{URL}&office=A", headers=auth)
+    c = client.get(f"{URL}&office=C", headers=auth)
+    assert len(builds) == 1 and builds[0].visible is None
+    assert [o["code"] for o in a.json["offices"]] == ["A", "B"]
+    assert [o["code"] for o in c.json["offices"]] == ["C"]
+    app.config["REPORT_CACHE_SECONDS"] = 0
+    assert client.get(f"{URL}&office=A", headers=auth).data == a.data
+    assert client.get(f"{URL}&office=C", headers=auth).data == c.data
+
+
+def test_a_scoped_caller_reuses_the_full_report(app, client, seeded, headers, builds):
+    """A manager's document needs the full report (its group's benchmarks) and its own
+    offices' report: the full one computed for the admin before serves it too."""
+    client.get(URL, headers=headers())
+    manager = headers(seeded["offices"]["A"])
+    kept = client.get(URL, headers=manager)
+    assert len(builds) == 2  # the admin's full report, then the manager's own offices
+    assert builds[1].universe == {seeded["offices"]["A"].id, seeded["offices"]["B"].id}
+    app.config["REPORT_CACHE_SECONDS"] = 0
+    assert client.get(URL, headers=manager).data == kept.data
