@@ -42,9 +42,10 @@ def rollup_stamp(session, period: Period) -> tuple:
     return tuple(sorted((g, d.isoformat(), r.isoformat()) for g, d, r in rows))
 
 
-def catalogue_stamp(session) -> tuple:
-    """Every catalogue row a report reads (offices, questions and their versions, services),
-    read once per transaction (a dashboard page asks for a dozen months' reports in one)."""
+def catalogue_stamp(session) -> str:
+    """A digest of every catalogue row a report reads (offices, questions and their versions,
+    services), read once per transaction (a dashboard page asks for a dozen months' reports in
+    one)."""
     connection = session.connection()  # a new one with each transaction
     kept = g.get(_CATALOGUE)
     if kept is not None and kept[0] is connection:
@@ -73,7 +74,13 @@ def catalogue_stamp(session) -> tuple:
         select(Questionnaire.id, Questionnaire.version).order_by(Questionnaire.id),
         select(Service.id, Service.field, Service.code).order_by(Service.id),
     )
-    stamp = tuple(tuple(map(tuple, session.execute(q).all())) for q in queries)
+    digest = hashlib.sha256()
+    for query in queries:
+        for row in session.execute(query):
+            digest.update("\x1f".join("\x00" if v is None else str(v) for v in row).encode())
+            digest.update(b"\x1e")
+        digest.update(b"\x1d")
+    stamp = digest.hexdigest()
     setattr(g, _CATALOGUE, (connection, stamp))
     return stamp
 
