@@ -102,21 +102,16 @@ def raw_responses(start: datetime, end: datetime, day: bool = False):
     )
 
 
-# An answer's response, by the whole foreign key (the id and the partitions' submitted_at).
-_answers_response = and_(
-    Response.id == Answer.response_id, Response.submitted_at == Answer.submitted_at
+# An answer's response by the whole foreign key, and bounds on both tables: PostgreSQL prunes each
+# partitioned table by its own conditions only (survey_app/partitions.py).
+_answers_response = (Response.id == Answer.response_id) & (
+    Response.submitted_at == Answer.submitted_at
 )
 
 
 def _answered_within(start: datetime, end: datetime) -> tuple:
-    """Answers of responses submitted in [start, end): bounded on both tables, since PostgreSQL
-    prunes each partitioned table by its own conditions only."""
-    return (
-        Response.submitted_at >= start,
-        Response.submitted_at < end,
-        Answer.submitted_at >= start,
-        Answer.submitted_at < end,
-    )
+    at = (Response.submitted_at, Answer.submitted_at)
+    return tuple(c >= start for c in at) + tuple(c < end for c in at)
 
 
 def raw_answers(start: datetime, end: datetime, day: bool = False):
