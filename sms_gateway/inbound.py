@@ -94,10 +94,8 @@ def _response(conversation: Conversation, invitation: Invitation, now: datetime)
     db.session.add(response)
     db.session.flush()
     # a partitioned table is referred to by its whole key: the id and the month's timestamp
-    conversation.response_id, conversation.response_submitted_at = (
-        response.id,
-        response.submitted_at,
-    )
+    conversation.response_id = response.id
+    conversation.response_submitted_at = response.submitted_at
     return response
 
 
