@@ -29,7 +29,7 @@ import os
 import statistics
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
 
@@ -81,17 +81,18 @@ DROP = (
     "DROP INDEX ix_answers_comments",
 )
 ADD = (
-    "ALTER TABLE answers ADD CONSTRAINT pk_answers PRIMARY KEY (response_id, question_id)",
+    "ALTER TABLE answers ADD CONSTRAINT pk_answers PRIMARY KEY "
+    "(response_id, submitted_at, question_id)",
     "ALTER TABLE answers ADD CONSTRAINT fk_answers_response_id_responses FOREIGN KEY "
-    "(response_id) REFERENCES responses (id) ON DELETE CASCADE",
+    "(response_id, submitted_at) REFERENCES responses (id, submitted_at) ON DELETE CASCADE",
     "CREATE INDEX ix_answers_question_id ON answers (question_id)",
     "CREATE INDEX ix_answers_comments ON answers (response_id) WHERE text IS NOT NULL",
 )
 LIKERT = """LEAST(5, GREATEST(1, 3 + floor(random() * 3 + (r.office_id % 10) / 9.0)::int
                           - (random() < 0.15)::int * 2))"""
 SIX = f"""
-INSERT INTO answers (response_id, question_id, value)
-SELECT r.id, q.id, {LIKERT}
+INSERT INTO answers (response_id, submitted_at, question_id, value)
+SELECT r.id, r.submitted_at, q.id, {LIKERT}
 FROM responses r CROSS JOIN questions q
 WHERE q.code IN :codes AND q.questionnaire_id = :qid AND r.id > :after
 """
@@ -99,11 +100,11 @@ WHERE q.code IN :codes AND q.questionnaire_id = :qid AND r.id > :after
 # skips them: u < 0.4 is a QR respondent who pressed "Send now" under the overall rating (or an
 # SMS conversation that stopped, u < 0.12, after question `stop`).
 DEFAULT = f"""
-INSERT INTO answers (response_id, question_id, value, text)
-SELECT r.id, q.id,
+INSERT INTO answers (response_id, submitted_at, question_id, value, text)
+SELECT r.id, r.submitted_at, q.id,
        CASE q.kind WHEN 'likert5' THEN {LIKERT} WHEN 'yes_no' THEN (random() < 0.03)::int END,
        CASE WHEN q.kind = 'text' THEN 'Góp ý' END
-FROM (SELECT id, office_id, channel = 'sms' AS sms, random() AS u,
+FROM (SELECT id, submitted_at, office_id, channel = 'sms' AS sms, random() AS u,
              1 + floor(random() * 17)::int AS stop
       FROM responses WHERE id > :after) r
 JOIN questions q ON q.questionnaire_id = :qid
@@ -200,10 +201,14 @@ def seed(app, responses: int, questionnaire: str, timings: dict) -> None:
     from flask_migrate import upgrade
 
     from survey_app.extensions import db
+    from survey_app.partitions import add_partitions
+    from survey_app.reporting.periods import zone
     from survey_app.services.questionnaires import ensure_default_questionnaire
 
     with app.app_context():
         upgrade()
+        # the months seeded get their partitions, as if update-rollup had run through 2025
+        add_partitions(db.session.connection(), date(2025, 1, 1), 12, zone())
         qid = ensure_default_questionnaire().id
         db.session.commit()
         with db.engine.begin() as conn:

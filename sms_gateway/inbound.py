@@ -20,6 +20,7 @@ from survey_app.models import (
     QuestionKind,
     Questionnaire,
     Response,
+    ResponseKey,
     SmsMessage,
     SmsMode,
     utcnow,
@@ -75,7 +76,9 @@ def _response(conversation: Conversation, invitation: Invitation, now: datetime)
     if conversation.response_id:
         return db.session.get(Response, conversation.response_id)
     dossier = invitation.dossier
-    if db.session.scalar(select(Response.id).where(Response.dossier_id == dossier.id)):
+    if db.session.scalar(
+        select(ResponseKey.response_id).where(ResponseKey.dossier_id == dossier.id)
+    ):
         return None  # rated meanwhile (QR form with the dossier code): one response per dossier
     response = Response(
         office_id=dossier.office_id,
@@ -90,7 +93,9 @@ def _response(conversation: Conversation, invitation: Invitation, now: datetime)
     )
     db.session.add(response)
     db.session.flush()
+    # a partitioned table is referred to by its whole key: the id and the month's timestamp
     conversation.response_id = response.id
+    conversation.response_submitted_at = response.submitted_at
     return response
 
 

@@ -234,36 +234,8 @@ def comments(document: dict, include_flagged: bool, limit: int):
     start, end = Period(
         date.fromisoformat(document["period"]["from"]), date.fromisoformat(document["period"]["to"])
     ).utc_bounds
-    rating = aliased(Answer)
-    stmt = (
-        select(
-            Office.code,
-            Office.name,
-            Response.submitted_at,
-            Response.channel,
-            Service.code,
-            Answer.text,
-            rating.value,
-        )
-        .join(Response, Response.id == Answer.response_id)
-        .join(Office, Office.id == Response.office_id)
-        .outerjoin(Service, Service.id == Response.service_id)
-        .outerjoin(
-            rating,
-            and_(
-                rating.response_id == Response.id,
-                rating.question_id.in_(select(Question.id).where(Question.code == "overall")),
-            ),
-        )
-        .where(
-            Answer.text.is_not(None), Response.submitted_at >= start, Response.submitted_at < end
-        )
-        .order_by(Response.submitted_at.desc(), Answer.response_id.desc())  # ties: a fixed order
-        .limit(limit)
-    )
-    if not include_flagged:
-        stmt = stmt.where(Response.integrity == "valid")
-    stmt = stmt.where(Office.code.in_([o["code"] for o in document["offices"]]))
+    offices = [o["code"] for o in document["offices"]]
+    stmt = comments_query(start, end, offices, include_flagged, limit)
     tz = zone()
     for code, name, at, channel, service, text, value in db.session.execute(stmt):
         yield {
@@ -275,6 +247,51 @@ def comments(document: dict, include_flagged: bool, limit: int):
             "service": service,
             "text": text,
         }
+
+
+def comments_query(start, end, office_codes: list[str], include_flagged: bool, limit: int):
+    """The statement of `comments`: the comments of [start, end) in these offices, newest first."""
+    rating = aliased(Answer)
+    stmt = (
+        select(
+            Office.code,
+            Office.name,
+            Response.submitted_at,
+            Response.channel,
+            Service.code,
+            Answer.text,
+            rating.value,
+        )
+        .join(
+            Response,
+            and_(Response.id == Answer.response_id, Response.submitted_at == Answer.submitted_at),
+        )
+        .join(Office, Office.id == Response.office_id)
+        .outerjoin(Service, Service.id == Response.service_id)
+        .outerjoin(
+            rating,
+            and_(
+                rating.response_id == Answer.response_id,
+                rating.submitted_at == Answer.submitted_at,
+                rating.submitted_at >= start,
+                rating.submitted_at < end,
+                rating.question_id.in_(select(Question.id).where(Question.code == "overall")),
+            ),
+        )
+        .where(
+            Answer.text.is_not(None),
+            # bounds on answers too: PostgreSQL prunes each partitioned table by its own
+            Answer.submitted_at >= start,
+            Answer.submitted_at < end,
+            Response.submitted_at >= start,
+            Response.submitted_at < end,
+        )
+        .order_by(Response.submitted_at.desc(), Answer.response_id.desc())  # ties: a fixed order
+        .limit(limit)
+    )
+    if not include_flagged:
+        stmt = stmt.where(Response.integrity == "valid")
+    return stmt.where(Office.code.in_(office_codes))
 
 
 def methodology(document: dict) -> list[tuple[str, str]]:

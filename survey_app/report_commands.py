@@ -113,6 +113,7 @@ def update_rollup_command(days):
     from .reporting.rollup import _first_day, fill, refresh_days
 
     started = time.perf_counter()
+    _add_partitions(PARTITION_MONTHS_AHEAD)
     today = local_today()
     recent = refresh_days([today - timedelta(days=i) for i in range(1, days + 1)])
     first = _first_day()
@@ -121,6 +122,38 @@ def update_rollup_command(days):
         f"refreshed {recent} recent days, filled {missing} missing days, months or years "
         f"in {time.perf_counter() - started:.2f} s"
     )
+
+
+#: update-rollup keeps this month's partitions and this many months' ahead (PostgreSQL).
+PARTITION_MONTHS_AHEAD = 3
+
+
+def _add_partitions(months: int) -> None:
+    """Create the missing monthly partitions (survey_app/partitions.py) and say what was done."""
+    from .extensions import db
+    from .partitions import add_coming_partitions
+
+    added = add_coming_partitions(months)
+    db.session.commit()
+    if added.created:
+        click.echo(f"created partitions {', '.join(added.created)}")
+    for month in added.in_default:
+        click.echo(f"{month:%Y-%m}: its rows are in the DEFAULT partitions; no partition made")
+
+
+@click.command("add-partitions")
+@click.option(
+    "--months",
+    default=PARTITION_MONTHS_AHEAD,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Months ahead of this one to have partitions for.",
+)
+@with_appcontext
+def add_partitions_command(months):
+    """Create this month's and the coming months' partitions of responses and answers
+    (PostgreSQL; idempotent). update-rollup does it too."""
+    _add_partitions(months)
 
 
 @click.command("prune-rollup")
@@ -143,6 +176,12 @@ def prune_rollup_command(keep_months):
 
 def register(mscore) -> None:
     """Attach the commands to `flask mscore`."""
-    commands = (report_command, rebuild_rollup_command, update_rollup_command, prune_rollup_command)
+    commands = (
+        report_command,
+        rebuild_rollup_command,
+        update_rollup_command,
+        prune_rollup_command,
+        add_partitions_command,
+    )
     for command in commands:
         mscore.add_command(command)

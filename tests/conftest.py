@@ -93,6 +93,20 @@ def database_url(request, tmp_path_factory):
         drop()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request, tmp_path):
+    """A database of its own, not migrated: for walking the migrations up and down with data."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'walk.sqlite'}"
+        return
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("PostgreSQL run skipped: set TEST_DATABASE_URL (CI does) to run it")
+    url, drop = _postgres_database(base)
+    yield url
+    drop()
+
+
 def _test_config(url: str) -> dict:
     return {
         "TESTING": True,

@@ -212,8 +212,10 @@ def write(
         )
     _insert(Response.__table__, list(responses[0]), responses, advance)
     # answers were drawn before the responses had ids: (response index, question id, value, text)
-    answers = [(response_ids[r], q, v, t) for r, q, v, t in answers]
-    _insert(Answer.__table__, ["response_id", "question_id", "value", "text"], answers, advance)
+    # (and each carries its response's submitted_at, the month of its partition)
+    answers = [(response_ids[r], submitted[r], q, v, t) for r, q, v, t in answers]
+    columns = ["response_id", "submitted_at", "question_id", "value", "text"]
+    _insert(Answer.__table__, columns, answers, advance)
     return {
         "dossiers": len(dossiers),
         "invitations": len(invitations),

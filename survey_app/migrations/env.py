@@ -106,6 +106,11 @@ def run_migrations_online():
             # which they would refuse. (Takes effect outside a transaction, so before it.)
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             connection.commit()  # end the transaction the PRAGMA began; Alembic opens its own
+        from survey_app.partitions import include_object
+
+        # autogenerate: the monthly partitions are not models, and some models' objects exist on
+        # SQLite only (survey_app/partitions.py)
+        conf_args.setdefault("include_object", include_object(connection.dialect.name))
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -15,7 +15,7 @@ from .dossiers import (
 from .kiosks import Kiosk, KioskStatus
 from .offices import Counter, Office, OfficeKind, RankingGroup, Service, office_services
 from .officials import ApiToken, Role, User
-from .responses import CHANNELS, Answer, Channel, Integrity, Response
+from .responses import CHANNELS, Answer, Channel, Integrity, Response, ResponseKey
 from .rollups import (
     RollupAnswer,
     RollupDay,
@@ -61,6 +61,7 @@ __all__ = [
     "Questionnaire",
     "RankingGroup",
     "Response",
+    "ResponseKey",
     "Role",
     "RollupAnswer",
     "RollupDay",

@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Integer,
     String,
     Text,
@@ -166,11 +167,18 @@ class Conversation(db.Model):
     """The SMS question-and-answer state for one invitation."""
 
     __tablename__ = "conversations"
-    __table_args__ = (CheckConstraint("retries >= 0", name="retries_nonnegative"),)
+    __table_args__ = (
+        CheckConstraint("retries >= 0", name="retries_nonnegative"),
+        # A partitioned table is referred to by its whole key: the response's id and month.
+        ForeignKeyConstraint(
+            ["response_id", "response_submitted_at"], ["responses.id", "responses.submitted_at"]
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id"), unique=True)
-    response_id: Mapped[int | None] = mapped_column(ForeignKey("responses.id"))
+    response_id: Mapped[int | None] = mapped_column(Integer)
+    response_submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)  # purged: empty
     step: Mapped[int] = mapped_column(Integer, default=0)
     retries: Mapped[int] = mapped_column(Integer, default=0)

@@ -9,10 +9,13 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
+    Integer,
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -43,11 +46,24 @@ class Integrity(enum.StrEnum):
     EXCLUDED = "excluded"
 
 
+#: Marks a schema object that exists on SQLite only (see `only_on` in survey_app/partitions.py).
+SQLITE_ONLY = {"only_on": "sqlite"}
+
+
 class Response(db.Model):
-    """One citizen's rating of one visit to an office."""
+    """One citizen's rating of one visit to an office.
+
+    On PostgreSQL the table is partitioned by month of `submitted_at` (survey_app/partitions.py)
+    and its primary key is (`id`, `submitted_at`), which the migration declares; the ORM's
+    identity stays `id` (the sequence makes it unique). Rows referring to a response carry both
+    columns. `submission_token` and `dossier_id` are unique through `response_keys`.
+    """
 
     __tablename__ = "responses"
     __table_args__ = (
+        # SQLite's key is `id` alone: the pair needs its own unique index there for the
+        # foreign keys on (response_id, submitted_at) to refer to. PostgreSQL's key is the pair.
+        UniqueConstraint("id", "submitted_at", info=SQLITE_ONLY),
         Index("ix_responses_office_submitted", "office_id", "submitted_at"),
         Index("ix_responses_client_office_submitted", "client_hash", "office_id", "submitted_at"),
         Index("ix_responses_address_office_submitted", "address_hash", "office_id", "submitted_at"),
@@ -67,7 +83,7 @@ class Response(db.Model):
     service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
     # A verified binding: the response came through the dossier's own rating link (receipt or
     # SMS) or its SMS conversation. One response per dossier.
-    dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossiers.id"), unique=True)
+    dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossiers.id"), index=True)
     # An unverified claim: the code a citizen typed in the form, and the dossier it named when
     # the response arrived. Anyone can type any code, so a claim binds nothing and blocks nothing.
     claimed_dossier_code: Mapped[str | None] = mapped_column(String(64))
@@ -91,7 +107,7 @@ class Response(db.Model):
     # Keyed hash of the address alone (QR): a burst from one address, whatever its browsers.
     address_hash: Mapped[str | None] = mapped_column(String(64))
     # Random token rendered into the form: a double tap or a refresh cannot make a second response.
-    submission_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    submission_token: Mapped[str | None] = mapped_column(String(64))
     is_partial: Mapped[bool] = mapped_column(Boolean, default=False)
     # The tablet that took a kiosk response (channel kiosk): its bursts, and its responses set
     # aside together if it turns out to have been misused.
@@ -103,6 +119,8 @@ class Response(db.Model):
     dossier = relationship("Dossier", foreign_keys=[dossier_id])
     kiosk = relationship("Kiosk")
     questionnaire = relationship("Questionnaire")
+    # The foreign key is (response_id, submitted_at): the ORM copies the response's time into
+    # every answer appended here, as it copies its id.
     answers: Mapped[list[Answer]] = relationship(
         back_populates="response", cascade="all, delete-orphan"
     )
@@ -118,6 +136,11 @@ class Answer(db.Model):
     __table_args__ = (
         CheckConstraint("value IS NULL OR (value >= 0 AND value <= 5)", name="value_range"),
         CheckConstraint("value IS NOT NULL OR text IS NOT NULL", name="has_value"),
+        ForeignKeyConstraint(
+            ["response_id", "submitted_at"],
+            ["responses.id", "responses.submitted_at"],
+            ondelete="CASCADE",
+        ),
         # The comments of a period (exports, the responses API) without scanning every answer.
         Index(
             "ix_answers_comments",
@@ -128,14 +151,42 @@ class Answer(db.Model):
     )
 
     # One answer per question of a response: the pair is the key (no surrogate id to run out).
-    response_id: Mapped[int] = mapped_column(
-        ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True
-    )
+    # On PostgreSQL the key is (response_id, submitted_at, question_id), the partition key
+    # included; the migration declares it.
+    response_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     question_id: Mapped[int] = mapped_column(
         ForeignKey("questions.id"), primary_key=True, index=True
     )
+    # The response's submitted_at: the month that partitions answers with their response.
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     value: Mapped[int | None] = mapped_column(SmallInteger)
     text: Mapped[str | None] = mapped_column(Text)
 
     response: Mapped[Response] = relationship(back_populates="answers")
     question = relationship("Question")
+
+
+class ResponseKey(db.Model):
+    """What must stay unique across all of a response's partitions: its form's submission token
+    (a double tap stores one response) and its dossier (one response per dossier).
+
+    A partitioned table's unique constraints must include the partition key, so these two live
+    in this small unpartitioned table. A trigger on `responses` (migration 0100) writes the row
+    in the statement that inserts the response, whoever inserts it (the web form's statement,
+    the ORM, bulk loads): a duplicate fails that statement with an IntegrityError, as a unique
+    constraint on `responses` did. Deleting the response deletes its row.
+    """
+
+    __tablename__ = "response_keys"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["response_id", "submitted_at"],
+            ["responses.id", "responses.submitted_at"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    response_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    submission_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    dossier_id: Mapped[int | None] = mapped_column(Integer, unique=True)

@@ -102,6 +102,18 @@ def raw_responses(start: datetime, end: datetime, day: bool = False):
     )
 
 
+# An answer's response by the whole foreign key, and bounds on both tables: PostgreSQL prunes each
+# partitioned table by its own conditions only (survey_app/partitions.py).
+_answers_response = (Response.id == Answer.response_id) & (
+    Response.submitted_at == Answer.submitted_at
+)
+
+
+def _answered_within(start: datetime, end: datetime) -> tuple:
+    at = (Response.submitted_at, Answer.submitted_at)
+    return tuple(c >= start for c in at) + tuple(c < end for c in at)
+
+
 def raw_answers(start: datetime, end: datetime, day: bool = False):
     """Answers with a value per key and question (and local day) in [start, end): one count
     column per value (n0 … n5)."""
@@ -110,11 +122,9 @@ def raw_answers(start: datetime, end: datetime, day: bool = False):
     return (
         select(*cols, *per_value)
         .select_from(Answer)
-        .join(Response, Response.id == Answer.response_id)
+        .join(Response, _answers_response)
         .outerjoin(Invitation, Invitation.dossier_id == Response.dossier_id)
-        .where(
-            Response.submitted_at >= start, Response.submitted_at < end, Answer.value.is_not(None)
-        )
+        .where(*_answered_within(start, end), Answer.value.is_not(None))
         .group_by(*[c.element for c in cols])
     )
 
@@ -127,6 +137,7 @@ def pattern_masks():
     return (
         select(
             Answer.response_id.label("response_id"),
+            Answer.submitted_at.label("submitted_at"),
             Question.questionnaire_id.label("questionnaire_id"),
             cast(func.sum(bit), BigInteger).label("answered"),
             cast(func.sum(case((Answer.value >= SATISFIED_FROM, bit), else_=0)), BigInteger).label(
@@ -140,7 +151,7 @@ def pattern_masks():
             Question.kind == QuestionKind.LIKERT5,
             Question.dimension.in_(SIPAS_ELEMENTS),
         )
-        .group_by(Answer.response_id, Question.questionnaire_id)
+        .group_by(Answer.response_id, Answer.submitted_at, Question.questionnaire_id)
     )
 
 
@@ -150,17 +161,19 @@ def raw_patterns(start: datetime, end: datetime, day: bool = False):
     none of them has no row)."""
     # The masks are grouped by response alone (a narrow key); the response's own keys join after.
     masks = (
-        pattern_masks()
-        .join(Response, Response.id == Answer.response_id)
-        .where(Response.submitted_at >= start, Response.submitted_at < end)
+        pattern_masks().join(Response, _answers_response).where(*_answered_within(start, end))
     ).subquery()
     cols = _response_columns(day)
     patterns = [masks.c.questionnaire_id, masks.c.answered, masks.c.satisfied]
     return (
         select(*cols, *patterns, func.count().label("count"))
         .select_from(masks)
-        .join(Response, Response.id == masks.c.response_id)
+        .join(
+            Response,
+            and_(Response.id == masks.c.response_id, Response.submitted_at == masks.c.submitted_at),
+        )
         .outerjoin(Invitation, Invitation.dossier_id == Response.dossier_id)
+        .where(Response.submitted_at >= start, Response.submitted_at < end)
         .group_by(*[c.element for c in cols], *patterns)
     )
 

@@ -23,7 +23,7 @@ from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, select
 
 from ..extensions import db
-from ..models import Answer, Channel, Integrity, Kiosk, Response, utcnow
+from ..models import Answer, Channel, Integrity, Kiosk, Response, ResponseKey, utcnow
 from . import submission_tokens
 from .questionnaires import QuestionnaireSnapshot
 from .responses import (
@@ -161,7 +161,13 @@ class Result:
 def used_by(token: str) -> tuple[bool, int | None]:
     """Whether a response already holds this token, and its kiosk."""
     row = db.session.execute(
-        select(Response.kiosk_id).where(Response.submission_token == token)
+        select(Response.kiosk_id)
+        .join(
+            ResponseKey,
+            (ResponseKey.response_id == Response.id)
+            & (ResponseKey.submitted_at == Response.submitted_at),
+        )
+        .where(ResponseKey.submission_token == token)
     ).first()
     return (row is not None, row[0] if row else None)
 

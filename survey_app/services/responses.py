@@ -23,6 +23,7 @@ from ..models import (
     InvitationStatus,
     QuestionKind,
     Response,
+    ResponseKey,
     Service,
     office_services,
     utcnow,
@@ -138,15 +139,13 @@ def find_dossier(office_id: int, code: str) -> Dossier | None:
 
 def dossier_has_response(dossier: Dossier) -> bool:
     """Whether the dossier already has its verified response (one response per dossier)."""
-    return db.session.scalar(select(func.count()).where(Response.dossier_id == dossier.id)) > 0
+    return db.session.scalar(select(func.count()).where(ResponseKey.dossier_id == dossier.id)) > 0
 
 
 def token_used(submission_token: str) -> bool:
     """Whether a response was already stored for this rendered form (a double tap or a refresh)."""
-    return (
-        db.session.scalar(select(func.count()).where(Response.submission_token == submission_token))
-        > 0
-    )
+    used = select(func.count()).where(ResponseKey.submission_token == submission_token)
+    return db.session.scalar(used) > 0
 
 
 @dataclass(frozen=True)
@@ -232,17 +231,23 @@ def burst_reason(
 
 
 _INSERT_RESPONSE = Response.__table__.insert().returning(Response.__table__.c.id)
-_ANSWER_COLUMNS = ("response_id", "question_id", "value", "text")
+# An answer carries its response's submitted_at: the month of its partition, and half of its
+# foreign key (survey_app/partitions.py).
+_ANSWER_COLUMNS = ("response_id", "submitted_at", "question_id", "value", "text")
 
 
 @lru_cache(maxsize=64)
 def _insert_answers(count: int) -> TextClause:
-    """A multi-row INSERT for `count` answers. SQLAlchemy never caches a Core VALUES list (it is
-    recompiled on every call); a text() statement is cached by its SQL, once per count."""
+    """A multi-row INSERT for `count` answers of one response. SQLAlchemy never caches a Core
+    VALUES list (it is recompiled on every call); a text() statement is cached by its SQL, once
+    per count."""
     rows = ", ".join(
-        f"(:response_id_{i}, :question_id_{i}, :value_{i}, :text_{i})" for i in range(count)
+        f"(:response_id, :submitted_at, :question_id_{i}, :value_{i}, :text_{i})"
+        for i in range(count)
     )
-    return text(f"INSERT INTO answers ({', '.join(_ANSWER_COLUMNS)}) VALUES {rows}")
+    return text(f"INSERT INTO answers ({', '.join(_ANSWER_COLUMNS)}) VALUES {rows}").bindparams(
+        bindparam("submitted_at", type_=Response.submitted_at.type)  # stored as the response's
+    )
 
 
 _RESPONSE_VALUES = (
@@ -286,10 +291,11 @@ WITH recent AS (
            CASE WHEN recent.device >= %(device_limit)s THEN %(device_reason)s
                 WHEN recent.address >= %(address_limit)s THEN %(address_reason)s END
     FROM recent
-    RETURNING id
+    RETURNING id, submitted_at
 ), answers AS (
     INSERT INTO answers ({", ".join(_ANSWER_COLUMNS)})
-    SELECT response.id, (a.row->>0)::integer, (a.row->>1)::smallint, a.row->>2
+    SELECT response.id, response.submitted_at, (a.row->>0)::integer, (a.row->>1)::smallint,
+           a.row->>2
     FROM response, json_array_elements(CAST(%(answers)s AS json)) AS a(row)
 )
 SELECT id FROM response
@@ -378,11 +384,10 @@ def record_web_response(
         },
     ).scalar_one()
     if submission.answers:  # one statement, one round trip
-        params = {}
+        params = {"response_id": response_id, "submitted_at": values["submitted_at"]}
         for i, (question_id, value) in enumerate(submission.answers.items()):
             is_text = isinstance(value, str)
             params |= {
-                f"response_id_{i}": response_id,
                 f"question_id_{i}": question_id,
                 f"value_{i}": None if is_text else value,
                 f"text_{i}": value if is_text else None,

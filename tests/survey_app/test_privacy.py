@@ -67,6 +67,7 @@ def held(db, make_office, make_dossier, questionnaire):
         conversation = Conversation(
             invitation=invitation,
             response_id=response.id,
+            response_submitted_at=response.submitted_at,
             phone_hash=dossier.phone_hash,
             expires_at=when + timedelta(days=3),
             status="completed",

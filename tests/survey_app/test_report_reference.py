@@ -97,7 +97,12 @@ def built(db, make_office, make_service, questionnaire, province):
         rows.append((response, r["answers"]))
     db.session.flush()
     answers = [
-        {"response_id": response.id, "question_id": question[code], "value": value}
+        {
+            "response_id": response.id,
+            "submitted_at": response.submitted_at,  # the month of the answer's partition
+            "question_id": question[code],
+            "value": value,
+        }
         for response, values in rows
         for code, value in zip(province["questions"], values, strict=True)
         if value is not None

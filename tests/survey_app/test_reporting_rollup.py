@@ -98,7 +98,8 @@ def test_changes_to_past_days_reach_the_report(db, recent):
     )
     _same(after, _report(period, source="raw"))
     late = db.session.scalars(select(Response).where(Response.channel == "sms")).first()
-    db.session.add(Answer(response_id=late.id, question_id=_free_question(db, late), value=1))
+    question_id = _free_question(db, late)
+    late.answers.append(Answer(question_id=question_id, value=1))  # it takes late's submitted_at
     db.session.commit()  # a late SMS answer to an earlier day's response
     _same(_report(period), _report(period, source="raw"))
 
