@@ -185,12 +185,12 @@ def clear() -> None:
 
 def kept_report(params: Params) -> Report:
     """``build_report(params)``; for an ended period from this process's memory while its tag
-    holds, for REPORT_CACHE_SECONDS, at most REPORT_CACHE_REPORTS (default 8) reports. Which
+    holds, for REPORT_CACHE_SECONDS, at most REPORT_CACHE_REPORTS (default 4) reports. Which
     offices are shown (``visible``) changes no figure, so one computed report serves every
     office filter: a province's year is the national year's report, shown in part."""
     config = current_app.config
     seconds = float(config.get("REPORT_CACHE_SECONDS", 600))
-    size = int(config.get("REPORT_CACHE_REPORTS", 8))
+    size = int(config.get("REPORT_CACHE_REPORTS", 4))
     computed = dataclasses.replace(params, visible=None)
     key = tag(computed, False) if seconds > 0 and size > 0 else None
     if key is None:
