@@ -9,6 +9,12 @@ the checks, as the per-row path draws) and the re-invite window within the batch
 those of services/dossiers.py, which stays the path on SQLite and for batches naming one dossier
 twice; tests compare both paths.
 
+Memory stays flat in the batch's size: what grows with it stays in the database. The stage
+marks the dossiers changed; the candidates are streamed and decided `CHUNK` at a time, each
+chunk's invitations copied at its end, and a number queued by an earlier chunk is looked up in
+the invitations table (as the per-row path's re-invite check finds it), so Python holds one
+chunk's numbers, never the batch's.
+
 Core statements bypass the ORM flush listener of the rollup, so the local days of the returned
 times that changed are passed to `mark_stale` here.
 """
@@ -30,6 +36,8 @@ from ..reporting.rollup import mark_stale
 from . import dossiers as rules
 
 STAGE = "dossier_stage"
+#: Candidates decided per chunk, their invitations copied at its end (a test lowers it)
+CHUNK = 50_000
 #: The staging table's columns, in COPY order; phone_status NULL = no phone sent (keep the stored
 #: one), contact_consent NULL = not sent (keep; a new dossier has none)
 COLUMNS = (
@@ -219,33 +227,51 @@ def _withdraw(execute) -> None:
 
 
 def _decide(now: datetime, outcome: BulkOutcome, per_item: bool) -> None:
-    """The invitation decision of every newly returned dossier, in the batch's order."""
+    """The invitation decision of every newly returned dossier, in the batch's order, CHUNK
+    candidates at a time, their invitations copied at the end of each."""
     config = current_app.config
     params = {
         "oldest": now - timedelta(days=config["SMS_INVITE_MAX_AGE_DAYS"]),
         "since": now - timedelta(days=config["SMS_REINVITE_DAYS"]),
     }
-    result = db.session.execute(text(_CANDIDATES), params, execution_options={"yield_per": 20_000})
-    queued_hashes: set[str] = set()
-    invitations = []
+    result = db.session.execute(text(_CANDIDATES), params, execution_options={"yield_per": CHUNK})
     next_attempt = rules.quiet_hours_end(now)
-    for pos, dossier_id, office_id, phone, rate, language, reason in result:
-        if reason is None and phone in queued_hashes:
-            reason = "recently_invited"  # invited a moment ago, earlier in this batch
-        probability = rate or 1.0
-        if reason is None and rules.draw() >= probability:
-            reason = "not_sampled"
-        if reason is None:
-            reason = "queued"
-            queued_hashes.add(phone)
-            invitations.append(
-                (dossier_id, office_id, phone, probability, language or config["SMS_LANGUAGE"])
-            )
-        outcome.decisions[reason] += 1
-        if per_item:
-            outcome.items[pos] = {"invitation": reason}
+    for rows in result.partitions(CHUNK):
+        earlier = _queued_earlier(rows, params["since"])
+        queued_hashes: set[str] = set()  # this chunk's
+        invitations = []
+        for pos, dossier_id, office_id, phone, rate, language, reason in rows:
+            if reason is None and (phone in queued_hashes or phone in earlier):
+                reason = "recently_invited"  # invited a moment ago, earlier in this batch
+            probability = rate or 1.0
+            if reason is None and rules.draw() >= probability:
+                reason = "not_sampled"
+            if reason is None:
+                reason = "queued"
+                queued_hashes.add(phone)
+                invitations.append(
+                    (dossier_id, office_id, phone, probability, language or config["SMS_LANGUAGE"])
+                )
+            outcome.decisions[reason] += 1
+            if per_item:
+                outcome.items[pos] = {"invitation": reason}
+        _insert_invitations(invitations, now, next_attempt)
     result.close()
-    _insert_invitations(invitations, now, next_attempt)
+
+
+def _queued_earlier(rows, since: datetime) -> set[str]:
+    """The numbers of these candidates that an earlier chunk of the batch queued. The candidates'
+    query cannot see those invitations (its snapshot is that of its start), so they are looked
+    up here, as the per-row path's re-invite check would find them."""
+    phones = list({row[3] for row in rows if row[6] is None})
+    if not phones:
+        return set()
+    found = db.session.scalars(
+        text("""SELECT DISTINCT phone_hash FROM invitations
+                WHERE phone_hash = ANY(:phones) AND created_at >= :since"""),
+        {"phones": phones, "since": since},
+    )
+    return set(found)
 
 
 def _insert_invitations(invitations: list[tuple], now: datetime, next_attempt: datetime) -> None:
