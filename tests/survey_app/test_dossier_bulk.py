@@ -162,7 +162,7 @@ def test_the_set_based_path_decides_as_the_per_row_path(
 
 @pytest.mark.parametrize("chunk", [1, 4, 7])
 def test_chunks_of_candidates_decide_as_one_pass(db, monkeypatch, make_office, chunk):
-    """Decided in chunks of `chunk` candidates (the 50,000 of CHUNK lowered), a batch keeps the
+    """Decided in chunks of `chunk` candidates (the 20,000 of CHUNK lowered), a batch keeps the
     per-row decisions and counts: a number queued in an earlier chunk makes a later dossier of
     that number recently_invited (looked up among the invitations already copied)."""
     if db.engine.dialect.name != "postgresql":
