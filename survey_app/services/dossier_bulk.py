@@ -9,6 +9,12 @@ the checks, as the per-row path draws) and the re-invite window within the batch
 those of services/dossiers.py, which stays the path on SQLite and for batches naming one dossier
 twice; tests compare both paths.
 
+Memory stays flat in the batch's size: what grows with it stays in the database. The stage
+marks the dossiers changed; the candidates are streamed and decided `CHUNK` at a time, each
+chunk's invitations copied at its end, and a number queued by an earlier chunk is looked up in
+the invitations table (as the per-row path's re-invite check finds it), so Python holds one
+chunk's numbers, never the batch's.
+
 Core statements bypass the ORM flush listener of the rollup, so the local days of the returned
 times that changed are passed to `mark_stale` here.
 """
@@ -30,6 +36,10 @@ from ..reporting.rollup import mark_stale
 from . import dossiers as rules
 
 STAGE = "dossier_stage"
+#: Candidates decided per chunk, their invitations copied at its end (a test lowers it). The
+#: chunk is what the import holds in memory: in bench/ingest.py, 20,000 peaked at 248 MB and
+#: 50,000 at 289 MB (300,000 rows); a chunk's extra statements take milliseconds.
+CHUNK = 20_000
 #: The staging table's columns, in COPY order; phone_status NULL = no phone sent (keep the stored
 #: one), contact_consent NULL = not sent (keep; a new dossier has none)
 COLUMNS = (
@@ -102,8 +112,9 @@ def copy_rows(rows: Iterable[tuple]) -> int:
 # New values: a field sent (not NULL) replaces the stored one; a phone sent replaces the stored
 # number only when its hash or status differ (its ciphertext differs at every encryption).
 _NEW_PHONE = "s.phone_status IS NOT NULL AND (s.phone_hash, s.phone_status) IS DISTINCT FROM "
+# The dossiers changed are marked in the stage (not returned: a set of ids grows with the batch)
 _UPDATE = f"""
-UPDATE dossiers AS d SET
+WITH updated AS (UPDATE dossiers AS d SET
     service_code = COALESCE(s.service_code, d.service_code),
     service_id = CASE WHEN s.service_code IS NOT NULL AND s.service_code IS DISTINCT FROM
         d.service_code THEN (SELECT id FROM services WHERE code = s.service_code)
@@ -127,7 +138,8 @@ WHERE s.existed AND d.id = s.dossier_id AND (
     OR (s.received_at IS NOT NULL AND s.received_at IS DISTINCT FROM d.received_at)
     OR (s.due_at IS NOT NULL AND s.due_at IS DISTINCT FROM d.due_at)
     OR (s.returned_at IS NOT NULL AND s.returned_at IS DISTINCT FROM d.returned_at))
-RETURNING d.id
+RETURNING d.id)
+UPDATE {STAGE} AS t SET changed = true FROM updated AS u WHERE t.dossier_id = u.id
 """
 _INSERT = f"""
 INSERT INTO dossiers (office_id, code, service_id, service_code, phone_encrypted, phone_hash,
@@ -176,31 +188,31 @@ def apply_stage(now: datetime, per_item: bool) -> BulkOutcome:
                  old_returned_at = d.returned_at
                  FROM dossiers AS d WHERE d.office_id = s.office_id AND d.code = s.code""")
     )
-    changed = {row[0] for row in execute(text(_UPDATE), {"now": now})}
+    execute(text(_UPDATE), {"now": now})
     execute(text(_INSERT), {"now": now})
     execute(
         text(f"""UPDATE {STAGE} AS s SET dossier_id = d.id FROM dossiers AS d
                  WHERE NOT s.existed AND d.office_id = s.office_id AND d.code = s.code""")
     )
     outcome = BulkOutcome()
-    _stale_days(changed, execute)
+    _stale_days(execute)
     _withdraw(execute)
     _decide(now, outcome, per_item)
-    _tally(changed, outcome, per_item, execute)
+    _tally(outcome, per_item, execute)
     db.session.expire_all()  # the ORM's copies of these rows are out of date
     return outcome
 
 
-def _stale_days(changed: set[int], execute) -> None:
+def _stale_days(execute) -> None:
     """Mark the past days whose returned counts the batch changed (old and new returned day)."""
     zone = current_app.config["TIMEZONE"]
     days = execute(
         text(f"""SELECT DISTINCT (t AT TIME ZONE :zone)::date FROM (
-                   SELECT s.old_returned_at AS t FROM {STAGE} s WHERE s.dossier_id = ANY(:ids)
+                   SELECT s.old_returned_at AS t FROM {STAGE} s WHERE s.changed
                    UNION ALL SELECT d.returned_at FROM {STAGE} s JOIN dossiers d
-                     ON d.id = s.dossier_id WHERE NOT s.existed OR s.dossier_id = ANY(:ids)
+                     ON d.id = s.dossier_id WHERE NOT s.existed OR s.changed
                  ) AS x WHERE t IS NOT NULL"""),
-        {"zone": zone, "ids": list(changed)},
+        {"zone": zone},
     ).scalars()
     mark_stale(list(days))
 
@@ -217,33 +229,51 @@ def _withdraw(execute) -> None:
 
 
 def _decide(now: datetime, outcome: BulkOutcome, per_item: bool) -> None:
-    """The invitation decision of every newly returned dossier, in the batch's order."""
+    """The invitation decision of every newly returned dossier, in the batch's order, CHUNK
+    candidates at a time, their invitations copied at the end of each."""
     config = current_app.config
     params = {
         "oldest": now - timedelta(days=config["SMS_INVITE_MAX_AGE_DAYS"]),
         "since": now - timedelta(days=config["SMS_REINVITE_DAYS"]),
     }
-    result = db.session.execute(text(_CANDIDATES), params, execution_options={"yield_per": 20_000})
-    queued_hashes: set[str] = set()
-    invitations = []
+    result = db.session.execute(text(_CANDIDATES), params, execution_options={"yield_per": CHUNK})
     next_attempt = rules.quiet_hours_end(now)
-    for pos, dossier_id, office_id, phone, rate, language, reason in result:
-        if reason is None and phone in queued_hashes:
-            reason = "recently_invited"  # invited a moment ago, earlier in this batch
-        probability = rate or 1.0
-        if reason is None and rules.draw() >= probability:
-            reason = "not_sampled"
-        if reason is None:
-            reason = "queued"
-            queued_hashes.add(phone)
-            invitations.append(
-                (dossier_id, office_id, phone, probability, language or config["SMS_LANGUAGE"])
-            )
-        outcome.decisions[reason] += 1
-        if per_item:
-            outcome.items[pos] = {"invitation": reason}
+    for rows in result.partitions(CHUNK):
+        earlier = _queued_earlier(rows, params["since"])
+        queued_hashes: set[str] = set()  # this chunk's
+        invitations = []
+        for pos, dossier_id, office_id, phone, rate, language, reason in rows:
+            if reason is None and (phone in queued_hashes or phone in earlier):
+                reason = "recently_invited"  # invited a moment ago, earlier in this batch
+            probability = rate or 1.0
+            if reason is None and rules.draw() >= probability:
+                reason = "not_sampled"
+            if reason is None:
+                reason = "queued"
+                queued_hashes.add(phone)
+                invitations.append(
+                    (dossier_id, office_id, phone, probability, language or config["SMS_LANGUAGE"])
+                )
+            outcome.decisions[reason] += 1
+            if per_item:
+                outcome.items[pos] = {"invitation": reason}
+        _insert_invitations(invitations, now, next_attempt)
     result.close()
-    _insert_invitations(invitations, now, next_attempt)
+
+
+def _queued_earlier(rows, since: datetime) -> set[str]:
+    """The numbers of these candidates that an earlier chunk of the batch queued. The candidates'
+    query cannot see those invitations (its snapshot is that of its start), so they are looked
+    up here, as the per-row path's re-invite check would find them."""
+    phones = list({row[3] for row in rows if row[6] is None})
+    if not phones:
+        return set()
+    found = db.session.scalars(
+        text("""SELECT DISTINCT phone_hash FROM invitations
+                WHERE phone_hash = ANY(:phones) AND created_at >= :since"""),
+        {"phones": phones, "since": since},
+    )
+    return set(found)
 
 
 def _insert_invitations(invitations: list[tuple], now: datetime, next_attempt: datetime) -> None:
@@ -260,23 +290,21 @@ def _insert_invitations(invitations: list[tuple], now: datetime, next_attempt: d
             copy.write_row((*row, queued, 0, next_attempt, now))
 
 
-def _tally(changed: set[int], outcome: BulkOutcome, per_item: bool, execute) -> None:
+def _tally(outcome: BulkOutcome, per_item: bool, execute) -> None:
     """Created, updated or unchanged, and the warnings of each item (when asked)."""
     if not per_item:
-        row = execute(
-            text(f"SELECT count(*) FILTER (WHERE NOT existed), count(*) FROM {STAGE}")
+        created, updated, total = execute(
+            text(f"""SELECT count(*) FILTER (WHERE NOT existed), count(*) FILTER (WHERE changed),
+                     count(*) FROM {STAGE}""")
         ).one()
-        created, total = row
-        outcome.counts.update(
-            created=created, updated=len(changed), unchanged=total - created - len(changed)
-        )
+        outcome.counts.update(created=created, updated=updated, unchanged=total - created - updated)
         return
     rows = execute(
-        text(f"""SELECT s.pos, d.id, d.code, s.existed, d.service_code, d.service_id,
+        text(f"""SELECT s.pos, d.id, d.code, s.existed, s.changed, d.service_code, d.service_id,
                  d.phone_status FROM {STAGE} s JOIN dossiers d ON d.id = s.dossier_id""")
     )
-    for pos, dossier_id, code, existed, service_code, service_id, phone_status in rows:
-        status = "updated" if dossier_id in changed else "unchanged" if existed else "created"
+    for pos, dossier_id, code, existed, changed, service_code, service_id, phone_status in rows:
+        status = "updated" if changed else "unchanged" if existed else "created"
         outcome.counts[status] += 1
         warnings = []
         if service_code and service_id is None:

@@ -160,6 +160,57 @@ def test_the_set_based_path_decides_as_the_per_row_path(
     assert any(i[3] == InvitationStatus.FAILED for i in row_state[1])  # a withdrawal
 
 
+@pytest.mark.parametrize("chunk", [1, 4, 7])
+def test_chunks_of_candidates_decide_as_one_pass(db, monkeypatch, make_office, chunk):
+    """Decided in chunks of `chunk` candidates (the 20,000 of CHUNK lowered), a batch keeps the
+    per-row decisions and counts: a number queued in an earlier chunk makes a later dossier of
+    that number recently_invited (looked up among the invitations already copied)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the set-based path is PostgreSQL's")
+    from collections import Counter
+
+    from survey_app.services import dossier_bulk as bulk
+    from survey_app.services import dossiers as service
+
+    offices = {"A": make_office(code="A"), "B": make_office(code="B")}
+    offices["B"].sms_sampling_rate = 0.5
+    db.session.commit()
+    one_number = {"phone": "0912000077", "returned_at": NOW, "contact_consent": True}
+    events = [  # the first is queued (A samples all), the eleven after it are not
+        {"office_code": "A", "code": f"ONE-{i:02d}", **one_number} for i in range(12)
+    ] + _events(["A", "B"])
+    row_decisions, row_state = _run(db, monkeypatch, offices, [events], bulk_path=False)
+    assert [d[1] for d in row_decisions[:12]] == ["queued"] + ["recently_invited"] * 11
+    db.session.execute(delete(Invitation))
+    db.session.execute(delete(Dossier))
+    db.session.commit()
+
+    monkeypatch.setattr(bulk, "CHUNK", chunk)
+    chunks, look_up = [], bulk._queued_earlier
+
+    def spy(rows, since):
+        chunks.append(len(rows))
+        return look_up(rows, since)
+
+    monkeypatch.setattr(bulk, "_queued_earlier", spy)
+    monkeypatch.setattr(service, "draw", random.Random(11).random)  # as _run draws
+    bulk.open_stage()
+    ids = {code: office.id for code, office in offices.items()}
+    bulk.copy_rows([bulk.stage_row(i, ids[e["office_code"]], e) for i, e in enumerate(events)])
+    out = bulk.apply_stage(NOW, per_item=True)
+    db.session.commit()
+    decisions = [
+        (out.items[i]["status"], out.items[i]["invitation"], out.items[i]["warnings"])
+        for i in range(len(events))
+    ]
+    assert decisions == row_decisions
+    assert _state(db) == row_state
+    assert out.decisions == Counter(d[1] for d in row_decisions if d[1] is not None)
+    assert out.counts == Counter(d[0] for d in row_decisions)
+    assert chunks[:-1] == [chunk] * (len(chunks) - 1) and 0 < chunks[-1] <= chunk
+    assert sum(chunks) == sum(out.decisions.values()) and len(chunks) > 3
+
+
 def test_the_set_based_path_marks_changed_past_days_stale(db, make_office):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("the set-based path is PostgreSQL's")
