@@ -29,7 +29,7 @@ from .periods import Period, local_today
 from .report import Params, Report, build_report
 from .source import report_session
 
-_CATALOGUE = "mscore_catalogue_stamp"  # flask.g attribute: (connection, catalogue rows)
+_CATALOGUE = "mscore_catalogue_stamp"  # flask.g attribute: (connection, catalogue digest)
 
 
 def rollup_stamp(session, period: Period) -> tuple:
