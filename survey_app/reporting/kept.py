@@ -23,8 +23,9 @@ from pathlib import Path
 from flask import current_app, g
 from sqlalchemy import select
 
-from ..models import Office, Question, Questionnaire, Service
+from ..models import Service
 from ..models.rollups import RollupDay
+from .catalogue import report_questions, universe
 from .periods import Period, local_today
 from .report import Params, Report, build_report
 from .source import report_session
@@ -50,36 +51,15 @@ def catalogue_stamp(session) -> str:
     kept = g.get(_CATALOGUE)
     if kept is not None and kept[0] is connection:
         return kept[1]
-    queries = (
-        select(
-            Office.id,
-            Office.code,
-            Office.name,
-            Office.name_en,
-            Office.kind,
-            Office.group,
-            Office.parent_id,
-            Office.is_active,
-        ).order_by(Office.id),
-        select(
-            Question.id,
-            Question.code,
-            Question.dimension,
-            Question.kind,
-            Question.text_vi,
-            Question.text_en,
-            Question.position,
-            Question.questionnaire_id,
-        ).order_by(Question.id),
-        select(Questionnaire.id, Questionnaire.version).order_by(Questionnaire.id),
-        select(Service.id, Service.field, Service.code).order_by(Service.id),
-    )
+    # the rows themselves, read as the report reads them (catalogue.py)
+    services = select(Service.id, Service.field, Service.code).order_by(Service.id)
     digest = hashlib.sha256()
-    for query in queries:
-        for row in session.execute(query):
-            digest.update("\x1f".join("\x00" if v is None else str(v) for v in row).encode())
-            digest.update(b"\x1e")
-        digest.update(b"\x1d")
+    for part in (
+        universe(session, None),
+        report_questions(session),
+        session.execute(services).all(),
+    ):
+        digest.update(repr(part).encode())
     stamp = digest.hexdigest()
     setattr(g, _CATALOGUE, (connection, stamp))
     return stamp
