@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import Response, g, request
 from flask_login import current_user
 from marshmallow import Schema, ValidationError
@@ -153,19 +155,17 @@ def satisfaction():
     include = set((query["include"] or "").split(",")) | {"questions"}
     params = report_params(query, scope, "breakdowns" in include, "questions" in include)
     breakdowns = "breakdowns" in include
-    # An ended period's report is the same until its rollup or the catalogue changes
-    # (reporting/kept.py): its tag is its entity tag, and the text is kept in memory.
-    etag = tag(params, breakdowns)
-    if etag is not None and request.if_none_match.contains_weak(etag):
-        db.session.commit()  # the token's last use
-        response = Response(status=304)
-    else:
-        # Written column by column, not through Flask's json: a year over 1,000 offices is
-        # megabytes.
-        text = kept_text(etag, lambda: satisfaction_text(params, breakdowns))
-        db.session.commit()  # the token's last use
-        response = Response(text, mimetype="application/json")
-    if etag is not None:
-        response.set_etag(etag)
+    # An ended period's report is the same until its rollup or the catalogue changes: its text
+    # is kept in memory by its tag (reporting/kept.py).
+    key = tag(params, breakdowns)
+    # Written column by column, not through Flask's json: a year over 1,000 offices is megabytes.
+    body = kept_text(key, lambda: satisfaction_text(params, breakdowns))
+    db.session.commit()  # the token's last use
+    response = Response(body, mimetype="application/json")
+    if key is not None:
+        # The entity tag is the body's digest, not the kept text's key: it changes when the
+        # caller's own document does, and tells nothing of changes outside its scope.
+        response.set_etag(hashlib.sha256(body).hexdigest()[:40])
         response.headers["Cache-Control"] = "private, no-cache"  # ask again; scoped to caller
+        response.make_conditional(request)  # If-None-Match: 304 without the body
     return response

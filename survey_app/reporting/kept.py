@@ -5,9 +5,10 @@ A period that has ended changes only when its rollup does (a late answer, a flag
 an import marks its days stale; the rollup builds them again with a new ``rolled_at``) or when
 the catalogue does (the offices, their names, groups and parents, the questions, the services'
 fields). A kept report's key, :func:`tag`, holds the request's parameters and both of these, so
-a changed source is a new key: a kept report is what the same request would compute now. It is
-also the report's HTTP entity tag, the same in every process. A period that includes today has
-no tag and is always computed.
+a changed source is a new key: a kept report is what the same request would compute now. The
+tag is the same in every process. A period that includes today has no tag and is always
+computed. (The API's HTTP entity tag is a digest of the text itself, api/reports.py: the tag
+moves with any office's change, a caller's text only with its own document.)
 """
 
 from __future__ import annotations

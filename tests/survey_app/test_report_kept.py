@@ -72,7 +72,7 @@ def test_an_ended_period_is_computed_once_and_tagged(client, seeded, headers, bu
     etag, _ = first.get_etag()
     assert etag and second.get_etag()[0] == etag
     assert first.headers["Cache-Control"] == "private, no-cache"
-    # A client that has it already gets 304 and no body, and nothing is computed
+    # A client that has it already gets 304 and no body (from the kept text: nothing computed)
     again = client.get(URL, headers={**auth, "If-None-Match": f'"{etag}"'})
     assert again.status_code == 304 and again.data == b""
     assert again.get_etag()[0] == etag and len(builds) == 1
@@ -220,3 +220,21 @@ def test_a_scoped_caller_reuses_the_full_report(app, client, seeded, headers, bu
     assert builds[1].universe == {seeded["offices"]["A"].id, seeded["offices"]["B"].id}
     app.config["REPORT_CACHE_SECONDS"] = 0
     assert client.get(URL, headers=manager).data == kept.data
+
+
+def test_a_change_outside_the_scope_leaves_a_managers_tag(
+    client, db, seeded, questionnaire, headers
+):
+    """The entity tag is the digest of the caller's own document: a late answer at an office
+    outside a manager's scope rebuilds the period's rollup (a new kept text), but when the
+    manager's document does not change (its group's benchmarks are withheld: too few offices
+    outside its scope), neither does its tag, so the tag tells nothing of other offices."""
+    manager = headers(seeded["offices"]["A"])
+    before = client.get(URL, headers=manager)
+    group = before.json["groups"][0]
+    assert group["index"] is None and group["reason"]  # withheld
+    _late_response(db, seeded["offices"]["C"], questionnaire, datetime(2025, 3, 9, 3, tzinfo=UTC))
+    everyone = client.get(URL, headers=headers())
+    assert {o["code"]: o["responses"] for o in everyone.json["offices"]}["C"] > 0
+    after = client.get(URL, headers={**manager, "If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 304 and after.headers["ETag"] == before.headers["ETag"]
