@@ -7,8 +7,6 @@ rules (disclosure control of small groups included) apply to every figure.
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -20,13 +18,13 @@ from ..api.reports import REPORTS_READ, QueryError, authenticate, report_params
 from ..errors import friendly_abort
 from ..reporting import Period, local_today
 from ..reporting.documents import satisfaction_document
-from ..reporting.kept import tag
+from ..reporting.kept import Kept, tag
 from ..reporting.periods import zone
 from .filters import Filters, month_period
 
 QUIET_DAYS = 14  # an office with no response for this long is highlighted
 CACHE_SIZE = 64
-_cache: OrderedDict = OrderedDict()  # report tag, or (params, ..., "live", day) -> (time, doc)
+_cache = Kept()  # report tag, or (params, breakdowns, "live", day) -> document
 
 
 def clear_cache() -> None:
@@ -89,17 +87,13 @@ def _live_document(params, breakdowns: bool) -> dict | None:
         return None
     seconds = float(current_app.config.get("DASHBOARD_LIVE_SECONDS", 60))
     key = (params, breakdowns, "live", local_today())
-    now = time.monotonic()
-    hit = _cache.get(key)
-    if seconds > 0 and hit is not None and now - hit[0] < seconds:
-        _cache.move_to_end(key)
-        return hit[1]
+    hit = _cache.get(key, seconds) if seconds > 0 else None
+    if hit is not None:
+        return hit
     as_of = datetime.now(zone()).strftime("%H:%M")
     doc = {**satisfaction_document(params, breakdowns), "as_of": as_of}
     if seconds > 0:
-        _cache[key] = (now, doc)
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
+        _cache.put(key, doc, CACHE_SIZE, weight=1)
     return doc
 
 
@@ -115,15 +109,11 @@ def _past_document(params, breakdowns: bool) -> dict | None:
     key = tag(params, breakdowns)
     if key is None:
         return None
-    now = time.monotonic()
-    hit = _cache.get(key)
-    if hit is not None and now - hit[0] < seconds:
-        _cache.move_to_end(key)
-        return hit[1]
+    hit = _cache.get(key, seconds)
+    if hit is not None:
+        return hit
     doc = satisfaction_document(params, breakdowns)
-    _cache[key] = (now, doc)
-    while len(_cache) > CACHE_SIZE:
-        _cache.popitem(last=False)
+    _cache.put(key, doc, CACHE_SIZE, weight=1)
     return doc
 
 

@@ -114,15 +114,16 @@ def tag(params: Params, breakdowns: bool) -> str | None:
 
 
 class Kept:
-    """Values by key, at most ``limit`` bytes of them, the least recently used dropped first,
-    each for at most ``seconds`` (given to :meth:`get`)."""
+    """Values by key within a limit of their total weight (bytes for texts, 1 for a report or a
+    document), the least recently used dropped first, each for at most ``seconds`` (given to
+    :meth:`get`)."""
 
     def __init__(self) -> None:
-        self._items: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
-        self._size = 0
+        self._items: OrderedDict = OrderedDict()  # key -> (time, value, weight)
+        self._weight = 0
         self._lock = threading.Lock()  # a threaded server's requests share the store
 
-    def get(self, key: str, seconds: float) -> bytes | None:
+    def get(self, key, seconds: float):
         with self._lock:
             hit = self._items.get(key)
             if hit is None or time.monotonic() - hit[0] >= seconds:
@@ -130,38 +131,38 @@ class Kept:
             self._items.move_to_end(key)
             return hit[1]
 
-    def put(self, key: str, value: bytes, limit: int) -> None:
+    def put(self, key, value, limit: int, weight: int | None = None) -> None:
+        """Keep ``value`` (weight: its length unless given) unless it alone is over ``limit``."""
+        weight = len(value) if weight is None else weight
         with self._lock:
             old = self._items.pop(key, None)
             if old is not None:
-                self._size -= len(old[1])
-            if len(value) > limit:
+                self._weight -= old[2]
+            if weight > limit:
                 return
-            self._items[key] = (time.monotonic(), value)
-            self._size += len(value)
-            while self._size > limit:
-                _, (_, dropped) = self._items.popitem(last=False)
-                self._size -= len(dropped)
+            self._items[key] = (time.monotonic(), value, weight)
+            self._weight += weight
+            while self._weight > limit:
+                _, (_, _, dropped) = self._items.popitem(last=False)
+                self._weight -= dropped
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
-            self._size = 0
+            self._weight = 0
 
     def __len__(self) -> int:
         return len(self._items)
 
 
 texts = Kept()  # the report API's JSON texts of ended periods, by tag
-_reports: OrderedDict[str, tuple[float, Report]] = OrderedDict()  # computed reports, by tag
-_reports_lock = threading.Lock()
+reports = Kept()  # computed reports of ended periods, by the tag without the office filter
 
 
 def clear() -> None:
     """Forget every kept text and report (this process's)."""
     texts.clear()
-    with _reports_lock:
-        _reports.clear()
+    reports.clear()
 
 
 def kept_report(params: Params) -> Report:
@@ -176,16 +177,10 @@ def kept_report(params: Params) -> Report:
     key = tag(computed, False) if seconds > 0 and size > 0 else None
     if key is None:
         return build_report(params)
-    with _reports_lock:
-        hit = _reports.get(key)
-        if hit is not None and time.monotonic() - hit[0] < seconds:
-            _reports.move_to_end(key)
-            return dataclasses.replace(hit[1], params=params)
-    report = build_report(computed)
-    with _reports_lock:
-        _reports[key] = (time.monotonic(), report)
-        while len(_reports) > size:
-            _reports.popitem(last=False)
+    report = reports.get(key, seconds)
+    if report is None:
+        report = build_report(computed)
+        reports.put(key, report, size, weight=1)
     return dataclasses.replace(report, params=params)
 
 
