@@ -36,7 +36,6 @@ from ..models import Answer, Dossier, Invitation, Question, QuestionKind, Respon
 from ..models.rollups import (
     CHANNELS,
     INTEGRITIES,
-    MONTH,
     NOT_STATED,
     VALUES,
     RollupAnswer,
@@ -386,25 +385,3 @@ def _by_value(part: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     out["value"] = np.asarray(VALUES, dtype=float)[col]
     out["count"] = counts[row, col]
     return out
-
-
-def offices_with_responses_by_month(session, months, office_ids) -> dict:
-    """For whole months already rolled up (first days) in ``session``'s database, the offices
-    among ``office_ids`` with at least one valid response in each: {month: {office_id, ...}}
-    (disclosure control)."""
-    valid = INTEGRITIES.index("valid")
-    rows = session.execute(
-        select(RollupResponse.day, RollupResponse.office_id)
-        .where(
-            RollupResponse.grain == MONTH,
-            RollupResponse.day.in_(list(months)),
-            RollupResponse.integrity == valid,
-            RollupResponse.office_id.in_(list(office_ids)),
-        )
-        .group_by(RollupResponse.day, RollupResponse.office_id)
-        .having(func.sum(RollupResponse.count) > 0)
-    ).all()
-    found: dict = {}
-    for month, office_id in rows:
-        found.setdefault(month, set()).add(office_id)
-    return found

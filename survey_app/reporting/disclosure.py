@@ -42,9 +42,10 @@ from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
+from sqlalchemy import func, select
 
+from ..models.rollups import INTEGRITIES, MONTH, RollupResponse
 from ..models.surveys import SIPAS_ELEMENTS
-from .counts import offices_with_responses_by_month
 from .kept import kept_report
 from .periods import Period, local_today
 from .report import Params, Report
@@ -144,6 +145,28 @@ def scoped_document(params: Params, breakdowns: bool = False) -> dict:
 
 def _codes(report: Report, scope: frozenset[int]) -> set[str]:
     return {o["code"] for o in report.offices if o["id"] in scope}
+
+
+def offices_with_responses_by_month(session, months, office_ids) -> dict:
+    """For whole months already rolled up (first days) in ``session``'s database, the offices
+    among ``office_ids`` with at least one valid response in each: {month: {office_id, ...}}
+    (disclosure control)."""
+    valid = INTEGRITIES.index("valid")
+    rows = session.execute(
+        select(RollupResponse.day, RollupResponse.office_id)
+        .where(
+            RollupResponse.grain == MONTH,
+            RollupResponse.day.in_(list(months)),
+            RollupResponse.integrity == valid,
+            RollupResponse.office_id.in_(list(office_ids)),
+        )
+        .group_by(RollupResponse.day, RollupResponse.office_id)
+        .having(func.sum(RollupResponse.count) > 0)
+    ).all()
+    found: dict = {}
+    for month, office_id in rows:
+        found.setdefault(month, set()).add(office_id)
+    return found
 
 
 def _monthly_enough(full: Report, scope: frozenset[int], months: list) -> np.ndarray:
