@@ -95,7 +95,12 @@ class Design:
             if stratum.size:
                 raise ValueError("a cell's stratum is not in the design")
             return stratum
-        pos = np.clip(np.searchsorted(self.codes, stratum), 0, self.codes.size - 1)
+        k = self.codes.size
+        if self.codes[0] == 0 and self.codes[-1] == k - 1:  # codes 0 … k − 1: a code is its row
+            if stratum.size and (stratum.min() < 0 or stratum.max() >= k):
+                raise ValueError("a cell's stratum is not in the design")
+            return stratum
+        pos = np.clip(np.searchsorted(self.codes, stratum), 0, k - 1)
         if (self.codes[pos] != stratum).any():
             raise ValueError("a cell's stratum is not in the design")
         return pos

@@ -21,7 +21,7 @@ from scipy import special, stats
 
 from .intervals import check_level, t_quantile
 
-BLOCK = 512
+BLOCK = 256
 
 
 @dataclass(frozen=True)
@@ -111,19 +111,27 @@ def _clear_differences(v, se, df, level, tests):
         return [(np.zeros(k, np.int64), np.zeros(k, np.int64)) for _ in tests]
     # The t quantile falls with df, so the smaller df of a pair has the larger quantile.
     crit2 = [t_quantile(1.0 - (1.0 - level) / n, df) ** 2 for n in tests]
-    var = se * se
+    # In ascending order of value each pair is looked at once, from its lower office: a clear
+    # difference puts the higher one above the lower. (Equal values are never clearly apart.)
+    order = np.argsort(v, kind="stable")
+    v, var = v[order], (se * se)[order]
+    crit2 = [c2[order] for c2 in crit2]
     out = [(np.zeros(k, np.int64), np.zeros(k, np.int64)) for _ in tests]
     for start in range(0, k, BLOCK):
-        rows = slice(start, min(start + BLOCK, k))
+        stop = min(start + BLOCK, k)
+        rows, cols = slice(start, stop), slice(start, k)
         # Compare squares to spare a square root: |d| > t·√(se_i² + se_j²).
-        spread = var[rows, None] + var[None, :]
-        diff = v[rows, None] - v[None, :]
-        sq, up, down = diff * diff, diff < 0, diff > 0
+        diff = v[None, cols] - v[rows, None]
+        sq = diff * diff
+        spread = var[rows, None] + var[None, cols]
         for c2, (above, below) in zip(crit2, out, strict=True):
-            clear = sq > np.maximum(c2[rows, None], c2[None, :]) * spread
-            above[rows] = (clear & up).sum(axis=1)
-            below[rows] = (clear & down).sum(axis=1)
-    return out
+            clear = sq > np.maximum(c2[rows, None], c2[None, cols]) * spread
+            clear[:, : stop - start] &= np.triu(np.ones((stop - start,) * 2, dtype=bool), 1)
+            above[rows] += np.count_nonzero(clear, axis=1)
+            below[cols] += np.count_nonzero(clear, axis=0)
+    back = np.empty(k, np.int64)
+    back[order] = np.arange(k)
+    return [(above[back], below[back]) for above, below in out]
 
 
 def tiers(table, groups=None, target: float | None = None) -> np.ndarray:

@@ -121,21 +121,25 @@ def _reciprocal_size(direct: EstimateTable) -> np.ndarray:
 def _posterior(p, v, g, n_groups) -> dict:
     """Posterior of each office's share under the normal model, τ integrated on a grid.
 
-    Arrays are (grid, offices); sums over a group's offices are bincounts of the flattened
-    (grid point, group) key, so every group is done at once.
+    Arrays are (grid, offices), the offices sorted by group so that sums over a group's
+    offices are sums over consecutive columns (``np.add.reduceat``): every group at once.
     """
+    order = np.argsort(g, kind="stable")
+    p, v, g = p[order], v[order], g[order]
+    codes, starts, sizes = np.unique(g, return_index=True, return_counts=True)
     tau = ((np.arange(GRID) + 0.5) * (TAU_MAX / GRID))[:, None]  # midpoints: τ > 0
     total = v + tau * tau
     w = 1.0 / total
-    key = (np.arange(GRID)[:, None] * n_groups + g).ravel()
 
     def by_group(values):
-        return np.bincount(key, values.ravel(), GRID * n_groups).reshape(GRID, n_groups)
+        out = np.zeros((GRID, n_groups))
+        out[:, codes] = np.add.reduceat(values, starts, axis=1)
+        return out
 
     sum_w = by_group(w)
     with np.errstate(divide="ignore", invalid="ignore"):
         mu = by_group(w * p) / sum_w
-        dev = p - mu[:, g]
+        dev = p - np.repeat(mu[:, codes], sizes, axis=1)
         # log p(τ | data) with μ integrated out, flat prior on τ² (density ∝ τ on this grid)
         log_post = (
             -0.5 * np.log(sum_w)
@@ -152,12 +156,14 @@ def _posterior(p, v, g, n_groups) -> dict:
     mean_tau = (1.0 - b) * p + b * mu[:, g]
     var_tau = v * (1.0 - b) + b * b / sum_w[:, g]
     wt = weight[:, g]
+    back = np.empty(order.size, dtype=np.int64)
+    back[order] = np.arange(order.size)  # each office's column in the sorted order
     mean = (wt * mean_tau).sum(axis=0)
     var = (wt * (var_tau + mean_tau * mean_tau)).sum(axis=0) - mean * mean
     return {
-        "mean": mean,
-        "var": np.maximum(var, 0.0),
-        "shrinkage": (wt * b).sum(axis=0),
+        "mean": mean[back],
+        "var": np.maximum(var, 0.0)[back],
+        "shrinkage": (wt * b).sum(axis=0)[back],
         "mu": np.nansum(weight * mu, axis=0),
         "tau": (weight * tau).sum(axis=0),
         "bounded": weight[tau[:, 0] > 0.9 * TAU_MAX].sum(axis=0) > BOUND_MASS,

@@ -26,15 +26,15 @@ def satisfaction_document(params: Params, breakdowns: bool = False) -> dict:
     return document
 
 
-def satisfaction_text(params: Params, breakdowns: bool = False) -> str:
-    """:func:`satisfaction_document` as JSON text, written without building its dicts; without
+def satisfaction_text(params: Params, breakdowns: bool = False) -> bytes:
+    """:func:`satisfaction_document` as UTF-8 JSON text, written without building its dicts; without
     the per-question estimates unless ``params.questions``."""
     if params.scope is not None:  # a few offices: the dicts are small
         document = scoped_document(params, breakdowns)
         if not params.questions:
             for entry in document["offices"]:
                 entry.pop("questions", None)
-        return orjson.dumps(document).decode()
+        return orjson.dumps(document)
     report = kept_report(params)
     return report_text(
         report,

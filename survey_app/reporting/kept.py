@@ -191,10 +191,10 @@ def kept_text(key: str | None, compute) -> bytes:
     seconds = float(config.get("REPORT_CACHE_SECONDS", 600))
     limit = int(float(config.get("REPORT_CACHE_MB", 128)) * 1_000_000)
     if key is None or seconds <= 0 or limit <= 0:
-        return compute().encode()
+        return compute()
     hit = texts.get(key, seconds)
     if hit is not None:
         return hit
-    value = compute().encode()
+    value = compute()
     texts.put(key, value, limit)
     return value

@@ -50,7 +50,7 @@ class Weighted:
     probability: np.ndarray
     count: np.ndarray
     weight: np.ndarray
-    stratum: np.ndarray  # merged post-stratum × channel, unique across offices
+    stratum: np.ndarray  # merged post-stratum × channel, numbered 0 … k − 1 across offices
     population: np.ndarray  # of the stratum, for the finite-population correction
     merged: np.ndarray  # the post-stratum was merged into a neighbour
     poststratum: np.ndarray  # merged post-stratum, unique across offices; −1: not weighted to
@@ -145,8 +145,9 @@ def weigh(responses: dict, dossiers: dict, field_of_service, *, min_count: int) 
     factor = ps.factor[resp_row]
     weight = factor / prob
     poststratum = office * n_fields + ps.stratum[resp_row]
-    stratum = poststratum * N_CHANNELS + channel
-    uniq, s_idx = np.unique(stratum, return_inverse=True)
+    # numbered 0 … k − 1 (in the order of post-stratum × channel): the design's rows
+    uniq, s_idx = np.unique(poststratum * N_CHANNELS + channel, return_inverse=True)
+    s_idx = s_idx.ravel()
     s_weight = np.bincount(s_idx, count * weight, uniq.size)
     s_count = np.bincount(s_idx, count, uniq.size)
     # The weights of a stratum add up to the dossiers it stands for; fewer than its
@@ -161,7 +162,7 @@ def weigh(responses: dict, dossiers: dict, field_of_service, *, min_count: int) 
         probability=prob,
         count=count,
         weight=weight,
-        stratum=stratum,
+        stratum=s_idx,
         population=population,
         merged=ps.merged[resp_row],
         poststratum=np.where(no_frame[resp_row], -1, poststratum),

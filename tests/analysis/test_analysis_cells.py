@@ -225,3 +225,16 @@ def test_mean_score_interval_stays_on_the_scale_and_wald_inside_zero_one():
     yes = Cells(domain=[0, 0], stratum=[0, 0], value=[1.0, 0.0], count=[19, 1], weight=[1, 1])
     wald = proportion_cells(yes, method="wald")[0]
     assert wald.value + 2.09 * wald.se > 1.0 and wald.high == 1.0
+
+
+@pytest.mark.parametrize("codes", [[0, 1, 2, 3], [3, 10, 11, 40]])
+def test_design_rows_of_dense_and_sparse_stratum_codes(codes):
+    # Codes 0 … k − 1 are their own rows (the report numbers its strata so); others are
+    # looked up. A code the design lacks is an error either way, never a wrong row.
+    from analysis import Design
+
+    design = Design.from_units(codes, [2, 3, 1, 4], [1.0, 2.0, 1.5, 1.0])
+    assert design.rows([codes[2], codes[0], codes[3]]).tolist() == [2, 0, 3]
+    for missing in (-1, 4, 5):
+        with pytest.raises(ValueError, match="not in the design"):
+            design.rows([codes[1], missing])

@@ -68,6 +68,29 @@ def test_rank_intervals_match_pairwise_loop():
     assert (result.rank_low <= result.rank).all() and (result.rank <= result.rank_high).all()
 
 
+def test_rank_intervals_over_several_blocks_with_ties_match_pairwise_loop():
+    # More offices than one block of pairs (ranking.BLOCK), equal values (never clearly
+    # apart) and two groups ranked separately.
+    from analysis import ranking
+
+    rng = np.random.default_rng(7)
+    k = 2 * ranking.BLOCK + 40
+    value = np.round(rng.uniform(0.6, 0.95, k), 2)
+    se = rng.uniform(0.002, 0.03, k)
+    se[::17] = 0.0  # a census: only the other office's error separates them
+    df = rng.integers(10, 300, k)
+    groups = (np.arange(k) % 5 == 0).astype(np.int64)
+    result = rank_intervals(_table(value, se, df=df), groups)
+    for code in (0, 1):
+        mine = np.flatnonzero(groups == code)
+        for individual, lo, hi in (
+            (False, result.rank_low, result.rank_high),
+            (True, result.individual_low, result.individual_high),
+        ):
+            low, high = _loop_rank_intervals(value[mine], se[mine], df[mine], individual=individual)
+            assert lo[mine].tolist() == low and hi[mine].tolist() == high
+
+
 def test_clearly_separated_and_indistinguishable_offices():
     sharp = rank_intervals(_table([0.9, 0.7, 0.8], [1e-4] * 3))
     assert sharp.rank.tolist() == [1, 3, 2]
