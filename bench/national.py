@@ -15,6 +15,9 @@ cold (first request of a new app) and warm (median of --repeat):
 - a province's year (``office=<province code>``: its subtree), computed and kept,
 - the office page of a commune (/offices/<code>, last complete month, compare, the monthly trend)
   signed in as an analyst of that province,
+- with --reads stored: the province's and the national year as a new process reads them from the
+  database's store of texts after one request stored them (what `flask mscore warm-reports` does
+  nightly),
 and splits the national year into SQL (fetch_counts), numpy (the rest of build_report) and the
 document (JSON). Drops each database unless --keep.
 """
@@ -58,7 +61,9 @@ def main() -> None:
         "--reads",
         default="province,page,split",
         help="what to time, comma-separated: province (the API's office=P01 year), page (the "
-        "office page, cached and not), split (P01's own year and the national year by part)",
+        "office page, cached and not), split (P01's own year and the national year by part), "
+        "national (the national year, kept), stored (the province's and national year read from "
+        "the database's store of texts by a new process)",
     )
     parser.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432")
     parser.add_argument("--keep", action="store_true")
@@ -73,7 +78,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.smoke:
         args.responses, args.offices, args.repeat = [30_000], 60, 1
-        args.reads = "province,page,split,national"
+        args.reads = "province,page,split,national,stored"
     base = args.url.replace("postgresql://", "postgresql+psycopg://", 1).rstrip("/")
     base = base.rsplit("/", 1)[0] if base.count("/") > 2 else base
     admin = create_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
@@ -274,12 +279,22 @@ def measure(
     from survey_app.extensions import db
     from survey_app.models import Office
 
-    def api(query, kept_seconds=0):
+    def api(query, kept_seconds=0, store=False):
         """A new app's GET of the report; ``kept_seconds``: REPORT_CACHE_SECONDS (0: every
-        request computes the report; else the warm ones are the kept text, reporting/kept.py)."""
+        request computes the report; else the warm ones are the kept text, reporting/kept.py);
+        ``store``: with the database's store of texts (else REPORT_STORE_MB=0)."""
 
         def make():
-            app = create_app({**config, "REPORT_CACHE_SECONDS": kept_seconds})
+            from survey_app.reporting import kept
+
+            kept.clear()  # a new process: nothing in memory
+            app = create_app(
+                {
+                    **config,
+                    "REPORT_CACHE_SECONDS": kept_seconds,
+                    "REPORT_STORE_MB": 1024 if store else 0,
+                }
+            )
             ctx = app.app_context()
             ctx.push()
             _, plain = create_token("bench", None, ("reports:read",))
@@ -292,11 +307,18 @@ def measure(
                     headers={"Authorization": f"Bearer {plain}"},
                 )
                 assert res.status_code == 200, res.get_data(as_text=True)[:500]
+                db.session.commit()
                 return len(res.data)
 
             return get
 
         return make
+
+    def stored(label, query):
+        """The first request stores the text (timed once); then each new app reads it."""
+        first = api(query, 600, store=True)()
+        _timed(f"{label}, stored: the first request", first)
+        _cold_warm(f"{label}, stored: a new process", api(query, 600, store=True), repeat)
 
     def office_page(cache_seconds):
         app = create_app({**config, "DASHBOARD_CACHE_SECONDS": cache_seconds})
@@ -333,6 +355,10 @@ def measure(
         if national_repeat:
             _cold_warm("national year (API, all offices)", api(year), national_repeat)
         _cold_warm("national year, kept text", api(year, 600), repeat)
+    if "stored" in reads:
+        stored("province year (office=P01)", year + "&office=P01")
+        if not province_only:
+            stored("national year", year)
 
 
 def split(app, office: str | None) -> None:

@@ -175,6 +175,10 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
         if env.get("REPORT_TIER_TARGET")
         else None,  # tiers against a target share (e.g. 0.8) instead of the group mean
         "REPORT_MAX_COMMENTS": int(env.get("REPORT_MAX_COMMENTS", "5000")),
+        # ended periods' API texts stored in the database (reporting/kept.py): their total
+        # after update-rollup's pruning (0: no store), and how long one is kept
+        "REPORT_STORE_MB": float(env.get("REPORT_STORE_MB", "1024")),
+        "REPORT_STORE_DAYS": int(env.get("REPORT_STORE_DAYS", "35")),
         "RESPONSES_SETTLE_SECONDS": float(env.get("RESPONSES_SETTLE_SECONDS", "2")),
         "PHONE_DEFAULT_REGION": env.get("PHONE_DEFAULT_REGION", "VN"),
         "PHONE_ENCRYPTION_KEY": env.get("PHONE_ENCRYPTION_KEY", ""),

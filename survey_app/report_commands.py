@@ -108,7 +108,12 @@ def rebuild_rollup_command(since):
 )
 @with_appcontext
 def update_rollup_command(days):
-    """Roll up the days just ended and refresh recent ones; run it from a scheduler."""
+    """Roll up the days just ended and refresh recent ones, and prune the stored report
+    texts; run it from a scheduler (then `flask mscore warm-reports`)."""
+    from flask import current_app
+
+    from .extensions import db
+    from .reporting.kept import prune_stored
     from .reporting.periods import Period, local_today
     from .reporting.rollup import _first_day, fill, refresh_days
 
@@ -122,6 +127,10 @@ def update_rollup_command(days):
         f"refreshed {recent} recent days, filled {missing} missing days, months or years "
         f"in {time.perf_counter() - started:.2f} s"
     )
+    pruned = prune_stored(current_app.config["REPORT_STORE_DAYS"])
+    db.session.commit()
+    if pruned:
+        click.echo(f"deleted {pruned} stored report texts (old, or over REPORT_STORE_MB)")
 
 
 #: update-rollup keeps this month's partitions and this many months' ahead (PostgreSQL).

@@ -1,10 +1,12 @@
-"""`flask mscore create-token` and `flask mscore import dossiers FILE.csv`."""
+"""`flask mscore create-token`, `flask mscore warm-reports` and `flask mscore import dossiers
+FILE.csv`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -107,9 +109,59 @@ def import_dossiers_command(path: str) -> None:
     run_import("dossiers", import_dossiers, path)
 
 
+@click.command("warm-reports")
+@with_appcontext
+def warm_reports_command() -> None:
+    """Compute and store the report API's texts of the last ended month and year, nationally
+    and for each top-level office (a province): with and without its office filter, and as its
+    own officials' tokens get it. Run it after the nightly update-rollup; requests then read them
+    from the store (reporting/kept.py), in every process."""
+    import time
+    from datetime import date, timedelta
+
+    from ..reporting.documents import satisfaction_text
+    from ..reporting.kept import kept_text, store_limit, tag
+    from ..reporting.periods import local_today
+    from .report_schemas import SatisfactionQueryIn
+    from .reports import report_params, subtree
+
+    if store_limit() <= 0 or float(current_app.config.get("REPORT_CACHE_SECONDS", 600)) <= 0:
+        raise click.ClickException(
+            "the report store is off (REPORT_STORE_MB or REPORT_CACHE_SECONDS is 0)"
+        )
+    today = local_today()
+    month_end = today.replace(day=1) - timedelta(days=1)
+    periods = (
+        (f"{month_end:%Y-%m}", month_end.replace(day=1), month_end),
+        (str(today.year - 1), date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)),
+    )
+    tops = db.session.scalars(
+        select(Office).where(Office.parent_id.is_(None)).order_by(Office.code)
+    ).all()
+    # (who asks, the scope of their token, the office filter of their query)
+    askers = [("all offices", None, None)]
+    for office in tops:
+        askers.append((office.code, None, office.code))
+        askers.append((f"{office.code}'s officials", frozenset(subtree(office.id)), None))
+    for label, start, end in periods:
+        for who, scope, office_code in askers:
+            query = {"from": start.isoformat(), "to": end.isoformat()}
+            if office_code:
+                query["office"] = office_code
+            # the API's own defaults and parameters: the stored text is the one it would send
+            params = report_params(SatisfactionQueryIn().load(query), scope, False, True)
+            started = time.perf_counter()
+            body = kept_text(tag(params, False), lambda p=params: satisfaction_text(p, False))
+            db.session.commit()
+            click.echo(
+                f"{label}, {who}: {len(body) / 1e6:.1f} MB in {time.perf_counter() - started:.2f} s"
+            )
+
+
 def register() -> None:
     """Attach the commands to `flask mscore` and `flask mscore import` (idempotent)."""
     from ..cli import import_group, mscore
 
     mscore.add_command(create_token_command)
+    mscore.add_command(warm_reports_command)
     import_group.add_command(import_dossiers_command)

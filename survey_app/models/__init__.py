@@ -17,6 +17,7 @@ from .offices import Counter, Office, OfficeKind, RankingGroup, Service, office_
 from .officials import ApiToken, Role, User
 from .responses import CHANNELS, Answer, Channel, Integrity, Response, ResponseKey
 from .rollups import (
+    ReportText,
     RollupAnswer,
     RollupDay,
     RollupDossier,
@@ -62,6 +63,7 @@ __all__ = [
     "RankingGroup",
     "Response",
     "ResponseKey",
+    "ReportText",
     "Role",
     "RollupAnswer",
     "RollupDay",

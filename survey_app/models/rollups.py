@@ -25,6 +25,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     SmallInteger,
+    String,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -148,6 +149,18 @@ class RollupDay(db.Model):
     grain: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     rolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReportText(db.Model):
+    """A report API text of an ended period, stored under its tag (reporting/kept.py): every
+    process, and each one started later, answers the same request without computing it."""
+
+    __tablename__ = "report_texts"
+
+    tag: Mapped[str] = mapped_column(String(40), primary_key=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(BigInteger)  # len(body): the store's limit adds them up
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 # Reading one day (the rollup) or today (live) over all offices needs these time indexes on the

@@ -9,6 +9,11 @@ a changed source is a new key: a kept report is what the same request would comp
 tag is the same in every process. A period that includes today has no tag and is always
 computed. (The API's HTTP entity tag is a digest of the text itself, api/reports.py: the tag
 moves with any office's change, a caller's text only with its own document.)
+
+The API's texts are also stored in the database under their tags (``report_texts``), so that a
+text computed once is every process's, and survives a restart: ``flask mscore warm-reports``
+computes the texts officials ask for most (the last month and year, nationally and per
+province) after the nightly ``update-rollup``, and ``update-rollup`` prunes old ones.
 """
 
 from __future__ import annotations
@@ -18,13 +23,16 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 
 from flask import current_app, g
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
-from ..models import Service
+from ..extensions import db
+from ..models import ReportText, Service, utcnow
 from ..models.rollups import RollupDay
 from .catalogue import report_questions, universe
 from .periods import Period, local_today
@@ -185,8 +193,10 @@ def kept_report(params: Params) -> Report:
 
 
 def kept_text(key: str | None, compute) -> bytes:
-    """The report text of ``key`` from this process's memory, or ``compute()``'s (kept for
-    REPORT_CACHE_SECONDS, default 600, within REPORT_CACHE_MB, default 128; 0 turns it off)."""
+    """The report text of ``key``: from this process's memory, else from the database's store
+    (another process computed it, or this one before a restart), else ``compute()``'s, then
+    kept in memory for REPORT_CACHE_SECONDS (default 600) within REPORT_CACHE_MB (default 128)
+    and stored (REPORT_STORE_MB, below). REPORT_CACHE_SECONDS 0 turns both off."""
     config = current_app.config
     seconds = float(config.get("REPORT_CACHE_SECONDS", 600))
     limit = int(float(config.get("REPORT_CACHE_MB", 128)) * 1_000_000)
@@ -195,6 +205,53 @@ def kept_text(key: str | None, compute) -> bytes:
     hit = texts.get(key, seconds)
     if hit is not None:
         return hit
-    value = compute()
+    value = stored_text(key)
+    if value is None:
+        value = compute()
+        store_text(key, value)
     texts.put(key, value, limit)
     return value
+
+
+def store_limit() -> int:
+    """REPORT_STORE_MB (default 1024; 0 turns the store off) in bytes: the stored texts' total
+    after ``prune_stored``, and the largest text stored."""
+    return int(float(current_app.config.get("REPORT_STORE_MB", 1024)) * 1_000_000)
+
+
+def stored_text(key: str) -> bytes | None:
+    """The text stored under ``key`` (read on the primary, where it is written)."""
+    if store_limit() <= 0:
+        return None
+    return db.session.scalar(select(ReportText.body).where(ReportText.tag == key))
+
+
+def store_text(key: str, body: bytes) -> None:
+    """Store a computed text in the request's transaction (its commit makes it every
+    process's); another process that stored the same tag first wins, with the same text."""
+    if not 0 < len(body) <= store_limit():
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.add(ReportText(tag=key, body=body, size=len(body)))
+    except IntegrityError:
+        pass  # stored meanwhile under the same tag: the same text
+
+
+def prune_stored(days: int) -> int:
+    """Delete the texts stored more than ``days`` ago, then the oldest ones over the store's
+    limit (REPORT_STORE_MB); returns how many were deleted. Texts of tags no request makes any
+    more (the period's rollup or the catalogue changed) go this way."""
+    cutoff = utcnow() - timedelta(days=days)
+    deleted = db.session.execute(delete(ReportText).where(ReportText.stored_at < cutoff)).rowcount
+    total, over = 0, []
+    sizes = db.session.execute(
+        select(ReportText.tag, ReportText.size).order_by(ReportText.stored_at.desc())
+    )
+    for key, size in sizes:
+        total += size
+        if total > store_limit():
+            over.append(key)
+    if over:
+        db.session.execute(delete(ReportText).where(ReportText.tag.in_(over)))
+    return deleted + len(over)

@@ -32,6 +32,7 @@ def test_the_national_benchmark_runs_in_smoke_mode():
         "office page",
         "split national:",
         "split P01:",
+        "national year, stored: a new process",
         "smoke: ok",
     ):
         assert line in done.stdout
