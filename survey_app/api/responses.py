@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
@@ -131,6 +131,16 @@ def _page(query: dict, visible, after: int) -> list:
     return db.session.execute(stmt).all()
 
 
+def answers_query(response_ids: list[int], first: datetime, last: datetime):
+    """The answers of a page's responses, submitted between ``first`` and ``last``: the span
+    lets PostgreSQL read only those months' partitions of answers, not probe every one."""
+    return (
+        select(Answer.response_id, Question.code, Answer.value, Answer.text)
+        .join(Question, Question.id == Answer.question_id)
+        .where(Answer.response_id.in_(response_ids), Answer.submitted_at.between(first, last))
+    )
+
+
 @bp.get("/responses")
 def list_responses():
     """A page of responses (oldest first) with answers by question code and the comment."""
@@ -148,10 +158,9 @@ def list_responses():
         rows, more = rows[:young], True
     answers: dict[int, dict] = {r.id: {"answers": {}, "comment": None} for r in rows}
     if rows:
+        stamps = [r.submitted_at for r in rows]
         for rid, code, value, text in db.session.execute(
-            select(Answer.response_id, Question.code, Answer.value, Answer.text)
-            .join(Question, Question.id == Answer.question_id)
-            .where(Answer.response_id.in_(list(answers)))
+            answers_query(list(answers), min(stamps), max(stamps))
         ):
             if value is not None:
                 answers[rid]["answers"][code] = value

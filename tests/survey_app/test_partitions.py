@@ -277,10 +277,12 @@ def test_a_token_and_a_dossier_stay_unique_across_months(
 
 
 def test_explain_of_a_month_reads_only_its_partitions(db, is_postgres, month_range):
-    """The live part of a month's report and a month's comments read this month's partitions
-    of responses and answers, and no other (pruned at planning)."""
+    """The live part of a month's report, a month's comments and the responses API's answers of
+    a page of the month read this month's partitions of responses and answers, and no other
+    (pruned at planning)."""
     if not is_postgres:
         pytest.skip("partitions are PostgreSQL's")
+    from survey_app.api.responses import answers_query
     from survey_app.exports import comments_query
     from survey_app.reporting.counts import raw_answers, raw_patterns, raw_responses
 
@@ -291,6 +293,8 @@ def test_explain_of_a_month_reads_only_its_partitions(db, is_postgres, month_ran
         "answers": raw_answers(live, end, day=True),
         "patterns": raw_patterns(live, end, day=True),
         "comments": comments_query(start, end, ["HCC"], False, 500),
+        # the responses API's answers of a page of this month's responses
+        "page answers": answers_query([1, 2, 3], live, end - timedelta(seconds=1)),
     }
     this = {partition_name(t, month) for t in ("responses", "answers")}
     for name, statement in statements.items():
@@ -298,7 +302,9 @@ def test_explain_of_a_month_reads_only_its_partitions(db, is_postgres, month_ran
         plan = "\n".join(db.session.scalars(text(f"EXPLAIN (COSTS OFF) {sql}")))
         scanned = {p for p in _partitions_named(plan)}
         wanted = {partition_name("responses", month)}
-        if name != "responses":
+        if name == "page answers":
+            wanted = {partition_name("answers", month)}
+        elif name != "responses":
             wanted |= this
         assert scanned == wanted, f"{name}: {scanned}\n{plan}"
 
