@@ -205,25 +205,28 @@ def seed(app, responses: int, n_offices: int, provinces: int, province_only=Fals
         weight = rng.lognormal(0.0, 0.8, ids.size)
         everyone = _frame(ids, weight, rng)
         province = ids % provinces == 0  # parent 1 (P01): 1 + i % P == 1
-        one = _frame(ids[province], weight[province], rng)
+        one = _slice(everyone, province, weight)  # P01: its months
         share = weight[province].sum() / weight.sum()
         conn = db.session.connection()
         # The cells reference existing offices and questions by construction: the load skips the
         # foreign keys' per-row triggers (this transaction only).
         conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
         written: dict[str, int] = {}
-        year = _timed(
-            "simulate the year 2025" + (" (P01)" if province_only else " (all offices)"),
-            lambda: simulate_cells(
-                rng,
-                int(responses / 3 * (share if province_only else 1)),
-                one if province_only else everyone,
-                questions,
-                CHANNELS,
-            ),
-        )
-        _timed("COPY the year's cells", lambda: write_cells(conn, YEAR_GRAIN, YEAR, year, written))
+        # The year, a province at a time (its cells never add up with another's): the memory
+        # is one province's cells, not the nation's (100 M responses took 14 GB at once).
+        parts = [province] if province_only else [ids % provinces == p for p in range(provinces)]
+        started = time.perf_counter()
+        for mask in parts:
+            frame = _slice(everyone, mask, weight)
+            n = int(responses / 3 * weight[mask].sum() / weight.sum())
+            year = simulate_cells(rng, n, frame, questions, CHANNELS)
+            write_cells(conn, YEAR_GRAIN, YEAR, year, written)
         year = None  # memory
+        print(
+            f"{'simulate and COPY the year 2025' + (' (P01)' if province_only else ''):<52} "
+            f"{time.perf_counter() - started:8.2f} s",
+            flush=True,
+        )
         for month in MONTHS:
             cells = simulate_cells(rng, int(responses / 36 * share), one, questions, CHANNELS)
             write_cells(conn, MONTH, month, cells, written)
@@ -234,6 +237,17 @@ def seed(app, responses: int, n_offices: int, provinces: int, province_only=Fals
         print("rollup rows written:", {k: f"{v:,}" for k, v in written.items()}, flush=True)
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
             _timed("vacuum analyze", lambda: c.execute(text("VACUUM ANALYZE")))
+
+
+def _slice(frame: dict, mask, weight) -> dict:
+    """The frame of some of its offices (``mask``), drawn among them by their weights."""
+    return {
+        "id": frame["id"][mask],
+        "cum": np.cumsum(weight[mask] / weight[mask].sum()),
+        "n_services": frame["n_services"],
+        "sampling": frame["sampling"][mask],
+        "effect": frame["effect"][mask],
+    }
 
 
 def _frame(ids, weight, rng) -> dict:
