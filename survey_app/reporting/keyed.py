@@ -3,7 +3,10 @@
 `response_keys` gives each response's id, local day and keys (as counts.py's raw SELECTs compute
 them); the rollup stores these rows in a temporary table, and `keyed_counts` groups the answers,
 patterns and respondents from it: one join by response id each, no time zone conversion or
-string codes per answer, and the answers of a few days' responses read through their key.
+string codes per answer, and the answers of a few days' responses read through their key. The
+answers are bounded by their own `submitted_at` as well (their response's), so PostgreSQL reads
+only the period's partitions. (Joining by (id, submitted_at) would also say so, but PostgreSQL
+then multiplies the two columns' selectivities and expects one row: worse plans.)
 """
 
 from __future__ import annotations
@@ -28,19 +31,23 @@ def response_keys(start: datetime, end: datetime):
     )
 
 
-def keyed_counts(keys) -> tuple:
-    """The day rows of answers, patterns and respondents from a table of response_keys' rows:
-    the same counts as raw_answers, raw_patterns and raw_responses with ``day=True``."""
+def keyed_counts(keys, start: datetime, end: datetime) -> tuple:
+    """The day rows of answers, patterns and respondents from a table of response_keys' rows
+    of [start, end): the same counts as raw_answers, raw_patterns and raw_responses with
+    ``day=True``."""
     cols = [keys.c.day, *[keys.c[k] for k in RESPONSE_KEYS]]
+    within = (Answer.submitted_at >= start, Answer.submitted_at < end)  # the partitions to read
     per_value = [func.count().filter(Answer.value == v).label(f"n{v}") for v in VALUES]
     answers = (
         select(*cols, Answer.question_id.label("question_id"), *per_value)
         .select_from(Answer)
         .join(keys, keys.c.response_id == Answer.response_id)
-        .where(Answer.value.is_not(None))
+        .where(*within, Answer.value.is_not(None))
         .group_by(*cols, Answer.question_id)
     )
-    masks = pattern_masks().join(keys, keys.c.response_id == Answer.response_id).subquery()
+    masks = (
+        pattern_masks().join(keys, keys.c.response_id == Answer.response_id).where(*within)
+    ).subquery()
     patterns = [masks.c.questionnaire_id, masks.c.answered, masks.c.satisfied]
     return (
         answers,

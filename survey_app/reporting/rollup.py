@@ -111,10 +111,11 @@ def _children(grain: int, start: date) -> list[tuple[int, date]]:
 
 
 def _runs(days: list[date]) -> list[Period]:
-    """Contiguous runs of sorted days, so each run is one INSERT … SELECT per table."""
+    """Contiguous runs of sorted days within a month, so each run is one INSERT … SELECT per
+    table that reads one month's partitions and groups in memory."""
     runs: list[Period] = []
     for day in sorted(set(days)):
-        if runs and day == runs[-1].end + timedelta(days=1):
+        if runs and day == runs[-1].end + timedelta(days=1) and day.day != 1:
             runs[-1] = Period(runs[-1].start, day)
         else:
             runs.append(Period(day, day))
@@ -137,12 +138,23 @@ def _roll_days(period: Period, into: dict | None = None) -> None:
         conn.exec_driver_sql(
             f"CREATE TEMPORARY TABLE rollup_keys ON COMMIT DROP AS {compiled}", compiled.params
         )
+        # How many cells the keys make (far fewer than the product of each column's values):
+        # PostgreSQL then sorts the answers where nearly every one is a cell of its own and
+        # hashes them where cells hold many, instead of always hashing.
+        cells = ", ".join(("day", *RESPONSE_KEYS))
+        conn.exec_driver_sql(
+            f"CREATE STATISTICS pg_temp.rollup_keys_cells (ndistinct) ON {cells} FROM rollup_keys"
+        )
         conn.exec_driver_sql("ANALYZE rollup_keys")
         keys = table("rollup_keys", *[column(name) for name in query.selected_columns.keys()])
-        counted = keyed_counts(keys)
+        counted = keyed_counts(keys, start, end)
         queries.update(zip((RollupAnswer, RollupPattern, RollupResponse), counted, strict=True))
     for model, query in queries.items():
-        query = select(literal(DAY, SmallInteger).label("grain"), *query.subquery().c)
+        rows = query.subquery()
+        # in key order: a rebuilt table's primary key is then built from sorted rows (faster)
+        query = select(literal(DAY, SmallInteger).label("grain"), *rows.c).order_by(
+            rows.c.day, *[rows.c[k] for k in KEYS[model]]
+        )
         db.session.execute(
             insert(target[model]).from_select(["grain", *query.selected_columns.keys()[1:]], query)
         )
@@ -158,9 +170,16 @@ def _first_of(grain: int, day):
     return func.make_date(cast(func.date_part("year", day), Integer), 1, 1)
 
 
-def _roll_up(grain: int, start: date, into: dict | None = None, last: date | None = None) -> None:
+def _roll_up(
+    grain: int,
+    start: date,
+    into: dict | None = None,
+    last: date | None = None,
+    moments: bool = True,
+) -> None:
     """Month rows from their day rows, or year rows from their month rows; with ``last``, every
-    month (or year) from ``start`` to ``last`` in one statement per table."""
+    month (or year) from ``start`` to ``last`` in one statement per table. Year rows of patterns
+    are then replaced by moments where smaller, unless ``moments`` is false (the caller does)."""
     child = DAY if grain == MONTH else MONTH
     end = month_end(last or start) if grain == MONTH else date((last or start).year, 12, 31)
     for model in TABLES:
@@ -176,11 +195,12 @@ def _roll_up(grain: int, start: date, into: dict | None = None, last: date | Non
             )
             .where(table.c.grain == child, table.c.day >= start, table.c.day <= end)
             .group_by(*([bucket] if last is not None else []), *keys)
+            .order_by(*([bucket] if last is not None else []), *keys)  # as _roll_days
         )
         db.session.execute(
             insert(table).from_select(["grain", "day", *KEYS[model], *SUMS[model]], query)
         )
-    if grain == YEAR:  # the keys with many patterns: summed into moments instead
+    if grain == YEAR and moments:  # the keys with many patterns: summed into moments instead
         roll_years(start, last or start, into)
 
 

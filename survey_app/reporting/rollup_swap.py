@@ -1,8 +1,9 @@
 """Rebuilding the whole rollup on PostgreSQL: built aside in new tables, then swapped in.
 
 `flask mscore rebuild-rollup` fills `rollup_*_next` tables that have no keys or indexes yet (one
-INSERT … SELECT … GROUP BY per table for all the days at once, then every month from the days
-and every year from the months), gives them the old tables' constraints and indexes (one sort
+INSERT … SELECT … GROUP BY per table for each local month of days, which reads that month's
+partitions and groups in memory, then every month from the days and every year from the months,
+all in key order), gives them the old tables' constraints and indexes (one pass over sorted rows
 each instead of a B-tree insertion and a foreign-key check per row), and in the same
 transaction drops the old tables and renames the new ones. A report meanwhile reads the old,
 complete rollup and waits only while the tables are renamed. The swap takes its locks without
@@ -27,9 +28,10 @@ from ..models.rollups import (
     MONTH,
     YEAR,
     RollupDay,
+    RollupPattern,
 )
 from . import rollup
-from .periods import Period
+from .year_moments import roll_years
 
 LOCK_TRIES = 600  # 0.1 s apart: a minute of reports holding the old tables
 WORK_MEM = "256MB"  # the GROUP BYs hash in memory instead of spilling to disk
@@ -118,14 +120,21 @@ def rebuild_aside(first: date, today: date) -> int:
         name = model.__tablename__
         conn.exec_driver_sql(f'CREATE TABLE "{name}_next" (LIKE "{name}" INCLUDING DEFAULTS)')
         new[model] = model.__table__.to_metadata(MetaData(), name=f"{name}_next")
-    rollup._roll_days(Period(first, today - timedelta(days=1)), new)
     wanted = _buckets(first, today)
+    for run in rollup._runs([d for g, d in wanted if g == DAY]):  # a month at a time
+        rollup._roll_days(run, new)
+    for model in rollup.TABLES:  # the months' and years' GROUP BYs are then planned to hash
+        conn.exec_driver_sql(f'ANALYZE "{model.__tablename__}_next"')
     months = [d for g, d in wanted if g == MONTH]
     if months:
         rollup._roll_up(MONTH, months[0], new, months[-1])
     years = [d for g, d in wanted if g == YEAR]
     if years:
-        rollup._roll_up(YEAR, years[0], new, years[-1])
+        rollup._roll_up(YEAR, years[0], new, years[-1], moments=False)
+        # statistics that know the year rows, or the moments' DELETE of the patterns they
+        # replace is planned as a nested loop over each of them
+        conn.exec_driver_sql(f'ANALYZE "{RollupPattern.__tablename__}_next"')
+        roll_years(years[0], years[-1], new)
     for model in rollup.STORED:
         names[model] = _copy_definitions(conn, model.__tablename__)
         conn.exec_driver_sql(f'ANALYZE "{model.__tablename__}_next"')
