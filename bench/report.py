@@ -271,6 +271,22 @@ def busy_day(app, responses: int, questionnaire: str, timings: dict) -> None:
         )
 
 
+def _median(label: str, get, repeats: int, timings: dict, size: int, before=None) -> None:
+    """Time ``repeats`` requests (``before`` runs ahead of each, untimed) and print the median."""
+    times = []
+    for _ in range(repeats):
+        if before:
+            before()
+        started = time.perf_counter()
+        get()
+        times.append(time.perf_counter() - started)
+    timings[label] = statistics.median(times)
+    print(
+        f"{label + f' (median of {repeats})':<44} "
+        f"{timings[label]:8.2f} s   ({size / 1e6:.1f} MB JSON)"
+    )
+
+
 def measure(create_app, config, timings: dict, repeats: int = 3) -> None:
     """Time the report through the API, cold and warm, and the year's Excel download."""
     from survey_app.api.auth import create_token
@@ -305,31 +321,12 @@ def measure(create_app, config, timings: dict, repeats: int = 3) -> None:
             # computed on every request, then answered from the kept text (reporting/kept.py)
             for kind, seconds in (("warm", 0), ("kept", 600)):
                 app.config["REPORT_CACHE_SECONDS"] = seconds
-                warm = []
-                for _ in range(repeats):
-                    started = time.perf_counter()
-                    get()
-                    warm.append(time.perf_counter() - started)
-                timings[f"API {label}: {kind}"] = statistics.median(warm)
-                print(
-                    f"{'API ' + label + f': {kind} (median of {repeats})':<44} "
-                    f"{statistics.median(warm):8.2f} s   ({size / 1e6:.1f} MB JSON)"
-                )
+                _median(f"API {label}: {kind}", get, repeats, timings, size)
             # stored: computed and stored once, then each new process reads it (memory cleared)
             app.config.update(REPORT_CACHE_SECONDS=600, REPORT_STORE_MB=1024)
             kept.clear()
             get()
-            stored = []
-            for _ in range(repeats):
-                kept.clear()
-                started = time.perf_counter()
-                get()
-                stored.append(time.perf_counter() - started)
-            timings[f"API {label}: stored"] = statistics.median(stored)
-            print(
-                f"{'API ' + label + f': stored (median of {repeats})':<44} "
-                f"{statistics.median(stored):8.2f} s   ({size / 1e6:.1f} MB JSON)"
-            )
+            _median(f"API {label}: stored", get, repeats, timings, size, before=kept.clear)
     with app.app_context():
         times = []
         for _ in range(repeats):
