@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from flask import current_app, g
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..extensions import db
 from ..models import ReportText, Service, utcnow
@@ -38,6 +39,8 @@ from .catalogue import report_questions, universe
 from .periods import Period, local_today
 from .report import Params, Report, build_report
 from .source import report_session
+
+log = logging.getLogger(__name__)
 
 _CATALOGUE = "mscore_catalogue_stamp"  # flask.g attribute: (connection, catalogue digest)
 
@@ -236,6 +239,8 @@ def store_text(key: str, body: bytes) -> None:
             db.session.add(ReportText(tag=key, body=body, size=len(body)))
     except IntegrityError:
         pass  # stored meanwhile under the same tag: the same text
+    except SQLAlchemyError as error:  # e.g. a read-only primary: the text is still sent
+        log.warning("report text %s not stored: %s", key, error.__class__.__name__)
 
 
 def prune_stored(days: int) -> int:

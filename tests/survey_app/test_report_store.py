@@ -144,3 +144,29 @@ def test_warm_reports_stores_what_the_api_sends(app, client, db, seeded, headers
     query = SatisfactionQueryIn().load({"from": "2025-03-01", "to": "2025-03-31", "office": "C"})
     stored = db.session.get(ReportText, tag(report_params(query, None, False, True), False))
     assert client.get(URL + "&office=C", headers=headers()).data == stored.body
+
+
+def test_a_text_that_cannot_be_stored_is_still_sent(client, db, seeded, headers, monkeypatch):
+    """Storing is a saving, never a failure: a primary that refuses the write (read-only after
+    a fail-over, say) still gets the computed text sent, and a warning logged."""
+    import logging
+
+    from sqlalchemy.exc import OperationalError
+
+    from survey_app.reporting import kept
+
+    def refuse():
+        raise OperationalError("INSERT INTO report_texts", {}, Exception("read-only"))
+
+    monkeypatch.setattr(kept.db.session, "begin_nested", refuse)
+    warnings = []
+    handler = logging.Handler()
+    handler.emit = lambda record: warnings.append(record.getMessage())
+    kept.log.addHandler(handler)
+    try:
+        response = client.get(URL, headers=headers())
+    finally:
+        kept.log.removeHandler(handler)
+    assert response.status_code == 200 and response.json["offices"]
+    assert _stored(db) == {}
+    assert any("not stored: OperationalError" in message for message in warnings)
