@@ -38,7 +38,7 @@ from sqlalchemy import create_engine, insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.national_cells import simulate_cells, write_cells  # noqa: E402
+from bench.national_cells import frame_of, office_frame, simulate_cells, write_cells  # noqa: E402
 
 PROVINCES = 34
 FIELDS = 12
@@ -203,9 +203,9 @@ def seed(app, responses: int, n_offices: int, provinces: int, province_only=Fals
         db.session.commit()
         ids = np.array([r["id"] for r in rows if r["kind"] != "province"])
         weight = rng.lognormal(0.0, 0.8, ids.size)
-        everyone = _frame(ids, weight, rng)
+        everyone = office_frame(ids, weight, rng, SERVICES)
         province = ids % provinces == 0  # parent 1 (P01): 1 + i % P == 1
-        one = _slice(everyone, province, weight)  # P01: its months
+        one = frame_of(everyone, province, weight)  # P01: its months
         share = weight[province].sum() / weight.sum()
         conn = db.session.connection()
         # The cells reference existing offices and questions by construction: the load skips the
@@ -217,7 +217,7 @@ def seed(app, responses: int, n_offices: int, provinces: int, province_only=Fals
         parts = [province] if province_only else [ids % provinces == p for p in range(provinces)]
         started = time.perf_counter()
         for mask in parts:
-            frame = _slice(everyone, mask, weight)
+            frame = frame_of(everyone, mask, weight)
             n = int(responses / 3 * weight[mask].sum() / weight.sum())
             year = simulate_cells(rng, n, frame, questions, CHANNELS)
             write_cells(conn, YEAR_GRAIN, YEAR, year, written)
@@ -237,27 +237,6 @@ def seed(app, responses: int, n_offices: int, provinces: int, province_only=Fals
         print("rollup rows written:", {k: f"{v:,}" for k, v in written.items()}, flush=True)
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
             _timed("vacuum analyze", lambda: c.execute(text("VACUUM ANALYZE")))
-
-
-def _slice(frame: dict, mask, weight) -> dict:
-    """The frame of some of its offices (``mask``), drawn among them by their weights."""
-    return {
-        "id": frame["id"][mask],
-        "cum": np.cumsum(weight[mask] / weight[mask].sum()),
-        "n_services": frame["n_services"],
-        "sampling": frame["sampling"][mask],
-        "effect": frame["effect"][mask],
-    }
-
-
-def _frame(ids, weight, rng) -> dict:
-    return {
-        "id": ids,
-        "cum": np.cumsum(weight / weight.sum()),
-        "n_services": SERVICES,
-        "sampling": rng.choice([1.0, 0.5, 0.25], ids.size),
-        "effect": rng.normal(0.0, 0.35, ids.size),
-    }
 
 
 def _sign_in(app):
@@ -382,7 +361,7 @@ def split(app, office: str | None) -> None:
     """A year's time by part: SQL, numpy, JSON document ("national", or an office's subtree)."""
     if office is None:
         return
-    from survey_app.api.reports import subtree
+    from survey_app.api.auth import subtree
     from survey_app.extensions import db
     from survey_app.models import Office
     from survey_app.reporting import Params, Period, build_report

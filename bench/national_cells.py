@@ -48,6 +48,29 @@ VALUES = {
 }
 
 
+def office_frame(ids, weight, rng, n_services: int) -> dict:
+    """The offices respondents are drawn from (by ``weight``), with each one's SMS sampling
+    rate and satisfaction effect: what :func:`simulate_month` reads."""
+    return {
+        "id": ids,
+        "cum": np.cumsum(weight / weight.sum()),
+        "n_services": n_services,
+        "sampling": rng.choice([1.0, 0.5, 0.25], ids.size),
+        "effect": rng.normal(0.0, 0.35, ids.size),
+    }
+
+
+def frame_of(frame: dict, mask, weight) -> dict:
+    """The frame of some of its offices (``mask``), drawn among them by their weights."""
+    return {
+        "id": frame["id"][mask],
+        "cum": np.cumsum(weight[mask] / weight[mask].sum()),
+        "n_services": frame["n_services"],
+        "sampling": frame["sampling"][mask],
+        "effect": frame["effect"][mask],
+    }
+
+
 def simulate_month(rng, n: int, offices: dict, questions: list[dict], channels: tuple) -> dict:
     """Cells of ``n`` respondents of one month: {'responses', 'answers', 'patterns',
     'dossiers'} each a dict of numpy columns keyed as the rollup's tables."""

@@ -81,7 +81,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import reports_web
     from .api.openapi import docs_bp
     from .reporting import source
-    from .reporting.rollup import mark_stale_on_flush
+    from .reporting.staleness import mark_stale_on_flush
 
     mark_stale_on_flush()  # changes to past days invalidate their rollup
     source.init_app(app)  # report reads on the read replica (DATABASE_REPLICA_URL), if any

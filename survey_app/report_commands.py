@@ -48,7 +48,7 @@ def report_command(
     """Write the satisfaction report of a period (local dates, both included) to a file."""
     from sqlalchemy import select
 
-    from .api.reports import subtree
+    from .api.auth import subtree
     from .exports import write_export
     from .extensions import db
     from .models import Office

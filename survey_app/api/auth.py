@@ -92,17 +92,20 @@ def require_scope(scope: str):
     return decorator
 
 
-def office_ids_in_scope(token: ApiToken) -> set[int] | None:
-    """The ids of the token's office and its descendants; None when the token is not scoped."""
-    if token.office_id is None:
-        return None
-    ids, frontier = {token.office_id}, {token.office_id}
+def subtree(office_id: int) -> set[int]:
+    """An office's id and its descendants' ids."""
+    ids, frontier = {office_id}, {office_id}
     while frontier:
         frontier = (
             set(db.session.scalars(select(Office.id).where(Office.parent_id.in_(frontier)))) - ids
         )
         ids |= frontier
     return ids
+
+
+def office_ids_in_scope(token: ApiToken) -> set[int] | None:
+    """The ids of the token's office and its descendants; None when the token is not scoped."""
+    return None if token.office_id is None else subtree(token.office_id)
 
 
 def can_access_office(token: ApiToken, office: Office) -> bool:

@@ -122,8 +122,9 @@ def warm_reports_command() -> None:
     from ..reporting.documents import satisfaction_text
     from ..reporting.kept import kept_text, store_limit, tag
     from ..reporting.periods import local_today
+    from .auth import subtree
     from .report_schemas import SatisfactionQueryIn
-    from .reports import report_params, subtree
+    from .reports import report_params
 
     if store_limit() <= 0 or float(current_app.config.get("REPORT_CACHE_SECONDS", 600)) <= 0:
         raise click.ClickException(

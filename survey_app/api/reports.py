@@ -16,7 +16,7 @@ from ..reporting import Params, Period
 from ..reporting.documents import satisfaction_text
 from ..reporting.kept import kept_text, tag
 from . import bp
-from .auth import active_token, bearer_token, office_ids_in_scope, unauthorized
+from .auth import active_token, bearer_token, office_ids_in_scope, subtree, unauthorized
 from .report_schemas import SatisfactionQueryIn
 
 REPORTS_READ = "reports:read"
@@ -57,17 +57,6 @@ def load_query(schema: Schema) -> dict:
         raise QueryError(
             json_error(422, "invalid_query", "the query parameters are invalid", error.messages)
         ) from None
-
-
-def subtree(office_id: int) -> set[int]:
-    """An office's id and its descendants' ids."""
-    ids, frontier = {office_id}, {office_id}
-    while frontier:
-        frontier = (
-            set(db.session.scalars(select(Office.id).where(Office.parent_id.in_(frontier)))) - ids
-        )
-        ids |= frontier
-    return ids
 
 
 def visible_offices(scope: set[int] | None, office_code: str | None) -> set[int] | None:

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from ..api.reports import subtree
+from ..api.auth import subtree
 from ..errors import friendly_abort
 from ..extensions import csrf, db
 from ..i18n import local_time

@@ -12,7 +12,8 @@ import orjson
 from .disclosure import scoped_document
 from .kept import kept_report
 from .report import Params
-from .tables import breakdown_rows, report_json, report_text
+from .tables import breakdown_rows, report_json
+from .text import report_text
 
 
 def satisfaction_document(params: Params, breakdowns: bool = False) -> dict:

@@ -32,7 +32,7 @@ from sqlalchemy import text
 from ..extensions import db
 from ..models import InvitationStatus, PhoneStatus
 from ..protection import protect_phone
-from ..reporting.rollup import mark_stale
+from ..reporting.staleness import mark_stale
 from . import dossiers as rules
 
 STAGE = "dossier_stage"

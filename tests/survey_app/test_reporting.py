@@ -386,7 +386,8 @@ def _text_equals_document(**kw):
     import json
 
     from survey_app.reporting import Params, Period, build_report
-    from survey_app.reporting.tables import breakdown_rows, report_json, report_text
+    from survey_app.reporting.tables import breakdown_rows, report_json
+    from survey_app.reporting.text import report_text
 
     kw.setdefault("period", Period(*MARCH))
     report = build_report(Params(**kw))
