@@ -179,6 +179,8 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
         # after update-rollup's pruning (0: no store), and how long one is kept
         "REPORT_STORE_MB": float(env.get("REPORT_STORE_MB", "1024")),
         "REPORT_STORE_DAYS": int(env.get("REPORT_STORE_DAYS", "35")),
+        # connections a report reads its counts on at once (reporting/counts.py; 1: in turn)
+        "REPORT_READERS": int(env.get("REPORT_READERS", "2")),
         "RESPONSES_SETTLE_SECONDS": float(env.get("RESPONSES_SETTLE_SECONDS", "2")),
         "PHONE_DEFAULT_REGION": env.get("PHONE_DEFAULT_REGION", "VN"),
         "PHONE_ENCRYPTION_KEY": env.get("PHONE_ENCRYPTION_KEY", ""),

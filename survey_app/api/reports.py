@@ -101,7 +101,11 @@ def authenticate(*scopes: str) -> set[int] | None:
             )
         token.last_used_at = utcnow()
         g.api_token = token
-        return office_ids_in_scope(token)
+        scope = office_ids_in_scope(token)
+        # The last use is committed now: a report then reads in a transaction that has written
+        # nothing, so its counts can be read on other connections at once (counts.read_all).
+        db.session.commit()
+        return scope
     if current_user and current_user.is_authenticated:
         if current_user.role in (Role.ADMIN, Role.ANALYST):
             return None
@@ -149,7 +153,7 @@ def satisfaction():
     key = tag(params, breakdowns)
     # Written column by column, not through Flask's json: a year over 1,000 offices is megabytes.
     body = kept_text(key, lambda: satisfaction_text(params, breakdowns))
-    db.session.commit()  # the token's last use
+    db.session.commit()  # a stored text
     response = Response(body, mimetype="application/json")
     if key is not None:
         # The entity tag is the body's digest, not the kept text's key: it changes when the

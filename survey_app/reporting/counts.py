@@ -12,9 +12,12 @@ questionnaire), what the indices' variance needs beyond the per-question counts.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 
 import numpy as np
+from flask import current_app
 from sqlalchemy import (
     BigInteger,
     Double,
@@ -265,7 +268,11 @@ def _dtype(name: str):
 def _fetch(session, stmt, names) -> dict[str, np.ndarray]:
     """Run a counts query into numpy columns (float, masks int64); on PostgreSQL as one packed
     value (fast)."""
-    conn = session.connection()
+    return _fetch_on(session.connection(), stmt, names)
+
+
+def _fetch_on(conn, stmt, names) -> dict[str, np.ndarray]:
+    """:func:`_fetch` on a connection."""
     if conn.dialect.name == "postgresql":
         # JIT compilation costs more than these short aggregations take (0.1–0.3 s a query).
         conn.exec_driver_sql("SET LOCAL jit = off")
@@ -328,7 +335,7 @@ def _packed(conn, stmt, names) -> dict[str, np.ndarray] | None:
 
 
 def fetch_counts(
-    session, tiles, live: Period | None, *, integrity=("valid",), office_ids=None
+    session, tiles, live: Period | None, *, integrity=("valid",), office_ids=None, also=None
 ) -> dict[str, dict[str, np.ndarray]]:
     """Answer, respondent and dossier counts of the rollup's buckets (``tiles``: (grain, first
     day) pairs) plus the live days, as arrays, read through ``session`` (the primary's
@@ -337,7 +344,8 @@ def fetch_counts(
     Channel and integrity come back as codes into CHANNELS and INTEGRITIES; answers as one
     row per key, question and value with a count; patterns as one row per key, questionnaire
     and pair of masks with a count (a year's keys with many patterns hold moments instead, read
-    by year_moments.fetch_moments).
+    by year_moments.fetch_moments). ``also``: more reads by name (functions of a connection),
+    read beside these (:func:`read_all`) and returned under their names.
     """
 
     def parts(raw, model, keys, values):
@@ -357,17 +365,26 @@ def fetch_counts(
 
     codes = tuple(INTEGRITIES.index(i) for i in integrity)
     keep = [lambda c: c.integrity.in_(codes)]
-    result = {}
-    for name, raw, model, keys, values, extra in (
+    kinds = (
         ("answers", raw_answers, RollupAnswer, ANSWER_KEYS, VALUE_COUNTS, keep),
         ("patterns", raw_patterns, RollupPattern, PATTERN_KEYS, ("count",), keep),
         ("responses", raw_responses, RollupResponse, RESPONSE_KEYS, ("count",), ()),
         ("dossiers", raw_dossiers, RollupDossier, DOSSIER_KEYS, DOSSIER_VALUES, ()),
-    ):
-        fetched = [
-            _fetch(session, _typed(stmt, keys, values, where(extra)), keys + values)
-            for stmt in parts(raw, model, keys, values)
-        ]
+    )
+    reads = [
+        (name, _typed(stmt, keys, values, where(extra)), keys + values)
+        for name, raw, model, keys, values, extra in kinds
+        for stmt in parts(raw, model, keys, values)
+    ]
+    also = dict(also or {})
+    read = read_all(
+        session,
+        [*also.values(), *[partial(_fetch_on, stmt=stmt, names=names) for _, stmt, names in reads]],
+    )
+    result = dict(zip(also, read, strict=False))
+    read = read[len(also) :]
+    for name, _raw, _model, keys, values, _extra in kinds:
+        fetched = [part for (of, _s, _n), part in zip(reads, read, strict=True) if of == name]
         if not fetched:
             fetched = [{k: np.zeros(0, dtype=_dtype(k)) for k in keys + values}]
         # A single rollup bucket, or the live days alone, has unique keys already.
@@ -375,6 +392,31 @@ def fetch_counts(
         result[name] = fetched[0] if unique else _sum_by_keys(fetched, keys, values)
     result["answers"] = _by_value(result["answers"])
     return result
+
+
+def read_all(session, reads: list) -> list:
+    """Each read's result (a read: a function of a connection), in order. On PostgreSQL
+    (psycopg) they run at once on up to REPORT_READERS connections of the session's engine
+    (default 2: PostgreSQL packs one query's rows on one core, so the answers and the patterns
+    are packed side by side), each its own READ COMMITTED transaction as each statement was
+    before. Other connections do not see a transaction's uncommitted rows, so a session that
+    has written in its transaction reads them itself, one after the other."""
+    conn = session.connection()
+    readers = min(int(current_app.config.get("REPORT_READERS", 2)), len(reads))
+    if (
+        readers < 2
+        or conn.dialect.name != "postgresql"
+        or conn.dialect.driver != "psycopg"
+        or conn.exec_driver_sql("SELECT txid_current_if_assigned()").scalar() is not None
+    ):
+        return [read(conn) for read in reads]
+
+    def apart(read):
+        with conn.engine.connect() as other, other.begin():
+            return read(other)
+
+    with ThreadPoolExecutor(max_workers=readers) as pool:
+        return list(pool.map(apart, reads))
 
 
 def _by_value(part: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -144,16 +144,20 @@ def _estimate(session, params: Params, period: Period, offices, questions, group
     integrity = ("valid", "flagged", "excluded") if params.include_flagged else ("valid",)
     whole = params.group is None and params.universe is None
     counts_offices = None if whole else office_ids.tolist()
+    years = [day for grain, day in tiles if grain == YEAR]
     counts = fetch_counts(
         session,
         tiles,
         live,
         integrity=integrity,
         office_ids=counts_offices,
+        # read beside the counts (on a connection of their own, counts.read_all)
+        also={"moments": lambda conn: fetch_moments(conn, years, integrity, counts_offices)}
+        if years
+        else None,
     )
-    counts["moments"] = fetch_moments(
-        session, [day for grain, day in tiles if grain == YEAR], integrity, counts_offices
-    )
+    if not years:
+        counts["moments"] = fetch_moments(session, years, integrity, counts_offices)
     for part in counts.values():  # office ids → positions; rows of other offices dropped
         part["office"] = lookup(part["office_id"], office_ids, np.arange(n_off))
         keep = part["office"] >= 0

@@ -161,7 +161,7 @@ def moment_rows(data: dict, year: date) -> tuple[list[dict], np.ndarray]:
 
 def fetch_moments(session, years: list[date], integrity, office_ids=None) -> dict:
     """The moment rows of these years (first days), as numpy columns (``sums``: the raw
-    values, an object array of bytes)."""
+    values, an object array of bytes), read through ``session`` (or a connection)."""
     cols = [*RESPONSE_KEYS, "questionnaire_id", "items", "count", "sums"]
     if not years:
         return {c: np.zeros(0, dtype=object if c == "sums" else float) for c in cols}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -294,3 +295,48 @@ def test_packed_fetch_reads_every_row_and_declines_nulls(app, db):
     assert fetched["office_id"].size == 2000 and np.isnan(fetched["channel"]).sum() == 400
     empty = counts._packed(conn, stmt.where(cols.c.office_id < 0), names)
     assert all(col.size == 0 for col in empty.values())
+
+
+def _backends(db, reads: int) -> list[int]:
+    """The backend (PostgreSQL's process id) that ran each of ``reads`` reads, through
+    counts.read_all on the session."""
+    from survey_app.reporting import counts
+
+    def backend(conn):
+        time.sleep(0.05)  # long enough for the readers to be busy at once
+        return conn.execute(select(func.pg_backend_pid())).scalar()
+
+    return counts.read_all(db.session, [backend] * reads)
+
+
+def test_counts_are_read_on_other_connections_at_once(app, db):
+    """A report's count reads run side by side on their own connections (REPORT_READERS), in
+    order, unless the transaction has written: then it reads them itself, seeing its rows."""
+    from survey_app.models import Office
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("reads run side by side on PostgreSQL only")
+    db.session.commit()
+    own = db.session.scalar(select(func.pg_backend_pid()))
+    apart = _backends(db, 4)
+    assert own not in apart and len(set(apart)) == 2  # two readers (the default)
+    app.config["REPORT_READERS"] = 1
+    assert _backends(db, 4) == [own] * 4
+    app.config["REPORT_READERS"] = 3
+    assert len(set(_backends(db, 4))) == 3
+    db.session.add(Office(code="NEW", name="Phường Mới", kind="commune"))
+    db.session.flush()  # written, not committed: other connections would not see it
+    assert _backends(db, 4) == [own] * 4
+    db.session.rollback()
+
+
+def test_reports_read_side_by_side_equal_reports_read_in_turn(app, db, recent):
+    """The same report whether its counts are read at once or one after the other (a running
+    period: rollup buckets and the live days, eight reads)."""
+    from survey_app.reporting import Period, local_today
+
+    db.session.commit()
+    period = Period(local_today() - timedelta(days=35), local_today())
+    apart = _report(period, compare=True)
+    app.config["REPORT_READERS"] = 1
+    _same(_report(period, compare=True), apart)
