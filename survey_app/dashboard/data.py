@@ -18,7 +18,7 @@ from ..api.reports import REPORTS_READ, QueryError, authenticate, report_params
 from ..errors import friendly_abort
 from ..reporting import Period, local_today
 from ..reporting.documents import satisfaction_document
-from ..reporting.kept import Kept, tag
+from ..reporting.kept import Kept, kept_document, tag
 from ..reporting.periods import zone
 from .filters import Filters, month_period
 
@@ -101,8 +101,10 @@ def _past_document(params, breakdowns: bool) -> dict | None:
     """A document of a period that has ended, from this process's cache while the rollup rows
     and the catalogue it was computed from are unchanged (its key is the report's tag,
     reporting/kept.py: a late answer marks its day stale, the rollup redoes it with a new time,
-    which is a new tag) and for at most DASHBOARD_CACHE_SECONDS. A month's trend asks for
-    twelve past months on every page view; each would cost a report."""
+    which is a new tag) and for at most DASHBOARD_CACHE_SECONDS, else from the database's store
+    of report texts (computed by another process or before a restart), else computed and
+    stored. A month's trend asks for twelve past months on every page view; each would cost a
+    report."""
     seconds = float(current_app.config.get("DASHBOARD_CACHE_SECONDS", 600))
     if seconds <= 0:
         return None
@@ -112,7 +114,8 @@ def _past_document(params, breakdowns: bool) -> dict | None:
     hit = _cache.get(key, seconds)
     if hit is not None:
         return hit
-    doc = satisfaction_document(params, breakdowns)
+    # stored in the database too: every process's, and kept across restarts (kept.py)
+    doc = kept_document(key, lambda: satisfaction_document(params, breakdowns))
     _cache.put(key, doc, CACHE_SIZE, weight=1)
     return doc
 

@@ -28,6 +28,7 @@ from datetime import timedelta
 from functools import cache
 from pathlib import Path
 
+import orjson
 from flask import current_app, g
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -214,6 +215,29 @@ def kept_text(key: str | None, compute) -> bytes:
         store_text(key, value)
     texts.put(key, value, limit)
     return value
+
+
+def kept_document(key: str, compute) -> dict:
+    """An officials' page's document of an ended period (dashboard/data.py), by its report tag
+    ``key``: read from the database's store (computed by another process, or by this one before
+    a restart), else ``compute()``'s, then stored and committed. It is stored as JSON text under
+    a key of its own (the API's text of the same tag is another text); a document that is not
+    plain JSON (the documents write a blank estimate as None, never NaN) is not stored."""
+    if store_limit() <= 0:
+        return compute()
+    stored_key = hashlib.sha256(f"document {key}".encode()).hexdigest()[:40]
+    body = stored_text(stored_key)
+    if body is not None:
+        return orjson.loads(body)
+    document = compute()
+    try:
+        body = orjson.dumps(document)
+    except TypeError as error:
+        log.warning("report document %s not stored: %s", key, error)
+        return document
+    store_text(stored_key, body)
+    db.session.commit()  # every process's now (a page's GET writes nothing else)
+    return document
 
 
 def store_limit() -> int:

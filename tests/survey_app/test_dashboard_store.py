@@ -1,0 +1,103 @@
+"""The officials' pages keep their documents of ended periods in the database's store as well as
+in memory (dashboard/data.py, reporting/kept.py): another process, or this one after a restart,
+shows the same page without computing its reports, within the same scope only."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from .officials import sign_in
+from .test_officials_pages import P, seeded  # noqa: F401  (the province and its officials)
+
+
+@pytest.fixture
+def computed(monkeypatch):
+    """The documents the pages computed (not read from a cache or the store)."""
+    from survey_app.dashboard import data
+
+    calls = []
+    real = data.satisfaction_document
+
+    def counted(params, breakdowns=False):
+        calls.append(params)
+        return real(params, breakdowns)
+
+    monkeypatch.setattr(data, "satisfaction_document", counted)
+    return calls
+
+
+def _new_process():
+    """What another worker, or this one after a restart, has in memory: nothing."""
+    from survey_app.dashboard import data
+    from survey_app.reporting import kept
+
+    data.clear_cache()
+    kept.clear()
+
+
+def _stored(db) -> int:
+    from survey_app.models import ReportText
+
+    return db.session.scalar(select(func.count()).select_from(ReportText))
+
+
+def _page(res) -> str:
+    """The page without what differs between two requests (nonces, CSRF tokens)."""
+    assert res.status_code == 200, res.text[:300]
+    return re.sub(r'(nonce|value|content)="[A-Za-z0-9_\-.=+/]{16,}"', "", res.text)
+
+
+@pytest.mark.parametrize("url", [f"/dashboard?{P}", f"/offices/A?{P}", f"/dashboard/trends?{P}"])
+def test_a_new_process_shows_a_page_from_the_stored_documents(client, db, seeded, computed, url):  # noqa: F811
+    sign_in(client, "a@x.vn")  # a manager of A (and B under it)
+    first = _page(client.get(url))
+    assert computed and _stored(db) >= len(computed)
+    _new_process()
+    before = len(computed)
+    again = _page(client.get(url))
+    assert len(computed) == before  # every document read from the store
+    assert again == first
+
+
+def test_a_stored_document_is_the_computed_document(app, db, seeded, computed):  # noqa: F811
+    from survey_app.dashboard import data
+    from survey_app.reporting import Period
+
+    period = Period(date(2025, 3, 1), date(2025, 3, 31))
+    with app.test_request_context():
+        made = data.document(None, period, None, compare=True)
+    db.session.rollback()  # the request's end: what was not committed is gone
+    _new_process()
+    with app.test_request_context():
+        read = data.document(None, period, None, compare=True)
+    assert len(computed) == 1
+    # the same values (a tuple is read back as a list: their JSON texts are the same)
+    assert json.dumps(read, sort_keys=True) == json.dumps(made, sort_keys=True)
+    assert read["offices"] and read["offices"] == made["offices"]
+
+
+def test_each_scope_reads_only_its_own_stored_documents(client, db, seeded, computed):  # noqa: F811
+    sign_in(client, "admin@x.vn")
+    assert client.get(f"/dashboard?{P}").status_code == 200
+    _new_process()
+    before = len(computed)
+    sign_in(client, "b@x.vn")  # a manager of B alone
+    page = client.get(f"/dashboard?{P}")
+    assert page.status_code == 200
+    assert len(computed) > before  # its own documents, not the admin's
+    assert all(p.scope is not None for p in computed[before:])
+
+
+def test_no_store_no_stored_documents(app, client, db, seeded, computed):  # noqa: F811
+    app.config["REPORT_STORE_MB"] = 0
+    sign_in(client, "a@x.vn")
+    client.get(f"/dashboard?{P}")
+    made = len(computed)
+    _new_process()
+    client.get(f"/dashboard?{P}")
+    assert _stored(db) == 0 and len(computed) == 2 * made
