@@ -14,7 +14,8 @@ cold (first request of a new app) and warm (median of --repeat):
   every request (with --national-repeat) and answered from the kept text (reporting/kept.py),
 - a province's year (``office=<province code>``: its subtree), computed and kept,
 - the office page of a commune (/offices/<code>, last complete month, compare, the monthly trend)
-  signed in as an analyst of that province,
+  signed in as an analyst of that province, with and without the document cache, and in a new
+  process once another has stored its documents,
 - with --reads stored: the province's and the national year as a new process reads them from the
   database's store of texts after one request stored them (what `flask mscore warm-reports` does
   nightly),
@@ -38,7 +39,13 @@ from sqlalchemy import create_engine, insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.national_cells import frame_of, office_frame, simulate_cells, write_cells  # noqa: E402
+from bench.national_cells import (  # noqa: E402
+    frame_of,
+    office_frame,
+    office_rows,
+    simulate_cells,
+    write_cells,
+)
 
 PROVINCES = 34
 FIELDS = 12
@@ -119,27 +126,6 @@ def _timed(label: str, fn):
     return result
 
 
-def _offices(n_offices: int, provinces: int) -> list[dict]:
-    """Provinces 1..P (no ranking group), then communes and departments under them."""
-    rows = [
-        dict(id=p, code=f"P{p:02d}", name=f"Tỉnh {p}", kind="province", group=None, parent=None)
-        for p in range(1, provinces + 1)
-    ]
-    for i in range(provinces + 1, n_offices + 1):
-        commune = i % 3 == 0
-        rows.append(
-            dict(
-                id=i,
-                code=f"{'X' if commune else 'S'}{i:05d}",
-                name=f"{'Xã' if commune else 'Sở'} {i}",
-                kind="commune" if commune else "department",
-                group="communes" if commune else "departments",
-                parent=1 + i % provinces,
-            )
-        )
-    return rows
-
-
 def seed(app, responses: int, n_offices: int, provinces: int, province_only=False) -> None:
     """Migrate, add offices, services, the questionnaire and users, write the rollup cells."""
     from flask_migrate import upgrade
@@ -156,7 +142,7 @@ def seed(app, responses: int, n_offices: int, provinces: int, province_only=Fals
     with app.app_context():
         upgrade()
         questionnaire = ensure_default_questionnaire()
-        rows = _offices(n_offices, provinces)
+        rows = office_rows(n_offices, provinces)
         db.session.execute(
             insert(Office),
             [
@@ -334,8 +320,16 @@ def measure(
 
         return get
 
-    def page(cache_seconds):
-        return lambda: office_page(cache_seconds)
+    def page(cache_seconds, fresh=False):
+        def make():
+            if fresh:  # a new process: nothing in memory, the documents in the store
+                from survey_app.dashboard.data import clear_cache
+                from survey_app.reporting import kept
+
+                clear_cache(), kept.clear()
+            return office_page(cache_seconds)
+
+        return make
 
     year = "from=2025-01-01&to=2025-12-31"
     if "province" in reads:
@@ -344,6 +338,7 @@ def measure(
     if "page" in reads:
         _cold_warm("office page of a commune (P01 analyst)", page(600), repeat)
         _cold_warm("the same, no document cache", page(0), repeat)
+        _cold_warm("the same, a new process (stored documents)", page(600, True), repeat)
     if "split" in reads:
         split(create_app(config), "P01")
         if not province_only:  # minutes at 10 M on this machine: once
@@ -377,8 +372,8 @@ def split(app, office: str | None) -> None:
         params = Params(period, visible=ids, universe=ids)
         t0 = time.perf_counter()
         only = None if ids is None else sorted(ids)
-        counts = fetch_counts(db.session, [(2, YEAR)], None, office_ids=only)
-        counts["moments"] = fetch_moments(db.session, [YEAR], ("valid",), only)
+        moments = {"moments": lambda conn: fetch_moments(conn, [YEAR], ("valid",), only)}
+        counts = fetch_counts(db.session, [(2, YEAR)], None, office_ids=only, also=moments)
         t1 = time.perf_counter()
         report = build_report(params)
         t2 = time.perf_counter()

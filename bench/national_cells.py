@@ -264,3 +264,24 @@ def write_cells(conn, grain, day, cells, written) -> None:
         written[name] = written.get(name, 0) + copy_rows(
             conn, f"rollup_{name}", grain, day, ordered
         )
+
+
+def office_rows(n_offices: int, provinces: int) -> list[dict]:
+    """Provinces 1..P (no ranking group), then communes and departments under them."""
+    rows = [
+        dict(id=p, code=f"P{p:02d}", name=f"Tỉnh {p}", kind="province", group=None, parent=None)
+        for p in range(1, provinces + 1)
+    ]
+    for i in range(provinces + 1, n_offices + 1):
+        commune = i % 3 == 0
+        rows.append(
+            dict(
+                id=i,
+                code=f"{'X' if commune else 'S'}{i:05d}",
+                name=f"{'Xã' if commune else 'Sở'} {i}",
+                kind="commune" if commune else "department",
+                group="communes" if commune else "departments",
+                parent=1 + i % provinces,
+            )
+        )
+    return rows
