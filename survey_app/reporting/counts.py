@@ -381,7 +381,7 @@ def fetch_counts(
         session,
         [*also.values(), *[partial(_fetch_on, stmt=stmt, names=names) for _, stmt, names in reads]],
     )
-    result = dict(zip(also, read, strict=False))
+    result = dict(zip(also, read[: len(also)], strict=True))
     read = read[len(also) :]
     for name, _raw, _model, keys, values, _extra in kinds:
         fetched = [part for (of, _s, _n), part in zip(reads, read, strict=True) if of == name]

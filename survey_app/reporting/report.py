@@ -156,7 +156,7 @@ def _estimate(session, params: Params, period: Period, offices, questions, group
         if years
         else None,
     )
-    if not years:
+    if not years:  # no year's bucket: no moments (empty columns, nothing read)
         counts["moments"] = fetch_moments(session, years, integrity, counts_offices)
     for part in counts.values():  # office ids → positions; rows of other offices dropped
         part["office"] = lookup(part["office_id"], office_ids, np.arange(n_off))
