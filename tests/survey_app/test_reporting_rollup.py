@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 
@@ -297,16 +298,24 @@ def test_packed_fetch_reads_every_row_and_declines_nulls(app, db):
     assert all(col.size == 0 for col in empty.values())
 
 
-def _backends(db, reads: int) -> list[int]:
-    """The backend (PostgreSQL's process id) that ran each of ``reads`` reads, through
-    counts.read_all on the session."""
+def _reads(db, reads: int) -> tuple[list[int], int]:
+    """The backend (PostgreSQL's process id) that ran each of ``reads`` reads through
+    counts.read_all on the session, and how many of them ran at once at most."""
     from survey_app.reporting import counts
 
-    def backend(conn):
-        time.sleep(0.05)  # long enough for the readers to be busy at once
-        return conn.execute(select(func.pg_backend_pid())).scalar()
+    lock, running, most = threading.Lock(), [0], [0]
 
-    return counts.read_all(db.session, [backend] * reads)
+    def backend(conn):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)  # long enough for every reader to be busy at once
+        pid = conn.execute(select(func.pg_backend_pid())).scalar()
+        with lock:
+            running[0] -= 1
+        return pid
+
+    return counts.read_all(db.session, [backend] * reads), most[0]
 
 
 def test_counts_are_read_on_other_connections_at_once(app, db):
@@ -318,15 +327,16 @@ def test_counts_are_read_on_other_connections_at_once(app, db):
         pytest.skip("reads run side by side on PostgreSQL only")
     db.session.commit()
     own = db.session.scalar(select(func.pg_backend_pid()))
-    apart = _backends(db, 4)
-    assert own not in apart and len(set(apart)) == 2  # two readers (the default)
+    pids, at_once = _reads(db, 4)
+    assert own not in pids and at_once == 2  # two readers (the default), not the session's
     app.config["REPORT_READERS"] = 1
-    assert _backends(db, 4) == [own] * 4
+    assert _reads(db, 4) == ([own] * 4, 1)
     app.config["REPORT_READERS"] = 3
-    assert len(set(_backends(db, 4))) == 3
+    pids, at_once = _reads(db, 4)
+    assert own not in pids and at_once == 3
     db.session.add(Office(code="NEW", name="Phường Mới", kind="commune"))
     db.session.flush()  # written, not committed: other connections would not see it
-    assert _backends(db, 4) == [own] * 4
+    assert _reads(db, 4) == ([own] * 4, 1)
     db.session.rollback()
 
 
