@@ -191,7 +191,8 @@ def test_the_procfile_runs_under_honcho_in_production(private_database, fake_twi
     assert find_phone(log) is None
     assert '"logger": "mscore.request"' in log  # JSON request lines, as production writes them
     assert '"logger": "sms_gateway.worker"' in log  # and the worker's batch line
-    assert log.count("objects of the loaded app frozen") == 2  # gunicorn.conf.py, each worker
+    # survey_app/gunicorn_conf.py, in each worker
+    assert log.count("objects of the loaded app frozen") == 2
 
     engine = create_engine(private_database.replace("postgresql:", "postgresql+psycopg:"))
     with engine.connect() as conn:

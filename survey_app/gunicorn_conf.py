@@ -1,4 +1,5 @@
-"""gunicorn's settings for the web process (Procfile: ``--config gunicorn.conf.py``)."""
+"""gunicorn's settings for the web process: the Procfile's
+``--config python:survey_app.gunicorn_conf``."""
 
 import gc
 
