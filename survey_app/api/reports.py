@@ -103,7 +103,7 @@ def authenticate(*scopes: str) -> set[int] | None:
         g.api_token = token
         scope = office_ids_in_scope(token)
         # The last use is committed now: a report then reads in a transaction that has written
-        # nothing, so its counts can be read on other connections at once (counts.read_all).
+        # nothing, so its counts can be read on other connections at once (reporting/readers.py).
         db.session.commit()
         return scope
     if current_user and current_user.is_authenticated:

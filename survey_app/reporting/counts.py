@@ -12,12 +12,10 @@ questionnaire), what the indices' variance needs beyond the per-question counts.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
 
 import numpy as np
-from flask import current_app
 from sqlalchemy import (
     BigInteger,
     Double,
@@ -48,6 +46,8 @@ from ..models.rollups import (
 )
 from ..models.surveys import SIPAS_ELEMENTS
 from .periods import Period, local_day
+from .readers import read_all
+from .weighting import group_rows
 
 # The SMS channel's answers to its invitations, weighted with their sampling probability: replies
 # to the conversation, and the web form opened from the invitation's link
@@ -247,19 +247,6 @@ def _sum_by_keys(parts: list[dict], keys, values) -> dict[str, np.ndarray]:
     return out
 
 
-def group_rows(columns) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's group (0 … G − 1) of equal values in every column, and a row of each group."""
-    key = np.zeros(columns[0].size, dtype=np.int64)
-    for column in columns:  # mixed radix over the codes present
-        _, codes = np.unique(column, return_inverse=True)
-        radix = int(codes.max(initial=0)) + 1
-        if int(key.max(initial=0)) >= (1 << 62) // radix:  # renumbered so far: no overflow
-            key = np.unique(key, return_inverse=True)[1].ravel()
-        key = key * radix + codes.ravel()
-    _, first, group = np.unique(key, return_index=True, return_inverse=True)
-    return group.ravel(), first
-
-
 def _dtype(name: str):
     """Bit masks stay 64-bit integers; every other count column is read as float."""
     return np.int64 if name in MASKS else float
@@ -345,7 +332,7 @@ def fetch_counts(
     row per key, question and value with a count; patterns as one row per key, questionnaire
     and pair of masks with a count (a year's keys with many patterns hold moments instead, read
     by year_moments.fetch_moments). ``also``: more reads by name (functions of a connection),
-    read beside these (:func:`read_all`) and returned under their names.
+    read beside these (readers.read_all) and returned under their names.
     """
 
     def parts(raw, model, keys, values):
@@ -392,31 +379,6 @@ def fetch_counts(
         result[name] = fetched[0] if unique else _sum_by_keys(fetched, keys, values)
     result["answers"] = _by_value(result["answers"])
     return result
-
-
-def read_all(session, reads: list) -> list:
-    """Each read's result (a read: a function of a connection), in order. On PostgreSQL
-    (psycopg) they run at once on up to REPORT_READERS connections of the session's engine
-    (default 2: PostgreSQL packs one query's rows on one core, so the answers and the patterns
-    are packed side by side), each its own READ COMMITTED transaction as each statement was
-    before. Other connections do not see a transaction's uncommitted rows, so a session that
-    has written in its transaction reads them itself, one after the other."""
-    conn = session.connection()
-    readers = min(int(current_app.config.get("REPORT_READERS", 2)), len(reads))
-    if (
-        readers < 2
-        or conn.dialect.name != "postgresql"
-        or conn.dialect.driver != "psycopg"
-        or conn.exec_driver_sql("SELECT txid_current_if_assigned()").scalar() is not None
-    ):
-        return [read(conn) for read in reads]
-
-    def apart(read):
-        with conn.engine.connect() as other, other.begin():
-            return read(other)
-
-    with ThreadPoolExecutor(max_workers=readers) as pool:
-        return list(pool.map(apart, reads))
 
 
 def _by_value(part: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -151,7 +151,7 @@ def _estimate(session, params: Params, period: Period, offices, questions, group
         live,
         integrity=integrity,
         office_ids=counts_offices,
-        # read beside the counts (on a connection of their own, counts.read_all)
+        # read beside the counts (on a connection of their own, readers.read_all)
         also={"moments": lambda conn: fetch_moments(conn, years, integrity, counts_offices)}
         if years
         else None,

@@ -167,3 +167,16 @@ def weigh(responses: dict, dossiers: dict, field_of_service, *, min_count: int) 
         merged=ps.merged[resp_row],
         poststratum=np.where(no_frame[resp_row], -1, poststratum),
     )
+
+
+def group_rows(columns) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's group (0 … G − 1) of equal values in every column, and a row of each group."""
+    key = np.zeros(columns[0].size, dtype=np.int64)
+    for column in columns:  # mixed radix over the codes present
+        _, codes = np.unique(column, return_inverse=True)
+        radix = int(codes.max(initial=0)) + 1
+        if int(key.max(initial=0)) >= (1 << 62) // radix:  # renumbered so far: no overflow
+            key = np.unique(key, return_inverse=True)[1].ravel()
+        key = key * radix + codes.ravel()
+    _, first, group = np.unique(key, return_index=True, return_inverse=True)
+    return group.ravel(), first

@@ -300,8 +300,8 @@ def test_packed_fetch_reads_every_row_and_declines_nulls(app, db):
 
 def _reads(db, reads: int) -> tuple[list[int], int]:
     """The backend (PostgreSQL's process id) that ran each of ``reads`` reads through
-    counts.read_all on the session, and how many of them ran at once at most."""
-    from survey_app.reporting import counts
+    readers.read_all on the session, and how many of them ran at once at most."""
+    from survey_app.reporting import readers
 
     lock, running, most = threading.Lock(), [0], [0]
 
@@ -315,7 +315,7 @@ def _reads(db, reads: int) -> tuple[list[int], int]:
             running[0] -= 1
         return pid
 
-    return counts.read_all(db.session, [backend] * reads), most[0]
+    return readers.read_all(db.session, [backend] * reads), most[0]
 
 
 def test_counts_are_read_on_other_connections_at_once(app, db):
