@@ -14,8 +14,8 @@ cold (first request of a new app) and warm (median of --repeat):
   every request (with --national-repeat) and answered from the kept text (reporting/kept.py),
 - a province's year (``office=<province code>``: its subtree), computed and kept,
 - the office page of a commune (/offices/<code>, last complete month, compare, the monthly trend)
-  signed in as an analyst of that province, with and without the document cache, and in a new
-  process once another has stored its documents,
+  signed in as an analyst of that province, with and without the document cache, in a new
+  process once another has stored its documents, and another commune's page in a new process,
 - with --reads stored: the province's and the national year as a new process reads them from the
   database's store of texts after one request stored them (what `flask mscore warm-reports` does
   nightly),
@@ -303,13 +303,14 @@ def measure(
         for label, query in reads:
             _cold_warm(f"{label}, stored: a new process", api(query, 600, store=True), repeat)
 
-    def office_page(cache_seconds):
+    def office_page(cache_seconds, nth=0):
         app = create_app({**config, "DASHBOARD_CACHE_SECONDS": cache_seconds})
         with app.app_context():
             code = db.session.scalar(
                 db.select(Office.code)
                 .where(Office.kind == "commune", Office.parent.has(code="P01"))
                 .order_by(Office.id)
+                .offset(nth)
             )
         client = _sign_in(app)
 
@@ -320,14 +321,14 @@ def measure(
 
         return get
 
-    def page(cache_seconds, fresh=False):
+    def page(cache_seconds, fresh=False, nth=0):
         def make():
             if fresh:  # a new process: nothing in memory, the documents in the store
                 from survey_app.dashboard.data import clear_cache
                 from survey_app.reporting import kept
 
                 clear_cache(), kept.clear()
-            return office_page(cache_seconds)
+            return office_page(cache_seconds, nth)
 
         return make
 
@@ -339,6 +340,7 @@ def measure(
         _cold_warm("office page of a commune (P01 analyst)", page(600), repeat)
         _cold_warm("the same, no document cache", page(0), repeat)
         _cold_warm("the same, a new process (stored documents)", page(600, True), repeat)
+        _cold_warm("another commune, a new process", page(600, True, 1), repeat)
     if "split" in reads:
         split(create_app(config), "P01")
         if not province_only:  # minutes at 10 M on this machine: once

@@ -59,9 +59,11 @@ def document(
     compare: bool = False,
     questions: bool = False,
     breakdowns: bool = False,
+    part: str | None = None,
 ) -> dict:
     """The satisfaction report of a period and group, within the scope (one office's subtree
-    with ``office``)."""
+    with ``office``); with ``part`` (an office's code), only what that office's page reads of
+    it (:func:`office_part`)."""
     try:
         query = _query(period, group, office, compare="previous" if compare else None)
     except ValidationError:
@@ -70,11 +72,25 @@ def document(
         params = report_params(query, scope, breakdowns=breakdowns, questions=questions)
     except QueryError:
         friendly_abort(403, _("This office is outside what your account may see."))
-    return (
-        _past_document(params, breakdowns)
-        or _live_document(params, breakdowns)
-        or satisfaction_document(params, breakdowns)
-    )
+    past = _past_document(params, breakdowns, part)
+    if past is not None:
+        return past
+    doc = _live_document(params, breakdowns) or satisfaction_document(params, breakdowns)
+    return doc if part is None else office_part(doc, part)
+
+
+def office_part(doc: dict, code: str) -> dict:
+    """What an office's page reads of its group's document: all of it but the other offices'
+    entries and breakdown rows (a group of a country's 3,321 communes is a 31 MB document, the
+    office's part of it 20 KB)."""
+    part = {k: v for k, v in doc.items() if k not in ("offices", "breakdowns")}
+    part["offices"] = [e for e in doc.get("offices") or [] if e.get("code") == code]
+    if "breakdowns" in doc:
+        part["breakdowns"] = {
+            name: [r for r in rows or [] if r.get("office_code") == code]
+            for name, rows in doc["breakdowns"].items()
+        }
+    return part
 
 
 def _live_document(params, breakdowns: bool) -> dict | None:
@@ -97,27 +113,39 @@ def _live_document(params, breakdowns: bool) -> dict | None:
     return doc
 
 
-def _past_document(params, breakdowns: bool) -> dict | None:
+def _past_document(params, breakdowns: bool, part: str | None = None) -> dict | None:
     """A document of a period that has ended, from this process's cache while the rollup rows
     and the catalogue it was computed from are unchanged (its key is the report's tag,
     reporting/kept.py: a late answer marks its day stale, the rollup redoes it with a new time,
     which is a new tag) and for at most DASHBOARD_CACHE_SECONDS, else from the database's store
     of report texts (computed by another process or before a restart), else computed and
     stored. A month's trend asks for twelve past months on every page view; each would cost a
-    report."""
+    report. With ``part`` (an office's code), the office's part of it (:func:`office_part`),
+    kept and stored in the same way under the tag and the office: a new process shows an
+    office's page without reading and parsing the whole group's document."""
     seconds = float(current_app.config.get("DASHBOARD_CACHE_SECONDS", 600))
     if seconds <= 0:
         return None
     key = tag(params, breakdowns)
     if key is None:
         return None
-    hit = _cache.get(key, seconds)
-    if hit is not None:
+
+    def whole() -> dict:
+        hit = _cache.get(key, seconds)
+        if hit is None:
+            # stored in the database too: every process's, and kept across restarts (kept.py)
+            hit = kept_document(key, lambda: satisfaction_document(params, breakdowns))
+            _cache.put(key, hit, CACHE_SIZE, weight=1)
         return hit
-    # stored in the database too: every process's, and kept across restarts (kept.py)
-    doc = kept_document(key, lambda: satisfaction_document(params, breakdowns))
-    _cache.put(key, doc, CACHE_SIZE, weight=1)
-    return doc
+
+    if part is None:
+        return whole()
+    part_key = f"{key} office {part}"
+    hit = _cache.get(part_key, seconds)
+    if hit is None:
+        hit = kept_document(part_key, lambda: office_part(whole(), part))
+        _cache.put(part_key, hit, CACHE_SIZE, weight=1)
+    return hit
 
 
 def page_document(scope, filters: Filters, **kwargs) -> dict:

@@ -114,7 +114,9 @@ def _context(code: str) -> dict:
     group = str(office.group) if office.group else NOT_GROUPED
     filters = read_filters(scope, group)
     filters.group = group
-    doc = document(scope, filters.period, group, compare=True, questions=True, breakdowns=True)
+    doc = document(
+        scope, filters.period, group, compare=True, questions=True, breakdowns=True, part=code
+    )
     entry = _entry(doc, code)
     if entry is None:
         abort(404)

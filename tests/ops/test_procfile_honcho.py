@@ -193,6 +193,7 @@ def test_the_procfile_runs_under_honcho_in_production(private_database, fake_twi
     assert '"logger": "sms_gateway.worker"' in log  # and the worker's batch line
     # survey_app/gunicorn_conf.py, in each worker
     assert log.count("objects of the loaded app frozen") == 2
+    assert log.count("the charts' engine started in") == 2
 
     engine = create_engine(private_database.replace("postgresql:", "postgresql+psycopg:"))
     with engine.connect() as conn:

@@ -101,3 +101,61 @@ def test_no_store_no_stored_documents(app, client, db, seeded, computed):  # noq
     _new_process()
     client.get(f"/dashboard?{P}")
     assert _stored(db) == 0 and len(computed) == 2 * made
+
+
+def test_a_new_process_reads_only_the_office_s_part_of_its_group(client, db, seeded, monkeypatch):  # noqa: F811
+    """An office's page stores its part of the group's document: another process reads that
+    part, never the whole group's document (at national scale 31 MB for 3,321 communes)."""
+    from survey_app.dashboard import data
+    from survey_app.reporting import kept
+
+    sign_in(client, "admin@x.vn")  # every office: the group's document holds several
+    wholes = []
+    real_part = data.office_part
+
+    def part(doc, code):
+        wholes.append(doc)
+        return real_part(doc, code)
+
+    monkeypatch.setattr(data, "office_part", part)
+    first = _page(client.get(f"/offices/A?{P}"))
+    assert len(wholes) == 1 and len(wholes[0]["offices"]) > 1
+    assert {r["office_code"] for r in wholes[0]["breakdowns"]["services"]} - {"A"}
+    _new_process()
+    read = []
+    real_text = kept.stored_text
+
+    def stored_text(key):
+        body = real_text(key)
+        read.append(json.loads(body))
+        return body
+
+    monkeypatch.setattr(kept, "stored_text", stored_text)
+    assert _page(client.get(f"/offices/A?{P}")) == first
+    assert len(wholes) == 1  # no whole document read or computed again
+    parts = [d for d in read if "breakdowns" in d]  # the page's document (not the trend's)
+    assert len(parts) == 1
+    assert [e["code"] for e in parts[0]["offices"]] == ["A"]
+    for rows in parts[0]["breakdowns"].values():
+        assert rows and {r["office_code"] for r in rows} == {"A"}
+
+
+def test_an_office_s_part_is_its_group_document_less_the_other_offices():
+    from survey_app.dashboard.data import office_part
+
+    doc = {
+        "period": {"from": "2025-03-01"},
+        "groups": [{"group": "communes"}],
+        "offices": [{"code": "A", "index": 1}, {"code": "B", "index": 2}],
+        "breakdowns": {
+            "services": [{"office_code": "A", "n": 1}, {"office_code": "B", "n": 2}],
+            "channels": [{"office_code": "B", "n": 3}],
+        },
+    }
+    assert office_part(doc, "A") == {
+        "period": {"from": "2025-03-01"},
+        "groups": [{"group": "communes"}],
+        "offices": [{"code": "A", "index": 1}],
+        "breakdowns": {"services": [{"office_code": "A", "n": 1}], "channels": []},
+    }
+    assert office_part({"offices": [{"code": "B"}]}, "A") == {"offices": []}
