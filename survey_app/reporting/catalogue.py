@@ -13,9 +13,9 @@ from .weighting import lookup
 NOT_GROUPED = "ungrouped"
 
 
-def report_questions(session) -> list[dict]:
-    """Likert and yes/no questions across versions, one per code, in the current order."""
-    rows = session.execute(
+def questions_query():
+    """The rows of :func:`report_questions` (the question's id first)."""
+    return (
         select(
             Question.id,
             Question.code,
@@ -30,7 +30,12 @@ def report_questions(session) -> list[dict]:
         .join(Questionnaire)
         .where(Question.kind.in_((QuestionKind.LIKERT5, QuestionKind.YES_NO)))
         .order_by(Questionnaire.version.desc(), Question.position)
-    ).all()
+    )
+
+
+def report_questions(session) -> list[dict]:
+    """Likert and yes/no questions across versions, one per code, in the current order."""
+    rows = session.execute(questions_query()).all()
     by_code: dict[str, dict] = {}
     for row in rows:
         entry = by_code.setdefault(
@@ -50,9 +55,8 @@ def report_questions(session) -> list[dict]:
     return list(by_code.values())
 
 
-def universe(session, group: str | None, only: frozenset[int] | None = None) -> list[dict]:
-    """The offices ranked together: one group's, or all (or those of ``only``), with their meta
-    data (one query)."""
+def universe_query(group: str | None = None, only: frozenset[int] | None = None):
+    """The rows of :func:`universe` (the office's id first)."""
     parent = aliased(Office)
     query = (
         select(
@@ -74,7 +78,13 @@ def universe(session, group: str | None, only: frozenset[int] | None = None) -> 
         query = query.where(Office.group == group)
     if only is not None:
         query = query.where(Office.id.in_(sorted(only)))
-    rows = session.connection().execute(query).all()
+    return query
+
+
+def universe(session, group: str | None, only: frozenset[int] | None = None) -> list[dict]:
+    """The offices ranked together: one group's, or all (or those of ``only``), with their meta
+    data (one query)."""
+    rows = session.connection().execute(universe_query(group, only)).all()
     return [
         {
             "id": r.id,
@@ -90,9 +100,14 @@ def universe(session, group: str | None, only: frozenset[int] | None = None) -> 
     ]
 
 
+def services_query():
+    """The services' rows that :func:`field_mapper` reads (the service's id first)."""
+    return select(Service.id, Service.field, Service.code)
+
+
 def field_mapper(session):
     """Map service ids to service-group codes (0: not stated) and keep the names."""
-    rows = session.execute(select(Service.id, Service.field, Service.code)).all()
+    rows = session.execute(services_query()).all()
     fields = sorted({r.field for r in rows})
     ids = np.array([r.id for r in rows], dtype=np.int64)
     codes = np.array([fields.index(r.field) + 1 for r in rows], dtype=np.int64)

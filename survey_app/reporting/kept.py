@@ -30,13 +30,14 @@ from pathlib import Path
 
 import orjson
 from flask import current_app, g
-from sqlalchemy import delete, select
+from sqlalchemy import Text, cast, delete, func, literal, select, tuple_
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..extensions import db
-from ..models import ReportText, Service, utcnow
+from ..models import ReportText, utcnow
 from ..models.rollups import RollupDay
-from .catalogue import report_questions, universe
+from .catalogue import questions_query, services_query, universe_query
 from .periods import Period, local_today
 from .report import Params, Report, build_report
 from .source import report_session
@@ -65,17 +66,28 @@ def catalogue_stamp(session) -> str:
     if kept is not None and kept[0] is connection:
         return kept[1]
     # the rows themselves, read as the report reads them (catalogue.py)
-    services = select(Service.id, Service.field, Service.code).order_by(Service.id)
+    queries = (universe_query(), questions_query(), services_query())
     digest = hashlib.sha256()
-    for part in (
-        universe(session, None),
-        report_questions(session),
-        session.execute(services).all(),
-    ):
-        digest.update(repr(part).encode())
+    if connection.dialect.name == "postgresql":
+        # digested where they are: at national scale (10,000 offices) 60 ms fewer per tag
+        digest.update(repr(session.execute(select(*map(_rows_md5, queries))).one()).encode())
+    else:
+        for query in queries:
+            ordered = query.order_by(None).order_by(query.selected_columns[0])
+            digest.update(repr(session.execute(ordered).all()).encode())
     stamp = digest.hexdigest()
     setattr(g, _CATALOGUE, (connection, stamp))
     return stamp
+
+
+def _rows_md5(query):
+    """A scalar subquery: the MD5 of the text of a query's rows, comma-separated (a row's text
+    quotes the commas in its values) in the order of its first column, a unique id
+    (PostgreSQL)."""
+    rows = query.order_by(None).subquery()
+    line = cast(tuple_(*rows.c), Text)
+    agg = func.string_agg(line, aggregate_order_by(literal(","), rows.c[0]))
+    return select(func.coalesce(func.md5(agg), "")).scalar_subquery()
 
 
 #: The settings a report's figures depend on (config.py).

@@ -238,3 +238,35 @@ def test_a_change_outside_the_scope_leaves_a_managers_tag(
     assert {o["code"]: o["responses"] for o in everyone.json["offices"]}["C"] > 0
     after = client.get(URL, headers={**manager, "If-None-Match": before.headers["ETag"]})
     assert after.status_code == 304 and after.headers["ETag"] == before.headers["ETag"]
+
+
+def test_the_catalogue_stamp_follows_every_row_a_report_reads(app, db, seeded):
+    """The stamp changes with each catalogue value a report shows or groups by (an office's
+    name, English name, group, parent or activity; a service's field; a question is never
+    edited once answered, test_questionnaire_versions.py) and only then; on PostgreSQL it is
+    digested in SQL."""
+    from survey_app.models import Service
+    from survey_app.reporting.kept import catalogue_stamp
+
+    def stamp():
+        db.session.commit()  # a new transaction: read again
+        with app.test_request_context():
+            return catalogue_stamp(db.session)
+
+    offices = seeded["offices"]
+    service = db.session.scalars(db.select(Service)).first()
+    seen = {stamp()}
+    assert stamp() in seen  # nothing changed
+    for obj, attribute, value in [
+        (offices["D"], "name", "Sở Y tế, tỉnh"),  # a comma in a value
+        (offices["D"], "name_en", "Department of Health (new)"),
+        (offices["D"], "is_active", False),
+        (offices["B"], "parent_id", offices["C"].id),
+        (offices["E"], "group", "communes"),
+        (service, "field", "Đất đai mới"),
+    ]:
+        assert getattr(obj, attribute) != value
+        setattr(obj, attribute, value)
+        now = stamp()
+        assert now not in seen, attribute
+        seen.add(now)
