@@ -15,7 +15,8 @@ cold (first request of a new app) and warm (median of --repeat):
 - a province's year (``office=<province code>``: its subtree), computed and kept,
 - the office page of a commune (/offices/<code>, last complete month, compare, the monthly trend)
   signed in as an analyst of that province, with and without the document cache, in a new
-  process once another has stored its documents, and another commune's page in a new process,
+  process once another has stored its documents, another commune's page in a new process, and
+  a third's in the same process (the kept reports of its trend),
 - with --reads stored: the province's and the national year as a new process reads them from the
   database's store of texts after one request stored them (what `flask mscore warm-reports` does
   nightly),
@@ -341,6 +342,7 @@ def measure(
         _cold_warm("the same, no document cache", page(0), repeat)
         _cold_warm("the same, a new process (stored documents)", page(600, True), repeat)
         _cold_warm("another commune, a new process", page(600, True, 1), repeat)
+        _cold_warm("the next commune, the same process", page(600, False, 2), repeat)
     if "split" in reads:
         split(create_app(config), "P01")
         if not province_only:  # minutes at 10 M on this machine: once

@@ -179,6 +179,13 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
         # after update-rollup's pruning (0: no store), and how long one is kept
         "REPORT_STORE_MB": float(env.get("REPORT_STORE_MB", "1024")),
         "REPORT_STORE_DAYS": int(env.get("REPORT_STORE_DAYS", "35")),
+        # ended periods kept in each process's memory (reporting/kept.py, dashboard/data.py):
+        # for how long (0: off), the API's texts' total, the computed reports' total offices
+        "REPORT_CACHE_SECONDS": float(env.get("REPORT_CACHE_SECONDS", "600")),
+        "REPORT_CACHE_MB": float(env.get("REPORT_CACHE_MB", "128")),
+        "REPORT_CACHE_OFFICES": int(env.get("REPORT_CACHE_OFFICES", "40000")),
+        "DASHBOARD_CACHE_SECONDS": float(env.get("DASHBOARD_CACHE_SECONDS", "600")),
+        "DASHBOARD_LIVE_SECONDS": float(env.get("DASHBOARD_LIVE_SECONDS", "60")),
         # connections a report reads its counts on at once (reporting/counts.py; 1: in turn)
         "REPORT_READERS": int(env.get("REPORT_READERS", "2")),
         "RESPONSES_SETTLE_SECONDS": float(env.get("RESPONSES_SETTLE_SECONDS", "2")),

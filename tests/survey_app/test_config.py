@@ -189,3 +189,25 @@ def test_proxy_hops_come_from_the_environment(tmp_path, value, hops):
 def test_a_proxy_hop_count_that_is_not_a_number_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="PROXY_FIX_X_FOR='two'"):
         load_config(str(tmp_path), {"PROXY_FIX_X_FOR": "two"})
+
+
+def test_the_report_caches_come_from_the_environment(tmp_path):
+    defaults = load_config(str(tmp_path), {})
+    assert (
+        defaults["REPORT_CACHE_SECONDS"],
+        defaults["REPORT_CACHE_MB"],
+        defaults["REPORT_CACHE_OFFICES"],
+        defaults["DASHBOARD_CACHE_SECONDS"],
+        defaults["DASHBOARD_LIVE_SECONDS"],
+    ) == (600, 128, 40_000, 600, 60)
+    names = {
+        "REPORT_CACHE_SECONDS": "0",
+        "REPORT_CACHE_MB": "512",
+        "REPORT_CACHE_OFFICES": "150000",
+        "DASHBOARD_CACHE_SECONDS": "30",
+        "DASHBOARD_LIVE_SECONDS": "0",
+    }
+    config = load_config(str(tmp_path), names)
+    assert {name: config[name] for name in names} == {
+        name: float(value) for name, value in names.items()
+    }

@@ -270,3 +270,61 @@ def test_the_catalogue_stamp_follows_every_row_a_report_reads(app, db, seeded):
         now = stamp()
         assert now not in seen, attribute
         seen.add(now)
+
+
+def test_kept_reports_fill_a_budget_of_offices(app, seeded, builds):
+    """REPORT_CACHE_OFFICES bounds the kept reports by their offices, least recently used
+    first; the default keeps a page's fourteen months of a province."""
+    import calendar
+
+    from survey_app.reporting import Period
+    from survey_app.reporting.kept import kept_report, reports
+    from survey_app.reporting.report import Params
+
+    def month(year, m):
+        return Params(Period(date(year, m, 1), date(year, m, calendar.monthrange(year, m)[1])))
+
+    with app.test_request_context():
+        jan, feb, mar = month(2025, 1), month(2025, 2), month(2025, 3)
+        offices = len(kept_report(jan).offices)
+        assert offices == 5 and len(builds) == 1
+        app.config["REPORT_CACHE_OFFICES"] = 2 * offices  # two of these reports
+        kept_report(feb), kept_report(jan), kept_report(feb)
+        assert len(builds) == 2  # both kept
+        kept_report(mar)  # a third: the least recently used (January) goes
+        assert len(builds) == 3 and len(reports) == 2
+        kept_report(feb), kept_report(mar)
+        assert len(builds) == 3
+        kept_report(jan)
+        assert len(builds) == 4
+        # the default: fourteen months (a trend of twelve, a month and its previous) stay
+        app.config.pop("REPORT_CACHE_OFFICES")
+        reports.clear()
+        months = [month(2024 + (m > 12), (m - 1) % 12 + 1) for m in range(1, 15)]
+        for params in months * 2:
+            kept_report(params)
+        assert len(builds) == 4 + 14
+
+
+@pytest.mark.parametrize("budget, again", [(None, False), (4 * 5, True)])
+def test_another_office_s_page_reuses_the_kept_reports(
+    client, app, db, seeded, builds, budget, again
+):
+    """An office's page after another's in the same group computes no report the first page
+    computed (its twelve months of trend included); with room for four reports of the
+    province, as before, it computed its trend again."""
+    from survey_app.dashboard import data
+
+    from .officials import make_user, sign_in
+
+    if budget is not None:
+        app.config["REPORT_CACHE_OFFICES"] = budget
+    make_user(db, "admin@x.vn", "admin")
+    sign_in(client, "admin@x.vn")
+    period = "period=custom&from=2025-03-01&to=2025-03-31"
+    assert client.get(f"/offices/A?{period}").status_code == 200
+    first = len(builds)
+    assert first >= 13  # its month (with the previous) and twelve months of trend
+    data.clear_cache()  # the documents (another office's are others anyway); reports stay
+    assert client.get(f"/offices/C?{period}").status_code == 200
+    assert (len(builds) > first) is again
