@@ -302,7 +302,10 @@ def linearised_variance(
     with np.errstate(divide="ignore", invalid="ignore"):
         ss = np.maximum(t2 - t1 * t1 / n_h, 0.0)
         var_h = keep * n_h / (n_h - 1.0) * ss
-    var_h = np.where(single, keep * t2, var_h)  # R's lonely.psu = "adjust": no centring
+    # R's lonely.psu = "adjust": no centring. t2 is a sum of squares, but the post-strata's
+    # expansion (_calibrate) adds it up from three terms, which can leave a rounding error a
+    # hair below 0 where it is 0 (a negative variance: a NaN standard error).
+    var_h = np.where(single, keep * np.maximum(t2, 0.0), var_h)
     var_h = np.where(n_h > 0, var_h, 0.0)
     # float even with no groups at all, where numpy's bincount gives integers
     return np.bincount(g_dom, var_h, groups.n_domains).astype(float)

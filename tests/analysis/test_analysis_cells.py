@@ -238,3 +238,38 @@ def test_design_rows_of_dense_and_sparse_stratum_codes(codes):
     for missing in (-1, 4, 5):
         with pytest.raises(ValueError, match="not in the design"):
             design.rows([codes[1], missing])
+
+
+@pytest.mark.parametrize(
+    "w0, v0, w1, v1",
+    [
+        (2.4263119603353074, 2, [6.736254211045907, 4.565771887534674, 29.520622913561986], 1),
+        (17.398934763253067, 4, [20.466490473340915, 4.287638699548774, 6.7206042118381975], 5),
+    ],
+)
+def test_a_variance_that_is_zero_is_never_negative(w0, v0, w1, v1):
+    """A domain of two post-strata, one a single respondent, each of one value: every
+    calibrated residual is 0, so the variance is 0 (R: SE 0), an interval of one point. The
+    post-strata's expansion sums it from three terms, whose rounding left it at -4e-18 (a
+    NaN standard error, a blank interval) before it was bounded at 0."""
+    from analysis.design import Design
+
+    stratum = np.array([0, 1, 1, 1])
+    weight = np.array([w0, *w1])
+    value = np.array([v0, v1, v1, v1], dtype=float)
+    count = np.ones(4)
+    design = Design.from_units(stratum, count, weight, poststratum=stratum)
+    cells = Cells(
+        domain=np.zeros(4, dtype=int),
+        stratum=stratum,
+        value=value,
+        count=count,
+        weight=weight,
+        n_domains=1,
+        design=design,
+    )
+    table = mean_cells(cells)
+    expected = (weight * value).sum() / weight.sum()
+    assert table.value[0] == pytest.approx(expected)
+    assert table.se[0] == 0.0
+    assert table.low[0] == pytest.approx(expected) and table.high[0] == pytest.approx(expected)
