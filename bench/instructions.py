@@ -167,7 +167,7 @@ def main() -> int:
         child(args.child, args.requests, args.warm_up, counted=not args.smoke)
         return 0
 
-    from bench.submit import compare_env, drop_database, prepare_databases
+    from bench.servers import compare_env, drop_database, prepare_databases
 
     suffix = f"_{os.getpid()}" if args.smoke else ""
     env, base_env = prepare_databases(

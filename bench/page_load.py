@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.submit import free_port, start_gunicorn, stop  # noqa: E402
+from bench.servers import free_port, start_gunicorn, stop  # noqa: E402
 
 RTT_MS, KBIT_S = 400, 400
 SETUP = """

@@ -26,180 +26,30 @@ PostgreSQL, Redis and the load generator: with the 2 cores shared, throughput fo
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
-import re
 import secrets
-import signal
-import socket
 import statistics
 import subprocess
 import sys
-import threading
-import time
 import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def create_database(base_url: str, name: str) -> str:
-    """A fresh database on the server of base_url."""
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(
-        base_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return base_url.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_database(url: str) -> None:
-    """Drop a database that create_database made."""
-    from sqlalchemy import create_engine, text
-
-    base, name = url.rsplit("/", 1)
-    admin = create_engine(
-        (base + "/postgres").replace("postgresql://", "postgresql+psycopg://", 1),
-        isolation_level="AUTOCOMMIT",
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def prepare_app_database(url: str, env: dict, root: Path = ROOT) -> None:
-    """Migrate (with the code of `root`) and create one office with the default questionnaire."""
-    subprocess.run(
-        [str(BIN / "flask"), "--app", "survey_app", "db", "upgrade"],
-        env={**env, "PYTHONPATH": str(root)},
-        cwd=root,
-        check=True,
-        capture_output=True,
-    )
-    script = (
-        "from survey_app import create_app\n"
-        "from survey_app.extensions import db\n"
-        "from survey_app.models import Office, OfficeKind, RankingGroup, Counter\n"
-        "from survey_app.services.questionnaires import ensure_default_questionnaire\n"
-        "app = create_app()\n"
-        "with app.app_context():\n"
-        "    ensure_default_questionnaire()\n"
-        "    o = Office(code='BENCH', name='Sở Tư pháp', kind=OfficeKind.DEPARTMENT,"
-        " group=RankingGroup.DEPARTMENTS)\n"
-        "    o.counters.append(Counter(code='Q1', name='Quầy 1'))\n"
-        "    db.session.add(o); db.session.commit()\n"
-    )
-    subprocess.run(
-        [sys.executable, "-c", script], env={**env, "PYTHONPATH": str(root)}, check=True, cwd=root
-    )
-
-
-def compare_env(env: dict, base_url: str, root: Path, name: str) -> dict:
-    """The environment of another checkout's app, on a database its own migrations built."""
-    url = create_database(base_url, name)
-    other = {**env, "DATABASE_URL": url, "PYTHONPATH": str(root)}
-    prepare_app_database(url, other, root)
-    return other
-
-
-def prepare_databases(
-    base_url: str, redis_url: str, app_name: str, baseline_name: str
-) -> tuple[dict, dict]:
-    """Fresh databases for the app (migrated, one office) and for the baseline (its table); the
-    environments that run each, rate limits in Redis."""
-    app_db = create_database(base_url, app_name)
-    base_db = create_database(base_url, baseline_name)
-    env = {
-        **os.environ,
-        "DATABASE_URL": app_db,
-        "SECRET_KEY": "bench-" + "x" * 40,
-        "MSCORE_INSTANCE_PATH": "/tmp/mscore-bench-instance",
-        "PYTHONPATH": str(ROOT),
-        "RATELIMIT_STORAGE_URI": redis_url,
-        "SURVEY_RATE_LIMIT": "1000000 per minute",
-    }
-    prepare_app_database(app_db, env)
-    base_env = {**env, "DATABASE_URL": base_db}
-    subprocess.run(
-        [sys.executable, "-c", "from bench.baseline_app import create_tables; create_tables()"],
-        env=base_env,
-        cwd=ROOT,
-        check=True,
-    )
-    return env, base_env
-
-
-def start_gunicorn(app_spec: str, port: int, env: dict) -> subprocess.Popen:
-    """gunicorn with 2 sync workers serving app_spec from the checkout of env's PYTHONPATH."""
-    proc = subprocess.Popen(
-        [
-            str(BIN / "gunicorn"),
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            app_spec,
-        ],
-        cwd=env.get("PYTHONPATH", ROOT),
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    # 90 s: on a loaded 2-core machine two workers importing the app took over 30 s
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if request(port, "GET", "/healthz")[0] == 200:
-                return proc
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode()) from None
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"gunicorn did not start on port {port}")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-def request(port: int, method: str, path: str, body: bytes = b"", headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.request(method, path, body=body, headers=headers or {})
-    response = conn.getresponse()
-    data = response.read()
-    conn.close()
-    return response.status, response.getheader("Set-Cookie", ""), data
-
-
-def survey_session(port: int) -> tuple[str, str, str]:
-    """Open the form once, as a phone does: the session cookie, its CSRF token and the form's
-    submission token."""
-    status, cookie, body = request(port, "GET", "/s/BENCH/Q1")
-    assert status == 200, status
-    csrf = re.search(rb'name="csrf_token" value="([^"]+)"', body).group(1).decode()
-    token = re.search(rb'name="submission_token" value="([^"]+)"', body).group(1).decode()
-    return cookie.split(";", 1)[0], csrf, token
-
+from bench.loadgen import load, summarize  # noqa: E402
+from bench.servers import (  # noqa: E402
+    compare_env,
+    create_database,
+    drop_database,
+    free_port,
+    prepare_app_database,
+    prepare_databases,
+    start_gunicorn,
+    stop,
+    survey_session,
+)
 
 FULL_ANSWERS = {
     "q_overall": "4",
@@ -225,108 +75,6 @@ FULL_ANSWERS = {
 }
 
 
-MAX_RPS = 2000  # per run, an upper bound used to pre-build enough request bodies
-
-
-def cpu_seconds(server_pid: int | None) -> dict[str, float]:
-    """CPU time used so far (user + system, from /proc) by the processes taking part: the
-    gunicorn server (master and workers), PostgreSQL, Redis, and this load generator."""
-    tick = os.sysconf("SC_CLK_TCK")
-    totals = {"client": 0.0, "server": 0.0, "postgres": 0.0, "redis": 0.0}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            command = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")[0].decode()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        pid, parent, used = int(entry), int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
-        if pid == os.getpid():
-            totals["client"] += used
-        elif server_pid is not None and server_pid in (pid, parent):
-            totals["server"] += used
-        elif command.startswith("postgres"):
-            totals["postgres"] += used
-        elif "redis-server" in command:
-            totals["redis"] += used
-    return totals
-
-
-def load(
-    port: int, seconds: float, concurrency: int, make_request, server_pid: int | None = None
-) -> dict:
-    """Send requests from `concurrency` threads for `seconds`; latencies of the successful ones.
-
-    Request bodies are built before the clock starts: the load generator shares the machine's
-    cores with the server, and building a 20-field form per request would tax the survey run
-    more than the baseline's.
-    """
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    ready = threading.Barrier(concurrency + 1)
-    window: dict[str, float] = {}
-    per_thread = int(seconds * MAX_RPS / concurrency) + 100
-
-    def worker(index: int):
-        try:
-            state = make_request("setup", index)
-            prepared = [make_request(state, index) for _ in range(per_thread)]
-        except BaseException:
-            ready.abort()  # the others and the clock stop waiting: the run fails, not hangs
-            raise
-        local, bad = [], 0
-        ready.wait()
-        for method, path, body, headers, expected in prepared:
-            if time.monotonic() >= window["stop"]:
-                break
-            started = time.perf_counter()
-            status, _cookie, _data = request(port, method, path, body, headers)
-            elapsed = time.perf_counter() - started
-            if status == expected:
-                local.append(elapsed)
-            else:
-                bad += 1
-        else:
-            raise RuntimeError("ran out of prepared requests: raise MAX_RPS")
-        with lock:
-            latencies.extend(local)
-            errors[0] += bad
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
-    for t in threads:
-        t.start()
-    window["stop"] = float("inf")
-    ready.wait()  # every thread has its requests ready
-    cpu_before = cpu_seconds(server_pid)
-    began = time.monotonic()
-    window["stop"] = began + seconds
-    for t in threads:
-        t.join()
-    duration = time.monotonic() - began
-    cpu_after = cpu_seconds(server_pid)
-    latencies.sort()
-    served = max(len(latencies), 1)
-    cpu = {k: round(1000 * (cpu_after[k] - cpu_before[k]) / served, 3) for k in cpu_after}
-    return {
-        "cpu_ms_per_request": cpu,
-        "cpu_ms_total": round(sum(cpu.values()), 3),
-        "requests": len(latencies),
-        "errors": errors[0],
-        "rps": len(latencies) / duration,
-        "p50_ms": percentile(latencies, 0.50),
-        "p99_ms": percentile(latencies, 0.99),
-        "latencies": latencies,
-    }
-
-
-def percentile(ordered: list[float], share: float) -> float:
-    """The `share` percentile of sorted latencies in seconds, in milliseconds."""
-    return 1000 * ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else 0.0
-
-
 def baseline_request(state, index):
     if state == "setup":
         return None
@@ -346,7 +94,7 @@ def token_maker(root: Path, env: dict, form_token: str):
 
     from survey_app.services.submission_tokens import issue
 
-    signer = Flask("bench")
+    signer = Flask(__name__)
     signer.config.update(SECRET_KEY=env["SECRET_KEY"])
 
     def new_token() -> str:
@@ -399,24 +147,6 @@ def answer_fks_dropped_env(env: dict, base_url: str) -> dict:
             conn.execute(text(f"ALTER TABLE answers DROP CONSTRAINT {name}"))
     engine.dispose()
     return what_if_env
-
-
-def summarize(windows: list[dict]) -> dict:
-    """Medians over one side's windows; latency percentiles over all its requests pooled."""
-    pooled = sorted(x for w in windows for x in w["latencies"])
-    cpu = {
-        k: statistics.median(w["cpu_ms_per_request"][k] for w in windows)
-        for k in windows[0]["cpu_ms_per_request"]
-    }
-    return {
-        "rps": statistics.median(w["rps"] for w in windows),
-        "requests": sum(w["requests"] for w in windows),
-        "errors": sum(w["errors"] for w in windows),
-        "p50_ms": percentile(pooled, 0.50),
-        "p99_ms": percentile(pooled, 0.99),
-        "cpu_ms_per_request": cpu,
-        "cpu_ms_total": statistics.median(w["cpu_ms_total"] for w in windows),
-    }
 
 
 def main() -> int:
