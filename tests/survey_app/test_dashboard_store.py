@@ -159,3 +159,20 @@ def test_an_office_s_part_is_its_group_document_less_the_other_offices():
         "breakdowns": {"services": [{"office_code": "A", "n": 1}], "channels": []},
     }
     assert office_part({"offices": [{"code": "B"}]}, "A") == {"offices": []}
+
+
+def test_an_office_s_stored_part_is_read_in_its_own_scope_only(client, db, seeded, computed):  # noqa: F811
+    """The part of B's page stored for a manager of A (who sees A and B) is not what a manager
+    of B alone reads: the part's key is the document's tag (the scope in it) and the office."""
+    b = seeded["offices"]["B"].id
+    sign_in(client, "a@x.vn")
+    assert client.get(f"/offices/B?{P}").status_code == 200
+    assert computed and all(p.scope is not None and b in p.scope for p in computed)
+    assert any(len(p.scope) > 1 for p in computed)  # A's manager: A and B
+    _new_process()
+    before = len(computed)
+    sign_in(client, "b@x.vn")  # a manager of B alone
+    assert client.get(f"/offices/B?{P}").status_code == 200
+    assert all(p.scope == frozenset({b}) for p in computed[before:])
+    # its own page document (the one with breakdowns), not the part stored for A's manager
+    assert any(p.breakdowns for p in computed[before:])
