@@ -179,6 +179,10 @@ class Kept:
         return len(self._items)
 
 
+#: What a kept report holds besides its offices' figures, in offices (190 KB measured, where an
+#: office's figures take 8.2 KB): a scoped caller's report of one office is not counted as one.
+REPORT_OVERHEAD = 25
+
 texts = Kept()  # the report API's JSON texts of ended periods, by tag
 reports = Kept()  # computed reports of ended periods, by the tag without the office filter
 
@@ -191,17 +195,18 @@ def clear() -> None:
 
 def kept_report(params: Params) -> Report:
     """``build_report(params)``; for an ended period from this process's memory while its tag
-    holds, for REPORT_CACHE_SECONDS, within REPORT_CACHE_OFFICES (default 40,000): each kept
-    report counts its offices, the least recently used going first (a report's memory grows
-    with its offices, about 8 MB per 1,000 with the default questionnaire). An office page
-    reads 13 reports (its month with the previous one, twelve months of trend): with up to
-    3,000 offices they all stay kept, and the next office's page computes none of them again;
-    four national reports of 10,000 offices stay kept, not a national trend. Which offices
-    are shown (``visible``) changes no figure, so one computed report serves every office
-    filter: a province's year is the national year's report, shown in part."""
+    holds, for REPORT_CACHE_SECONDS, within REPORT_CACHE_OFFICES (default 42,000): each kept
+    report counts its offices and :data:`REPORT_OVERHEAD` more, the least recently used going
+    first (a report holds about 8.2 KB per office with the default questionnaire, and 190 KB
+    whatever its offices: what 25 offices hold; so at most about 350 MB). An office page reads
+    13 reports (its month with the previous one, twelve months of trend): with up to 3,000
+    offices they all stay kept, and the next office's page computes none of them again; four
+    national reports of 10,000 offices stay kept, not a national trend. Which offices are
+    shown (``visible``) changes no figure, so one computed report serves every office filter:
+    a province's year is the national year's report, shown in part."""
     config = current_app.config
     seconds = float(config.get("REPORT_CACHE_SECONDS", 600))
-    limit = int(config.get("REPORT_CACHE_OFFICES", 40_000))
+    limit = int(config.get("REPORT_CACHE_OFFICES", 42_000))
     computed = dataclasses.replace(params, visible=None)
     key = tag(computed, False) if seconds > 0 and limit > 0 else None
     if key is None:
@@ -209,7 +214,7 @@ def kept_report(params: Params) -> Report:
     report = reports.get(key, seconds)
     if report is None:
         report = build_report(computed)
-        reports.put(key, report, limit, weight=max(1, len(report.offices)))
+        reports.put(key, report, limit, weight=len(report.offices) + REPORT_OVERHEAD)
     return dataclasses.replace(report, params=params)
 
 

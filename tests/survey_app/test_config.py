@@ -199,7 +199,7 @@ def test_the_report_caches_come_from_the_environment(tmp_path):
         defaults["REPORT_CACHE_OFFICES"],
         defaults["DASHBOARD_CACHE_SECONDS"],
         defaults["DASHBOARD_LIVE_SECONDS"],
-    ) == (600, 128, 40_000, 600, 60)
+    ) == (600, 128, 42_000, 600, 60)
     names = {
         "REPORT_CACHE_SECONDS": "0",
         "REPORT_CACHE_MB": "512",
