@@ -185,6 +185,7 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
         "REPORT_CACHE_MB": float(env.get("REPORT_CACHE_MB", "128")),
         "REPORT_CACHE_OFFICES": int(env.get("REPORT_CACHE_OFFICES", "42000")),
         "DASHBOARD_CACHE_SECONDS": float(env.get("DASHBOARD_CACHE_SECONDS", "600")),
+        "DASHBOARD_CACHE_MB": float(env.get("DASHBOARD_CACHE_MB", "128")),
         "DASHBOARD_LIVE_SECONDS": float(env.get("DASHBOARD_LIVE_SECONDS", "60")),
         # connections a report reads its counts on at once (reporting/counts.py; 1: in turn)
         "REPORT_READERS": int(env.get("REPORT_READERS", "2")),

@@ -239,27 +239,27 @@ def kept_text(key: str | None, compute) -> bytes:
     return value
 
 
-def kept_document(key: str, compute) -> dict:
+def kept_document(key: str, compute) -> tuple[dict, int]:
     """An officials' page's document of an ended period (dashboard/data.py), by its report tag
-    ``key``: read from the database's store (computed by another process, or by this one before
-    a restart), else ``compute()``'s, then stored and committed. It is stored as JSON text under
-    a key of its own (the API's text of the same tag is another text); a document that is not
-    plain JSON (the documents write a blank estimate as None, never NaN) is not stored."""
-    if store_limit() <= 0:
-        return compute()
+    ``key``, with the length of its JSON text (what the page's cache counts): read from the
+    database's store (computed by another process, or by this one before a restart), else
+    ``compute()``'s, then stored and committed. It is stored as JSON text under a key of its own
+    (the API's text of the same tag is another text); a document that is not plain JSON (the
+    documents write a blank estimate as None, never NaN) is not stored."""
     stored_key = hashlib.sha256(f"document {key}".encode()).hexdigest()[:40]
     body = stored_text(stored_key)
     if body is not None:
-        return orjson.loads(body)
+        return orjson.loads(body), len(body)
     document = compute()
     try:
         body = orjson.dumps(document)
     except TypeError as error:
         log.warning("report document %s not stored: %s", key, error)
-        return document
-    store_text(stored_key, body)
-    db.session.commit()  # every process's now (a page's GET writes nothing else)
-    return document
+        return document, len(repr(document))
+    if store_limit() > 0:
+        store_text(stored_key, body)
+        db.session.commit()  # every process's now (a page's GET writes nothing else)
+    return document, len(body)
 
 
 def store_limit() -> int:

@@ -199,13 +199,15 @@ def test_the_report_caches_come_from_the_environment(tmp_path):
         defaults["REPORT_CACHE_OFFICES"],
         defaults["DASHBOARD_CACHE_SECONDS"],
         defaults["DASHBOARD_LIVE_SECONDS"],
-    ) == (600, 128, 42_000, 600, 60)
+        defaults["DASHBOARD_CACHE_MB"],
+    ) == (600, 128, 42_000, 600, 60, 128)
     names = {
         "REPORT_CACHE_SECONDS": "0",
         "REPORT_CACHE_MB": "512",
         "REPORT_CACHE_OFFICES": "150000",
         "DASHBOARD_CACHE_SECONDS": "30",
         "DASHBOARD_LIVE_SECONDS": "0",
+        "DASHBOARD_CACHE_MB": "32",
     }
     config = load_config(str(tmp_path), names)
     assert {name: config[name] for name in names} == {

@@ -176,3 +176,31 @@ def test_an_office_s_stored_part_is_read_in_its_own_scope_only(client, db, seede
     assert all(p.scope == frozenset({b}) for p in computed[before:])
     # its own page document (the one with breakdowns), not the part stored for A's manager
     assert any(p.breakdowns for p in computed[before:])
+
+
+def test_the_page_cache_counts_its_documents_text(app, db, seeded, computed):  # noqa: F811
+    """The pages' documents are kept within DASHBOARD_CACHE_MB of JSON text (a national
+    group's document is tens of MB): room for one of two documents keeps the last one only."""
+    import orjson
+
+    from survey_app.dashboard import data
+    from survey_app.reporting import Period
+
+    app.config["REPORT_STORE_MB"] = 0  # nothing read back from the store: memory or computed
+    march = Period(date(2025, 3, 1), date(2025, 3, 31))
+    february = Period(date(2025, 2, 1), date(2025, 2, 28))
+
+    def view(period):
+        with app.test_request_context():
+            return data.document(None, period, None, compare=True)
+
+    sizes = [len(orjson.dumps(view(p))) for p in (march, february)]
+    assert len(computed) == 2
+    view(march), view(february)
+    assert len(computed) == 2  # both kept under the default budget
+    _new_process()
+    app.config["DASHBOARD_CACHE_MB"] = (max(sizes) + 1) / 1_000_000  # one, not both
+    view(march), view(february), view(february)
+    assert len(computed) == 4  # February kept
+    view(march)
+    assert len(computed) == 5  # March was pushed out by February
