@@ -328,7 +328,8 @@ def measure(
                 from survey_app.dashboard.data import clear_cache
                 from survey_app.reporting import kept
 
-                clear_cache(), kept.clear()
+                clear_cache()
+                kept.clear()
             return office_page(cache_seconds, nth)
 
         return make
