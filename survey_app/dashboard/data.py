@@ -19,11 +19,12 @@ from ..api.reports import REPORTS_READ, QueryError, authenticate, report_params
 from ..errors import friendly_abort
 from ..reporting import Period, local_today
 from ..reporting.documents import satisfaction_document
-from ..reporting.kept import Kept, kept_document, tag
+from ..reporting.kept import Kept, kept_document, store_documents, tag
 from ..reporting.periods import zone
 from .filters import Filters, month_period
 
 QUIET_DAYS = 14  # an office with no response for this long is highlighted
+TREND = object()  # the part of a document a trend reads (trend_part), not an office's
 _cache = Kept()  # report tag, or (params, breakdowns, "live", day) -> document
 
 
@@ -84,7 +85,30 @@ def document(
     if past is not None:
         return past
     doc = _live_document(params, breakdowns) or satisfaction_document(params, breakdowns)
-    return doc if part is None else office_part(doc, part)
+    return doc if part is None else _part(doc, part)
+
+
+def _part(doc: dict, part) -> dict:
+    return trend_part(doc) if part is TREND else office_part(doc, part)
+
+
+def office_parts(doc: dict) -> dict[str, dict]:
+    """:func:`office_part` of every office of the document, by code, in one pass over it."""
+    rest = {k: v for k, v in doc.items() if k not in ("offices", "breakdowns")}
+    entries: dict[str, list] = {}
+    for entry in doc.get("offices") or []:
+        entries.setdefault(entry.get("code"), []).append(entry)
+    rows: dict[str, dict[str, list]] = {}
+    names = list(doc["breakdowns"]) if "breakdowns" in doc else []
+    for name in names:
+        for row in doc["breakdowns"][name] or []:
+            rows.setdefault(row.get("office_code"), {}).setdefault(name, []).append(row)
+    parts = {}
+    for code, own in entries.items():
+        parts[code] = {**rest, "offices": own}
+        if "breakdowns" in doc:
+            parts[code]["breakdowns"] = {n: rows.get(code, {}).get(n, []) for n in names}
+    return parts
 
 
 def office_part(doc: dict, code: str) -> dict:
@@ -146,12 +170,25 @@ def _past_document(params, breakdowns: bool, part: str | None = None) -> dict | 
             _keep(key, hit, size)
         return hit
 
+    def every_office() -> dict:
+        # every office's part is stored at once: the group's next office a process shows (in
+        # this process or another) reads its own 20 KB instead of the group's 31 MB
+        parts = office_parts(whole())
+        store_documents({f"{key} office {c}": p for c, p in parts.items() if c != part})
+        return parts.get(part) or office_part(whole(), part)
+
     if part is None:
         return whole()
-    part_key = f"{key} office {part}"
+    if part is TREND:  # the whole month is not kept: only its trend part is ever read
+        part_key, compute = (
+            f"{key} trend",
+            lambda: trend_part(satisfaction_document(params, breakdowns)),
+        )
+    else:
+        part_key, compute = f"{key} office {part}", every_office
     hit = _cache.get(part_key, seconds)
     if hit is None:
-        hit, size = kept_document(part_key, lambda: office_part(whole(), part))
+        hit, size = kept_document(part_key, compute)
         _keep(part_key, hit, size)
     return hit
 
@@ -181,6 +218,32 @@ def months_of(period: Period, at_least: int = 12) -> list[Period]:
     return out[::-1]
 
 
+#: What a trend reads of an office's or a group's entry: index (with its interval and
+#: reliability) and responses, with the names the group's trend lists the offices by.
+TREND_FIELDS = ("code", "name", "group", "benchmark", "responses")
+TREND_INDEX = ("value", "low", "high", "reliable")
+
+
+def trend_part(doc: dict) -> dict:
+    """What a trend reads of a month's document (:data:`TREND_FIELDS`, :data:`TREND_INDEX`):
+    a commune group's month is an 8 MB document, its trend part 0.7 MB."""
+
+    def slim(entry: dict) -> dict:
+        out = {k: entry[k] for k in TREND_FIELDS if k in entry}
+        index = entry.get("index")
+        out["index"] = {k: index.get(k) for k in TREND_INDEX} if index else index
+        return out
+
+    return {k: [slim(e) for e in doc.get(k) or []] for k in ("offices", "groups")}
+
+
 def monthly_documents(scope, period: Period, group: str | None, office: str | None = None):
-    """(month, document) for each month of the trend ending with the period's last month."""
-    return [(m, document(scope, m, group, office=office)) for m in months_of(period)]
+    """(month, the trend's part of its document) for each month of the trend ending with the
+    period's last month. Every office of a group reads the same months: without a scope an
+    office's entry is the same in its group's document as in its own (the report is computed
+    over the group either way, reporting/kept.py), so an office's page reads the group's months,
+    kept and stored once for all its offices; a scoped official's own offices are computed
+    apart (disclosure.py), so its office's months are its own."""
+    if scope is None:
+        office = None
+    return [(m, document(scope, m, group, office=office, part=TREND)) for m in months_of(period)]

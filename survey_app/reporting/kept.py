@@ -31,6 +31,7 @@ from pathlib import Path
 import orjson
 from flask import current_app, g
 from sqlalchemy import Text, cast, delete, func, literal, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -246,7 +247,7 @@ def kept_document(key: str, compute) -> tuple[dict, int]:
     ``compute()``'s, then stored and committed. It is stored as JSON text under a key of its own
     (the API's text of the same tag is another text); a document that is not plain JSON (the
     documents write a blank estimate as None, never NaN) is not stored."""
-    stored_key = hashlib.sha256(f"document {key}".encode()).hexdigest()[:40]
+    stored_key = _document_key(key)
     body = stored_text(stored_key)
     if body is not None:
         return orjson.loads(body), len(body)
@@ -260,6 +261,43 @@ def kept_document(key: str, compute) -> tuple[dict, int]:
         store_text(stored_key, body)
         db.session.commit()  # every process's now (a page's GET writes nothing else)
     return document, len(body)
+
+
+def _document_key(key: str) -> str:
+    return hashlib.sha256(f"document {key}".encode()).hexdigest()[:40]
+
+
+def store_documents(documents: dict[str, dict]) -> None:
+    """Store documents as :func:`kept_document` would, under their keys (those not stored
+    yet, any other process's stored meanwhile kept), in the request's transaction: a group's
+    offices' parts of its document, written at once (3,322 communes' parts in seconds)."""
+    limit = store_limit()
+    if limit <= 0 or not documents:
+        return
+    keys = {_document_key(key): document for key, document in documents.items()}
+    stored = set()
+    names = list(keys)
+    for i in range(0, len(names), 1000):
+        chunk = names[i : i + 1000]
+        stored.update(db.session.scalars(select(ReportText.tag).where(ReportText.tag.in_(chunk))))
+    now, rows = utcnow(), []
+    for key, document in keys.items():
+        if key in stored:
+            continue
+        try:
+            body = orjson.dumps(document)
+        except TypeError:  # not plain JSON: computed again when asked (kept_document)
+            continue
+        if 0 < len(body) <= limit:
+            rows.append({"tag": key, "body": body, "size": len(body), "stored_at": now})
+    dialect = db.session.get_bind().dialect.name
+    into = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ReportText)
+    try:
+        with db.session.begin_nested():
+            for i in range(0, len(rows), 500):
+                db.session.execute(into.on_conflict_do_nothing(), rows[i : i + 500])
+    except SQLAlchemyError as error:  # e.g. a read-only primary: the parts are computed again
+        log.warning("%d report documents not stored: %s", len(rows), error.__class__.__name__)
 
 
 def store_limit() -> int:

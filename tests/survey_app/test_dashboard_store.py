@@ -111,13 +111,13 @@ def test_a_new_process_reads_only_the_office_s_part_of_its_group(client, db, see
 
     sign_in(client, "admin@x.vn")  # every office: the group's document holds several
     wholes = []
-    real_part = data.office_part
+    real_parts = data.office_parts
 
-    def part(doc, code):
+    def parts(doc):
         wholes.append(doc)
-        return real_part(doc, code)
+        return real_parts(doc)
 
-    monkeypatch.setattr(data, "office_part", part)
+    monkeypatch.setattr(data, "office_parts", parts)
     first = _page(client.get(f"/offices/A?{P}"))
     assert len(wholes) == 1 and len(wholes[0]["offices"]) > 1
     assert {r["office_code"] for r in wholes[0]["breakdowns"]["services"]} - {"A"}
@@ -204,3 +204,75 @@ def test_the_page_cache_counts_its_documents_text(app, db, seeded, computed):  #
     assert len(computed) == 4  # February kept
     view(march)
     assert len(computed) == 5  # March was pushed out by February
+
+
+def test_a_new_process_shows_an_office_no_process_has_shown_from_stored_parts(
+    client,
+    db,
+    seeded,  # noqa: F811
+    computed,
+    monkeypatch,
+):
+    """The first office page of a group stores every office's part of the group's document, and
+    the trend's months as the group's (each office's index and responses): another office's
+    page, in another process, computes nothing and reads neither the whole document nor a
+    whole month, and is the page that process would have computed."""
+    from survey_app.reporting import kept
+
+    sign_in(client, "admin@x.vn")
+    assert _page(client.get(f"/offices/A?{P}"))
+    made = len(computed)
+    assert made == 13  # the page's document and twelve months, once for every office
+    _new_process()
+    read = []
+    real_text = kept.stored_text
+
+    def stored_text(key):
+        body = real_text(key)
+        read.append(json.loads(body) if body is not None else None)
+        return body
+
+    monkeypatch.setattr(kept, "stored_text", stored_text)
+    shown = _page(client.get(f"/offices/C?{P}"))
+    assert len(computed) == made  # nothing computed
+    assert len(read) == 13 and None not in read
+    page, months = read[0], read[1:]
+    assert [e["code"] for e in page["offices"]] == ["C"]
+    for month in months:  # the group's offices' trend figures, nothing else
+        assert {e["code"] for e in month["offices"]} == {"A", "B", "C", "D"}
+        assert all(
+            set(e) <= {"code", "name", "group", "index", "responses"} for e in month["offices"]
+        )
+    # what a process with nothing stored computes for C's page
+    monkeypatch.setattr(kept, "stored_text", real_text)
+    from survey_app.models import ReportText
+
+    db.session.execute(ReportText.__table__.delete())
+    db.session.commit()
+    _new_process()
+    assert _page(client.get(f"/offices/C?{P}")) == shown
+    assert len(computed) == 2 * made
+
+
+def test_an_office_s_trend_is_its_entry_in_its_group_s_months(app, db, seeded):  # noqa: F811
+    """Without a scope an office's trend figures are the same read from its group's month as
+    from the month of the office alone (the trend reads the group's, once for every office)."""
+    from survey_app.dashboard import data
+    from survey_app.dashboard.offices import _entry
+    from survey_app.reporting import Period
+
+    group = str(seeded["offices"]["A"].group)
+    months = [Period(date(2025, m, 1), date(2025, m, 31)) for m in (1, 3)]
+    with app.test_request_context():
+        for month in months:
+            whole = data.document(None, month, group, part=data.TREND)
+            assert {e["code"] for e in whole["offices"]} == {"A", "B", "C", "D"}
+            for code in "ABCD":
+                own = data.document(None, month, group, office=code)
+                assert (
+                    _entry(whole, code)
+                    == data.trend_part(own)["offices"][
+                        [e["code"] for e in own["offices"]].index(code)
+                    ]
+                )
+                assert data.trend_part(own)["groups"] == whole["groups"]

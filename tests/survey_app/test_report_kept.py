@@ -319,6 +319,7 @@ def test_another_office_s_page_reuses_the_kept_reports(
 
     if budget is not None:
         app.config["REPORT_CACHE_OFFICES"] = budget
+    app.config["REPORT_STORE_MB"] = 0  # C's documents computed again, from the kept reports
     make_user(db, "admin@x.vn", "admin")
     sign_in(client, "admin@x.vn")
     period = "period=custom&from=2025-03-01&to=2025-03-31"
