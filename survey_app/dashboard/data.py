@@ -7,6 +7,7 @@ rules (disclosure control of small groups included) apply to every figure.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 import orjson
@@ -18,13 +19,12 @@ from ..api.report_schemas import SatisfactionQueryIn
 from ..api.reports import REPORTS_READ, QueryError, authenticate, report_params
 from ..errors import friendly_abort
 from ..reporting import Period, local_today
-from ..reporting.documents import satisfaction_document
+from ..reporting.documents import satisfaction_document, trend_document
 from ..reporting.kept import Kept, kept_document, store_documents, tag
 from ..reporting.periods import zone
 from .filters import Filters, month_period
 
 QUIET_DAYS = 14  # an office with no response for this long is highlighted
-TREND = object()  # the part of a document a trend reads (trend_part), not an office's
 _cache = Kept()  # report tag, or (params, breakdowns, "live", day) -> document
 
 
@@ -69,10 +69,12 @@ def document(
     questions: bool = False,
     breakdowns: bool = False,
     part: str | None = None,
+    trend: bool = False,
 ) -> dict:
     """The satisfaction report of a period and group, within the scope (one office's subtree
     with ``office``); with ``part`` (an office's code), only what that office's page reads of
-    it (:func:`office_part`)."""
+    it (:func:`office_part`); with ``trend``, only what a trend reads of it
+    (:func:`trend_part`)."""
     try:
         query = _query(period, group, office, compare="previous" if compare else None)
     except ValidationError:
@@ -81,15 +83,13 @@ def document(
         params = report_params(query, scope, breakdowns=breakdowns, questions=questions)
     except QueryError:
         friendly_abort(403, _("This office is outside what your account may see."))
-    past = _past_document(params, breakdowns, part)
+    past = _past_trend(params, office) if trend else _past_document(params, breakdowns, part)
     if past is not None:
         return past
+    if trend:
+        return trend_part(_live_document(params, False) or trend_document(params))
     doc = _live_document(params, breakdowns) or satisfaction_document(params, breakdowns)
-    return doc if part is None else _part(doc, part)
-
-
-def _part(doc: dict, part) -> dict:
-    return trend_part(doc) if part is TREND else office_part(doc, part)
+    return doc if part is None else office_part(doc, part)
 
 
 def office_parts(doc: dict) -> dict[str, dict]:
@@ -145,30 +145,37 @@ def _live_document(params, breakdowns: bool) -> dict | None:
     return doc
 
 
+def _seconds() -> float:
+    return float(current_app.config.get("DASHBOARD_CACHE_SECONDS", 600))
+
+
+def _kept(key: str, seconds: float, compute) -> dict:
+    """The document of ``key`` from this process's cache, else from the database's store, else
+    ``compute()``'s, stored (kept.py) and kept."""
+    hit = _cache.get(key, seconds)
+    if hit is None:
+        hit, size = kept_document(key, compute)
+        _keep(key, hit, size)
+    return hit
+
+
 def _past_document(params, breakdowns: bool, part: str | None = None) -> dict | None:
     """A document of a period that has ended, from this process's cache while the rollup rows
     and the catalogue it was computed from are unchanged (its key is the report's tag,
     reporting/kept.py: a late answer marks its day stale, the rollup redoes it with a new time,
     which is a new tag) and for at most DASHBOARD_CACHE_SECONDS, else from the database's store
     of report texts (computed by another process or before a restart), else computed and
-    stored. A month's trend asks for twelve past months on every page view; each would cost a
-    report. With ``part`` (an office's code), the office's part of it (:func:`office_part`),
-    kept and stored in the same way under the tag and the office: a new process shows an
-    office's page without reading and parsing the whole group's document."""
-    seconds = float(current_app.config.get("DASHBOARD_CACHE_SECONDS", 600))
-    if seconds <= 0:
-        return None
-    key = tag(params, breakdowns)
+    stored. With ``part`` (an office's code), the office's part of it (:func:`office_part`),
+    kept and stored in the same way under the tag and the office, every office's part at once
+    (:func:`office_parts`): a new process shows any office's page of the group without reading
+    and parsing the whole group's document."""
+    seconds = _seconds()
+    key = tag(params, breakdowns) if seconds > 0 else None
     if key is None:
         return None
 
     def whole() -> dict:
-        hit = _cache.get(key, seconds)
-        if hit is None:
-            # stored in the database too: every process's, and kept across restarts (kept.py)
-            hit, size = kept_document(key, lambda: satisfaction_document(params, breakdowns))
-            _keep(key, hit, size)
-        return hit
+        return _kept(key, seconds, lambda: satisfaction_document(params, breakdowns))
 
     def every_office() -> dict:
         # every office's part is stored at once: the group's next office a process shows (in
@@ -177,20 +184,38 @@ def _past_document(params, breakdowns: bool, part: str | None = None) -> dict | 
         store_documents({f"{key} office {c}": p for c, p in parts.items() if c != part})
         return parts.get(part) or office_part(whole(), part)
 
-    if part is None:
+    return whole() if part is None else _kept(f"{key} office {part}", seconds, every_office)
+
+
+def _past_trend(params, office: str | None) -> dict | None:
+    """What a trend reads of a month that has ended (:func:`trend_part`), kept and stored as
+    :func:`_past_document` keeps a document. A trend asks for twelve months on every page
+    view; each would cost a report. Without a scope an office's entry is the same in its
+    group's month as in a month of the office alone (the report is computed over the group
+    either way, reporting/kept.py), so the group's month is computed once for all its offices
+    (its offices' and groups' names, index and responses alone: `trend_document`), and each
+    office's slice of it is stored at once: a new process shows an office's trend from twelve
+    slices of a few hundred bytes. A scoped official's offices are computed over themselves
+    (disclosure.py): its months are its own."""
+    seconds = _seconds()
+    if params.scope is None:
+        params = dataclasses.replace(params, visible=None)
+    key = tag(params, False) if seconds > 0 else None
+    if key is None:
+        return None
+
+    def whole() -> dict:
+        return _kept(f"{key} trend", seconds, lambda: trend_part(trend_document(params)))
+
+    def every_office() -> dict:
+        month = whole()
+        slices = {e["code"]: {**month, "offices": [e]} for e in month["offices"]}
+        store_documents({f"{key} trend {c}": d for c, d in slices.items() if c != office})
+        return slices.get(office) or {**month, "offices": []}
+
+    if params.scope is not None or office is None:
         return whole()
-    if part is TREND:  # the whole month is not kept: only its trend part is ever read
-        part_key, compute = (
-            f"{key} trend",
-            lambda: trend_part(satisfaction_document(params, breakdowns)),
-        )
-    else:
-        part_key, compute = f"{key} office {part}", every_office
-    hit = _cache.get(part_key, seconds)
-    if hit is None:
-        hit, size = kept_document(part_key, compute)
-        _keep(part_key, hit, size)
-    return hit
+    return _kept(f"{key} trend {office}", seconds, every_office)
 
 
 def page_document(scope, filters: Filters, **kwargs) -> dict:
@@ -238,12 +263,6 @@ def trend_part(doc: dict) -> dict:
 
 
 def monthly_documents(scope, period: Period, group: str | None, office: str | None = None):
-    """(month, the trend's part of its document) for each month of the trend ending with the
-    period's last month. Every office of a group reads the same months: without a scope an
-    office's entry is the same in its group's document as in its own (the report is computed
-    over the group either way, reporting/kept.py), so an office's page reads the group's months,
-    kept and stored once for all its offices; a scoped official's own offices are computed
-    apart (disclosure.py), so its office's months are its own."""
-    if scope is None:
-        office = None
-    return [(m, document(scope, m, group, office=office, part=TREND)) for m in months_of(period)]
+    """(month, what the trend reads of its document) for each month of the trend ending with
+    the period's last month (:func:`_past_trend`)."""
+    return [(m, document(scope, m, group, office=office, trend=True)) for m in months_of(period)]

@@ -242,6 +242,30 @@ def report_json(report: Report) -> dict:
     return _head(report, asked, office_entries, group_entries)
 
 
+def trend_json(report: Report) -> dict:
+    """The office and group entries of :func:`report_json` with their names, responses and
+    index alone: what the dashboard's trends read, written for thousands of offices without
+    the rest of their entries."""
+    offices = report.offices
+    rows, _asked = _prepare(report)
+
+    def entries(blocks: dict, stats: dict, rows: np.ndarray) -> list[dict]:
+        responses = [int(n) for n in _plain(stats["responses"][rows], "responses")]
+        index = _estimates(blocks["index"], rows)
+        return [{"responses": n, "index": i} for n, i in zip(responses, index, strict=True)]
+
+    office_entries = entries(report.office_blocks, report.current.stats, rows)
+    for entry, i in zip(office_entries, rows.tolist(), strict=True):
+        entry.update({k: offices[i][k] for k in OFFICE_META})
+    group_entries = entries(
+        report.group_blocks, report.group_current.stats, np.arange(len(report.groups))
+    )
+    for entry, name in zip(group_entries, report.groups, strict=True):
+        entry["group"] = name
+        entry["offices"] = sum(o["group"] == name for o in offices)
+    return {"offices": office_entries, "groups": group_entries}
+
+
 def breakdown_rows(report: Report, name: str) -> list[dict]:
     """Rows of the services or channels breakdown, visible offices only."""
     data = report.breakdowns[name]

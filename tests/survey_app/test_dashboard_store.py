@@ -21,13 +21,18 @@ def computed(monkeypatch):
     from survey_app.dashboard import data
 
     calls = []
-    real = data.satisfaction_document
+    real, real_trend = data.satisfaction_document, data.trend_document
 
     def counted(params, breakdowns=False):
         calls.append(params)
         return real(params, breakdowns)
 
+    def counted_trend(params):
+        calls.append(params)
+        return real_trend(params)
+
     monkeypatch.setattr(data, "satisfaction_document", counted)
+    monkeypatch.setattr(data, "trend_document", counted_trend)
     return calls
 
 
@@ -213,16 +218,16 @@ def test_a_new_process_shows_an_office_no_process_has_shown_from_stored_parts(
     computed,
     monkeypatch,
 ):
-    """The first office page of a group stores every office's part of the group's document, and
-    the trend's months as the group's (each office's index and responses): another office's
-    page, in another process, computes nothing and reads neither the whole document nor a
-    whole month, and is the page that process would have computed."""
+    """The first office page of a group stores every office's part of the group's document,
+    and of each month of the trend every office's slice (its index and responses): another
+    office's page, in another process, computes nothing and reads neither the whole document
+    nor a whole month, and is the page that process would have computed."""
     from survey_app.reporting import kept
 
     sign_in(client, "admin@x.vn")
     assert _page(client.get(f"/offices/A?{P}"))
-    made = len(computed)
-    assert made == 13  # the page's document and twelve months, once for every office
+    assert len(computed) == 13  # the page's document and twelve months
+    assert all(p.visible is None for p in computed)  # the group's, for every office
     _new_process()
     read = []
     real_text = kept.stored_text
@@ -234,15 +239,13 @@ def test_a_new_process_shows_an_office_no_process_has_shown_from_stored_parts(
 
     monkeypatch.setattr(kept, "stored_text", stored_text)
     shown = _page(client.get(f"/offices/C?{P}"))
-    assert len(computed) == made  # nothing computed
+    assert len(computed) == 13  # nothing computed
     assert len(read) == 13 and None not in read
-    page, months = read[0], read[1:]
-    assert [e["code"] for e in page["offices"]] == ["C"]
-    for month in months:  # the group's offices' trend figures, nothing else
-        assert {e["code"] for e in month["offices"]} == {"A", "B", "C", "D"}
-        assert all(
-            set(e) <= {"code", "name", "group", "index", "responses"} for e in month["offices"]
-        )
+    for doc in read:  # C's part of the page's document, C's slice of each month
+        assert [e["code"] for e in doc["offices"]] == ["C"]
+    for month in read[1:]:
+        assert set(month["offices"][0]) == {"code", "name", "group", "index", "responses"}
+        assert set(month["offices"][0]["index"]) == {"value", "low", "high", "reliable"}
     # what a process with nothing stored computes for C's page
     monkeypatch.setattr(kept, "stored_text", real_text)
     from survey_app.models import ReportText
@@ -251,12 +254,12 @@ def test_a_new_process_shows_an_office_no_process_has_shown_from_stored_parts(
     db.session.commit()
     _new_process()
     assert _page(client.get(f"/offices/C?{P}")) == shown
-    assert len(computed) == 2 * made
+    assert len(computed) == 26
 
 
 def test_an_office_s_trend_is_its_entry_in_its_group_s_months(app, db, seeded):  # noqa: F811
-    """Without a scope an office's trend figures are the same read from its group's month as
-    from the month of the office alone (the trend reads the group's, once for every office)."""
+    """Without a scope an office's trend figures are the same read from its group's month
+    (written by trend_document alone) as from the whole document of the office alone."""
     from survey_app.dashboard import data
     from survey_app.dashboard.offices import _entry
     from survey_app.reporting import Period
@@ -265,14 +268,13 @@ def test_an_office_s_trend_is_its_entry_in_its_group_s_months(app, db, seeded): 
     months = [Period(date(2025, m, 1), date(2025, m, 31)) for m in (1, 3)]
     with app.test_request_context():
         for month in months:
-            whole = data.document(None, month, group, part=data.TREND)
+            whole = data.document(None, month, group, trend=True)
             assert {e["code"] for e in whole["offices"]} == {"A", "B", "C", "D"}
             for code in "ABCD":
-                own = data.document(None, month, group, office=code)
-                assert (
-                    _entry(whole, code)
-                    == data.trend_part(own)["offices"][
-                        [e["code"] for e in own["offices"]].index(code)
-                    ]
-                )
-                assert data.trend_part(own)["groups"] == whole["groups"]
+                own = data.trend_part(data.document(None, month, group, office=code))
+                entry = _entry(own, code)
+                assert entry is not None and _entry(whole, code) == entry
+                assert own["groups"] == whole["groups"]
+                sliced = data.document(None, month, group, office=code, trend=True)
+                assert sliced["offices"] == [entry] and sliced["groups"] == own["groups"]
+        assert any(_entry(whole, c)["index"]["value"] is not None for c in "ABCD")
