@@ -16,7 +16,9 @@ cold (first request of a new app) and warm (median of --repeat):
 - the office page of a commune (/offices/<code>, last complete month, compare, the monthly trend)
   signed in as an analyst of that province, with and without the document cache, in a new
   process once another has stored its documents, another commune's page in a new process, and
-  a third's in the same process (the kept reports of its trend),
+  a third's in the same process (the kept reports of its trend); signed in as a commune's own
+  manager (scoped: disclosure control), in a process that keeps the group's reports and in a
+  new one,
 - with --reads stored: the province's and the national year as a new process reads them from the
   database's store of texts after one request stored them (what `flask mscore warm-reports` does
   nightly),
@@ -226,13 +228,11 @@ def seed(app, responses: int, n_offices: int, provinces: int, province_only=Fals
             _timed("vacuum analyze", lambda: c.execute(text("VACUUM ANALYZE")))
 
 
-def _sign_in(app):
+def _sign_in(app, email="bench@mscore.test"):
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)[1]
-    res = client.post(
-        "/login", data={"email": "bench@mscore.test", "password": PASSWORD, "csrf_token": token}
-    )
+    res = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
     assert res.status_code == 302, res.status_code
     return client
 
@@ -257,7 +257,7 @@ def measure(
     """Time the three reads and split the national year into SQL, numpy and JSON."""
     from survey_app.api.auth import create_token
     from survey_app.extensions import db
-    from survey_app.models import Office
+    from survey_app.models import Office, User
 
     def api(query, kept_seconds=0, store=False, fresh=True):
         """A new app's GET of the report; ``kept_seconds``: REPORT_CACHE_SECONDS (0: every
@@ -304,7 +304,7 @@ def measure(
         for label, query in reads:
             _cold_warm(f"{label}, stored: a new process", api(query, 600, store=True), repeat)
 
-    def office_page(cache_seconds, nth=0):
+    def office_page(cache_seconds, nth=0, manager=False):
         app = create_app({**config, "DASHBOARD_CACHE_SECONDS": cache_seconds})
         with app.app_context():
             code = db.session.scalar(
@@ -313,7 +313,13 @@ def measure(
                 .order_by(Office.id)
                 .offset(nth)
             )
-        client = _sign_in(app)
+            email = f"manager-{code}@mscore.test".lower() if manager else "bench@mscore.test"
+            if manager and db.session.scalar(db.select(User.id).where(User.email == email)) is None:
+                from survey_app.dashboard.users import create_user
+
+                create_user(email, "Manager", "office_manager", code, PASSWORD)
+                db.session.commit()
+        client = _sign_in(app, email)
 
         def get():
             res = client.get(f"/offices/{code}?period=2026-11")
@@ -322,7 +328,7 @@ def measure(
 
         return get
 
-    def page(cache_seconds, fresh=False, nth=0):
+    def page(cache_seconds, fresh=False, nth=0, manager=False):
         def make():
             if fresh:  # a new process: nothing in memory, the documents in the store
                 from survey_app.dashboard.data import clear_cache
@@ -330,7 +336,7 @@ def measure(
 
                 clear_cache()
                 kept.clear()
-            return office_page(cache_seconds, nth)
+            return office_page(cache_seconds, nth, manager)
 
         return make
 
@@ -341,9 +347,13 @@ def measure(
     if "page" in reads:
         _cold_warm("office page of a commune (P01 analyst)", page(600), repeat)
         _cold_warm("the same, no document cache", page(0), repeat)
+        # a commune's own manager: its documents are its own (disclosure control), compared
+        # with the group's reports, here kept by the analyst's pages
+        _cold_warm("a commune's manager, the same process", page(600, False, 3, True), repeat)
         _cold_warm("the same, a new process (stored documents)", page(600, True), repeat)
         _cold_warm("another commune, a new process", page(600, True, 1), repeat)
         _cold_warm("the next commune, the same process", page(600, False, 2), repeat)
+        _cold_warm("another commune's manager, a new process", page(600, True, 4, True), repeat)
     if "split" in reads:
         split(create_app(config), "P01")
         if not province_only:  # minutes at 10 M on this machine: once

@@ -183,7 +183,7 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
         # for how long (0: off), the API's texts' total, the computed reports' total offices
         "REPORT_CACHE_SECONDS": float(env.get("REPORT_CACHE_SECONDS", "600")),
         "REPORT_CACHE_MB": float(env.get("REPORT_CACHE_MB", "128")),
-        "REPORT_CACHE_OFFICES": int(env.get("REPORT_CACHE_OFFICES", "42000")),
+        "REPORT_CACHE_OFFICES": int(env.get("REPORT_CACHE_OFFICES", "50000")),
         "DASHBOARD_CACHE_SECONDS": float(env.get("DASHBOARD_CACHE_SECONDS", "600")),
         "DASHBOARD_CACHE_MB": float(env.get("DASHBOARD_CACHE_MB", "128")),
         "DASHBOARD_LIVE_SECONDS": float(env.get("DASHBOARD_LIVE_SECONDS", "60")),

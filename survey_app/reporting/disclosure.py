@@ -152,20 +152,23 @@ def offices_with_responses_by_month(session, months, office_ids) -> dict:
     among ``office_ids`` with at least one valid response in each: {month: {office_id, ...}}
     (disclosure control)."""
     valid = INTEGRITIES.index("valid")
+    # every office's, filtered here: a commune group's 3,322 ids as bound parameters cost
+    # 65 ms a query, the months' rows of every office a few
     rows = session.execute(
         select(RollupResponse.day, RollupResponse.office_id)
         .where(
             RollupResponse.grain == MONTH,
             RollupResponse.day.in_(list(months)),
             RollupResponse.integrity == valid,
-            RollupResponse.office_id.in_(list(office_ids)),
         )
         .group_by(RollupResponse.day, RollupResponse.office_id)
         .having(func.sum(RollupResponse.count) > 0)
     ).all()
+    wanted = set(office_ids)
     found: dict = {}
     for month, office_id in rows:
-        found.setdefault(month, set()).add(office_id)
+        if office_id in wanted:
+            found.setdefault(month, set()).add(office_id)
     return found
 
 

@@ -196,18 +196,21 @@ def clear() -> None:
 
 def kept_report(params: Params) -> Report:
     """``build_report(params)``; for an ended period from this process's memory while its tag
-    holds, for REPORT_CACHE_SECONDS, within REPORT_CACHE_OFFICES (default 42,000): each kept
+    holds, for REPORT_CACHE_SECONDS, within REPORT_CACHE_OFFICES (default 50,000): each kept
     report counts its offices and :data:`REPORT_OVERHEAD` more, the least recently used going
     first (a report holds about 8.2 KB per office with the default questionnaire, and 190 KB
-    whatever its offices: what 25 offices hold; so at most about 350 MB). An office page reads
-    13 reports (its month with the previous one, twelve months of trend): with up to 3,000
-    offices they all stay kept, and the next office's page computes none of them again; four
-    national reports of 10,000 offices stay kept, not a national trend. Which offices are
+    whatever its offices: what 25 offices hold; so at most about 410 MB). An office page reads
+    13 reports (its month with the previous one, twelve months of trend), a scoped official's
+    one more (its month's comparisons, without breakdowns): those of a commune group at
+    national scale (3,322 offices; 14 × 3,347 = 46,858) all stay kept, and the next office's
+    page computes none of them again (read in a cycle, a budget one report short would keep
+    none: each would push out the next one read); four national reports of 10,000 offices
+    stay kept, not a national trend. Which offices are
     shown (``visible``) changes no figure, so one computed report serves every office filter:
     a province's year is the national year's report, shown in part."""
     config = current_app.config
     seconds = float(config.get("REPORT_CACHE_SECONDS", 600))
-    limit = int(config.get("REPORT_CACHE_OFFICES", 42_000))
+    limit = int(config.get("REPORT_CACHE_OFFICES", 50_000))
     computed = dataclasses.replace(params, visible=None)
     key = tag(computed, False) if seconds > 0 and limit > 0 else None
     if key is None:

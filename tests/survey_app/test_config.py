@@ -200,7 +200,7 @@ def test_the_report_caches_come_from_the_environment(tmp_path):
         defaults["DASHBOARD_CACHE_SECONDS"],
         defaults["DASHBOARD_LIVE_SECONDS"],
         defaults["DASHBOARD_CACHE_MB"],
-    ) == (600, 128, 42_000, 600, 60, 128)
+    ) == (600, 128, 50_000, 600, 60, 128)
     names = {
         "REPORT_CACHE_SECONDS": "0",
         "REPORT_CACHE_MB": "512",
