@@ -114,11 +114,14 @@ def import_dossiers_command(path: str) -> None:
 def warm_reports_command() -> None:
     """Compute and store the report API's texts of the last ended month and year, nationally
     and for each top-level office (a province): with and without its office filter, and as its
-    own officials' tokens get it. Run it after the nightly update-rollup; requests then read them
-    from the store (reporting/kept.py), in every process."""
+    own officials' tokens get it; and the dashboard's office pages of the last ended month, as
+    an official who sees every office gets them. Run it after the nightly update-rollup;
+    requests then read them from the store (reporting/kept.py), in every process."""
     import time
     from datetime import date, timedelta
 
+    from ..dashboard.data import warm_office_pages
+    from ..reporting import Period
     from ..reporting.documents import satisfaction_text
     from ..reporting.kept import kept_text, store_limit, tag
     from ..reporting.periods import local_today
@@ -157,6 +160,9 @@ def warm_reports_command() -> None:
             click.echo(
                 f"{label}, {who}: {len(body) / 1e6:.1f} MB in {time.perf_counter() - started:.2f} s"
             )
+    label, start, end = periods[0]
+    for group, offices, seconds in warm_office_pages(Period(start, end)):
+        click.echo(f"{label}, office pages of {group} ({offices} offices): {seconds:.2f} s")
 
 
 def register() -> None:

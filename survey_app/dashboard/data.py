@@ -8,17 +8,21 @@ rules (disclosure control of small groups included) apply to every figure.
 from __future__ import annotations
 
 import dataclasses
+import time
 from datetime import datetime, timedelta
 
 import orjson
 from flask import current_app
 from flask_babel import gettext as _
 from marshmallow import ValidationError
+from sqlalchemy import select
 
 from ..api.report_schemas import SatisfactionQueryIn
 from ..api.reports import REPORTS_READ, QueryError, authenticate, report_params
 from ..errors import friendly_abort
-from ..reporting import Period, local_today
+from ..extensions import db
+from ..models import Office
+from ..reporting import NOT_GROUPED, Period, local_today
 from ..reporting.documents import satisfaction_document, trend_document
 from ..reporting.kept import Kept, kept_document, store_documents, tag
 from ..reporting.periods import zone
@@ -228,6 +232,31 @@ def quiet_document(scope, group: str | None) -> dict:
     so the document comes from the rollup and the cache)."""
     yesterday = local_today() - timedelta(days=1)
     return document(scope, Period(yesterday - timedelta(days=QUIET_DAYS - 1), yesterday), group)
+
+
+def office_page_documents(scope, period: Period, group: str, code: str) -> tuple[dict, list]:
+    """What an office's page reads: its part of its group's document of the period (with the
+    previous period, the questions and the breakdowns) and the months of its trend."""
+    doc = document(scope, period, group, compare=True, questions=True, breakdowns=True, part=code)
+    return doc, monthly_documents(scope, period, group, office=code)
+
+
+def warm_office_pages(period: Period) -> list[tuple[str, int, float]]:
+    """Compute and store the office pages' documents of an ended period as an official who sees
+    every office gets them, a group at a time: one office's page stores every office's part of
+    the group's document and slice of each trend month (:func:`_past_document`,
+    :func:`_past_trend`), so any office's first view, in any process, reads them. Commits after
+    each group; returns (group, its offices, seconds) per group."""
+    groups: dict[str, list[str]] = {}
+    for code, group in db.session.execute(select(Office.code, Office.group).order_by(Office.code)):
+        groups.setdefault(str(group) if group else NOT_GROUPED, []).append(code)
+    done = []
+    for group, codes in sorted(groups.items()):
+        started = time.perf_counter()
+        office_page_documents(None, period, group, codes[0])
+        db.session.commit()
+        done.append((group, len(codes), time.perf_counter() - started))
+    return done
 
 
 def months_of(period: Period, at_least: int = 12) -> list[Period]:

@@ -17,7 +17,7 @@ from ..models import Office
 from ..reporting import NOT_GROUPED
 from . import chart_views, charts, pages
 from .auth import official_required
-from .data import document, monthly_documents, official_scope
+from .data import office_page_documents, official_scope
 from .downloads import attachment, send_chart, send_table
 from .feedback import counter_counts, feedback
 from .filters import read_filters
@@ -114,9 +114,7 @@ def _context(code: str) -> dict:
     group = str(office.group) if office.group else NOT_GROUPED
     filters = read_filters(scope, group)
     filters.group = group
-    doc = document(
-        scope, filters.period, group, compare=True, questions=True, breakdowns=True, part=code
-    )
+    doc, months = office_page_documents(scope, filters.period, group, code)
     entry = _entry(doc, code)
     if entry is None:
         abort(404)
@@ -128,7 +126,6 @@ def _context(code: str) -> dict:
     elements, elements_text, elements_table = chart_views.elements_view(
         series, _("The five elements: %(what)s", what=label)
     )
-    months = monthly_documents(scope, filters.period, group, office=code)
     trend_series = [(office.name, [(m, _entry(d, code)) for m, d in months])]
     if head:
         trend_series.append(

@@ -278,3 +278,33 @@ def test_an_office_s_trend_is_its_entry_in_its_group_s_months(app, db, seeded): 
                 sliced = data.document(None, month, group, office=code, trend=True)
                 assert sliced["offices"] == [entry] and sliced["groups"] == own["groups"]
         assert any(_entry(whole, c)["index"]["value"] is not None for c in "ABCD")
+
+
+def test_warm_reports_stores_every_office_page_of_the_last_month(
+    client,
+    db,
+    seeded,  # noqa: F811
+    computed,
+    runner,
+):
+    """`flask mscore warm-reports` stores the office pages of the last ended month for every
+    office, a group at a time: the next morning's first view of any office's page, in a new
+    process, computes nothing."""
+    from survey_app.reporting import periods
+
+    with pytest.MonkeyPatch.context() as patch:  # the last ended month is March 2025
+        patch.setattr(periods, "local_today", lambda: date(2025, 4, 10))
+        result = runner.invoke(args=["mscore", "warm-reports"])
+    assert result.exit_code == 0, result.output
+    pages = [line for line in result.output.splitlines() if "office pages of" in line]
+    assert len(pages) == 2  # the two ranking groups (A-D, E)
+    assert any("(4 offices)" in line for line in pages)
+    made = len(computed)
+    assert made == 2 * 13  # a page and twelve trend months per group
+    _new_process()
+    sign_in(client, "admin@x.vn")
+    for code in "ABCDE":
+        page = client.get(f"/offices/{code}?period=2025-03")
+        assert page.status_code == 200, code
+        assert "03/2025" in page.text
+    assert len(computed) == made  # every page read from the store
