@@ -171,8 +171,8 @@ def _past_document(params, breakdowns: bool, part: str | None = None) -> dict | 
     of report texts (computed by another process or before a restart), else computed and
     stored. With ``part`` (an office's code), the office's part of it (:func:`office_part`),
     kept and stored in the same way under the tag and the office, every office's part at once
-    (:func:`office_parts`): a new process shows any office's page of the group without reading
-    and parsing the whole group's document."""
+    (:func:`office_parts`; the whole document is neither kept nor stored): a new process shows
+    any office's page of the group without reading and parsing the whole group's document."""
     seconds = _seconds()
     key = tag(params, breakdowns) if seconds > 0 else None
     if key is None:
@@ -182,11 +182,13 @@ def _past_document(params, breakdowns: bool, part: str | None = None) -> dict | 
         return _kept(key, seconds, lambda: satisfaction_document(params, breakdowns))
 
     def every_office() -> dict:
-        # every office's part is stored at once: the group's next office a process shows (in
-        # this process or another) reads its own 20 KB instead of the group's 31 MB
-        parts = office_parts(whole())
+        # every office's part is stored at once, not the whole: the group's next office a
+        # process shows (in this process or another) reads its own 20 KB instead of the
+        # group's 31 MB
+        doc = satisfaction_document(params, breakdowns)
+        parts = office_parts(doc)
         store_documents({f"{key} office {c}": p for c, p in parts.items() if c != part})
-        return parts.get(part) or office_part(whole(), part)
+        return parts.get(part) or office_part(doc, part)
 
     return whole() if part is None else _kept(f"{key} office {part}", seconds, every_office)
 
