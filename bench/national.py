@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import statistics
 import sys
 import time
 from datetime import date
@@ -49,11 +47,11 @@ from bench.national_cells import (  # noqa: E402
     simulate_cells,
     write_cells,
 )
+from bench.national_page import PASSWORD, cold_warm, page_reads  # noqa: E402
 
 PROVINCES = 34
 FIELDS = 12
 SERVICES = 120
-PASSWORD = "bench-national-password-1"
 YEAR, MONTHS = (
     date(2025, 1, 1),
     [date(2025, 10, 1)] + [date(2025 + (m > 12), (m - 1) % 12 + 1, 1) for m in range(11, 24)],
@@ -228,36 +226,12 @@ def seed(app, responses: int, n_offices: int, provinces: int, province_only=Fals
             _timed("vacuum analyze", lambda: c.execute(text("VACUUM ANALYZE")))
 
 
-def _sign_in(app, email="bench@mscore.test"):
-    client = app.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)[1]
-    res = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
-    assert res.status_code == 302, res.status_code
-    return client
-
-
-def _cold_warm(label: str, make_call, repeat: int) -> None:
-    call = make_call()  # a new app: its caches are cold
-    started = time.perf_counter()
-    size = call()
-    cold = time.perf_counter() - started
-    warm = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        warm.append(time.perf_counter() - started)
-    warm_text = f"warm {statistics.median(warm):7.3f} s" if warm else "(no warm run)"
-    print(f"{label:<40} cold {cold:7.3f} s   {warm_text}   ({size / 1e6:.2f} MB)", flush=True)
-
-
 def measure(
     create_app, config, repeat: int, province_only=False, national_repeat=0, reads=()
 ) -> None:
     """Time the three reads and split the national year into SQL, numpy and JSON."""
     from survey_app.api.auth import create_token
     from survey_app.extensions import db
-    from survey_app.models import Office, User
 
     def api(query, kept_seconds=0, store=False, fresh=True):
         """A new app's GET of the report; ``kept_seconds``: REPORT_CACHE_SECONDS (0: every
@@ -302,66 +276,22 @@ def measure(
         for label, query in reads:
             _timed(f"{label}, stored: the first request", api(query, 600, True, False)())
         for label, query in reads:
-            _cold_warm(f"{label}, stored: a new process", api(query, 600, store=True), repeat)
-
-    def office_page(cache_seconds, nth=0, manager=False):
-        app = create_app({**config, "DASHBOARD_CACHE_SECONDS": cache_seconds})
-        with app.app_context():
-            code = db.session.scalar(
-                db.select(Office.code)
-                .where(Office.kind == "commune", Office.parent.has(code="P01"))
-                .order_by(Office.id)
-                .offset(nth)
-            )
-            email = f"manager-{code}@mscore.test".lower() if manager else "bench@mscore.test"
-            if manager and db.session.scalar(db.select(User.id).where(User.email == email)) is None:
-                from survey_app.dashboard.users import create_user
-
-                create_user(email, "Manager", "office_manager", code, PASSWORD)
-                db.session.commit()
-        client = _sign_in(app, email)
-
-        def get():
-            res = client.get(f"/offices/{code}?period=2026-11")
-            assert res.status_code == 200, res.status_code
-            return len(res.data)
-
-        return get
-
-    def page(cache_seconds, fresh=False, nth=0, manager=False):
-        def make():
-            if fresh:  # a new process: nothing in memory, the documents in the store
-                from survey_app.dashboard.data import clear_cache
-                from survey_app.reporting import kept
-
-                clear_cache()
-                kept.clear()
-            return office_page(cache_seconds, nth, manager)
-
-        return make
+            cold_warm(f"{label}, stored: a new process", api(query, 600, store=True), repeat)
 
     year = "from=2025-01-01&to=2025-12-31"
     if "province" in reads:
-        _cold_warm("province year (API, office=P01)", api(year + "&office=P01"), repeat)
-        _cold_warm("the same, kept text", api(year + "&office=P01", 600), repeat)
+        cold_warm("province year (API, office=P01)", api(year + "&office=P01"), repeat)
+        cold_warm("the same, kept text", api(year + "&office=P01", 600), repeat)
     if "page" in reads:
-        _cold_warm("office page of a commune (P01 analyst)", page(600), repeat)
-        _cold_warm("the same, no document cache", page(0), repeat)
-        # a commune's own manager: its documents are its own (disclosure control), compared
-        # with the group's reports, here kept by the analyst's pages
-        _cold_warm("a commune's manager, the same process", page(600, False, 3, True), repeat)
-        _cold_warm("the same, a new process (stored documents)", page(600, True), repeat)
-        _cold_warm("another commune, a new process", page(600, True, 1), repeat)
-        _cold_warm("the next commune, the same process", page(600, False, 2), repeat)
-        _cold_warm("another commune's manager, a new process", page(600, True, 4, True), repeat)
+        page_reads(create_app, config, repeat)
     if "split" in reads:
         split(create_app(config), "P01")
         if not province_only:  # minutes at 10 M on this machine: once
             split(create_app(config), "national")
     if "national" in reads and not province_only:
         if national_repeat:
-            _cold_warm("national year (API, all offices)", api(year), national_repeat)
-        _cold_warm("national year, kept text", api(year, 600), repeat)
+            cold_warm("national year (API, all offices)", api(year), national_repeat)
+        cold_warm("national year, kept text", api(year, 600), repeat)
     if "stored" in reads:
         province = [("province year (office=P01)", year + "&office=P01")]
         stored(([] if province_only else [("national year", year)]) + province)
