@@ -282,7 +282,7 @@ TREND_INDEX = ("value", "low", "high", "reliable")
 
 def trend_part(doc: dict) -> dict:
     """What a trend reads of a month's document (:data:`TREND_FIELDS`, :data:`TREND_INDEX`):
-    a commune group's month is an 8 MB document, its trend part 0.7 MB."""
+    a commune group's month at national scale, 0.68 MB of JSON."""
 
     def slim(entry: dict) -> dict:
         out = {k: entry[k] for k in TREND_FIELDS if k in entry}
