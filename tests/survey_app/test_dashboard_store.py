@@ -308,3 +308,19 @@ def test_warm_reports_stores_every_office_page_of_the_last_month(
         assert page.status_code == 200, code
         assert "03/2025" in page.text
     assert len(computed) == made  # every page read from the store
+
+
+def test_a_scoped_official_never_reads_the_group_s_trend_slices(client, db, seeded, computed):  # noqa: F811
+    """The slices of the group's months stored for officials who see every office hold every
+    office's figures; a manager of B alone computes its own twelve months (over B alone,
+    under disclosure control) instead of reading B's slice."""
+    b = seeded["offices"]["B"].id
+    sign_in(client, "admin@x.vn")
+    assert client.get(f"/offices/A?{P}").status_code == 200  # every office's slices stored
+    _new_process()
+    before = len(computed)
+    sign_in(client, "b@x.vn")
+    assert client.get(f"/offices/B?{P}").status_code == 200
+    mine = computed[before:]
+    assert len(mine) == 13 and all(p.scope == frozenset({b}) for p in mine)
+    assert sum(not p.compare for p in mine) == 12  # the trend's months, each computed
