@@ -205,9 +205,9 @@ def kept_report(params: Params) -> Report:
     national scale (3,322 offices; 14 × 3,347 = 46,858) all stay kept, and the next office's
     page computes none of them again (read in a cycle, a budget one report short would keep
     none: each would push out the next one read); four national reports of 10,000 offices
-    stay kept, not a national trend. Which offices are
-    shown (``visible``) changes no figure, so one computed report serves every office filter:
-    a province's year is the national year's report, shown in part."""
+    stay kept, not a national trend. Which offices are shown (``visible``) changes no figure,
+    so one computed report serves every office filter: a province's year is the national
+    year's report, shown in part."""
     config = current_app.config
     seconds = float(config.get("REPORT_CACHE_SECONDS", 600))
     limit = int(config.get("REPORT_CACHE_OFFICES", 50_000))

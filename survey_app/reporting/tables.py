@@ -224,21 +224,30 @@ def _eb_priors(report: Report) -> dict:
 OFFICE_META = ("code", "name", "name_en", "kind", "group", "parent_code")
 
 
-def report_json(report: Report) -> dict:
-    """The whole report as the API's JSON document."""
+def _named(report: Report, rows: np.ndarray, entries) -> tuple[list[dict], list[dict]]:
+    """The office entries (of ``rows``) and group entries that ``entries(blocks, stats, rows)``
+    writes, with each office's meta data and each group's name and number of offices."""
     offices = report.offices
-    rows, asked = _prepare(report)
-    oq = report.current.overall_question
-    office_entries = _entries(report.office_blocks, report.current.stats, rows, oq)
+    office_entries = entries(report.office_blocks, report.current.stats, rows)
     for entry, i in zip(office_entries, rows.tolist(), strict=True):
         meta = offices[i]
         entry.update({k: meta[k] for k in OFFICE_META})
-    group_entries = _entries(
-        report.group_blocks, report.group_current.stats, np.arange(len(report.groups)), oq
+    group_entries = entries(
+        report.group_blocks, report.group_current.stats, np.arange(len(report.groups))
     )
     for entry, name in zip(group_entries, report.groups, strict=True):
         entry["group"] = name
         entry["offices"] = sum(o["group"] == name for o in offices)
+    return office_entries, group_entries
+
+
+def report_json(report: Report) -> dict:
+    """The whole report as the API's JSON document."""
+    rows, asked = _prepare(report)
+    oq = report.current.overall_question
+    office_entries, group_entries = _named(
+        report, rows, lambda blocks, stats, rows: _entries(blocks, stats, rows, oq)
+    )
     return _head(report, asked, office_entries, group_entries)
 
 
@@ -246,7 +255,6 @@ def trend_json(report: Report) -> dict:
     """The office and group entries of :func:`report_json` with their names, responses and
     index alone: what the dashboard's trends read, written for thousands of offices without
     the rest of their entries."""
-    offices = report.offices
     rows, _asked = _prepare(report)
 
     def entries(blocks: dict, stats: dict, rows: np.ndarray) -> list[dict]:
@@ -254,15 +262,7 @@ def trend_json(report: Report) -> dict:
         index = _estimates(blocks["index"], rows)
         return [{"responses": n, "index": i} for n, i in zip(responses, index, strict=True)]
 
-    office_entries = entries(report.office_blocks, report.current.stats, rows)
-    for entry, i in zip(office_entries, rows.tolist(), strict=True):
-        entry.update({k: offices[i][k] for k in OFFICE_META})
-    group_entries = entries(
-        report.group_blocks, report.group_current.stats, np.arange(len(report.groups))
-    )
-    for entry, name in zip(group_entries, report.groups, strict=True):
-        entry["group"] = name
-        entry["offices"] = sum(o["group"] == name for o in offices)
+    office_entries, group_entries = _named(report, rows, entries)
     return {"offices": office_entries, "groups": group_entries}
 
 
