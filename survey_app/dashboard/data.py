@@ -7,7 +7,6 @@ rules (disclosure control of small groups included) apply to every figure.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from datetime import datetime, timedelta
 
@@ -23,9 +22,11 @@ from ..errors import friendly_abort
 from ..extensions import db
 from ..models import Office
 from ..reporting import NOT_GROUPED, Period, local_today
+from ..reporting.disclosure import group_params
 from ..reporting.documents import satisfaction_document, trend_document
 from ..reporting.kept import Kept, kept_document, store_documents, tag
 from ..reporting.periods import zone
+from ..reporting.scoped_trend import scoped_trend
 from .filters import Filters, month_period
 
 QUIET_DAYS = 14  # an office with no response for this long is highlighted
@@ -202,25 +203,33 @@ def _past_trend(params, office: str | None) -> dict | None:
     (its offices' and groups' names, index and responses alone: `trend_document`), and each
     office's slice of it is stored at once: a new process shows an office's trend from twelve
     slices of a few hundred bytes. A scoped official's offices are computed over themselves
-    (disclosure.py): its months are its own."""
+    (disclosure.py): its months are its own, keyed by its scope; their groups' benchmarks,
+    under disclosure control, are read from the group's month (`scoped_trend`), never from an
+    office's slice."""
     seconds = _seconds()
-    if params.scope is None:
-        params = dataclasses.replace(params, visible=None)
-    key = tag(params, False) if seconds > 0 else None
+    whole = group_params(params)  # without a scope: the same report, every office visible
+    key = tag(whole if params.scope is None else params, False) if seconds > 0 else None
     if key is None:
         return None
 
-    def whole() -> dict:
-        return _kept(f"{key} trend", seconds, lambda: trend_part(trend_document(params)))
+    def group_month() -> dict:
+        group_key = key if params.scope is None else tag(whole, False)
+        return _kept(f"{group_key} trend", seconds, lambda: trend_part(trend_document(whole)))
+
+    def own_month() -> dict:
+        return trend_part(scoped_trend(params, group_month()))
+
+    if params.scope is not None:
+        return _kept(f"{key} trend", seconds, own_month)
+    if office is None:
+        return group_month()
 
     def every_office() -> dict:
-        month = whole()
+        month = group_month()
         slices = {e["code"]: {**month, "offices": [e]} for e in month["offices"]}
         store_documents({f"{key} trend {c}": d for c, d in slices.items() if c != office})
         return slices.get(office) or {**month, "offices": []}
 
-    if params.scope is not None or office is None:
-        return whole()
     return _kept(f"{key} trend {office}", seconds, every_office)
 
 
@@ -277,7 +286,7 @@ def months_of(period: Period, at_least: int = 12) -> list[Period]:
 #: What a trend reads of an office's or a group's entry: index (with its interval and
 #: reliability) and responses, with the names the group's trend lists the offices by.
 TREND_FIELDS = ("code", "name", "group", "benchmark", "responses")
-TREND_INDEX = ("value", "low", "high", "reliable")
+TREND_INDEX = ("value", "low", "high", "n", "reliable")  # n: reporting/scoped_trend.py
 
 
 def trend_part(doc: dict) -> dict:

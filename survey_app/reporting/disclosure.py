@@ -114,21 +114,30 @@ def period_reason(params: Params) -> str | None:
     return None
 
 
-def scoped_document(params: Params, breakdowns: bool = False) -> dict:
-    """The satisfaction report JSON for a caller limited to ``params.scope``."""
+def group_params(params: Params) -> Params:
+    """The parameters of the report over the whole ranking group (every office, no scope) that a
+    scoped document's comparisons come from."""
+    return replace(params, visible=None, universe=None, scope=None, breakdowns=False)
+
+
+def own_report(params: Params) -> tuple[frozenset[int], frozenset[int], Report]:
+    """The scope, the offices shown of it, and the report computed over those alone."""
     scope = params.scope if params.scope is not None else frozenset()
     visible = scope if params.visible is None else params.visible & scope
-    own = kept_report(replace(params, visible=visible, universe=visible))
+    return scope, visible, kept_report(replace(params, visible=visible, universe=visible))
+
+
+def scoped_document(params: Params, breakdowns: bool = False) -> dict:
+    """The satisfaction report JSON for a caller limited to ``params.scope``."""
+    scope, visible, own = own_report(params)
     document = report_json(own)
     if breakdowns:
         document["breakdowns"] = {n: breakdown_rows(own, n) for n in ("services", "channels")}
     for office in document["offices"]:  # the hierarchy above the scope is not the caller's
         if office["parent_code"] is not None and office["parent_code"] not in _codes(own, scope):
             office["parent_code"] = None
-    full = kept_report(replace(params, visible=None, universe=None, scope=None, breakdowns=False))
-    reason = period_reason(params)
-    monthly = None if reason else _monthly_enough(full, scope, calendar_months(params.period))
-    gates = _Gates(full, scope, reason, monthly)
+    full = kept_report(group_params(params))
+    gates = group_gates(params, full, scope)
     rows = {o["id"]: i for i, o in enumerate(full.offices)}
     visible_ids = [o["id"] for o in own.offices if o["id"] in visible]
     for entry, office_id in zip(document["offices"], visible_ids, strict=True):
@@ -141,6 +150,14 @@ def scoped_document(params: Params, breakdowns: bool = False) -> dict:
         "rule": RULE,
     }
     return document
+
+
+def group_gates(params: Params, full, scope: frozenset[int]) -> _Gates:
+    """Which comparisons with ``full``, the report over the whole group (or what its gates read of
+    it), a caller limited to ``scope`` is given."""
+    reason = period_reason(params)
+    monthly = None if reason else _monthly_enough(full, scope, calendar_months(params.period))
+    return _Gates(full, scope, reason, monthly)
 
 
 def _codes(report: Report, scope: frozenset[int]) -> set[str]:

@@ -172,8 +172,12 @@ def test_an_office_s_stored_part_is_read_in_its_own_scope_only(client, db, seede
     b = seeded["offices"]["B"].id
     sign_in(client, "a@x.vn")
     assert client.get(f"/offices/B?{P}").status_code == 200
-    assert computed and all(p.scope is not None and b in p.scope for p in computed)
-    assert any(len(p.scope) > 1 for p in computed)  # A's manager: A and B
+    mine = [p for p in computed if p.scope is not None]
+    assert mine and all(b in p.scope for p in mine)
+    assert any(len(p.scope) > 1 for p in mine)  # A's manager: A and B
+    # and the group's months, whose benchmarks its trend shows under disclosure control
+    group = [p for p in computed if p.scope is None]
+    assert len(group) == 12 and all(p.visible is None and not p.compare for p in group)
     _new_process()
     before = len(computed)
     sign_in(client, "b@x.vn")  # a manager of B alone
@@ -245,7 +249,7 @@ def test_a_new_process_shows_an_office_no_process_has_shown_from_stored_parts(
         assert [e["code"] for e in doc["offices"]] == ["C"]
     for month in read[1:]:
         assert set(month["offices"][0]) == {"code", "name", "group", "index", "responses"}
-        assert set(month["offices"][0]["index"]) == {"value", "low", "high", "reliable"}
+        assert set(month["offices"][0]["index"]) == {"value", "low", "high", "n", "reliable"}
     # what a process with nothing stored computes for C's page
     monkeypatch.setattr(kept, "stored_text", real_text)
     from survey_app.models import ReportText
@@ -310,17 +314,43 @@ def test_warm_reports_stores_every_office_page_of_the_last_month(
     assert len(computed) == made  # every page read from the store
 
 
-def test_a_scoped_official_never_reads_the_group_s_trend_slices(client, db, seeded, computed):  # noqa: F811
+def test_a_scoped_official_never_reads_the_group_s_trend_slices(
+    client,
+    db,
+    seeded,  # noqa: F811
+    computed,
+    monkeypatch,
+):
     """The slices of the group's months stored for officials who see every office hold every
-    office's figures; a manager of B alone computes its own twelve months (over B alone,
-    under disclosure control) instead of reading B's slice."""
+    office's figures; a manager of B alone computes its own twelve months (over B alone, under
+    disclosure control) instead of reading B's slice, and reads only the groups' benchmarks of
+    the group's months (disclosure.scoped_trend)."""
+    from survey_app.dashboard import data
+
     b = seeded["offices"]["B"].id
+    keys, months = [], []
+    real_document, real_trend = data.kept_document, data.scoped_trend
+
+    def kept_document(key, compute):
+        keys.append(key)
+        return real_document(key, compute)
+
+    def scoped_trend(params, month):
+        months.append((params, month))
+        return real_trend(params, month)
+
+    monkeypatch.setattr(data, "kept_document", kept_document)
+    monkeypatch.setattr(data, "scoped_trend", scoped_trend)
     sign_in(client, "admin@x.vn")
     assert client.get(f"/offices/A?{P}").status_code == 200  # every office's slices stored
+    group_months = {k for k in keys if k.endswith(" trend")}
+    assert len(group_months) == 12
     _new_process()
-    before = len(computed)
+    before, keys[:] = len(computed), []
     sign_in(client, "b@x.vn")
     assert client.get(f"/offices/B?{P}").status_code == 200
-    mine = computed[before:]
-    assert len(mine) == 13 and all(p.scope == frozenset({b}) for p in mine)
-    assert sum(not p.compare for p in mine) == 12  # the trend's months, each computed
+    assert [p.scope for p in computed[before:]] == [frozenset({b})]  # its page's document
+    assert len(months) == 12 and all(p.scope == frozenset({b}) for p, _m in months)
+    assert all(len(m["offices"]) == 4 for _p, m in months)  # the group's: A, B, C and D
+    assert group_months <= set(keys)  # read from the store, not computed
+    assert not [k for k in keys if k.endswith(" trend B")]  # never B's slice
