@@ -24,7 +24,7 @@ from ..models import Office
 from ..reporting import NOT_GROUPED, Period, local_today
 from ..reporting.disclosure import group_params
 from ..reporting.documents import satisfaction_document, trend_document
-from ..reporting.kept import Kept, kept_document, store_documents, tag
+from ..reporting.kept import Kept, kept_document, one_commit, store_documents, tag
 from ..reporting.periods import zone
 from ..reporting.scoped_trend import scoped_trend
 from .filters import Filters, month_period
@@ -247,9 +247,13 @@ def quiet_document(scope, group: str | None) -> dict:
 
 def office_page_documents(scope, period: Period, group: str, code: str) -> tuple[dict, list]:
     """What an office's page reads: its part of its group's document of the period (with the
-    previous period, the questions and the breakdowns) and the months of its trend."""
-    doc = document(scope, period, group, compare=True, questions=True, breakdowns=True, part=code)
-    return doc, monthly_documents(scope, period, group, office=code)
+    previous period, the questions and the breakdowns) and the months of its trend, those it
+    computes stored with one commit."""
+    with one_commit():
+        doc = document(
+            scope, period, group, compare=True, questions=True, breakdowns=True, part=code
+        )
+        return doc, monthly_documents(scope, period, group, office=code)
 
 
 def warm_office_pages(period: Period) -> list[tuple[str, int, float]]:
@@ -304,5 +308,8 @@ def trend_part(doc: dict) -> dict:
 
 def monthly_documents(scope, period: Period, group: str | None, office: str | None = None):
     """(month, what the trend reads of its document) for each month of the trend ending with
-    the period's last month (:func:`_past_trend`)."""
-    return [(m, document(scope, m, group, office=office, trend=True)) for m in months_of(period)]
+    the period's last month (:func:`_past_trend`), those it computes stored with one commit."""
+    with one_commit():
+        return [
+            (m, document(scope, m, group, office=office, trend=True)) for m in months_of(period)
+        ]

@@ -354,3 +354,44 @@ def test_a_scoped_official_never_reads_the_group_s_trend_slices(
     assert all(len(m["offices"]) == 4 for _p, m in months)  # the group's: A, B, C and D
     assert group_months <= set(keys)  # read from the store, not computed
     assert not [k for k in keys if k.endswith(" trend B")]  # never B's slice
+
+
+def test_a_page_stores_its_documents_with_one_commit(client, db, seeded, computed, monkeypatch):  # noqa: F811
+    """An office page's documents, computed on a first view, are stored in one transaction:
+    one commit, and every tag of them made with the catalogue's stamp of that transaction
+    (read once, not after each commit)."""
+    from survey_app.dashboard import offices
+    from survey_app.extensions import db as database
+    from survey_app.reporting import kept
+
+    sign_in(client, "admin@x.vn")
+    assert client.get(f"/offices/A?{P}").status_code == 200  # the months rolled up
+    sign_in(client, "b@x.vn")
+    commits, connections = [], []
+    real_commit, real_stamp = database.session.commit, kept.catalogue_stamp
+
+    def commit():
+        commits.append(1)
+        real_commit()
+
+    def catalogue_stamp(session):
+        connections.append(session.connection())
+        return real_stamp(session)
+
+    real_documents, during = offices.office_page_documents, []
+
+    def office_page_documents(*args):
+        before = len(commits)
+        out = real_documents(*args)
+        during.append(len(commits) - before)
+        return out
+
+    monkeypatch.setattr(database.session, "commit", commit)
+    monkeypatch.setattr(offices, "office_page_documents", office_page_documents)
+    monkeypatch.setattr(kept, "catalogue_stamp", catalogue_stamp)
+    before = _stored(db)
+    assert client.get(f"/offices/B?{P}").status_code == 200
+    assert len(computed) == 13 + 1  # the admin's 13, B's page document (its months: scoped_trend)
+    assert during == [1]  # one commit for every document the page stored
+    assert len(connections) > 13 and len({id(c) for c in connections}) == 1
+    assert _stored(db) == before + 13  # B's page document and its twelve months

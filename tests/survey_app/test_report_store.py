@@ -170,3 +170,35 @@ def test_a_text_that_cannot_be_stored_is_still_sent(client, db, seeded, headers,
     assert response.status_code == 200 and response.json["offices"]
     assert _stored(db) == {}
     assert any("not stored: OperationalError" in message for message in warnings)
+
+
+def test_documents_kept_within_one_commit_are_committed_together(app, db, monkeypatch):
+    """kept.one_commit: the documents stored within are committed once, at its end; it does not
+    commit when something within fails."""
+    from survey_app.extensions import db as database
+    from survey_app.reporting import kept
+
+    commits = []
+    real_commit = database.session.commit
+
+    def commit():
+        commits.append(1)
+        real_commit()
+
+    with app.test_request_context():
+        monkeypatch.setattr(database.session, "commit", commit)
+        with kept.one_commit():
+            with kept.one_commit():  # nested: the outer one commits
+                kept.kept_document("one", lambda: {"a": 1})
+            kept.kept_document("two", lambda: {"b": 2})
+            assert commits == []
+        assert commits == [1]
+        with pytest.raises(RuntimeError), kept.one_commit():
+            kept.kept_document("three", lambda: {"c": 3})
+            raise RuntimeError("a page that fails")
+        assert commits == [1]
+        database.session.rollback()
+        kept.kept_document("four", lambda: {"d": 4})  # outside: committed at once
+        assert commits == [1, 1]
+    keys = {kept._document_key(k): k for k in ("one", "two", "four")}
+    assert {keys.get(tag) for tag in _stored(db)} >= {"one", "two", "four"}
