@@ -39,7 +39,7 @@ def page_reads(create_app, config: dict, repeat: int) -> None:
     from survey_app.extensions import db
     from survey_app.models import Office, User
 
-    def office_page(cache_seconds, nth=0, manager=False):
+    def office_page(cache_seconds, nth=0, manager=False, period="2026-11"):
         app = create_app({**config, "DASHBOARD_CACHE_SECONDS": cache_seconds})
         with app.app_context():
             code = db.session.scalar(
@@ -57,13 +57,13 @@ def page_reads(create_app, config: dict, repeat: int) -> None:
         client = sign_in(app, email)
 
         def get():
-            res = client.get(f"/offices/{code}?period=2026-11")
+            res = client.get(f"/offices/{code}?period={period}")
             assert res.status_code == 200, res.status_code
             return len(res.data)
 
         return get
 
-    def page(cache_seconds, fresh=False, nth=0, manager=False):
+    def page(cache_seconds, fresh=False, nth=0, manager=False, period="2026-11"):
         def make():
             if fresh:  # a new process: nothing in memory, the documents in the store
                 from survey_app.dashboard.data import clear_cache
@@ -71,7 +71,7 @@ def page_reads(create_app, config: dict, repeat: int) -> None:
 
                 clear_cache()
                 kept.clear()
-            return office_page(cache_seconds, nth, manager)
+            return office_page(cache_seconds, nth, manager, period)
 
         return make
 
@@ -84,3 +84,7 @@ def page_reads(create_app, config: dict, repeat: int) -> None:
     cold_warm("another commune, a new process", page(600, True, 1), repeat)
     cold_warm("the next commune, the same process", page(600, False, 2), repeat)
     cold_warm("another commune's manager, a new process", page(600, True, 4, True), repeat)
+    # a manager's monthly visit: the month before viewed (its trend months stored), then the
+    # new month in a new process
+    cold_warm("a manager's October, a new process", page(600, True, 5, True, "2026-10"), 0)
+    cold_warm("the same manager's November, a new process", page(600, True, 5, True), repeat)
