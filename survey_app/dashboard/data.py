@@ -22,7 +22,7 @@ from ..errors import friendly_abort
 from ..extensions import db
 from ..models import Office
 from ..reporting import NOT_GROUPED, Period, local_today
-from ..reporting.disclosure import group_params
+from ..reporting.comparisons import group_params
 from ..reporting.documents import satisfaction_document, trend_document
 from ..reporting.kept import Kept, kept_document, one_commit, store_documents, tag
 from ..reporting.periods import zone

@@ -24,6 +24,8 @@ office outside the scope:
 
    Anything else is withheld (null), and the document says which rule withheld it. A group made
    only of offices outside the scope is never shown, nor any count of the group's offices.
+   Where the process does not keep the group's report, the rules read the arrays of it that
+   they need, stored (comparisons.py); a trend reads its months' group entries (scoped_trend.py).
 3. Comparisons are given only for periods that cannot be played against each other: whole
    calendar months, quarters or years that have ended, without flagged responses, and where
    every month of the period has at least MIN_OUTSIDE outside offices of the group with
@@ -46,6 +48,7 @@ from sqlalchemy import func, select
 
 from ..models.rollups import INTEGRITIES, MONTH, RollupResponse
 from ..models.surveys import SIPAS_ELEMENTS
+from .comparisons import group_report
 from .kept import kept_report
 from .periods import Period, local_today
 from .report import Params, Report
@@ -114,12 +117,6 @@ def period_reason(params: Params) -> str | None:
     return None
 
 
-def group_params(params: Params) -> Params:
-    """The parameters of the report over the whole ranking group (every office, no scope) that a
-    scoped document's comparisons come from."""
-    return replace(params, visible=None, universe=None, scope=None, breakdowns=False)
-
-
 def own_report(params: Params) -> tuple[frozenset[int], frozenset[int], Report]:
     """The scope, the offices shown of it, and the report computed over those alone."""
     scope = params.scope if params.scope is not None else frozenset()
@@ -136,7 +133,7 @@ def scoped_document(params: Params, breakdowns: bool = False) -> dict:
     for office in document["offices"]:  # the hierarchy above the scope is not the caller's
         if office["parent_code"] is not None and office["parent_code"] not in _codes(own, scope):
             office["parent_code"] = None
-    full = kept_report(group_params(params))
+    full = group_report(params)  # the report, or what the gates read of it (comparisons.py)
     gates = group_gates(params, full, scope)
     rows = {o["id"]: i for i, o in enumerate(full.offices)}
     visible_ids = [o["id"] for o in own.offices if o["id"] in visible]

@@ -210,11 +210,7 @@ def kept_report(params: Params) -> Report:
     stay kept, not a national trend. Which offices are shown (``visible``) changes no figure,
     so one computed report serves every office filter: a province's year is the national
     year's report, shown in part."""
-    config = current_app.config
-    seconds = float(config.get("REPORT_CACHE_SECONDS", 600))
-    limit = int(config.get("REPORT_CACHE_OFFICES", 50_000))
-    computed = dataclasses.replace(params, visible=None)
-    key = tag(computed, False) if seconds > 0 and limit > 0 else None
+    computed, key, seconds, limit = _report_key(params)
     if key is None:
         return build_report(params)
     report = reports.get(key, seconds)
@@ -222,6 +218,24 @@ def kept_report(params: Params) -> Report:
         report = build_report(computed)
         reports.put(key, report, limit, weight=len(report.offices) + REPORT_OVERHEAD)
     return dataclasses.replace(report, params=params)
+
+
+def peek_report(params: Params) -> Report | None:
+    """:func:`kept_report`'s report where this process keeps it, else None (nothing computed)."""
+    _computed, key, seconds, _limit = _report_key(params)
+    report = None if key is None else reports.get(key, seconds)
+    return None if report is None else dataclasses.replace(report, params=params)
+
+
+def _report_key(params: Params) -> tuple[Params, str | None, float, int]:
+    """The parameters a kept report is computed with, its key (None: not kept), seconds and
+    budget."""
+    config = current_app.config
+    seconds = float(config.get("REPORT_CACHE_SECONDS", 600))
+    limit = int(config.get("REPORT_CACHE_OFFICES", 50_000))
+    computed = dataclasses.replace(params, visible=None)
+    key = tag(computed, False) if seconds > 0 and limit > 0 else None
+    return computed, key, seconds, limit
 
 
 def kept_text(key: str | None, compute) -> bytes:

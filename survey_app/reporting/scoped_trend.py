@@ -12,8 +12,8 @@ import numpy as np
 from flask import g
 
 from .catalogue import universe_ids
-from .disclosure import BENCHMARK_BAND, group_gates, group_params, own_report
-from .kept import kept_report
+from .comparisons import group_report
+from .disclosure import BENCHMARK_BAND, group_gates, own_report
 from .report import Params
 from .source import report_session
 from .tables import trend_json
@@ -23,9 +23,9 @@ def scoped_trend(params: Params, month: dict) -> dict:
     """What a trend reads of :func:`disclosure.scoped_document` for an ended period: the office
     entries of :func:`tables.trend_json` (names, responses, index) computed over the caller's
     offices alone, and its groups' benchmarks under the same rules, read from ``month``, the
-    trend entries of the report over the whole group (``trend_json`` of
-    ``kept_report(group_params(params))``, with each index's value, interval and ``n``) instead
-    of that report."""
+    trend entries of the report over the whole group (``trend_json`` of the report of
+    ``comparisons.group_params``, with each index's value, interval and ``n``) instead of that
+    report."""
     scope, _visible, own = own_report(params)
     document = trend_json(own)
     offices = _universe_ids(params)
@@ -34,7 +34,7 @@ def scoped_trend(params: Params, month: dict) -> dict:
             office["group"] = entry["group"]
         full = _group_month(month, offices)
     else:  # the catalogue changed since the month was written
-        full = kept_report(group_params(params))
+        full = group_report(params)
     gates = group_gates(params, full, scope)
     groups = sorted({entry["group"] for entry in document["offices"]})
     document["groups"] = [gates.benchmark(name) for name in groups]

@@ -394,4 +394,5 @@ def test_a_page_stores_its_documents_with_one_commit(client, db, seeded, compute
     assert len(computed) == 13 + 1  # the admin's 13, B's page document (its months: scoped_trend)
     assert during == [1]  # one commit for every document the page stored
     assert len(connections) > 13 and len({id(c) for c in connections}) == 1
-    assert _stored(db) == before + 13  # B's page document and its twelve months
+    # B's page document, its twelve months and its group's comparisons (comparisons.py)
+    assert _stored(db) == before + 13 + 1

@@ -66,7 +66,8 @@ def _cases(ids: dict) -> list[tuple]:
 def test_a_scoped_trend_is_the_scoped_document_s(app, db, months):
     from survey_app.dashboard.data import trend_part
     from survey_app.reporting import Params, Period
-    from survey_app.reporting.disclosure import group_params, scoped_document
+    from survey_app.reporting.comparisons import group_params
+    from survey_app.reporting.disclosure import scoped_document
     from survey_app.reporting.documents import trend_document
     from survey_app.reporting.scoped_trend import scoped_trend
 
@@ -103,7 +104,8 @@ def test_a_month_of_another_catalogue_is_not_read(app, db, months):
     written) is not read: the group's report is computed instead."""
     from survey_app.dashboard.data import trend_part
     from survey_app.reporting import Params, Period
-    from survey_app.reporting.disclosure import group_params, scoped_document
+    from survey_app.reporting.comparisons import group_params
+    from survey_app.reporting.disclosure import scoped_document
     from survey_app.reporting.documents import trend_document
     from survey_app.reporting.scoped_trend import scoped_trend
 

@@ -1,0 +1,97 @@
+"""A scoped document's comparisons with its group come from the group's report where the
+process keeps it, else from the arrays of it that disclosure control reads, kept and stored
+(reporting/comparisons.py): the same document either way, for every scope, office filter,
+group, period and query, and a new process reads the stored arrays instead of computing the
+group's report."""
+
+from __future__ import annotations
+
+from datetime import date
+from itertools import product
+
+import pytest
+
+from .scoping import add_responses
+from .test_disclosure_trend import _cases, months  # noqa: F401  (the offices' months)
+from .test_officials_pages import seeded  # noqa: F401  (the province and its officials)
+
+PERIODS = [
+    (date(2025, 2, 1), date(2025, 2, 28)),
+    (date(2025, 3, 1), date(2025, 3, 31)),
+    (date(2025, 4, 1), date(2025, 4, 30)),
+    (date(2025, 1, 1), date(2025, 3, 31)),
+    (date(2025, 3, 8), date(2025, 3, 14)),
+]
+
+
+@pytest.fixture
+def ranked(db, seeded, months, questionnaire):  # noqa: F811
+    """Enough responses in February and March for every office of the departments to be
+    ranked (March's previous ranks given)."""
+    for (i, code), month in product(enumerate("ABCD"), (2, 3)):
+        office = seeded["offices"][code]
+        add_responses(db, office, questionnaire, 80, 0.5 + 0.1 * i, seed=i, month=month)
+    return months
+
+
+def _params(start, end, group, scope, visible, compare, questions):
+    from survey_app.reporting import Params, Period
+
+    return Params(
+        period=Period(start, end),
+        group=group,
+        visible=None if visible is None else frozenset(visible),
+        compare=compare,
+        breakdowns=True,
+        questions=questions,
+        scope=frozenset(scope),
+    )
+
+
+def test_comparisons_from_the_stored_arrays_are_the_report_s(app, db, ranked, monkeypatch):
+    from survey_app.reporting import comparisons, disclosure, kept
+    from survey_app.reporting.report import build_report
+
+    given = withheld = previous = 0
+    for (start, end), case, (compare, questions) in product(
+        PERIODS, _cases(ranked), ((False, False), (True, True))
+    ):
+        params = _params(start, end, *case, compare, questions)
+        with monkeypatch.context() as m:  # the group's report itself
+            m.setattr(
+                disclosure, "group_report", lambda p: build_report(comparisons.group_params(p))
+            )
+            expected = disclosure.scoped_document(params, breakdowns=True)
+        kept.clear()
+        with monkeypatch.context() as m:  # never the kept report: the arrays
+            m.setattr(comparisons, "peek_report", lambda p: None)
+            got = disclosure.scoped_document(params, breakdowns=True)
+        assert got == expected, (start, end, case, compare, questions)
+        for entry in got["offices"]:
+            given += entry["index"].get("rank") is not None
+            withheld += entry["index"].get("rank") is None
+            previous += (entry["index"].get("change") or {}).get("previous_rank") is not None
+    assert given and withheld and previous  # ranks given and withheld, previous ranks given
+
+
+def test_a_new_process_reads_the_group_s_stored_arrays(app, db, ranked, monkeypatch):
+    from survey_app.reporting import kept
+    from survey_app.reporting.disclosure import scoped_document
+
+    builds = []
+    real = kept.build_report
+
+    def build_report(params):
+        builds.append(params)
+        return real(params)
+
+    monkeypatch.setattr(kept, "build_report", build_report)
+    b = frozenset({ranked["B"]})
+    params = _params(date(2025, 3, 1), date(2025, 3, 31), "departments", b, None, True, True)
+    first = scoped_document(params)
+    assert [p.scope for p in builds] == [b, None]  # its own, the group's
+    db.session.commit()
+    kept.clear()  # a new process: nothing in memory
+    assert scoped_document(params) == first
+    assert [p.scope for p in builds[2:]] == [b]  # its own alone
+    assert first["offices"][0]["index"]["rank"] is not None  # a comparison given
