@@ -49,18 +49,27 @@ def group_params(params: Params) -> Params:
 
 
 def group_report(params: Params) -> Report | SimpleNamespace:
-    """The report over ``params``' whole group where this process keeps it, else what
-    disclosure control reads of it (:func:`dump`), from this process's memory, the database's
-    store, or computed (and the report kept) and stored."""
+    """The report over ``params``' whole group where this process keeps it (with or without its
+    breakdowns; what disclosure control reads of it is then stored, once, for the other
+    processes), else what disclosure control reads of it (:func:`dump`), from this process's
+    memory, the database's store, or computed (and the report kept) and stored."""
     whole = group_params(params)
-    report = peek_report(whole)
-    if report is not None:
-        return report
-    key = tag(whole, False)
-    if key is None:  # a running period: computed, never stored
+    key = tag(whole, False)  # None: a running period, computed and never stored
+    stored_key = None if key is None else _digest(f"comparisons {key}")
+    # an official's page keeps the same report computed with its breakdowns: the same figures
+    for kept in (whole, replace(whole, breakdowns=True)):
+        report = peek_report(kept)
+        if report is not None:
+            if stored_key is not None:  # for the processes that do not keep it
+                kept_text(stored_key, lambda report=report: dump(report))
+            return report
+    if stored_key is None:
         return kept_report(whole)
-    stored_key = hashlib.sha256(f"comparisons {key}".encode()).hexdigest()[:40]
     return load(kept_text(stored_key, lambda: dump(kept_report(whole))))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
 def dump(report: Report) -> bytes:

@@ -6,6 +6,7 @@ group's report."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from itertools import product
 
@@ -95,3 +96,59 @@ def test_a_new_process_reads_the_group_s_stored_arrays(app, db, ranked, monkeypa
     assert scoped_document(params) == first
     assert [p.scope for p in builds[2:]] == [b]  # its own alone
     assert first["offices"][0]["index"]["rank"] is not None  # a comparison given
+
+
+def test_the_group_s_report_an_official_s_page_keeps_serves_its_comparisons(
+    app,
+    db,
+    ranked,
+    monkeypatch,
+):
+    """An official's page keeps the group's report computed with its breakdowns; a scoped
+    document of the same period reads it (the same figures) instead of computing the report
+    without them."""
+    from survey_app.reporting import kept
+    from survey_app.reporting.comparisons import group_params
+    from survey_app.reporting.disclosure import scoped_document
+
+    monkeypatch.setitem(app.config, "REPORT_STORE_MB", 0)  # nothing stored to read instead
+    b = frozenset({ranked["B"]})
+    params = _params(date(2025, 3, 1), date(2025, 3, 31), "departments", b, None, True, True)
+    expected = scoped_document(params)  # its group's report computed without breakdowns
+    kept.clear()
+    kept.kept_report(replace(group_params(params), breakdowns=True))  # an analyst's page's
+    builds = []
+    real = kept.build_report
+
+    def build_report(p):
+        builds.append(p)
+        return real(p)
+
+    monkeypatch.setattr(kept, "build_report", build_report)
+    assert scoped_document(params) == expected
+    assert [p.scope for p in builds] == [b]  # its own report alone
+
+
+def test_a_process_that_keeps_the_group_s_report_stores_its_arrays(app, db, ranked, monkeypatch):
+    """The first scoped document a process makes from the group's report it keeps stores the
+    arrays of it: another process reads them instead of computing the report."""
+    from survey_app.reporting import kept
+    from survey_app.reporting.comparisons import group_params
+    from survey_app.reporting.disclosure import scoped_document
+
+    b = frozenset({ranked["B"]})
+    params = _params(date(2025, 3, 1), date(2025, 3, 31), "departments", b, None, True, True)
+    kept.kept_report(replace(group_params(params), breakdowns=True))  # an analyst's page's
+    first = scoped_document(params)
+    db.session.commit()
+    kept.clear()  # another process
+    builds = []
+    real = kept.build_report
+
+    def build_report(p):
+        builds.append(p)
+        return real(p)
+
+    monkeypatch.setattr(kept, "build_report", build_report)
+    assert scoped_document(params) == first
+    assert [p.scope for p in builds] == [b]  # its own report alone
