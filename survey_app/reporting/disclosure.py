@@ -48,7 +48,7 @@ from sqlalchemy import func, select
 
 from ..models.rollups import INTEGRITIES, MONTH, RollupResponse
 from ..models.surveys import SIPAS_ELEMENTS
-from .comparisons import group_report
+from .comparisons import RANK_FIELDS, group_report
 from .kept import kept_report
 from .periods import Period, local_today
 from .report import Params, Report
@@ -59,15 +59,6 @@ from .tables import breakdown_rows, report_json
 #: Offices outside the scope that a comparison must rest on before it is shown.
 MIN_OUTSIDE = 3
 
-#: Fields of an estimate that compare an office with the other offices of its group.
-RANK_FIELDS = (
-    "rank",
-    "rank_low",
-    "rank_high",
-    "individual_rank_low",
-    "individual_rank_high",
-    "group_size",
-)
 BENCHMARK_BAND = ("value", "low", "high")
 
 RULE = {

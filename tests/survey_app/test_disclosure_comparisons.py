@@ -15,6 +15,9 @@ import pytest
 from .scoping import add_responses
 from .test_disclosure_trend import _cases, months  # noqa: F401  (the offices' months)
 from .test_officials_pages import seeded  # noqa: F401  (the province and its officials)
+from .test_report_kept import builds as reports_computed
+
+builds = reports_computed  # the fixture: the reports computed, by their parameters
 
 PERIODS = [
     (date(2025, 2, 1), date(2025, 2, 28)),
@@ -75,18 +78,10 @@ def test_comparisons_from_the_stored_arrays_are_the_report_s(app, db, ranked, mo
     assert given and withheld and previous  # ranks given and withheld, previous ranks given
 
 
-def test_a_new_process_reads_the_group_s_stored_arrays(app, db, ranked, monkeypatch):
+def test_a_new_process_reads_the_group_s_stored_arrays(app, db, ranked, builds):
     from survey_app.reporting import kept
     from survey_app.reporting.disclosure import scoped_document
 
-    builds = []
-    real = kept.build_report
-
-    def build_report(params):
-        builds.append(params)
-        return real(params)
-
-    monkeypatch.setattr(kept, "build_report", build_report)
     b = frozenset({ranked["B"]})
     params = _params(date(2025, 3, 1), date(2025, 3, 31), "departments", b, None, True, True)
     first = scoped_document(params)
@@ -102,6 +97,7 @@ def test_the_group_s_report_an_official_s_page_keeps_serves_its_comparisons(
     app,
     db,
     ranked,
+    builds,
     monkeypatch,
 ):
     """An official's page keeps the group's report computed with its breakdowns; a scoped
@@ -117,19 +113,12 @@ def test_the_group_s_report_an_official_s_page_keeps_serves_its_comparisons(
     expected = scoped_document(params)  # its group's report computed without breakdowns
     kept.clear()
     kept.kept_report(replace(group_params(params), breakdowns=True))  # an analyst's page's
-    builds = []
-    real = kept.build_report
-
-    def build_report(p):
-        builds.append(p)
-        return real(p)
-
-    monkeypatch.setattr(kept, "build_report", build_report)
+    before = len(builds)
     assert scoped_document(params) == expected
-    assert [p.scope for p in builds] == [b]  # its own report alone
+    assert [p.scope for p in builds[before:]] == [b]  # its own report alone
 
 
-def test_a_process_that_keeps_the_group_s_report_stores_its_arrays(app, db, ranked, monkeypatch):
+def test_a_process_that_keeps_the_group_s_report_stores_its_arrays(app, db, ranked, builds):
     """The first scoped document a process makes from the group's report it keeps stores the
     arrays of it: another process reads them instead of computing the report."""
     from survey_app.reporting import kept
@@ -142,13 +131,6 @@ def test_a_process_that_keeps_the_group_s_report_stores_its_arrays(app, db, rank
     first = scoped_document(params)
     db.session.commit()
     kept.clear()  # another process
-    builds = []
-    real = kept.build_report
-
-    def build_report(p):
-        builds.append(p)
-        return real(p)
-
-    monkeypatch.setattr(kept, "build_report", build_report)
+    before = len(builds)
     assert scoped_document(params) == first
-    assert [p.scope for p in builds] == [b]  # its own report alone
+    assert [p.scope for p in builds[before:]] == [b]  # its own report alone
