@@ -4,8 +4,8 @@ with its group (value, n, reliability, tier, ranks, group size, previous rank, e
 estimate) and the group's benchmark. A process that keeps that report reads it; one that does
 not (a new web worker) reads these arrays, kept and stored as a binary text (NumPy's ``.npz``,
 no pickles) under a key of the report's tag, instead of computing the report: a commune group's
-month with the previous one and every question takes 1-1.5 s to compute at national scale, its
-arrays (about 13 MB) a few hundredths of a second to read.
+month with the previous one and every question takes 1-1.5 s to compute at national scale; its
+arrays (10.4 MB) are read from the store in about 0.1 s and loaded in 10 ms.
 """
 
 from __future__ import annotations
