@@ -20,16 +20,8 @@ import orjson
 
 from .kept import kept_report, kept_text, peek_report, tag
 from .report import Params, Report
+from .tables import RANK_FIELDS
 
-#: Fields of an estimate that compare an office with the other offices of its group.
-RANK_FIELDS = (
-    "rank",
-    "rank_low",
-    "rank_high",
-    "individual_rank_low",
-    "individual_rank_high",
-    "group_size",
-)
 #: Fields of an office's estimate that disclosure control compares or gates on.
 OFFICE_FIELDS = ("value", "n", "reliable", "tier", *RANK_FIELDS, "previous_rank")
 OFFICE_FIELDS += ("eb_value", "eb_low", "eb_high", "shrinkage")

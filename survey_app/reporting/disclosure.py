@@ -48,13 +48,13 @@ from sqlalchemy import func, select
 
 from ..models.rollups import INTEGRITIES, MONTH, RollupResponse
 from ..models.surveys import SIPAS_ELEMENTS
-from .comparisons import RANK_FIELDS, group_report
+from .comparisons import group_report
 from .kept import kept_report
 from .periods import Period, local_today
 from .report import Params, Report
 from .rollup import month_end
 from .source import report_session
-from .tables import breakdown_rows, report_json
+from .tables import RANK_FIELDS, breakdown_rows, report_json
 
 #: Offices outside the scope that a comparison must rest on before it is shown.
 MIN_OUTSIDE = 3

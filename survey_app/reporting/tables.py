@@ -33,10 +33,8 @@ NESTED = {
         ("previous_rank", "previous_rank"),
     ),
 }
-FLAT = (
-    "blank_reason",
-    "missing",
-    "tier",
+#: Fields of an estimate that compare an office with the other offices of its group.
+RANK_FIELDS = (
     "rank",
     "rank_low",
     "rank_high",
@@ -44,17 +42,8 @@ FLAT = (
     "individual_rank_high",
     "group_size",
 )
-INTEGERS = {
-    "n",
-    "df",
-    "rank",
-    "rank_low",
-    "rank_high",
-    "individual_rank_low",
-    "individual_rank_high",
-    "group_size",
-    "previous_rank",
-}
+FLAT = ("blank_reason", "missing", "tier", *RANK_FIELDS)
+INTEGERS = {"n", "df", *RANK_FIELDS, "previous_rank"}
 
 
 def _plain(values, key: str) -> list:
