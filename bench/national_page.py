@@ -1,12 +1,15 @@
 """The office page's reads of bench/national.py: a commune's page at national scale, signed in
 as an analyst of its province (every office) and as the commune's own manager (scoped), in the
-same process and in new ones (nothing in memory, the documents in the database's store)."""
+same process and in new ones (nothing in memory, the documents in the database's store); then
+`warm-reports`' office pages (warm_office_pages) with office managers of P01 communes, and a
+warmed manager's first view."""
 
 from __future__ import annotations
 
 import re
 import statistics
 import time
+from datetime import date
 
 PASSWORD = "bench-national-password-1"
 
@@ -88,3 +91,49 @@ def page_reads(create_app, config: dict, repeat: int) -> None:
     # new month in a new process
     cold_warm("a manager's October, a new process", page(600, True, 5, True, "2026-10"), 0)
     cold_warm("the same manager's November, a new process", page(600, True, 5, True), repeat)
+    warmed_managers(create_app, config, page, repeat)
+
+
+def warmed_managers(create_app, config: dict, page, repeat: int, first=10, count=20) -> None:
+    """`warm-reports`' office pages (every group's, then its managers' own) of October 2026, the
+    managers' first warming (each computes its twelve months), then of November (the months
+    before stored), with managers of ``count`` P01 communes; then a warmed manager's first view
+    of November in a new process."""
+    from survey_app.dashboard.data import clear_cache, warm_office_pages
+    from survey_app.dashboard.users import create_user
+    from survey_app.extensions import db
+    from survey_app.models import Office, User
+    from survey_app.reporting import Period, kept
+    from survey_app.reporting.rollup import month_end
+
+    app = create_app({**config, "DASHBOARD_CACHE_SECONDS": 600})
+    with app.app_context():
+        codes = db.session.scalars(
+            db.select(Office.code)
+            .where(Office.kind == "commune", Office.parent.has(code="P01"))
+            .order_by(Office.id)
+            .offset(first)
+            .limit(count)
+        ).all()
+        for code in codes:
+            email = f"manager-{code}@mscore.test".lower()
+            if db.session.scalar(db.select(User.id).where(User.email == email)) is None:
+                create_user(email, "Manager", "office_manager", code, PASSWORD)
+        db.session.commit()
+        for name, month in (("October", 10), ("November", 11)):
+            clear_cache()  # a new process
+            kept.clear()
+            started = time.perf_counter()
+            first_day = date(2026, month, 1)
+            done = warm_office_pages(Period(first_day, month_end(first_day)))
+            total = time.perf_counter() - started
+            managed = [(n, s) for _g, _o, n, _w, s in done if n]
+            n, seconds = sum(n for n, _ in managed), sum(s for _, s in managed)
+            print(
+                f"warm office pages, {name}: {len(done)} groups in {total:7.3f} s, of which "
+                f"{n} managers' own pages {seconds:7.3f} s ({seconds / max(n, 1):.3f} s each)",
+                flush=True,
+            )
+    if codes:
+        label = "a warmed manager's November, a new process"
+        cold_warm(label, page(600, True, first, True), repeat)

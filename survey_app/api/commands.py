@@ -115,7 +115,8 @@ def warm_reports_command() -> None:
     """Compute and store the report API's texts of the last ended month and year, nationally
     and for each top-level office (a province): with and without its office filter, and as its
     own officials' tokens get it; and the dashboard's office pages of the last ended month, as
-    an official who sees every office gets them. Run it after the nightly update-rollup;
+    an official who sees every office gets them and as each office manager sees their own
+    office's. Run it after the nightly update-rollup;
     requests then read them from the store (reporting/kept.py), in every process."""
     import time
     from datetime import date, timedelta
@@ -161,8 +162,13 @@ def warm_reports_command() -> None:
                 f"{label}, {who}: {len(body) / 1e6:.1f} MB in {time.perf_counter() - started:.2f} s"
             )
     label, start, end = periods[0]
-    for group, offices, seconds in warm_office_pages(Period(start, end)):
-        click.echo(f"{label}, office pages of {group} ({offices} offices): {seconds:.2f} s")
+    for group, offices, managed, whole, managers in warm_office_pages(Period(start, end)):
+        click.echo(f"{label}, office pages of {group} ({offices} offices): {whole:.2f} s")
+        if managed:
+            click.echo(
+                f"{label}, office managers' own pages in {group} ({managed} offices): "
+                f"{managers:.2f} s"
+            )
 
 
 def register() -> None:

@@ -16,11 +16,12 @@ from flask_babel import gettext as _
 from marshmallow import ValidationError
 from sqlalchemy import select
 
+from ..api.auth import subtree
 from ..api.report_schemas import SatisfactionQueryIn
 from ..api.reports import REPORTS_READ, QueryError, authenticate, report_params
 from ..errors import friendly_abort
 from ..extensions import db
-from ..models import Office
+from ..models import Office, Role, User
 from ..reporting import NOT_GROUPED, Period, local_today
 from ..reporting.comparisons import group_params
 from ..reporting.documents import satisfaction_document, trend_document
@@ -256,22 +257,49 @@ def office_page_documents(scope, period: Period, group: str, code: str) -> tuple
         return doc, monthly_documents(scope, period, group, office=code)
 
 
-def warm_office_pages(period: Period) -> list[tuple[str, int, float]]:
-    """Compute and store the office pages' documents of an ended period as an official who sees
-    every office gets them, a group at a time: one office's page stores every office's part of
-    the group's document and slice of each trend month (:func:`_past_document`,
-    :func:`_past_trend`), so any office's first view, in any process, reads them. Commits after
-    each group; returns (group, its offices, seconds) per group."""
+def warm_office_pages(period: Period) -> list[tuple[str, int, int, float, float]]:
+    """Compute and store the office pages' documents of an ended period, a group at a time:
+    first as an official who sees every office gets them (one office's page stores every
+    office's part of the group's document and slice of each trend month, :func:`_past_document`,
+    :func:`_past_trend`), then each office manager's page of their own office, as they see it
+    (their scope's own documents under disclosure control, :func:`managed_offices`), while this
+    process keeps the group's report its comparisons read. So any office's first view, in any
+    process, reads them. Commits after each page; returns per group (group, its offices, its
+    managers' offices, seconds for the group's pages, seconds for the managers')."""
     groups: dict[str, list[str]] = {}
     for code, group in db.session.execute(select(Office.code, Office.group).order_by(Office.code)):
         groups.setdefault(str(group) if group else NOT_GROUPED, []).append(code)
+    managed = managed_offices()
     done = []
     for group, codes in sorted(groups.items()):
         started = time.perf_counter()
         office_page_documents(None, period, group, codes[0])
         db.session.commit()
-        done.append((group, len(codes), time.perf_counter() - started))
+        whole = time.perf_counter() - started
+        for office_id, code in managed.get(group, []):
+            office_page_documents(subtree(office_id), period, group, code)
+            db.session.commit()
+        managers = time.perf_counter() - started - whole
+        done.append((group, len(codes), len(managed.get(group, [])), whole, managers))
     return done
+
+
+def managed_offices() -> dict[str, list[tuple[int, str]]]:
+    """Per ranking group, the offices (id, code) that an enabled office manager signs in to:
+    the scope of their pages is the office's subtree (api.reports.authenticate)."""
+    rows = db.session.execute(
+        select(Office.id, Office.code, Office.group)
+        .where(
+            Office.id.in_(
+                select(User.office_id).where(User.role == Role.OFFICE_MANAGER, User.is_enabled)
+            )
+        )
+        .order_by(Office.code)
+    )
+    managed: dict[str, list[tuple[int, str]]] = {}
+    for office_id, code, group in rows:
+        managed.setdefault(str(group) if group else NOT_GROUPED, []).append((office_id, code))
+    return managed
 
 
 def months_of(period: Period, at_least: int = 12) -> list[Period]:

@@ -304,7 +304,9 @@ def test_warm_reports_stores_every_office_page_of_the_last_month(
     assert len(pages) == 2  # the two ranking groups (A-D, E)
     assert any("(4 offices)" in line for line in pages)
     made = len(computed)
-    assert made == 2 * 13  # a page and twelve trend months per group
+    # a page and twelve trend months per group, and the pages of A's and B's managers (their
+    # months are their own: test_warm_reports_stores_each_manager_s_own_page)
+    assert made == 2 * 13 + 2
     _new_process()
     sign_in(client, "admin@x.vn")
     for code in "ABCDE":
@@ -312,6 +314,55 @@ def test_warm_reports_stores_every_office_page_of_the_last_month(
         assert page.status_code == 200, code
         assert "03/2025" in page.text
     assert len(computed) == made  # every page read from the store
+
+
+def test_warm_reports_stores_each_manager_s_own_page(client, db, seeded, computed, monkeypatch):  # noqa: F811
+    """`flask mscore warm-reports` also stores each office manager's page of their own office,
+    as they see it (their scope's documents, under disclosure control): their first view of
+    the last month, in a new process, computes nothing, and shows what it would have computed.
+    A disabled manager's office is not warmed."""
+    from survey_app.dashboard import data
+    from survey_app.models import ReportText, User
+    from survey_app.reporting import periods
+
+    scoped, real_trend = [], data.scoped_trend
+
+    def scoped_trend(params, month):
+        scoped.append(params.scope)
+        return real_trend(params, month)
+
+    monkeypatch.setattr(data, "scoped_trend", scoped_trend)
+    pages = {}
+    for email, code in (("a@x.vn", "A"), ("b@x.vn", "B")):  # computed, as before warming
+        sign_in(client, email)
+        pages[email] = _page(client.get(f"/offices/{code}?period=2025-03"))
+    db.session.execute(ReportText.__table__.delete())
+    disabled = db.session.scalar(select(User).where(User.email == "a@x.vn"))
+    db.session.commit()
+    _new_process()
+    scoped[:] = []
+    for enabled in (False, True):  # a disabled manager's office first, then every manager's
+        disabled.is_enabled = enabled
+        db.session.commit()
+        with pytest.MonkeyPatch.context() as patch:  # the last ended month is March 2025
+            patch.setattr(periods, "local_today", lambda: date(2025, 4, 10))
+            result = runner_output(client.application)
+        own = [line for line in result.splitlines() if "managers' own pages" in line]
+        assert len(own) == 1 and ("(2 offices)" in own[0]) == enabled, own
+    a, b = seeded["offices"]["A"].id, seeded["offices"]["B"].id
+    assert {frozenset({a, b}), frozenset({b})} <= set(scoped)  # their own months, computed
+    _new_process()
+    made, scoped[:] = len(computed), []
+    for email, code in (("a@x.vn", "A"), ("b@x.vn", "B")):
+        sign_in(client, email)
+        assert _page(client.get(f"/offices/{code}?period=2025-03")) == pages[email]
+    assert len(computed) == made and not scoped  # every document read from the store
+
+
+def runner_output(app) -> str:
+    result = app.test_cli_runner().invoke(args=["mscore", "warm-reports"])
+    assert result.exit_code == 0, result.output
+    return result.output
 
 
 def test_a_scoped_official_never_reads_the_group_s_trend_slices(
