@@ -98,13 +98,13 @@ def warmed_managers(create_app, config: dict, page, repeat: int, first=10, count
     """`warm-reports`' office pages (every group's, then its managers' own) of October 2026, the
     managers' first warming (each computes its twelve months), then of November (the months
     before stored), with managers of ``count`` P01 communes; then a warmed manager's first view
-    of November in a new process."""
+    of November in a new process. And the next night's warming, with nothing changed (every
+    page read from the store), the quarter's and the year's, and a warmed year's first view."""
     from survey_app.dashboard.data import clear_cache, warm_office_pages
     from survey_app.dashboard.users import create_user
     from survey_app.extensions import db
     from survey_app.models import Office, User
     from survey_app.reporting import Period, kept
-    from survey_app.reporting.rollup import month_end
 
     app = create_app({**config, "DASHBOARD_CACHE_SECONDS": 600})
     with app.app_context():
@@ -120,12 +120,19 @@ def warmed_managers(create_app, config: dict, page, repeat: int, first=10, count
             if db.session.scalar(db.select(User.id).where(User.email == email)) is None:
                 create_user(email, "Manager", "office_manager", code, PASSWORD)
         db.session.commit()
-        for name, month in (("October", 10), ("November", 11)):
+        # the managers' first warming; the next month's; the next night's (nothing changed);
+        # the quarter's and the year's (warm-reports stores the last ended ones too)
+        for name, first_day, last_day in (
+            ("October", date(2026, 10, 1), date(2026, 10, 31)),
+            ("November", date(2026, 11, 1), date(2026, 11, 30)),
+            ("November again", date(2026, 11, 1), date(2026, 11, 30)),
+            ("2026-Q3", date(2026, 7, 1), date(2026, 9, 30)),
+            ("2025", date(2025, 1, 1), date(2025, 12, 31)),
+        ):
             clear_cache()  # a new process
             kept.clear()
             started = time.perf_counter()
-            first_day = date(2026, month, 1)
-            done = warm_office_pages(Period(first_day, month_end(first_day)))
+            done = warm_office_pages(Period(first_day, last_day))
             total = time.perf_counter() - started
             managed = [(n, s) for _g, _o, n, _w, s in done if n]
             n, seconds = sum(n for n, _ in managed), sum(s for _, s in managed)
@@ -137,3 +144,5 @@ def warmed_managers(create_app, config: dict, page, repeat: int, first=10, count
     if codes:
         label = "a warmed manager's November, a new process"
         cold_warm(label, page(600, True, first, True), repeat)
+        cold_warm("a warmed manager's 2025, a new process", page(600, True, first, True, "2025"), 0)
+        cold_warm("an analyst's 2025 (warmed), a new process", page(600, True, 1, False, "2025"), 0)

@@ -96,6 +96,13 @@ def default_period_key(today: date) -> str:
     return f"{first.year}-{first.month:02d}"
 
 
+def ended_period_keys(today: date) -> list[str]:
+    """The last complete month, quarter and year (what `warm-reports` stores the pages of)."""
+    quarter = (today.month - 1) // 3  # quarters of this year that have ended
+    last_quarter = f"{today.year}-Q{quarter}" if quarter else f"{today.year - 1}-Q4"
+    return [default_period_key(today), last_quarter, str(today.year - 1)]
+
+
 @dataclass
 class Filters:
     """A page's period and ranking group, with what was wrong in the URL (shown, never a 500)."""

@@ -291,9 +291,9 @@ def test_warm_reports_stores_every_office_page_of_the_last_month(
     computed,
     runner,
 ):
-    """`flask mscore warm-reports` stores the office pages of the last ended month for every
-    office, a group at a time: the next morning's first view of any office's page, in a new
-    process, computes nothing."""
+    """`flask mscore warm-reports` stores the office pages of the last ended month, quarter and
+    year for every office, a group at a time: the next morning's first view of any office's
+    page of those periods, in a new process, computes nothing."""
     from survey_app.reporting import periods
 
     with pytest.MonkeyPatch.context() as patch:  # the last ended month is March 2025
@@ -301,19 +301,41 @@ def test_warm_reports_stores_every_office_page_of_the_last_month(
         result = runner.invoke(args=["mscore", "warm-reports"])
     assert result.exit_code == 0, result.output
     pages = [line for line in result.output.splitlines() if "office pages of" in line]
-    assert len(pages) == 2  # the two ranking groups (A-D, E)
+    assert [line.split(",")[0] for line in pages] == 2 * ["2025-03"] + 2 * ["2025-Q1"] + 2 * [
+        "2024"
+    ]  # the two ranking groups (A-D, E) of each period
     assert any("(4 offices)" in line for line in pages)
     made = len(computed)
-    # a page and twelve trend months per group, and the pages of A's and B's managers (their
-    # months are their own: test_warm_reports_stores_each_manager_s_own_page)
-    assert made == 2 * 13 + 2
+    # per group a page and its trend's twelve months (April 2024 - March 2025; the quarter's
+    # are the same, the year's January - December 2024 three more), and the pages of A's and
+    # B's managers (their months are their own: the test below)
+    assert made == (2 * 13 + 2) + (2 + 2) + (2 * (1 + 3) + 2)
     _new_process()
     sign_in(client, "admin@x.vn")
-    for code in "ABCDE":
-        page = client.get(f"/offices/{code}?period=2025-03")
-        assert page.status_code == 200, code
-        assert "03/2025" in page.text
+    for period in ("2025-03", "2025-Q1", "2024"):
+        for code in "ABCDE":
+            page = client.get(f"/offices/{code}?period={period}")
+            assert page.status_code == 200, code
+            assert "2025" in page.text if period != "2024" else "2024" in page.text
     assert len(computed) == made  # every page read from the store
+
+
+@pytest.mark.parametrize(
+    ("today", "keys"),
+    [
+        (date(2025, 4, 10), ["2025-03", "2025-Q1", "2024"]),
+        (date(2025, 1, 1), ["2024-12", "2024-Q4", "2024"]),
+        (date(2025, 7, 1), ["2025-06", "2025-Q2", "2024"]),
+        (date(2025, 12, 31), ["2025-11", "2025-Q3", "2024"]),
+    ],
+)
+def test_the_last_ended_month_quarter_and_year(today, keys):
+    from survey_app.dashboard.filters import ended_period_keys
+
+    assert ended_period_keys(today) == keys
+
+
+PERIODS = ["2025-03", "2025-Q1", "2024"]  # the last ended month, quarter and year on 10 April 2025
 
 
 def test_warm_reports_stores_each_manager_s_own_page(client, db, seeded, computed, monkeypatch):  # noqa: F811
@@ -333,9 +355,10 @@ def test_warm_reports_stores_each_manager_s_own_page(client, db, seeded, compute
 
     monkeypatch.setattr(data, "scoped_trend", scoped_trend)
     pages = {}
-    for email, code in (("a@x.vn", "A"), ("b@x.vn", "B")):  # computed, as before warming
+    views = [(e, c, p) for e, c in (("a@x.vn", "A"), ("b@x.vn", "B")) for p in PERIODS]
+    for email, code, period in views:  # computed, as before warming
         sign_in(client, email)
-        pages[email] = _page(client.get(f"/offices/{code}?period=2025-03"))
+        pages[email, period] = _page(client.get(f"/offices/{code}?period={period}"))
     db.session.execute(ReportText.__table__.delete())
     disabled = db.session.scalar(select(User).where(User.email == "a@x.vn"))
     db.session.commit()
@@ -348,14 +371,15 @@ def test_warm_reports_stores_each_manager_s_own_page(client, db, seeded, compute
             patch.setattr(periods, "local_today", lambda: date(2025, 4, 10))
             result = runner_output(client.application)
         own = [line for line in result.splitlines() if "managers' own pages" in line]
-        assert len(own) == 1 and ("(2 offices)" in own[0]) == enabled, own
+        assert [line.split(",")[0] for line in own] == PERIODS
+        assert all(("(2 offices)" in line) == enabled for line in own), own
     a, b = seeded["offices"]["A"].id, seeded["offices"]["B"].id
     assert {frozenset({a, b}), frozenset({b})} <= set(scoped)  # their own months, computed
     _new_process()
     made, scoped[:] = len(computed), []
-    for email, code in (("a@x.vn", "A"), ("b@x.vn", "B")):
+    for email, code, period in views:
         sign_in(client, email)
-        assert _page(client.get(f"/offices/{code}?period=2025-03")) == pages[email]
+        assert _page(client.get(f"/offices/{code}?period={period}")) == pages[email, period]
     assert len(computed) == made and not scoped  # every document read from the store
 
 
