@@ -23,6 +23,32 @@ def sign_in(app, email="bench@mscore.test"):
     return client
 
 
+def p01_communes(offset: int, limit: int):
+    """The codes of P01's communes, in the order of their ids."""
+    from survey_app.extensions import db
+    from survey_app.models import Office
+
+    return (
+        db.select(Office.code)
+        .where(Office.kind == "commune", Office.parent.has(code="P01"))
+        .order_by(Office.id)
+        .offset(offset)
+        .limit(limit)
+    )
+
+
+def manager_of(code: str) -> str:
+    """The email of the office's manager, added (flushed) if missing."""
+    from survey_app.dashboard.users import create_user
+    from survey_app.extensions import db
+    from survey_app.models import User
+
+    email = f"manager-{code}@mscore.test".lower()
+    if db.session.scalar(db.select(User.id).where(User.email == email)) is None:
+        create_user(email, "Manager", "office_manager", code, PASSWORD)
+    return email
+
+
 def cold_warm(label: str, make_call, repeat: int) -> None:
     call = make_call()  # a new app: its caches are cold
     started = time.perf_counter()
@@ -40,23 +66,13 @@ def cold_warm(label: str, make_call, repeat: int) -> None:
 def page_reads(create_app, config: dict, repeat: int) -> None:
     """Time a P01 commune's office page (November 2026, the trend's twelve months)."""
     from survey_app.extensions import db
-    from survey_app.models import Office, User
 
     def office_page(cache_seconds, nth=0, manager=False, period="2026-11"):
         app = create_app({**config, "DASHBOARD_CACHE_SECONDS": cache_seconds})
         with app.app_context():
-            code = db.session.scalar(
-                db.select(Office.code)
-                .where(Office.kind == "commune", Office.parent.has(code="P01"))
-                .order_by(Office.id)
-                .offset(nth)
-            )
-            email = f"manager-{code}@mscore.test".lower() if manager else "bench@mscore.test"
-            if manager and db.session.scalar(db.select(User.id).where(User.email == email)) is None:
-                from survey_app.dashboard.users import create_user
-
-                create_user(email, "Manager", "office_manager", code, PASSWORD)
-                db.session.commit()
+            code = db.session.scalar(p01_communes(nth, 1))
+            email = manager_of(code) if manager else "bench@mscore.test"
+            db.session.commit()
         client = sign_in(app, email)
 
         def get():
@@ -101,24 +117,14 @@ def warmed_managers(create_app, config: dict, page, repeat: int, first=10, count
     of November in a new process. And the next night's warming, with nothing changed (every
     page read from the store), the quarter's and the year's, and a warmed year's first view."""
     from survey_app.dashboard.data import clear_cache, warm_office_pages
-    from survey_app.dashboard.users import create_user
     from survey_app.extensions import db
-    from survey_app.models import Office, User
     from survey_app.reporting import Period, kept
 
     app = create_app({**config, "DASHBOARD_CACHE_SECONDS": 600})
     with app.app_context():
-        codes = db.session.scalars(
-            db.select(Office.code)
-            .where(Office.kind == "commune", Office.parent.has(code="P01"))
-            .order_by(Office.id)
-            .offset(first)
-            .limit(count)
-        ).all()
+        codes = db.session.scalars(p01_communes(first, count)).all()
         for code in codes:
-            email = f"manager-{code}@mscore.test".lower()
-            if db.session.scalar(db.select(User.id).where(User.email == email)) is None:
-                create_user(email, "Manager", "office_manager", code, PASSWORD)
+            manager_of(code)
         db.session.commit()
         # the managers' first warming; the next month's; the next night's (nothing changed);
         # the quarter's and the year's (warm-reports stores the last ended ones too)
