@@ -22,6 +22,8 @@ cold (first request of a new app) and warm (median of --repeat):
 - with --reads stored: the province's and the national year as a new process reads them from the
   database's store of texts after one request stored them (what `flask mscore warm-reports` does
   nightly),
+- with --reads warm: `warm-reports`' office pages of every ended period of the dashboard's
+  selector (12 months, 7 quarters, 2 years), a first night and the next,
 and splits the national year into SQL (fetch_counts), numpy (the rest of build_report) and the
 document (JSON). Drops each database unless --keep.
 """
@@ -47,7 +49,7 @@ from bench.national_cells import (  # noqa: E402
     simulate_cells,
     write_cells,
 )
-from bench.national_page import PASSWORD, cold_warm, page_reads  # noqa: E402
+from bench.national_page import PASSWORD, cold_warm, page_reads, warm_reads  # noqa: E402
 
 PROVINCES = 34
 FIELDS = 12
@@ -71,7 +73,8 @@ def main() -> None:
         help="what to time, comma-separated: province (the API's office=P01 year), page (the "
         "office page, cached and not), split (P01's own year and the national year by part), "
         "national (the national year, kept), stored (the province's and national year read from "
-        "the database's store of texts by a new process)",
+        "the database's store of texts by a new process), warm (warm-reports' office pages of "
+        "every ended period of the dashboard's selector, a first night and the next)",
     )
     parser.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432")
     parser.add_argument("--keep", action="store_true")
@@ -86,7 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.smoke:
         args.responses, args.offices, args.repeat = [30_000], 60, 1
-        args.reads = "province,page,split,national,stored"
+        args.reads = "province,page,split,national,stored,warm"
     base = args.url.replace("postgresql://", "postgresql+psycopg://", 1).rstrip("/")
     base = base.rsplit("/", 1)[0] if base.count("/") > 2 else base
     admin = create_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
@@ -284,6 +287,8 @@ def measure(
         cold_warm("the same, kept text", api(year + "&office=P01", 600), repeat)
     if "page" in reads:
         page_reads(create_app, config, repeat)
+    if "warm" in reads:
+        warm_reads(create_app, config)
     if "split" in reads:
         split(create_app(config), "P01")
         if not province_only:  # minutes at 10 M on this machine: once

@@ -152,3 +152,40 @@ def warmed_managers(create_app, config: dict, page, repeat: int, first=10, count
         cold_warm(label, page(600, True, first, True), repeat)
         cold_warm("a warmed manager's 2025, a new process", page(600, True, first, True, "2025"), 0)
         cold_warm("an analyst's 2025 (warmed), a new process", page(600, True, 1, False, "2025"), 0)
+
+
+def warm_reads(create_app, config: dict) -> None:
+    """`warm-reports`' office pages of every ended period of the dashboard's selector (the
+    groups' pages, as an official who sees every office gets them) on 7 December 2026: the
+    first night (as a new process, with what the store holds: delete report_texts first for a
+    first night) and the next (all stored)."""
+    from survey_app.dashboard.data import clear_cache, warm_office_pages
+    from survey_app.dashboard.filters import ended_choice_keys, period_of
+    from survey_app.reporting import kept
+
+    keys = ended_choice_keys(date(2026, 12, 7))
+    app = create_app({**config, "DASHBOARD_CACHE_SECONDS": 600})
+    with app.app_context():
+        for night in ("first night", "next night"):
+            clear_cache()  # a new process
+            kept.clear()
+            seconds = {}
+            for key in keys:
+                started = time.perf_counter()
+                warm_office_pages(period_of(key), managers=False)
+                seconds[key] = time.perf_counter() - started
+            kinds = {
+                kind: sum(s for k, s in seconds.items() if test(k))
+                for kind, test in (
+                    ("months", lambda k: len(k) == 7 and "Q" not in k),
+                    ("quarters", lambda k: "Q" in k),
+                    ("years", lambda k: len(k) == 4),
+                )
+            }
+            print(
+                f"warm every ended period's office pages, {night}: {len(keys)} periods in "
+                f"{sum(seconds.values()):7.3f} s ("
+                + ", ".join(f"{kind} {s:.1f} s" for kind, s in kinds.items())
+                + f"; slowest {max(seconds, key=seconds.get)} {max(seconds.values()):.1f} s)",
+                flush=True,
+            )

@@ -114,15 +114,16 @@ def import_dossiers_command(path: str) -> None:
 def warm_reports_command() -> None:
     """Compute and store the report API's texts of the last ended month and year, nationally
     and for each top-level office (a province): with and without its office filter, and as its
-    own officials' tokens get it; and the dashboard's office pages of the last ended month,
-    quarter and year, as an official who sees every office gets them and as each office manager
-    sees their own office's. Run it after the nightly update-rollup; requests then read them
-    from the store (reporting/kept.py), in every process."""
+    own officials' tokens get it; and the dashboard's office pages of every ended period its
+    selector offers, as an official who sees every office gets them, and of the last ended
+    month, quarter and year as each office manager sees their own office's. Run it after the
+    nightly update-rollup; requests then read them from the store (reporting/kept.py), in every
+    process."""
     import time
     from datetime import date, timedelta
 
     from ..dashboard.data import warm_office_pages
-    from ..dashboard.filters import ended_period_keys, period_of
+    from ..dashboard.filters import ended_choice_keys, ended_period_keys, period_of
     from ..reporting.documents import satisfaction_text
     from ..reporting.kept import kept_text, store_limit, tag
     from ..reporting.periods import local_today
@@ -161,8 +162,13 @@ def warm_reports_command() -> None:
             click.echo(
                 f"{label}, {who}: {len(body) / 1e6:.1f} MB in {time.perf_counter() - started:.2f} s"
             )
-    for label in ended_period_keys(today):  # the last ended month, quarter and year
-        for group, offices, managed, whole, managers in warm_office_pages(period_of(label)):
+    # every ended period of the dashboard's selector; managers' own pages of the last ended
+    # month, quarter and year
+    for label in ended_choice_keys(today):
+        managed_too = label in ended_period_keys(today)
+        for group, offices, managed, whole, managers in warm_office_pages(
+            period_of(label), managers=managed_too
+        ):
             click.echo(f"{label}, office pages of {group} ({offices} offices): {whole:.2f} s")
             if managed:
                 click.echo(

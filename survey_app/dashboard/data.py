@@ -257,19 +257,22 @@ def office_page_documents(scope, period: Period, group: str, code: str) -> tuple
         return doc, monthly_documents(scope, period, group, office=code)
 
 
-def warm_office_pages(period: Period) -> list[tuple[str, int, int, float, float]]:
+def warm_office_pages(
+    period: Period, managers: bool = True
+) -> list[tuple[str, int, int, float, float]]:
     """Compute and store the office pages' documents of an ended period, a group at a time:
     first as an official who sees every office gets them (one office's page stores every
     office's part of the group's document and slice of each trend month, :func:`_past_document`,
-    :func:`_past_trend`), then each office manager's page of their own office, as they see it
-    (their scope's own documents under disclosure control, :func:`managed_offices`), while this
-    process keeps the group's report its comparisons read. So any office's first view, in any
-    process, reads them. Commits after each page; returns per group (group, its offices, its
-    managers' offices, seconds for the group's pages, seconds for the managers')."""
+    :func:`_past_trend`), then, with ``managers``, each office manager's page of their own
+    office, as they see it (their scope's own documents under disclosure control,
+    :func:`managed_offices`), while this process keeps the group's report its comparisons read.
+    So any office's first view, in any process, reads them. Commits after each page; returns
+    per group (group, its offices, its managers' offices, seconds for the group's pages,
+    seconds for the managers')."""
     groups: dict[str, list[str]] = {}
     for code, group in db.session.execute(select(Office.code, Office.group).order_by(Office.code)):
         groups.setdefault(str(group) if group else NOT_GROUPED, []).append(code)
-    managed = managed_offices()
+    managed = managed_offices() if managers else {}
     done = []
     for group, codes in sorted(groups.items()):
         started = time.perf_counter()

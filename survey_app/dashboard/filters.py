@@ -72,22 +72,28 @@ def period_label(key: str, period: Period) -> str:
 
 def period_choices(today: date) -> list[tuple[str, str]]:
     """The periods offered in the selector: the last 13 months, 8 quarters and 3 years."""
+    return [(key, period_label(key, period_of(key))) for key in choice_keys(today)]
+
+
+def choice_keys(today: date) -> list[str]:
+    """The keys of :func:`period_choices`."""
     out = []
     year, month = today.year, today.month
     for _i in range(13):
-        key = f"{year}-{month:02d}"
-        out.append((key, period_label(key, period_of(key))))
+        out.append(f"{year}-{month:02d}")
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
     quarter = (today.month - 1) // 3 + 1
     year = today.year
     for _i in range(8):
-        key = f"{year}-Q{quarter}"
-        out.append((key, period_label(key, period_of(key))))
+        out.append(f"{year}-Q{quarter}")
         year, quarter = (year, quarter - 1) if quarter > 1 else (year - 1, 4)
-    for k in range(3):
-        key = str(today.year - k)
-        out.append((key, period_label(key, period_of(key))))
-    return out
+    return out + [str(today.year - k) for k in range(3)]
+
+
+def ended_choice_keys(today: date) -> list[str]:
+    """The keys of the selector's periods that have ended (what `warm-reports` stores the
+    office pages of, as an official who sees every office gets them)."""
+    return [key for key in choice_keys(today) if period_of(key).end < today]
 
 
 def default_period_key(today: date) -> str:
@@ -97,7 +103,8 @@ def default_period_key(today: date) -> str:
 
 
 def ended_period_keys(today: date) -> list[str]:
-    """The last complete month, quarter and year (what `warm-reports` stores the pages of)."""
+    """The last complete month, quarter and year (what `warm-reports` stores each office
+    manager's page of)."""
     quarter = (today.month - 1) // 3  # quarters of this year that have ended
     last_quarter = f"{today.year}-Q{quarter}" if quarter else f"{today.year - 1}-Q4"
     return [default_period_key(today), last_quarter, str(today.year - 1)]

@@ -31,6 +31,7 @@ def test_the_national_benchmark_runs_in_smoke_mode():
         "province year",
         "office page",
         "warm office pages, 2025:",  # warm-reports' office pages, managers' own included
+        "warm every ended period's office pages, next night:",
         "split national:",
         "split P01:",
         "national year, stored: a new process",

@@ -284,40 +284,67 @@ def test_an_office_s_trend_is_its_entry_in_its_group_s_months(app, db, seeded): 
         assert any(_entry(whole, c)["index"]["value"] is not None for c in "ABCD")
 
 
-def test_warm_reports_stores_every_office_page_of_the_last_month(
+def test_warm_reports_stores_every_office_page_of_each_ended_period(
     client,
     db,
     seeded,  # noqa: F811
     computed,
     runner,
 ):
-    """`flask mscore warm-reports` stores the office pages of the last ended month, quarter and
-    year for every office, a group at a time: the next morning's first view of any office's
-    page of those periods, in a new process, computes nothing."""
+    """`flask mscore warm-reports` stores the office pages of every ended period the
+    dashboard's selector offers (12 months, 7 quarters, 2 years on 10 April 2025) for every
+    office, a group at a time: the next morning's first view of any office's page of those
+    periods, in a new process, computes nothing; the next night's run finds them stored."""
+    from survey_app.dashboard.filters import ended_choice_keys
     from survey_app.reporting import periods
 
-    with pytest.MonkeyPatch.context() as patch:  # the last ended month is March 2025
-        patch.setattr(periods, "local_today", lambda: date(2025, 4, 10))
-        result = runner.invoke(args=["mscore", "warm-reports"])
-    assert result.exit_code == 0, result.output
-    pages = [line for line in result.output.splitlines() if "office pages of" in line]
-    assert [line.split(",")[0] for line in pages] == 2 * ["2025-03"] + 2 * ["2025-Q1"] + 2 * [
-        "2024"
-    ]  # the two ranking groups (A-D, E) of each period
+    def warm() -> list[str]:
+        with pytest.MonkeyPatch.context() as patch:  # the last ended month is March 2025
+            patch.setattr(periods, "local_today", lambda: date(2025, 4, 10))
+            result = runner.invoke(args=["mscore", "warm-reports"])
+        assert result.exit_code == 0, result.output
+        return [line for line in result.output.splitlines() if "office pages of" in line]
+
+    pages = warm()
+    keys = ended_choice_keys(date(2025, 4, 10))
+    assert len(keys) == 21 and keys[:3] == ["2025-03", "2025-02", "2025-01"]
+    # the two ranking groups (A-D, E) of each period
+    assert [line.split(",")[0] for line in pages] == [k for k in keys for _group in (1, 2)]
     assert any("(4 offices)" in line for line in pages)
     made = len(computed)
-    # per group a page and its trend's twelve months (April 2024 - March 2025; the quarter's
-    # are the same, the year's January - December 2024 three more), and the pages of A's and
-    # B's managers (their months are their own: the test below)
-    assert made == (2 * 13 + 2) + (2 + 2) + (2 * (1 + 3) + 2)
+    assert made > 2 * len(keys)  # a page per group and period, and their trend months
     _new_process()
     sign_in(client, "admin@x.vn")
-    for period in ("2025-03", "2025-Q1", "2024"):
-        for code in "ABCDE":
-            page = client.get(f"/offices/{code}?period={period}")
-            assert page.status_code == 200, code
-            assert "2025" in page.text if period != "2024" else "2024" in page.text
+    views = [("2025-03", code) for code in "BCD"] + [(k, c) for k in keys for c in "AE"]
+    for period, code in views:
+        page = client.get(f"/offices/{code}?period={period}")
+        assert page.status_code == 200, (period, code)
+        assert period[:4] in page.text
     assert len(computed) == made  # every page read from the store
+    _new_process()
+    assert warm() and len(computed) == made  # the next night: all found stored
+
+
+@pytest.mark.parametrize(
+    ("today", "keys"),
+    [
+        (date(2025, 4, 10), (12, "2025-03", "2024-04", 7, "2025-Q1", "2023-Q3", ["2024", "2023"])),
+        (date(2025, 3, 31), (12, "2025-02", "2024-03", 7, "2024-Q4", "2023-Q2", ["2024", "2023"])),
+        (date(2025, 1, 1), (12, "2024-12", "2024-01", 7, "2024-Q4", "2023-Q2", ["2024", "2023"])),
+    ],
+)
+def test_the_selector_s_ended_periods(today, keys):
+    """The selector offers the last 13 months, 8 quarters and 3 years, the running ones
+    included; those that have ended are 12 months, 7 quarters and 2 years."""
+    from survey_app.dashboard.filters import ended_choice_keys
+
+    ended = ended_choice_keys(today)
+    months = [k for k in ended if len(k) == 7 and "Q" not in k]
+    quarters = [k for k in ended if "Q" in k]
+    assert (len(months), months[0], months[-1], len(quarters), quarters[0], quarters[-1]) == keys[
+        :6
+    ]
+    assert [k for k in ended if len(k) == 4] == keys[6]
 
 
 @pytest.mark.parametrize(
@@ -343,7 +370,7 @@ def test_warm_reports_stores_each_manager_s_own_page(client, db, seeded, compute
     as they see it (their scope's documents, under disclosure control): their first view of
     the last month, in a new process, computes nothing, and shows what it would have computed.
     A disabled manager's office is not warmed."""
-    from survey_app.dashboard import data
+    from survey_app.dashboard import data, filters
     from survey_app.models import ReportText, User
     from survey_app.reporting import periods
 
@@ -354,6 +381,8 @@ def test_warm_reports_stores_each_manager_s_own_page(client, db, seeded, compute
         return real_trend(params, month)
 
     monkeypatch.setattr(data, "scoped_trend", scoped_trend)
+    # the groups' pages of the managers' three periods only (every ended period: the test above)
+    monkeypatch.setattr(filters, "ended_choice_keys", filters.ended_period_keys)
     pages = {}
     views = [(e, c, p) for e, c in (("a@x.vn", "A"), ("b@x.vn", "B")) for p in PERIODS]
     for email, code, period in views:  # computed, as before warming
