@@ -125,7 +125,7 @@ def warm_reports_command() -> None:
     from ..dashboard.data import warm_office_pages
     from ..dashboard.filters import ended_choice_keys, ended_period_keys, period_of
     from ..reporting.documents import satisfaction_text
-    from ..reporting.kept import kept_text, store_limit, tag
+    from ..reporting.kept import kept_text, store_limit, stored_size, tag
     from ..reporting.periods import local_today
     from .auth import subtree
     from .report_schemas import SatisfactionQueryIn
@@ -175,6 +175,16 @@ def warm_reports_command() -> None:
                     f"{label}, office managers' own pages in {group} ({managed} offices): "
                     f"{managers:.2f} s"
                 )
+    total = stored_size()
+    click.echo(f"stored texts: {total / 1e6:.1f} MB")
+    if total > store_limit():
+        click.echo(
+            f"warning: the stored texts ({total / 1e6:.1f} MB) are over REPORT_STORE_MB "
+            f"({store_limit() / 1e6:g} MB): update-rollup will delete the oldest, and the next "
+            f"warm-reports will compute them again; raise REPORT_STORE_MB "
+            f"(docs/operations.md, Warming)",
+            err=True,
+        )
 
 
 def register() -> None:

@@ -357,6 +357,11 @@ def store_text(key: str, body: bytes) -> None:
         log.warning("report text %s not stored: %s", key, error.__class__.__name__)
 
 
+def stored_size() -> int:
+    """The stored texts' total size in bytes (what ``prune_stored`` bounds)."""
+    return int(db.session.scalar(select(func.coalesce(func.sum(ReportText.size), 0))))
+
+
 def prune_stored(days: int) -> int:
     """Delete the texts stored more than ``days`` ago, then the oldest ones over the store's
     limit (REPORT_STORE_MB); returns how many were deleted. Texts of tags no request makes any

@@ -114,6 +114,24 @@ def test_update_rollup_prunes_old_texts_and_keeps_the_total(app, db, runner):
     assert db.session.scalar(select(func.sum(ReportText.size))) == 800
 
 
+def test_warm_reports_warns_when_the_store_is_over_its_limit(app, db, seeded, runner):
+    """What warm-reports stores beyond REPORT_STORE_MB, update-rollup deletes (the oldest
+    first) and the next night computes again: the command says so, and what to raise."""
+    from survey_app.reporting import periods
+
+    app.config["REPORT_STORE_MB"] = 0.02  # 20 KB: a few texts fit, not all
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(periods, "local_today", lambda: date(2025, 4, 10))
+        result = runner.invoke(args=["mscore", "warm-reports"])
+    assert result.exit_code == 0, result.output
+    total = sum(_stored(db).values())
+    assert total > 20_000
+    assert (
+        f"stored texts ({total / 1e6:.1f} MB) are over REPORT_STORE_MB (0.02 MB)" in result.stderr
+    )
+    assert "raise REPORT_STORE_MB" in result.stderr
+
+
 def test_warm_reports_stores_what_the_api_sends(app, client, db, seeded, headers, builds, runner):
     from survey_app.api.report_schemas import SatisfactionQueryIn
     from survey_app.api.reports import report_params
@@ -126,10 +144,12 @@ def test_warm_reports_stores_what_the_api_sends(app, client, db, seeded, headers
         patch.setattr(periods, "local_today", lambda: date(2025, 4, 10))
         result = runner.invoke(args=["mscore", "warm-reports"])
     assert result.exit_code == 0, result.output
-    lines = [line for line in result.output.splitlines() if " pages " not in line]
+    lines = [line for line in result.stdout.splitlines() if " pages " not in line]
     # all offices, then each top-level office (A, C, D, E) filtered and as its officials get it
-    # (then the office pages: tests/survey_app/test_dashboard_store.py)
-    assert len(lines) == 2 * (1 + 2 * 4) and lines[0].startswith("2025-03, all offices:")
+    # (then the office pages: tests/survey_app/test_dashboard_store.py), and the store's total
+    assert len(lines) == 2 * (1 + 2 * 4) + 1 and lines[0].startswith("2025-03, all offices:")
+    assert lines[-1] == f"stored texts: {sum(_stored(db).values()) / 1e6:.1f} MB"
+    assert not result.stderr  # within REPORT_STORE_MB
     assert any(line.startswith("2024, A's officials:") for line in lines)
     stored = len(_stored(db))
     computed = len(builds)
