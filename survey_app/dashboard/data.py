@@ -265,7 +265,8 @@ def warm_office_pages(
     office's part of the group's document and slice of each trend month, :func:`_past_document`,
     :func:`_past_trend`), then, with ``managers``, each office manager's page of their own
     office, as they see it (their scope's own documents under disclosure control,
-    :func:`managed_offices`), while this process keeps the group's report its comparisons read.
+    :func:`managed_offices`), while this process keeps the group's report, or the arrays of it
+    stored (reporting/comparisons.py), that their comparisons read.
     So any office's first view, in any process, reads them. Commits after each page; returns
     per group (group, its offices, its managers' offices, seconds for the group's pages,
     seconds for the managers')."""
@@ -282,8 +283,8 @@ def warm_office_pages(
         for office_id, code in managed.get(group, []):
             office_page_documents(subtree(office_id), period, group, code)
             db.session.commit()
-        managers = time.perf_counter() - started - whole
-        done.append((group, len(codes), len(managed.get(group, [])), whole, managers))
+        own = time.perf_counter() - started - whole
+        done.append((group, len(codes), len(managed.get(group, [])), whole, own))
     return done
 
 
