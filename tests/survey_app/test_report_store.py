@@ -146,7 +146,7 @@ def test_warm_reports_stores_what_the_api_sends(app, client, db, seeded, headers
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stdout.splitlines() if " pages " not in line]
     # all offices, then each top-level office (A, C, D, E) filtered and as its officials get it
-    # (then the office pages: tests/survey_app/test_dashboard_store.py), and the store's total
+    # (then the office pages: tests/survey_app/test_warm_reports.py), and the store's total
     assert len(lines) == 2 * (1 + 2 * 4) + 1 and lines[0].startswith("2025-03, all offices:")
     assert lines[-1] == f"stored texts: {sum(_stored(db).values()) / 1e6:.1f} MB"
     assert not result.stderr  # within REPORT_STORE_MB
