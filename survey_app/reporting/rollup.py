@@ -201,11 +201,25 @@ def _roll_up(
         roll_years(start, last or start, into)
 
 
+def _bucket_end(grain: int, start: date) -> date:
+    """The last day of a (grain, first day) bucket."""
+    if grain == YEAR:
+        return date(start.year, 12, 31)
+    return month_end(start) if grain == MONTH else start
+
+
 def _fill(wanted: list[tuple[int, date]]) -> int:
     """Build the missing buckets (and the missing parts they are made of); commits."""
-    done = (
-        set(db.session.execute(select(RollupDay.grain, RollupDay.day)).all()) if wanted else set()
-    )
+    done = set()
+    if wanted:  # the buckets within the wanted ones' days (their parts included), not all
+        first, last = min(d for _g, d in wanted), max(_bucket_end(*b) for b in wanted)
+        done = set(
+            db.session.execute(
+                select(RollupDay.grain, RollupDay.day).where(
+                    RollupDay.day >= first, RollupDay.day <= last
+                )
+            ).all()
+        )
     need: dict[int, set[date]] = {DAY: set(), MONTH: set(), YEAR: set()}
 
     def want(grain, start):

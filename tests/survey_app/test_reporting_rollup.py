@@ -350,3 +350,27 @@ def test_reports_read_side_by_side_equal_reports_read_in_turn(app, db, recent):
     apart = _report(period, compare=True)
     app.config["REPORT_READERS"] = 1
     _same(_report(period, compare=True), apart)
+
+
+def test_a_missing_bucket_is_built_from_the_parts_present(
+    app, db, make_office, make_service, questionnaire
+):
+    """A year and a month missing from the rollup are built, and only they: the year from its
+    months, the month from its days already there (rollup._fill reads the buckets within the
+    wanted ones' days); the year's report still equals the raw one."""
+    from sqlalchemy import delete, tuple_
+
+    from survey_app.models.rollups import MONTH, YEAR, RollupDay
+    from survey_app.reporting import Period
+    from survey_app.reporting.rollup import fill
+
+    seed(db, make_office, make_service, questionnaire, start=date(2025, 2, 1), days=59, scale=0.5)
+    year = Period(date(2025, 1, 1), date(2025, 12, 31))
+    assert fill(Period(date(2024, 12, 1), date(2024, 12, 31))) == 1 + 31  # a month before it
+    assert fill(year) == 1 + 12 + 365
+    assert fill(year) == 0
+    gone = [(YEAR, date(2025, 1, 1)), (MONTH, date(2025, 3, 1))]
+    db.session.execute(delete(RollupDay).where(tuple_(RollupDay.grain, RollupDay.day).in_(gone)))
+    db.session.commit()
+    assert fill(year) == 2
+    _same(_report(year, compare=True), _report(year, source="raw", compare=True))
