@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from flask import Flask, current_app, redirect, request, session
+from flask import Flask, current_app, has_request_context, redirect, request, session
 from flask_babel import get_locale
 
 
@@ -16,9 +16,12 @@ def select_locale() -> Locale:
     """The page language: ?lang= wins and is remembered, else the remembered one, else "vi".
 
     A kiosk's pages (one tablet, one citizen after another) take it from the URL alone: each
-    citizen starts in Vietnamese, whatever the one before chose.
+    citizen starts in Vietnamese, whatever the one before chose. Outside a request (a CLI
+    command, a worker) it is the default language.
     """
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # a CLI command or a worker: the default language
+        return _locale(current_app.config["BABEL_DEFAULT_LOCALE"])
     asked = request.args.get("lang")
     if request.blueprint == "kiosk":
         return _locale(asked if asked in languages else current_app.config["BABEL_DEFAULT_LOCALE"])

@@ -37,3 +37,16 @@ def test_compiled_catalogue_matches_the_po_file():
     po = {m.id: m.string for m in read_po(PO.open("rb")) if m.id}
     mo = {m.id: m.string for m in read_mo(io.BytesIO(PO.with_suffix(".mo").read_bytes())) if m.id}
     assert mo == po, "recompile: pybabel compile -d survey_app/translations"
+
+
+def test_outside_a_request_texts_are_in_the_default_language(app):
+    """A CLI command or a worker translates without a request (the default, Vietnamese), rather
+    than failing on the request's language choice."""
+    from flask_babel import gettext
+
+    with app.app_context():
+        assert app.config["BABEL_DEFAULT_LOCALE"] == "vi"
+        assert (
+            gettext("This office is outside what your account may see.")
+            == "Đơn vị này nằm ngoài phạm vi tài khoản của bạn được xem."
+        )
