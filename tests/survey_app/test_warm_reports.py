@@ -99,8 +99,8 @@ PERIODS = ["2025-03", "2025-Q1", "2024"]  # the last ended month, quarter and ye
 def test_warm_reports_stores_each_manager_s_own_page(client, db, seeded, computed, monkeypatch):  # noqa: F811
     """`flask mscore warm-reports` also stores each office manager's page of their own office,
     as they see it (their scope's documents, under disclosure control): their first view of
-    the last month, in a new process, computes nothing, and shows what it would have computed.
-    A disabled manager's office is not warmed."""
+    the last month, quarter and year, in a new process, computes nothing, and shows what it
+    would have computed. A disabled manager's office is not warmed."""
     from survey_app.dashboard import data, filters
     from survey_app.models import ReportText, User
     from survey_app.reporting import periods
