@@ -164,10 +164,10 @@ def warm_reports_command() -> None:
             )
     # every ended period of the dashboard's selector; managers' own pages of the last ended
     # month, quarter and year
+    managers_periods = set(ended_period_keys(today))
     for label in ended_choice_keys(today):
-        managed_too = label in ended_period_keys(today)
         for group, offices, managed, whole, managers in warm_office_pages(
-            period_of(label), managers=managed_too
+            period_of(label), managers=label in managers_periods
         ):
             click.echo(f"{label}, office pages of {group} ({offices} offices): {whole:.2f} s")
             if managed:

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import numpy as np
 import orjson
 
-from .kept import kept_report, kept_text, peek_report, tag
+from .kept import ensure_stored, kept_report, kept_text, peek_report, tag
 from .report import Params, Report
 from .tables import RANK_FIELDS
 
@@ -47,7 +47,7 @@ def group_report(params: Params) -> Report | SimpleNamespace:
         report = peek_report(kept)
         if report is not None:
             if stored_key is not None:  # for the processes that do not keep it
-                kept_text(stored_key, lambda report=report: dump(report))
+                ensure_stored(stored_key, lambda report=report: dump(report))
             return report
     if stored_key is None:
         return kept_report(whole)

@@ -357,6 +357,15 @@ def store_text(key: str, body: bytes) -> None:
         log.warning("report text %s not stored: %s", key, error.__class__.__name__)
 
 
+def ensure_stored(key: str, compute) -> None:
+    """Store ``compute()``'s text under ``key`` unless the store holds one (only its key is
+    read), in the request's transaction."""
+    if store_limit() <= 0:
+        return
+    if db.session.scalar(select(ReportText.tag).where(ReportText.tag == key)) is None:
+        store_text(key, compute())
+
+
 def stored_size() -> int:
     """The stored texts' total size in bytes (what ``prune_stored`` bounds)."""
     return int(db.session.scalar(select(func.coalesce(func.sum(ReportText.size), 0))))

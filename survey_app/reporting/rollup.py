@@ -178,7 +178,7 @@ def _roll_up(
     month (or year) from ``start`` to ``last`` in one statement per table. Year rows of patterns
     are then replaced by moments where smaller, unless ``moments`` is false (the caller does)."""
     child = DAY if grain == MONTH else MONTH
-    end = month_end(last or start) if grain == MONTH else date((last or start).year, 12, 31)
+    end = _bucket_end(grain, last or start)
     for model in TABLES:
         table = (into or {}).get(model, model.__table__)
         keys = [table.c[k] for k in KEYS[model]]
