@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import statistics
 import time
-from datetime import date
+from datetime import date, timedelta
 
 PASSWORD = "bench-national-password-1"
 
@@ -158,15 +158,24 @@ def warm_reads(create_app, config: dict) -> None:
     """`warm-reports`' office pages of every ended period of the dashboard's selector (the
     groups' pages, as an official who sees every office gets them) on 7 December 2026: the
     first night (as a new process, with what the store holds: delete report_texts first for a
-    first night) and the next (all stored)."""
+    first night), the next (all stored), and one 18 days later (more than half
+    REPORT_STORE_DAYS: every text found stored is marked stored again, text_store.py)."""
+    from sqlalchemy import func, select, text
+
     from survey_app.dashboard.data import clear_cache, warm_office_pages
     from survey_app.dashboard.filters import ended_choice_keys, period_of
+    from survey_app.extensions import db
+    from survey_app.models import ReportText, utcnow
     from survey_app.reporting import kept
 
     keys = ended_choice_keys(date(2026, 12, 7))
     app = create_app({**config, "DASHBOARD_CACHE_SECONDS": 600})
     with app.app_context():
-        for night in ("first night", "next night"):
+        for night in ("first night", "next night", "18 days later"):
+            if night == "18 days later":
+                aged = "update report_texts set stored_at = stored_at - interval '18 days'"
+                db.session.execute(text(aged))
+                db.session.commit()
             clear_cache()  # a new process
             kept.clear()
             seconds = {}
@@ -189,3 +198,7 @@ def warm_reads(create_app, config: dict) -> None:
                 + f"; slowest {max(seconds, key=seconds.get)} {max(seconds.values()):.1f} s)",
                 flush=True,
             )
+        old = ReportText.stored_at < utcnow() - timedelta(days=17.5)
+        left = db.session.scalar(select(func.count()).where(old))
+        total = db.session.scalar(select(func.count()).select_from(ReportText))
+        print(f"stored texts not marked stored again 18 days later: {left} of {total}", flush=True)

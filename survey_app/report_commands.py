@@ -113,9 +113,9 @@ def update_rollup_command(days):
     from flask import current_app
 
     from .extensions import db
-    from .reporting.kept import prune_stored
     from .reporting.periods import Period, local_today
     from .reporting.rollup import _first_day, fill, refresh_days
+    from .reporting.text_store import prune_stored
 
     started = time.perf_counter()
     _add_partitions(PARTITION_MONTHS_AHEAD)

@@ -125,8 +125,9 @@ def warm_reports_command() -> None:
     from ..dashboard.data import warm_office_pages
     from ..dashboard.filters import ended_choice_keys, ended_period_keys, period_of
     from ..reporting.documents import satisfaction_text
-    from ..reporting.kept import kept_text, store_limit, stored_size, tag
+    from ..reporting.kept import kept_text, tag
     from ..reporting.periods import local_today
+    from ..reporting.text_store import refreshing, store_limit, stored_size
     from .auth import subtree
     from .report_schemas import SatisfactionQueryIn
     from .reports import report_params
@@ -157,7 +158,8 @@ def warm_reports_command() -> None:
             # the API's own defaults and parameters: the stored text is the one it would send
             params = report_params(SatisfactionQueryIn().load(query), scope, False, True)
             started = time.perf_counter()
-            body = kept_text(tag(params, False), lambda p=params: satisfaction_text(p, False))
+            with refreshing():  # found stored by an earlier night: stored again
+                body = kept_text(tag(params, False), lambda p=params: satisfaction_text(p, False))
             db.session.commit()
             click.echo(
                 f"{label}, {who}: {len(body) / 1e6:.1f} MB in {time.perf_counter() - started:.2f} s"

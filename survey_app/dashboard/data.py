@@ -23,11 +23,12 @@ from ..errors import friendly_abort
 from ..extensions import db
 from ..models import Office, Role, User
 from ..reporting import NOT_GROUPED, Period, local_today
-from ..reporting.comparisons import group_params
+from ..reporting.comparisons import arrays_key, group_params
 from ..reporting.documents import satisfaction_document, trend_document
-from ..reporting.kept import Kept, kept_document, one_commit, store_documents, tag
+from ..reporting.kept import Kept, kept_document, one_commit, tag
 from ..reporting.periods import zone
 from ..reporting.scoped_trend import scoped_trend
+from ..reporting.text_store import document_key, refresh_stored, refreshing, store_documents
 from .filters import Filters, month_period
 
 QUIET_DAYS = 14  # an office with no response for this long is highlighted
@@ -81,14 +82,7 @@ def document(
     with ``office``); with ``part`` (an office's code), only what that office's page reads of
     it (:func:`office_part`); with ``trend``, only what a trend reads of it
     (:func:`trend_part`)."""
-    try:
-        query = _query(period, group, office, compare="previous" if compare else None)
-    except ValidationError:
-        friendly_abort(400, _("This period or group cannot be reported on."))
-    try:
-        params = report_params(query, scope, breakdowns=breakdowns, questions=questions)
-    except QueryError:
-        friendly_abort(403, _("This office is outside what your account may see."))
+    params = _params(scope, period, group, office, compare, questions, breakdowns)
     past = _past_trend(params, office) if trend else _past_document(params, breakdowns, part)
     if past is not None:
         return past
@@ -96,6 +90,18 @@ def document(
         return trend_part(_live_document(params, False) or trend_document(params))
     doc = _live_document(params, breakdowns) or satisfaction_document(params, breakdowns)
     return doc if part is None else office_part(doc, part)
+
+
+def _params(scope, period, group, office=None, compare=False, questions=False, breakdowns=False):
+    """The report's parameters of a :func:`document`, as the API resolves them."""
+    try:
+        query = _query(period, group, office, compare="previous" if compare else None)
+    except ValidationError:
+        friendly_abort(400, _("This period or group cannot be reported on."))
+    try:
+        return report_params(query, scope, breakdowns=breakdowns, questions=questions)
+    except QueryError:
+        friendly_abort(403, _("This office is outside what your account may see."))
 
 
 def office_parts(doc: dict) -> dict[str, dict]:
@@ -267,9 +273,11 @@ def warm_office_pages(
     office, as they see it (their scope's own documents under disclosure control,
     :func:`managed_offices`), while this process keeps the group's report, or the arrays of it
     stored (reporting/comparisons.py), that their comparisons read.
-    So any office's first view, in any process, reads them. Commits after each page; returns
-    per group (group, its offices, its managers' offices, seconds for the group's pages,
-    seconds for the managers')."""
+    So any office's first view, in any process, reads them. What it finds stored by an earlier
+    night counts as stored again (reporting/text_store.py `refreshing`; with every office's
+    part and slice, :func:`stored_family`), so it is not pruned for its age while it is warmed.
+    Commits after each page; returns per group (group, its offices, its managers' offices,
+    seconds for the group's pages, seconds for the managers')."""
     groups: dict[str, list[str]] = {}
     for code, group in db.session.execute(select(Office.code, Office.group).order_by(Office.code)):
         groups.setdefault(str(group) if group else NOT_GROUPED, []).append(code)
@@ -277,15 +285,34 @@ def warm_office_pages(
     done = []
     for group, codes in sorted(groups.items()):
         started = time.perf_counter()
-        office_page_documents(None, period, group, codes[0])
-        db.session.commit()
-        whole = time.perf_counter() - started
-        for office_id, code in managed.get(group, []):
-            office_page_documents(subtree(office_id), period, group, code)
+        with refreshing():
+            office_page_documents(None, period, group, codes[0])
+            refresh_stored(stored_family(period, group, codes))
             db.session.commit()
+            whole = time.perf_counter() - started
+            for office_id, code in managed.get(group, []):
+                office_page_documents(subtree(office_id), period, group, code)
+                db.session.commit()
+        db.session.commit()
         own = time.perf_counter() - started - whole
         done.append((group, len(codes), len(managed.get(group, [])), whole, own))
     return done
+
+
+def stored_family(period: Period, group: str, codes: list[str]) -> list[str]:
+    """The store's keys of what one office's page of a group and ended period stores for every
+    office of ``codes`` (:func:`_past_document`, :func:`_past_trend`): each office's part of
+    the group's document and slice of each trend month, each whole trend month (a scoped
+    official's trend reads it), and the arrays the scoped officials' comparisons read
+    (reporting/comparisons.py)."""
+    page = _params(None, period, group, compare=True, questions=True, breakdowns=True)
+    key = tag(page, True)
+    keys = [document_key(f"{key} office {code}") for code in codes] + [arrays_key(page)]
+    for month in months_of(period):
+        key = tag(group_params(_params(None, month, group)), False)
+        keys.append(document_key(f"{key} trend"))
+        keys += [document_key(f"{key} trend {code}") for code in codes]
+    return keys
 
 
 def managed_offices() -> dict[str, list[tuple[int, str]]]:

@@ -18,9 +18,10 @@ from types import SimpleNamespace
 import numpy as np
 import orjson
 
-from .kept import ensure_stored, kept_report, kept_text, peek_report, tag
+from .kept import kept_report, kept_text, peek_report, tag
 from .report import Params, Report
 from .tables import RANK_FIELDS
+from .text_store import ensure_stored
 
 #: Fields of an office's estimate that disclosure control compares or gates on.
 OFFICE_FIELDS = ("value", "n", "reliable", "tier", *RANK_FIELDS, "previous_rank")
@@ -40,8 +41,7 @@ def group_report(params: Params) -> Report | SimpleNamespace:
     processes), else what disclosure control reads of it (:func:`dump`), from this process's
     memory, the database's store, or computed (and the report kept) and stored."""
     whole = group_params(params)
-    key = tag(whole, False)  # None: a running period, computed and never stored
-    stored_key = None if key is None else _digest(f"comparisons {key}")
+    stored_key = arrays_key(params)
     # an official's page keeps the same report computed with its breakdowns: the same figures
     for kept in (whole, replace(whole, breakdowns=True)):
         report = peek_report(kept)
@@ -52,6 +52,13 @@ def group_report(params: Params) -> Report | SimpleNamespace:
     if stored_key is None:
         return kept_report(whole)
     return load(kept_text(stored_key, lambda: dump(kept_report(whole))))
+
+
+def arrays_key(params: Params) -> str | None:
+    """The store's key of what disclosure control reads of ``params``' group report (None: a
+    running period, computed and never stored)."""
+    key = tag(group_params(params), False)
+    return None if key is None else _digest(f"comparisons {key}")
 
 
 def _digest(text: str) -> str:

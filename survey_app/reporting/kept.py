@@ -13,7 +13,8 @@ moves with any office's change, a caller's text only with its own document.)
 The API's texts are also stored in the database under their tags (``report_texts``), so that a
 text computed once is every process's, and survives a restart: ``flask mscore warm-reports``
 computes the texts officials ask for most (the last month and year, nationally and per
-province) after the nightly ``update-rollup``, and ``update-rollup`` prunes old ones.
+province) after the nightly ``update-rollup``, and ``update-rollup`` prunes old ones
+(text_store.py).
 """
 
 from __future__ import annotations
@@ -25,24 +26,21 @@ import threading
 import time
 from collections import OrderedDict
 from contextlib import contextmanager
-from datetime import timedelta
 from functools import cache
 from pathlib import Path
 
 import orjson
 from flask import current_app, g
-from sqlalchemy import Text, cast, delete, func, literal, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Text, cast, func, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..extensions import db
-from ..models import ReportText, utcnow
 from ..models.rollups import RollupDay
 from .catalogue import questions_query, services_query, universe_query
 from .periods import Period, local_today
 from .report import Params, Report, build_report
 from .source import report_session
+from .text_store import document_key, store_limit, store_text, stored_text
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +264,7 @@ def kept_document(key: str, compute) -> tuple[dict, int]:
     ``compute()``'s, then stored and committed. It is stored as JSON text under a key of its own
     (the API's text of the same tag is another text); a document that is not plain JSON (the
     documents write a blank estimate as None, never NaN) is not stored."""
-    stored_key = _document_key(key)
+    stored_key = document_key(key)
     body = stored_text(stored_key)
     if body is not None:
         return orjson.loads(body), len(body)
@@ -297,94 +295,3 @@ def one_commit():
         setattr(g, _ONE_COMMIT, outer)
     if not outer:
         db.session.commit()
-
-
-def _document_key(key: str) -> str:
-    return hashlib.sha256(f"document {key}".encode()).hexdigest()[:40]
-
-
-def store_documents(documents: dict[str, dict]) -> None:
-    """Store documents as :func:`kept_document` would, under their keys, in the request's
-    transaction, in a few statements (a key already stored keeps its text, the same): a
-    group's offices' parts of its documents, written at once."""
-    limit = store_limit()
-    if limit <= 0 or not documents:
-        return
-    now, rows = utcnow(), []
-    for key, document in documents.items():
-        try:
-            body = orjson.dumps(document)
-        except TypeError:  # not plain JSON: computed again when asked (kept_document)
-            continue
-        if 0 < len(body) <= limit:
-            rows.append(
-                {"tag": _document_key(key), "body": body, "size": len(body), "stored_at": now}
-            )
-    dialect = db.session.get_bind().dialect.name
-    into = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ReportText)
-    try:
-        with db.session.begin_nested():
-            for i in range(0, len(rows), 1000):
-                db.session.execute(into.on_conflict_do_nothing(), rows[i : i + 1000])
-    except SQLAlchemyError as error:  # e.g. a read-only primary: the parts are computed again
-        log.warning("%d report documents not stored: %s", len(rows), error.__class__.__name__)
-
-
-def store_limit() -> int:
-    """REPORT_STORE_MB (default 1024; 0 turns the store off) in bytes: the stored texts' total
-    after ``prune_stored``, and the largest text stored."""
-    return int(float(current_app.config.get("REPORT_STORE_MB", 1024)) * 1_000_000)
-
-
-def stored_text(key: str) -> bytes | None:
-    """The text stored under ``key`` (read on the primary, where it is written)."""
-    if store_limit() <= 0:
-        return None
-    return db.session.scalar(select(ReportText.body).where(ReportText.tag == key))
-
-
-def store_text(key: str, body: bytes) -> None:
-    """Store a computed text in the request's transaction (its commit makes it every
-    process's); another process that stored the same tag first wins, with the same text."""
-    if not 0 < len(body) <= store_limit():
-        return
-    try:
-        with db.session.begin_nested():
-            db.session.add(ReportText(tag=key, body=body, size=len(body)))
-    except IntegrityError:
-        pass  # stored meanwhile under the same tag: the same text
-    except SQLAlchemyError as error:  # e.g. a read-only primary: the text is still sent
-        log.warning("report text %s not stored: %s", key, error.__class__.__name__)
-
-
-def ensure_stored(key: str, compute) -> None:
-    """Store ``compute()``'s text under ``key`` unless the store holds one (only its key is
-    read), in the request's transaction."""
-    if store_limit() <= 0:
-        return
-    if db.session.scalar(select(ReportText.tag).where(ReportText.tag == key)) is None:
-        store_text(key, compute())
-
-
-def stored_size() -> int:
-    """The stored texts' total size in bytes (what ``prune_stored`` bounds)."""
-    return int(db.session.scalar(select(func.coalesce(func.sum(ReportText.size), 0))))
-
-
-def prune_stored(days: int) -> int:
-    """Delete the texts stored more than ``days`` ago, then the oldest ones over the store's
-    limit (REPORT_STORE_MB); returns how many were deleted. Texts of tags no request makes any
-    more (the period's rollup or the catalogue changed) go this way."""
-    cutoff = utcnow() - timedelta(days=days)
-    deleted = db.session.execute(delete(ReportText).where(ReportText.stored_at < cutoff)).rowcount
-    total, over = 0, []
-    sizes = db.session.execute(
-        select(ReportText.tag, ReportText.size).order_by(ReportText.stored_at.desc())
-    )
-    for key, size in sizes:
-        total += size
-        if total > store_limit():
-            over.append(key)
-    if over:
-        db.session.execute(delete(ReportText).where(ReportText.tag.in_(over)))
-    return deleted + len(over)

@@ -32,6 +32,8 @@ def test_the_national_benchmark_runs_in_smoke_mode():
         "office page",
         "warm office pages, 2025:",  # warm-reports' office pages, managers' own included
         "warm every ended period's office pages, next night:",
+        "warm every ended period's office pages, 18 days later:",
+        "stored texts not marked stored again 18 days later:",
         "split national:",
         "split P01:",
         "national year, stored: a new process",

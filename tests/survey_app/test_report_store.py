@@ -176,20 +176,20 @@ def test_a_text_that_cannot_be_stored_is_still_sent(client, db, seeded, headers,
 
     from sqlalchemy.exc import OperationalError
 
-    from survey_app.reporting import kept
+    from survey_app.reporting import text_store
 
     def refuse():
         raise OperationalError("INSERT INTO report_texts", {}, Exception("read-only"))
 
-    monkeypatch.setattr(kept.db.session, "begin_nested", refuse)
+    monkeypatch.setattr(text_store.db.session, "begin_nested", refuse)
     warnings = []
     handler = logging.Handler()
     handler.emit = lambda record: warnings.append(record.getMessage())
-    kept.log.addHandler(handler)
+    text_store.log.addHandler(handler)
     try:
         response = client.get(URL, headers=headers())
     finally:
-        kept.log.removeHandler(handler)
+        text_store.log.removeHandler(handler)
     assert response.status_code == 200 and response.json["offices"]
     assert _stored(db) == {}
     assert any("not stored: OperationalError" in message for message in warnings)
@@ -200,6 +200,7 @@ def test_documents_kept_within_one_commit_are_committed_together(app, db, monkey
     commit when something within fails."""
     from survey_app.extensions import db as database
     from survey_app.reporting import kept
+    from survey_app.reporting.text_store import document_key
 
     commits = []
     real_commit = database.session.commit
@@ -223,5 +224,5 @@ def test_documents_kept_within_one_commit_are_committed_together(app, db, monkey
         database.session.rollback()
         kept.kept_document("four", lambda: {"d": 4})  # outside: committed at once
         assert commits == [1, 1]
-    keys = {kept._document_key(k): k for k in ("one", "two", "four")}
+    keys = {document_key(k): k for k in ("one", "two", "four")}
     assert {keys.get(tag) for tag in _stored(db)} >= {"one", "two", "four"}

@@ -5,7 +5,7 @@ views, in any process, compute nothing."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -147,3 +147,48 @@ def runner_output(app) -> str:
     result = app.test_cli_runner().invoke(args=["mscore", "warm-reports"])
     assert result.exit_code == 0, result.output
     return result.output
+
+
+def test_what_warm_reports_finds_stored_is_not_pruned_for_its_age(
+    client,
+    db,
+    seeded,  # noqa: F811
+    computed,  # noqa: F811
+    monkeypatch,
+):
+    """Stored texts are pruned REPORT_STORE_DAYS (35) after they were stored. What a night's
+    warm-reports finds stored by an earlier night counts as stored that night, every office's
+    part and trend slice included (one office's page stored them all, and the warm reads only
+    that office's): 40 days after the first night, the first views of every office's page and
+    of each manager's own page still compute nothing."""
+    from survey_app.dashboard import filters
+    from survey_app.models import ReportText
+    from survey_app.reporting import periods, text_store
+
+    # the managers' three periods only (every ended period: the first test)
+    monkeypatch.setattr(filters, "ended_choice_keys", filters.ended_period_keys)
+
+    def night() -> None:
+        with pytest.MonkeyPatch.context() as patch:  # the last ended month is March 2025
+            patch.setattr(periods, "local_today", lambda: date(2025, 4, 10))
+            runner_output(client.application)
+        _new_process()
+
+    night()
+    for text in db.session.scalars(select(ReportText)):
+        text.stored_at -= timedelta(days=30)  # the first night was 30 days ago
+    db.session.commit()
+    made = len(computed)
+    night()
+    assert len(computed) == made  # everything found stored
+    real_now = text_store.utcnow
+    monkeypatch.setattr(text_store, "utcnow", lambda: real_now() + timedelta(days=10))
+    assert text_store.prune_stored(35) > 0  # what no night reads: another office's scoped part
+    db.session.commit()
+    views = [("admin@x.vn", code) for code in "ABCDE"] + [("a@x.vn", "A"), ("b@x.vn", "B")]
+    for email, code in views:
+        sign_in(client, email)
+        for period in PERIODS:
+            page = client.get(f"/offices/{code}?period={period}")
+            assert page.status_code == 200, (email, code, period)
+    assert len(computed) == made  # every page read from the store
