@@ -28,7 +28,7 @@ from ..reporting.documents import satisfaction_document, trend_document
 from ..reporting.kept import Kept, kept_document, one_commit, tag
 from ..reporting.periods import zone
 from ..reporting.scoped_trend import scoped_trend
-from ..reporting.text_store import document_key, refresh_stored, refreshing, store_documents
+from ..reporting.text_store import document_key, refresh_families, refreshing, store_documents
 from .filters import Filters, month_period
 
 QUIET_DAYS = 14  # an office with no response for this long is highlighted
@@ -275,7 +275,7 @@ def warm_office_pages(
     stored (reporting/comparisons.py), that their comparisons read.
     So any office's first view, in any process, reads them. What it finds stored by an earlier
     night counts as stored again (reporting/text_store.py `refreshing`; with every office's
-    part and slice, :func:`stored_family`), so it is not pruned for its age while it is warmed.
+    part and slice, :func:`stored_families`), so it is not pruned for its age while it is warmed.
     Commits after each page; returns per group (group, its offices, its managers' offices,
     seconds for the group's pages, seconds for the managers')."""
     groups: dict[str, list[str]] = {}
@@ -287,7 +287,7 @@ def warm_office_pages(
         started = time.perf_counter()
         with refreshing():
             office_page_documents(None, period, group, codes[0])
-            refresh_stored(stored_family(period, group, codes))
+            refresh_families(stored_families(period, group, codes))
             db.session.commit()
             whole = time.perf_counter() - started
             for office_id, code in managed.get(group, []):
@@ -299,20 +299,21 @@ def warm_office_pages(
     return done
 
 
-def stored_family(period: Period, group: str, codes: list[str]) -> list[str]:
+def stored_families(period: Period, group: str, codes: list[str]) -> list[list[str]]:
     """The store's keys of what one office's page of a group and ended period stores for every
-    office of ``codes`` (:func:`_past_document`, :func:`_past_trend`): each office's part of
-    the group's document and slice of each trend month, each whole trend month (a scoped
-    official's trend reads it), and the arrays the scoped officials' comparisons read
-    (reporting/comparisons.py)."""
+    office of ``codes`` at once (:func:`_past_document`, :func:`_past_trend`), a family each,
+    the first office's key first (what a page of ``codes[0]`` reads): every office's part of
+    the group's document (with the arrays the scoped officials' comparisons read,
+    reporting/comparisons.py), and of each trend month every office's slice (with the whole
+    month, which a scoped official's trend reads)."""
     page = _params(None, period, group, compare=True, questions=True, breakdowns=True)
     key = tag(page, True)
-    keys = [document_key(f"{key} office {code}") for code in codes] + [arrays_key(page)]
+    families = [[document_key(f"{key} office {code}") for code in codes] + [arrays_key(page)]]
     for month in months_of(period):
         key = tag(group_params(_params(None, month, group)), False)
-        keys.append(document_key(f"{key} trend"))
-        keys += [document_key(f"{key} trend {code}") for code in codes]
-    return keys
+        slices = [document_key(f"{key} trend {code}") for code in codes]
+        families.append([*slices, document_key(f"{key} trend")])
+    return families
 
 
 def managed_offices() -> dict[str, list[tuple[int, str]]]:
