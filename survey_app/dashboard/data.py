@@ -8,6 +8,7 @@ rules (disclosure control of small groups included) apply to every figure.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import orjson
@@ -299,20 +300,29 @@ def warm_office_pages(
     return done
 
 
-def stored_families(period: Period, group: str, codes: list[str]) -> list[list[str]]:
-    """The store's keys of what one office's page of a group and ended period stores for every
-    office of ``codes`` at once (:func:`_past_document`, :func:`_past_trend`), a family each,
-    the first office's key first (what a page of ``codes[0]`` reads): every office's part of
-    the group's document (with the arrays the scoped officials' comparisons read,
-    reporting/comparisons.py), and of each trend month every office's slice (with the whole
-    month, which a scoped official's trend reads)."""
+def stored_families(period: Period, group: str, codes: list[str]) -> list[tuple[str, Callable]]:
+    """The families of texts that one office's page of a group and ended period stores at once
+    for every office of ``codes`` (:func:`_past_document`, :func:`_past_trend`), each as the
+    store's key of the first office's text (what a page of ``codes[0]`` reads) and a function
+    naming the family's keys: every office's part of the group's document (with the arrays the
+    scoped officials' comparisons read, reporting/comparisons.py), and of each trend month
+    every office's slice (with the whole month, which a scoped official's trend reads)."""
     page = _params(None, period, group, compare=True, questions=True, breakdowns=True)
     key = tag(page, True)
-    families = [[document_key(f"{key} office {code}") for code in codes] + [arrays_key(page)]]
+
+    def parts(key=key) -> list[str]:
+        return [document_key(f"{key} office {code}") for code in codes] + [arrays_key(page)]
+
+    families = [(document_key(f"{key} office {codes[0]}"), parts)]
     for month in months_of(period):
         key = tag(group_params(_params(None, month, group)), False)
-        slices = [document_key(f"{key} trend {code}") for code in codes]
-        families.append([*slices, document_key(f"{key} trend")])
+
+        def slices(key=key) -> list[str]:
+            return [document_key(f"{key} trend {code}") for code in codes] + [
+                document_key(f"{key} trend")
+            ]
+
+        families.append((document_key(f"{key} trend {codes[0]}"), slices))
     return families
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -66,15 +66,16 @@ def refresh_stored(keys: Iterable[str]) -> int:
     return done
 
 
-def refresh_families(families: Iterable[list[str]]) -> int:
-    """:func:`refresh_stored` of each family of keys (texts stored at once, together) whose
-    first text is due to be marked: most nights none is, and one key per family is looked up,
-    not every key (a commune group's period and trend months name 43,000 texts)."""
-    families = [f for f in families if f]
+def refresh_families(families: Iterable[tuple[str, Callable[[], Iterable[str]]]]) -> int:
+    """:func:`refresh_stored` of each family of texts stored at once, given as the key of one
+    of them and a function naming them all, where that text is due to be marked: most nights
+    none is, and only one key per family is made and looked up, not every key (a commune
+    group's period and trend months name 43,000 texts)."""
+    families = list(families)
     old, _now = _old()
-    heads = [family[0] for family in families]
+    heads = [head for head, _names in families]
     due = set(db.session.scalars(select(ReportText.tag).where(ReportText.tag.in_(heads), old)))
-    return refresh_stored(key for family in families if family[0] in due for key in family)
+    return refresh_stored(key for head, names in families if head in due for key in names())
 
 
 def _old():
