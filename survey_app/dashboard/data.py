@@ -24,7 +24,7 @@ from ..errors import friendly_abort
 from ..extensions import db
 from ..models import Office, Role, User
 from ..reporting import NOT_GROUPED, Period, local_today
-from ..reporting.comparisons import arrays_key, group_params
+from ..reporting.comparisons import arrays_key, group_params, store_arrays
 from ..reporting.documents import satisfaction_document, trend_document
 from ..reporting.kept import Kept, kept_document, one_commit, tag
 from ..reporting.periods import zone
@@ -270,11 +270,12 @@ def warm_office_pages(
     """Compute and store the office pages' documents of an ended period, a group at a time:
     first as an official who sees every office gets them (one office's page stores every
     office's part of the group's document and slice of each trend month, :func:`_past_document`,
-    :func:`_past_trend`), then, with ``managers``, each office manager's page of their own
-    office, as they see it (their scope's own documents under disclosure control,
-    :func:`managed_offices`), while this process keeps the group's report, or the arrays of it
-    stored (reporting/comparisons.py), that their comparisons read.
-    So any office's first view, in any process, reads them. What it finds stored by an earlier
+    :func:`_past_trend`) and the arrays of the group's report that scoped officials'
+    comparisons read (reporting/comparisons.py `store_arrays`); then, with ``managers``, each
+    office manager's page of their own office, as they see it (their scope's own documents
+    under disclosure control, :func:`managed_offices`). So any office's first view, in any
+    process, reads them, and a scoped official's first view of the period computes only its
+    own reports. What it finds stored by an earlier
     night counts as stored again (reporting/text_store.py `refreshing`; with every office's
     part and slice, :func:`stored_families`), so it is not pruned for its age while it is warmed.
     Commits after each page; returns per group (group, its offices, its managers' offices,
@@ -288,6 +289,7 @@ def warm_office_pages(
         started = time.perf_counter()
         with refreshing():
             office_page_documents(None, period, group, codes[0])
+            store_arrays(_params(None, period, group, compare=True, questions=True))
             refresh_families(stored_families(period, group, codes))
             db.session.commit()
             whole = time.perf_counter() - started

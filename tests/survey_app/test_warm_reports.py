@@ -192,3 +192,39 @@ def test_what_warm_reports_finds_stored_is_not_pruned_for_its_age(
             page = client.get(f"/offices/{code}?period={period}")
             assert page.status_code == 200, (email, code, period)
     assert len(computed) == made  # every page read from the store
+
+
+def test_a_manager_s_first_view_of_another_period_computes_only_its_own_reports(
+    client,
+    db,
+    seeded,  # noqa: F811
+    computed,  # noqa: F811
+    monkeypatch,
+):
+    """warm-reports stores, with each group's pages of every ended period, the arrays of the
+    group's report that scoped officials' comparisons read (reporting/comparisons.py): a
+    manager's first view of a period whose own page was not warmed (an older quarter), in a new
+    process, computes its own reports only, never the group's (a commune group's year: 20 s at
+    national scale), and shows the page computed without warming."""
+    from survey_app.models import ReportText
+    from survey_app.reporting import kept, periods
+
+    sign_in(client, "b@x.vn")
+    expected = _page(client.get("/offices/B?period=2024-Q3"))
+    db.session.execute(ReportText.__table__.delete())
+    db.session.commit()
+    _new_process()
+    with pytest.MonkeyPatch.context() as patch:  # the last ended month is March 2025
+        patch.setattr(periods, "local_today", lambda: date(2025, 4, 10))
+        runner_output(client.application)
+    _new_process()
+    reports, real = [], kept.build_report
+
+    def build_report(params):
+        reports.append(params)
+        return real(params)
+
+    monkeypatch.setattr(kept, "build_report", build_report)
+    sign_in(client, "b@x.vn")
+    assert _page(client.get("/offices/B?period=2024-Q3")) == expected
+    assert reports and all(p.universe is not None for p in reports)  # its own only
