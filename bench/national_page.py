@@ -162,6 +162,7 @@ def warm_reads(create_app, config: dict) -> None:
     REPORT_STORE_DAYS: every text found stored is marked stored again, text_store.py)."""
     from sqlalchemy import func, select, text
 
+    from survey_app.dashboard.charts import start_engine
     from survey_app.dashboard.data import clear_cache, warm_office_pages
     from survey_app.dashboard.filters import ended_choice_keys, period_of
     from survey_app.extensions import db
@@ -202,3 +203,22 @@ def warm_reads(create_app, config: dict) -> None:
         left = db.session.scalar(select(func.count()).where(old))
         total = db.session.scalar(select(func.count()).select_from(ReportText))
         print(f"stored texts not marked stored again 18 days later: {left} of {total}", flush=True)
+        start_engine()  # as a web worker does at its start (gunicorn_conf.py)
+    # managers whose own pages were never warmed (managers=False above): each one's first view
+    # of a period, in a new process, reads the group's stored arrays and months
+    with app.app_context():
+        last = db.session.scalars(p01_communes(0, None)).all()[-3:]  # no manager of the bench's
+        emails = [manager_of(code) for code in last]
+        db.session.commit()
+    for code, email, period in zip(last, emails, ("2026-08", "2026-Q2", "2025"), strict=True):
+        clear_cache()
+        kept.clear()
+        client = sign_in(app, email)
+        started = time.perf_counter()
+        res = client.get(f"/offices/{code}?period={period}")
+        assert res.status_code == 200, res.status_code
+        print(
+            f"a manager not warmed, first view of {period}, a new process: "
+            f"{time.perf_counter() - started:.3f} s",
+            flush=True,
+        )

@@ -34,6 +34,7 @@ def test_the_national_benchmark_runs_in_smoke_mode():
         "warm every ended period's office pages, next night:",
         "warm every ended period's office pages, 18 days later:",
         "stored texts not marked stored again 18 days later:",
+        "a manager not warmed, first view of 2025, a new process:",
         "split national:",
         "split P01:",
         "national year, stored: a new process",
