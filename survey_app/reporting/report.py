@@ -161,8 +161,9 @@ def _estimate(session, params: Params, period: Period, offices, questions, group
     for part in counts.values():  # office ids → positions; rows of other offices dropped
         part["office"] = lookup(part["office_id"], office_ids, np.arange(n_off))
         keep = part["office"] >= 0
-        for key in list(part):
-            part[key] = part[key][keep]
+        if not keep.all():  # not copied when none is dropped (a national year's 80 M rows)
+            for key in list(part):
+                part[key] = part[key][keep]
     resp = counts["responses"]
     by_sms = np.isin(resp["channel"], [CHANNELS.index(c) for c in SMS_CHANNELS])
     sms_all = np.bincount(resp["office"][by_sms].astype(np.int64), resp["count"][by_sms], n_off)
@@ -174,7 +175,9 @@ def _estimate(session, params: Params, period: Period, offices, questions, group
     weighted = weigh(resp, counts["dossiers"], field_of, min_count=min_count)
     design = weighted.design()
     office_group = np.array([groups.index(o["group"]) for o in offices], dtype=np.int64)
-    cells = _cells(counts["answers"], weighted, questions)
+    # popped: the answers' columns that the cells do not keep are freed (a national year's
+    # 80 M rows at 100 M responses)
+    cells = _cells(counts.pop("answers"), weighted, questions)
     patterns = answer_patterns(counts["patterns"], weighted, questions, counts["moments"])
     by_office = _items(cells, patterns, design, np.arange(n_off), n_off, questions, params)
     by_group = _items(cells, patterns, design, office_group, len(groups), questions, params)
@@ -210,17 +213,20 @@ def _cells(answers: dict, weighted, questions) -> dict:
     cols = np.array([c for c, q in enumerate(questions) for _ in q["ids"]], dtype=np.int64)
     column = lookup(answers["question_id"], ids, cols)
     keep = column >= 0
-    a = {k: v[keep] for k, v in answers.items()}
+    if keep.all():  # the answers' columns are used as they are, not copied (memory: 100 M)
+        a = answers
+    else:
+        a, column = {k: v[keep] for k, v in answers.items()}, column[keep]
     weight, stratum, population = weighted.attach(
         a["office"], a["service_id"], a["channel"], a["probability"]
     )
     return {
-        "office": a["office"].astype(np.int64),
-        "column": column[keep],
+        "office": a["office"].astype(np.int64, copy=False),
+        "column": column,
         "value": a["value"],
         "count": a["count"],
         "weight": weight,
-        "stratum": stratum.astype(np.int64),
+        "stratum": stratum.astype(np.int64, copy=False),
         "population": population,
         "service_id": a["service_id"].astype(np.int64),
         "channel": a["channel"].astype(np.int64),

@@ -443,3 +443,50 @@ def test_answer_cells_find_their_respondent_group_and_strays_are_refused():
     stray = (np.array([7]), np.array([99]), np.array([1]), np.array([1.0]))  # unknown service
     _, stray_key = _group_keys(mine, stray)
     assert stray_key[0] not in set(key_a.tolist())
+
+
+def test_answer_cells_keep_the_answers_columns_and_drop_other_questions():
+    """A national year at 100 M responses holds 80 M answer rows per column: `_cells` uses the
+    answers' columns as they are when every row is a report question's (no copy), and keeps
+    only the report questions' rows otherwise, each with its respondent group's weight."""
+    from types import SimpleNamespace
+
+    from survey_app.reporting.report import _cells
+
+    rng = np.random.default_rng(5)
+    n = 400
+    answers = {
+        "office": rng.integers(0, 6, n),
+        "service_id": rng.integers(1, 4, n).astype(float),
+        "channel": rng.integers(0, 3, n).astype(float),
+        "probability": rng.choice([1.0, 0.5], n),
+        "question_id": rng.choice([11, 12, 13], n).astype(float),
+        "value": rng.integers(1, 6, n).astype(float),
+        "count": rng.integers(1, 9, n).astype(float),
+    }
+
+    def attach(office, service, channel, probability):  # a weight each row can be told by
+        weight = office * 1000 + service * 100 + channel * 10 + probability
+        return weight, office * 3 + channel, weight * 2
+
+    weighted = SimpleNamespace(attach=attach)
+    every = [{"ids": [11, 12]}, {"ids": [13]}]  # question 11 and 12 share a column
+    cells = _cells(answers, weighted, every)
+    assert np.shares_memory(cells["value"], answers["value"])
+    assert np.shares_memory(cells["office"], answers["office"])
+    assert cells["column"].tolist() == [0 if q in (11, 12) else 1 for q in answers["question_id"]]
+
+    some = [{"ids": [13]}, {"ids": [11]}]  # question 12 is not the report's: its rows dropped
+    cells = _cells(answers, weighted, some)
+    kept = answers["question_id"] != 12
+    assert cells["count"].size == kept.sum() < n
+    assert not np.shares_memory(cells["value"], answers["value"])
+    for name in ("value", "count"):
+        assert cells[name].tolist() == answers[name][kept].tolist()
+    assert cells["column"].tolist() == [0 if q == 13 else 1 for q in answers["question_id"][kept]]
+    expected = attach(
+        *(answers[k][kept] for k in ("office", "service_id", "channel", "probability"))
+    )
+    assert cells["weight"].tolist() == expected[0].tolist()
+    assert cells["stratum"].tolist() == expected[1].astype(np.int64).tolist()
+    assert cells["service_id"].dtype == np.int64 and cells["channel"].dtype == np.int64
