@@ -189,6 +189,8 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
         "DASHBOARD_LIVE_SECONDS": float(env.get("DASHBOARD_LIVE_SECONDS", "60")),
         # connections a report reads its counts on at once (reporting/counts.py; 1: in turn)
         "REPORT_READERS": int(env.get("REPORT_READERS", "2")),
+        # connections that fill a rollup rebuild's months of days at once (reporting/rollup_swap)
+        "ROLLUP_REBUILD_WORKERS": int(env.get("ROLLUP_REBUILD_WORKERS", "2")),
         "RESPONSES_SETTLE_SECONDS": float(env.get("RESPONSES_SETTLE_SECONDS", "2")),
         "PHONE_DEFAULT_REGION": env.get("PHONE_DEFAULT_REGION", "VN"),
         "PHONE_ENCRYPTION_KEY": env.get("PHONE_ENCRYPTION_KEY", ""),

@@ -119,16 +119,17 @@ def _runs(days: list[date]) -> list[Period]:
     return runs
 
 
-def _roll_days(period: Period, into: dict | None = None) -> None:
+def _roll_days(period: Period, into: dict | None = None, conn=None) -> None:
     """Day rows of a run of days, fresh from the raw tables (into the rollup's tables, or into
-    ``into``: tables of the same columns by model). On PostgreSQL each response's keys and local
-    day are computed once into a temporary table, which the answers, patterns and respondents
-    join (by key: the few days of an update read their answers through the primary key)."""
+    ``into``: tables of the same columns by model), in the session's transaction or on ``conn``.
+    On PostgreSQL each response's keys and local day are computed once into a temporary table,
+    which the answers, patterns and respondents join (by key: the few days of an update read
+    their answers through the primary key)."""
     into = into or {}
     target = {model: into.get(model, model.__table__) for model in TABLES}
     start, end = period.utc_bounds
     queries = {model: raw(start, end, day=True) for model, raw in RAW.items()}
-    conn = db.session.connection()
+    conn = conn or db.session.connection()
     if conn.dialect.name == "postgresql":
         query = response_keys(start, end)
         compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
@@ -152,7 +153,7 @@ def _roll_days(period: Period, into: dict | None = None) -> None:
         query = select(literal(DAY, SmallInteger).label("grain"), *rows.c).order_by(
             rows.c.day, *[rows.c[k] for k in KEYS[model]]
         )
-        db.session.execute(
+        conn.execute(
             insert(target[model]).from_select(["grain", *query.selected_columns.keys()[1:]], query)
         )
     if conn.dialect.name == "postgresql":

@@ -1,13 +1,18 @@
 """Rebuilding the whole rollup on PostgreSQL: built aside in new tables, then swapped in.
 
-`flask mscore rebuild-rollup` fills `rollup_*_next` tables that have no keys or indexes yet (one
-INSERT … SELECT … GROUP BY per table for each local month of days, which reads that month's
-partitions and groups in memory, then every month from the days and every year from the months,
-all in key order), gives them the old tables' constraints and indexes (one pass over sorted rows
-each instead of a B-tree insertion and a foreign-key check per row), and in the same
-transaction drops the old tables and renames the new ones. A report meanwhile reads the old,
-complete rollup and waits only while the tables are renamed. The swap takes its locks without
-waiting (and tries again), so a report that holds one of the tables never deadlocks with it.
+`flask mscore rebuild-rollup` creates `rollup_*_next` tables that have no keys or indexes yet
+and commits them, so that ROLLUP_REBUILD_WORKERS connections (default 2) fill their day rows
+side by side, a local month of days each at a time (one INSERT … SELECT … GROUP BY per table,
+which reads that month's partitions and groups in memory, in key order), each month committed
+on its own: PostgreSQL runs a statement on one core, and these GROUP BYs are most of the
+rebuild. No report reads those tables. Then one transaction rolls every month from the days and
+every year from the months, gives the new tables the old tables' constraints and indexes (one
+pass over the rows each instead of a B-tree insertion and a foreign-key check per row), drops
+the old tables and renames the new ones. A report meanwhile reads the old, complete rollup and
+waits only while the tables are renamed. The swap takes its locks without waiting (and tries
+again), so a report that holds one of the tables never deadlocks with it. A failed rebuild
+drops the new tables; one that was killed leaves them, and the next drops them first. A
+session-level advisory lock keeps two rebuilds from sharing the new tables' names.
 
 The completeness marks (`rollup_days`) are written at the swap; a bucket whose mark was deleted
 (made stale) or rewritten while the rebuild ran keeps no mark, so it is rolled again when read.
@@ -17,8 +22,10 @@ from __future__ import annotations
 
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import date, timedelta
 
+from flask import current_app
 from sqlalchemy import MetaData, delete, insert, select, text
 from sqlalchemy.exc import OperationalError
 
@@ -35,6 +42,7 @@ from .year_moments import roll_years
 
 LOCK_TRIES = 600  # 0.1 s apart: a minute of reports holding the old tables
 WORK_MEM = "256MB"  # the GROUP BYs hash in memory instead of spilling to disk
+REBUILD_LOCK = 0x6D73_726F_6C6C  # pg_advisory_lock key of a rebuild ("msroll")
 
 
 def _month_before(day: date) -> date:
@@ -106,23 +114,84 @@ def _lock_old_tables(names: list[str]) -> None:
     raise RuntimeError("the rollup's tables stayed in use: the rebuild gave up (nothing changed)")
 
 
+def _drop_next(conn) -> None:
+    for model in rollup.STORED:
+        conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{model.__tablename__}_next"')
+
+
+def _fill_days(app, runs: list, new: dict, workers: int) -> None:
+    """The day rows of every run (a month of days), ``workers`` runs at a time, each on a
+    connection of its own and committed there: PostgreSQL runs one statement on one core, and
+    the answers' and patterns' GROUP BYs are most of a rebuild's time."""
+
+    def fill(run):
+        with app.app_context(), db.engine.connect() as conn, conn.begin():
+            conn.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
+            rollup._roll_days(run, new, conn)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(fill, run) for run in runs]
+        try:
+            for future in as_completed(futures):
+                future.result()  # the first failure stops the runs not yet started
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
 def rebuild_aside(first: date, today: date) -> int:
     """Build the rollup of the days ``first`` … yesterday in new tables and swap them in;
-    commits. Returns the number of days."""
+    commits. Returns the number of days.
+
+    The new tables are created and committed first, so that ROLLUP_REBUILD_WORKERS connections
+    fill their day rows side by side; no report reads them. The months, years, keys and the swap
+    are then one transaction. A failed rebuild drops the new tables (and the next rebuild drops
+    what a killed one left); an advisory lock keeps a second rebuild from using them meanwhile."""
     if first >= today:
         return 0
-    conn = db.session.connection()
-    conn.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
-    conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{WORK_MEM}'")
+    app = current_app._get_current_object()
+    workers = max(1, int(app.config.get("ROLLUP_REBUILD_WORKERS", 2)))
+    with db.engine.connect() as guard:  # held to the end: one rebuild at a time
+        locked = guard.exec_driver_sql(f"SELECT pg_try_advisory_lock({REBUILD_LOCK})").scalar()
+        guard.commit()  # the lock is the connection's, not the transaction's
+        if not locked:
+            raise RuntimeError("another rebuild of the rollup is running: nothing changed")
+        try:
+            return _rebuild_aside(app, first, today, workers)
+        finally:
+            guard.exec_driver_sql(f"SELECT pg_advisory_unlock({REBUILD_LOCK})")
+            guard.commit()
+
+
+def _rebuild_aside(app, first: date, today: date, workers: int) -> int:
     marks = {(g, d): at for g, d, at in db.session.execute(select(RollupDay.__table__))}
+    conn = db.session.connection()
+    _drop_next(conn)
     new, names = {}, {}
     for model in rollup.STORED:
         name = model.__tablename__
         conn.exec_driver_sql(f'CREATE TABLE "{name}_next" (LIKE "{name}" INCLUDING DEFAULTS)')
         new[model] = model.__table__.to_metadata(MetaData(), name=f"{name}_next")
-    wanted = _buckets(first, today)
-    for run in rollup._runs([d for g, d in wanted if g == DAY]):  # a month at a time
-        rollup._roll_days(run, new)
+    db.session.commit()
+    try:
+        wanted = _buckets(first, today)
+        _fill_days(app, rollup._runs([d for g, d in wanted if g == DAY]), new, workers)
+        _swap_in(marks, wanted, new, names)
+    except BaseException:
+        db.session.rollback()
+        _drop_next(db.session.connection())
+        db.session.commit()
+        raise
+    return (today - first).days
+
+
+def _swap_in(marks: dict, wanted: list, new: dict, names: dict) -> None:
+    """The months and years from the new day rows, the new tables' keys, and the swap: one
+    transaction; commits."""
+    conn = db.session.connection()
+    conn.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
+    conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{WORK_MEM}'")
     for model in rollup.TABLES:  # the months' and years' GROUP BYs are then planned to hash
         conn.exec_driver_sql(f'ANALYZE "{model.__tablename__}_next"')
     months = [d for g, d in wanted if g == MONTH]
@@ -156,4 +225,3 @@ def rebuild_aside(first: date, today: date) -> int:
                 rename = f'ALTER INDEX "{current}" RENAME TO "{old}"'
             conn.exec_driver_sql(rename)
     db.session.commit()
-    return (today - first).days

@@ -70,7 +70,114 @@ def test_a_failed_rebuild_leaves_the_old_rollup(db, recent, runner, monkeypatch)
     assert result.exit_code != 0 and "the disk is full" in str(result.exception)
     db.session.rollback()
     assert _rows(db) == rows  # every row and completeness mark is still there
+    assert _next_tables(db) == []  # the new tables, committed for the workers, are dropped
     _same(_report(period), before)
+
+
+def _next_tables(db) -> list[str]:
+    """The tables a rebuild builds aside (PostgreSQL; none on SQLite, which rebuilds in place)."""
+    if db.engine.dialect.name != "postgresql":
+        return []
+    return db.session.scalars(
+        text("SELECT tablename FROM pg_tables WHERE tablename LIKE 'rollup\\_%\\_next'")
+    ).all()
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_the_day_rows_are_the_same_whatever_the_workers(
+    app, db, recent, is_postgres, workers, monkeypatch
+):
+    """Months of days filled one at a time, or side by side on connections of their own, make
+    the same day rows as a report's own fill of the same buckets in its transaction."""
+    from survey_app.models import (
+        RollupAnswer,
+        RollupDay,
+        RollupDossier,
+        RollupPattern,
+        RollupResponse,
+    )
+    from survey_app.reporting import rollup
+
+    if not is_postgres:
+        pytest.skip("the workers fill the tables built aside: PostgreSQL")
+    roll_days, lock = rollup._roll_days, threading.Lock()
+    both = threading.Barrier(2, timeout=30)  # the first two months meet: side by side
+    seen = {"calls": 0, "at_once": 0, "most": 0}
+
+    def watched(period, into=None, conn=None):
+        with lock:
+            seen["calls"] += 1
+            seen["at_once"] += 1
+            seen["most"] = max(seen["most"], seen["at_once"])
+            first_two = seen["calls"] <= 2
+        try:
+            if workers > 1 and first_two:
+                both.wait()  # a BrokenBarrierError if the months were filled one by one
+            return roll_days(period, into, conn)
+        finally:
+            with lock:
+                seen["at_once"] -= 1
+
+    monkeypatch.setattr(rollup, "_roll_days", watched)
+    app.config["ROLLUP_REBUILD_WORKERS"] = workers
+    rollup.rebuild()
+    assert seen["calls"] >= 2  # 40 days ending today: two or three months
+    assert seen["most"] == 1 if workers == 1 else seen["most"] >= 2
+    tables = (RollupAnswer, RollupPattern, RollupResponse, RollupDossier)
+    days = {m: set(db.session.execute(select(m.__table__).where(m.grain == 0))) for m in tables}
+    assert all(days.values())
+    monkeypatch.setattr(rollup, "_roll_days", roll_days)
+    for model in (*rollup.STORED, RollupDay):
+        db.session.execute(model.__table__.delete())
+    db.session.commit()
+    rollup.fill(_past())  # each bucket rolled in this session's transaction, in turn
+    db.session.commit()
+    for model in tables:
+        rows = set(db.session.execute(select(model.__table__).where(model.grain == 0)))
+        assert rows == days[model], model.__tablename__
+
+
+def test_a_second_rebuild_meanwhile_is_refused(app, db, recent, is_postgres):
+    """While one rebuild holds the lock (its new tables are committed for its workers), a second
+    one says so and changes nothing, rather than dropping the first one's tables."""
+    from survey_app.reporting import rollup
+    from survey_app.reporting.rollup_swap import REBUILD_LOCK
+
+    if not is_postgres:
+        pytest.skip("the advisory lock is PostgreSQL's")
+    _report(_past())
+    db.session.commit()
+    rows = _rows(db)
+    with db.engine.connect() as other:
+        other.exec_driver_sql(f"SELECT pg_advisory_lock({REBUILD_LOCK})")
+        other.commit()
+        with pytest.raises(RuntimeError, match="another rebuild of the rollup is running"):
+            rollup.rebuild()
+        other.exec_driver_sql(f"SELECT pg_advisory_unlock({REBUILD_LOCK})")
+        other.commit()
+    db.session.rollback()
+    assert _rows(db) == rows
+    rollup.rebuild()  # the lock released: it runs
+
+
+def test_a_rebuild_after_a_killed_one_drops_its_leftovers(app, db, recent, is_postgres):
+    """A rebuild killed while its workers filled the new tables left them behind (committed):
+    the next one starts them afresh instead of adding to their rows or failing on their names."""
+    from survey_app.reporting import rollup
+
+    if not is_postgres:
+        pytest.skip("tables built aside: PostgreSQL")
+    period = _past()
+    rollup.rebuild()
+    before = _report(period)
+    db.session.commit()
+    db.session.execute(text("CREATE TABLE rollup_answers_next (LIKE rollup_answers)"))
+    db.session.execute(text("INSERT INTO rollup_answers_next SELECT * FROM rollup_answers"))
+    db.session.commit()
+    rollup.rebuild()
+    assert _next_tables(db) == []
+    _same(_report(period), before)
+    _same(_report(period), _report(period, source="raw"))
 
 
 def test_rebuilt_months_and_years_equal_raw(app, db, make_office, make_service, questionnaire):
