@@ -31,10 +31,12 @@ def response_keys(start: datetime, end: datetime):
     )
 
 
-def keyed_counts(keys, start: datetime, end: datetime) -> tuple:
+def keyed_counts(keys, start: datetime, end: datetime, scan: bool = False) -> tuple:
     """The day rows of answers, patterns and respondents from a table of response_keys' rows
     of [start, end): the same counts as raw_answers, raw_patterns and raw_responses with
-    ``day=True``."""
+    ``day=True``. With ``scan``, the answers' masks are grouped from the answers of the
+    period's partitions alone, not joined to the keys first (that join reads a few days'
+    answers by their key; for a whole month it is only work)."""
     cols = [keys.c.day, *[keys.c[k] for k in RESPONSE_KEYS]]
     within = (Answer.submitted_at >= start, Answer.submitted_at < end)  # the partitions to read
     per_value = [func.count().filter(Answer.value == v).label(f"n{v}") for v in VALUES]
@@ -45,9 +47,10 @@ def keyed_counts(keys, start: datetime, end: datetime) -> tuple:
         .where(*within, Answer.value.is_not(None))
         .group_by(*cols, Answer.question_id)
     )
-    masks = (
-        pattern_masks().join(keys, keys.c.response_id == Answer.response_id).where(*within)
-    ).subquery()
+    masks = pattern_masks().where(*within)
+    if not scan:
+        masks = masks.join(keys, keys.c.response_id == Answer.response_id)
+    masks = masks.subquery()
     patterns = [masks.c.questionnaire_id, masks.c.answered, masks.c.satisfied]
     return (
         answers,

@@ -119,12 +119,13 @@ def _runs(days: list[date]) -> list[Period]:
     return runs
 
 
-def _roll_days(period: Period, into: dict | None = None, conn=None) -> None:
+def _roll_days(period: Period, into: dict | None = None, conn=None, scan: bool = False) -> None:
     """Day rows of a run of days, fresh from the raw tables (into the rollup's tables, or into
     ``into``: tables of the same columns by model), in the session's transaction or on ``conn``.
     On PostgreSQL each response's keys and local day are computed once into a temporary table,
     which the answers, patterns and respondents join (by key: the few days of an update read
-    their answers through the primary key)."""
+    their answers through the primary key; with ``scan``, as a rebuild reads every answer, the
+    patterns read the period's partitions without that join first: keyed_counts)."""
     into = into or {}
     target = {model: into.get(model, model.__table__) for model in TABLES}
     start, end = period.utc_bounds
@@ -145,7 +146,7 @@ def _roll_days(period: Period, into: dict | None = None, conn=None) -> None:
         )
         conn.exec_driver_sql("ANALYZE rollup_keys")
         keys = table("rollup_keys", *[column(name) for name in query.selected_columns.keys()])
-        counted = keyed_counts(keys, start, end)
+        counted = keyed_counts(keys, start, end, scan)
         queries.update(zip((RollupAnswer, RollupPattern, RollupResponse), counted, strict=True))
     for model, query in queries.items():
         rows = query.subquery()
@@ -174,13 +175,17 @@ def _roll_up(
     into: dict | None = None,
     last: date | None = None,
     moments: bool = True,
+    models=TABLES,
+    conn=None,
 ) -> None:
     """Month rows from their day rows, or year rows from their month rows; with ``last``, every
-    month (or year) from ``start`` to ``last`` in one statement per table. Year rows of patterns
-    are then replaced by moments where smaller, unless ``moments`` is false (the caller does)."""
+    month (or year) from ``start`` to ``last`` in one statement per table (of ``models``; in
+    the session's transaction or on ``conn``). Year rows of patterns are then replaced by
+    moments where smaller, unless ``moments`` is false (the caller does)."""
     child = DAY if grain == MONTH else MONTH
     end = _bucket_end(grain, last or start)
-    for model in TABLES:
+    execute = (conn or db.session).execute
+    for model in models:
         table = (into or {}).get(model, model.__table__)
         keys = [table.c[k] for k in KEYS[model]]
         bucket = literal(start, Date) if last is None else _first_of(grain, table.c.day)
@@ -195,9 +200,7 @@ def _roll_up(
             .group_by(*([bucket] if last is not None else []), *keys)
             .order_by(*([bucket] if last is not None else []), *keys)  # as _roll_days
         )
-        db.session.execute(
-            insert(table).from_select(["grain", "day", *KEYS[model], *SUMS[model]], query)
-        )
+        execute(insert(table).from_select(["grain", "day", *KEYS[model], *SUMS[model]], query))
     if grain == YEAR and moments:  # the keys with many patterns: summed into moments instead
         roll_years(start, last or start, into)
 

@@ -1,18 +1,19 @@
 """Rebuilding the whole rollup on PostgreSQL: built aside in new tables, then swapped in.
 
 `flask mscore rebuild-rollup` creates `rollup_*_next` tables that have no keys or indexes yet
-and commits them, so that ROLLUP_REBUILD_WORKERS connections (default 2) fill their day rows
-side by side, a local month of days each at a time (one INSERT … SELECT … GROUP BY per table,
-which reads that month's partitions and groups in memory, in key order), each month committed
-on its own: PostgreSQL runs a statement on one core, and these GROUP BYs are most of the
-rebuild. No report reads those tables. Then one transaction rolls every month from the days and
-every year from the months, gives the new tables the old tables' constraints and indexes (one
-pass over the rows each instead of a B-tree insertion and a foreign-key check per row), drops
-the old tables and renames the new ones. A report meanwhile reads the old, complete rollup and
-waits only while the tables are renamed. The swap takes its locks without waiting (and tries
-again), so a report that holds one of the tables never deadlocks with it. A failed rebuild
-drops the new tables; one that was killed leaves them, and the next drops them first. A
-session-level advisory lock keeps two rebuilds from sharing the new tables' names.
+and commits them, so that ROLLUP_REBUILD_WORKERS connections (default 2) fill them side by
+side, each step's statements committed one by one: PostgreSQL runs a statement on one core. No
+report reads those tables. The steps: the day rows a local month at a time (one INSERT …
+SELECT … GROUP BY per table, which reads that month's partitions and groups in memory, in key
+order); every month from the days and every year from the months (a table and a calendar year
+at a time); the years' moments (year_moments.py); the old tables' constraints and indexes,
+given to the new ones a table at a time (one pass over the rows each instead of a B-tree
+insertion and a foreign-key check per row). Then one transaction drops the old tables and
+renames the new ones. A report meanwhile reads the old, complete rollup and waits only while the
+tables are renamed. The swap takes its locks without waiting (and tries again), so a report
+that holds one of the tables never deadlocks with it. A failed rebuild drops the new tables;
+one that was killed leaves them, and the next drops them first. A session-level advisory lock
+keeps two rebuilds from sharing the new tables' names.
 
 The completeness marks (`rollup_days`) are written at the swap; a bucket whose mark was deleted
 (made stale) or rewritten while the rebuild ran keeps no mark, so it is rolled again when read.
@@ -24,6 +25,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import date, timedelta
+from functools import partial
 
 from flask import current_app
 from sqlalchemy import MetaData, delete, insert, select, text
@@ -119,25 +121,35 @@ def _drop_next(conn) -> None:
         conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{model.__tablename__}_next"')
 
 
-def _fill_days(app, runs: list, new: dict, workers: int) -> None:
-    """The day rows of every run (a month of days), ``workers`` runs at a time, each on a
-    connection of its own and committed there: PostgreSQL runs one statement on one core, and
-    the answers' and patterns' GROUP BYs are most of a rebuild's time."""
+def _side_by_side(app, tasks: list, workers: int) -> list:
+    """Each task's result (a task: a function of a keyword ``conn``), ``workers`` at a time,
+    each on a connection of its own in a transaction committed when it ends: PostgreSQL runs a
+    statement on one core. The first failure stops the tasks not yet started."""
 
-    def fill(run):
+    def run(task):
         with app.app_context(), db.engine.connect() as conn, conn.begin():
             conn.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
-            rollup._roll_days(run, new, conn)
+            conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{WORK_MEM}'")
+            return task(conn=conn)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(fill, run) for run in runs]
+        futures = [pool.submit(run, task) for task in tasks]
         try:
             for future in as_completed(futures):
-                future.result()  # the first failure stops the runs not yet started
+                future.result()
         except BaseException:
             for future in futures:
                 future.cancel()
             raise
+    return [future.result() for future in futures]
+
+
+def _by_year(days: list[date]) -> list[tuple[date, date]]:
+    """The first and last of ``days`` (sorted) in each calendar year."""
+    years: dict[int, list[date]] = {}
+    for day in days:
+        years.setdefault(day.year, []).append(day)
+    return [(v[0], v[-1]) for v in years.values()]
 
 
 def rebuild_aside(first: date, today: date) -> int:
@@ -168,7 +180,7 @@ def _rebuild_aside(app, first: date, today: date, workers: int) -> int:
     marks = {(g, d): at for g, d, at in db.session.execute(select(RollupDay.__table__))}
     conn = db.session.connection()
     _drop_next(conn)
-    new, names = {}, {}
+    new = {}
     for model in rollup.STORED:
         name = model.__tablename__
         conn.exec_driver_sql(f'CREATE TABLE "{name}_next" (LIKE "{name}" INCLUDING DEFAULTS)')
@@ -176,8 +188,8 @@ def _rebuild_aside(app, first: date, today: date, workers: int) -> int:
     db.session.commit()
     try:
         wanted = _buckets(first, today)
-        _fill_days(app, rollup._runs([d for g, d in wanted if g == DAY]), new, workers)
-        _swap_in(marks, wanted, new, names)
+        names = _build_aside(app, wanted, new, workers)
+        _swap_in(marks, wanted, names)
     except BaseException:
         db.session.rollback()
         _drop_next(db.session.connection())
@@ -186,27 +198,59 @@ def _rebuild_aside(app, first: date, today: date, workers: int) -> int:
     return (today - first).days
 
 
-def _swap_in(marks: dict, wanted: list, new: dict, names: dict) -> None:
-    """The months and years from the new day rows, the new tables' keys, and the swap: one
-    transaction; commits."""
-    conn = db.session.connection()
-    conn.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
-    conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{WORK_MEM}'")
-    for model in rollup.TABLES:  # the months' and years' GROUP BYs are then planned to hash
-        conn.exec_driver_sql(f'ANALYZE "{model.__tablename__}_next"')
+def _build_aside(app, wanted: list, new: dict, workers: int) -> dict:
+    """Fill the new tables, each step's statements side by side: the day rows a month at a
+    time, then the months from the days and the years from the months (a table and a year at a
+    time), the years' moments, and the tables' keys. Returns each table's (kind, new name, old
+    name) of its constraints and indexes."""
+    days = [d for g, d in wanted if g == DAY]
+    _side_by_side(app, [partial(_roll_days, run, new) for run in rollup._runs(days)], workers)
+    _analyze(rollup.TABLES)  # the months' and years' GROUP BYs are then planned to hash
     months = [d for g, d in wanted if g == MONTH]
-    if months:
-        rollup._roll_up(MONTH, months[0], new, months[-1])
+    tasks = [
+        partial(rollup._roll_up, MONTH, start, new, last, models=(model,))
+        for model in rollup.TABLES
+        for start, last in _by_year(months)
+    ]
+    _side_by_side(app, tasks, workers)
     years = [d for g, d in wanted if g == YEAR]
     if years:
-        rollup._roll_up(YEAR, years[0], new, years[-1], moments=False)
+        tasks = [
+            partial(rollup._roll_up, YEAR, years[0], new, years[-1], False, (model,))
+            for model in rollup.TABLES
+        ]
+        _side_by_side(app, tasks, workers)
         # statistics that know the year rows, or the moments' DELETE of the patterns they
         # replace is planned as a nested loop over each of them
-        conn.exec_driver_sql(f'ANALYZE "{RollupPattern.__tablename__}_next"')
+        _analyze([RollupPattern])
+        db.session.connection().exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
         roll_years(years[0], years[-1], new)
-    for model in rollup.STORED:
-        names[model] = _copy_definitions(conn, model.__tablename__)
+        db.session.commit()
+    tasks = [partial(_keys, model.__tablename__) for model in rollup.STORED]
+    return dict(zip(rollup.STORED, _side_by_side(app, tasks, workers), strict=True))
+
+
+def _roll_days(run, new, conn) -> None:
+    rollup._roll_days(run, new, conn, scan=True)  # looked up when called: a test may replace it
+
+
+def _keys(name: str, conn) -> list[tuple[str, str, str]]:
+    names = _copy_definitions(conn, name)
+    conn.exec_driver_sql(f'ANALYZE "{name}_next"')
+    return names
+
+
+def _analyze(models) -> None:
+    conn = db.session.connection()
+    for model in models:
         conn.exec_driver_sql(f'ANALYZE "{model.__tablename__}_next"')
+    db.session.commit()
+
+
+def _swap_in(marks: dict, wanted: list, names: dict) -> None:
+    """Drop the old tables and give the new ones their names, and the completeness marks of
+    what was built and not changed meanwhile: one transaction; commits."""
+    conn = db.session.connection()
     _lock_old_tables([model.__tablename__ for model in rollup.STORED])
     now = {(g, d): at for g, d, at in db.session.execute(select(RollupDay.__table__))}
     changed = {key for key, at in marks.items() if now.get(key) != at}

@@ -104,7 +104,7 @@ def test_the_day_rows_are_the_same_whatever_the_workers(
     both = threading.Barrier(2, timeout=30)  # the first two months meet: side by side
     seen = {"calls": 0, "at_once": 0, "most": 0}
 
-    def watched(period, into=None, conn=None):
+    def watched(period, into=None, conn=None, scan=False):
         with lock:
             seen["calls"] += 1
             seen["at_once"] += 1
@@ -113,7 +113,7 @@ def test_the_day_rows_are_the_same_whatever_the_workers(
         try:
             if workers > 1 and first_two:
                 both.wait()  # a BrokenBarrierError if the months were filled one by one
-            return roll_days(period, into, conn)
+            return roll_days(period, into, conn, scan)
         finally:
             with lock:
                 seen["at_once"] -= 1
