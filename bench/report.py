@@ -1,7 +1,7 @@
 """Time the satisfaction report over 1,000 offices on PostgreSQL, through the API, and the rollup.
 
     .venv/bin/python bench/report.py --responses 1000000 [--questionnaire six|default]
-        [--busy-day 50000] [--keep] [--reuse] [--url postgresql://...] [--smoke]
+        [--busy-day 50000] [--keep] [--reuse] [--rebuilds 1 2] [--url postgresql://...] [--smoke]
 
 Creates the database mscore_bench_report (or --name), migrates it, seeds it in SQL with
 generate_series (1,000 offices in a hierarchy of 3 ranking groups, 12 services in 5 fields, 1.2
@@ -20,6 +20,8 @@ request stored it; the other lines run without the store: REPORT_STORE_MB=0), al
 compare=previous and with include=questions,breakdowns (the full document), and the Excel
 download of 2025; drops the
 database unless --keep. With --reuse (and --keep) it times an already seeded database again.
+With --rebuilds 1 2 it times `flask mscore rebuild-rollup` again (before the busy day) with 1
+and 2 ROLLUP_REBUILD_WORKERS, alternated, 3 rounds: each one's median and ratio to the first.
 --smoke runs it all once on 2,000 responses in a private database it drops, and checks only
 that every step works (tests/bench runs it).
 """
@@ -131,9 +133,18 @@ def main(argv=None) -> dict[str, float]:
     parser.add_argument("--reuse", action="store_true", help="use an already seeded database")
     parser.add_argument("--name", default=NAME, help=f"the database's name (default {NAME})")
     parser.add_argument("--smoke", action="store_true", help="a tiny run: check every step works")
+    parser.add_argument(
+        "--rebuilds",
+        type=int,
+        nargs="+",
+        default=[],
+        metavar="WORKERS",
+        help="time rebuild-rollup again with each ROLLUP_REBUILD_WORKERS, alternated, 3 times",
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         args.responses, args.busy_day, args.keep, args.reuse = 2_000, 200, False, False
+        args.rebuilds = [1, 2]
         args.name = f"{args.name}_smoke_{os.getpid()}"
     base = args.url.replace("postgresql://", "postgresql+psycopg://", 1)
     base = base.rsplit("/", 1)[0] if base.count("/") > 2 else base.rstrip("/")
@@ -150,6 +161,8 @@ def main(argv=None) -> dict[str, float]:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{args.name}" WITH (FORCE)'))
                 conn.execute(text(f'CREATE DATABASE "{args.name}"'))
             seed(create_app(config), args.responses, args.questionnaire, timings)
+        if args.rebuilds:
+            rebuilds(create_app, config, args.rebuilds, timings, 1 if args.smoke else 3)
         if args.busy_day:
             busy_day(create_app(config), args.busy_day, args.questionnaire, timings)
         measure(create_app, config, timings, repeats=1 if args.smoke else 3)
@@ -228,6 +241,24 @@ def seed(app, responses: int, questionnaire: str, timings: dict) -> None:
         runner = app.test_cli_runner()
         _timed("flask mscore rebuild-rollup", lambda: _invoke(runner, "rebuild-rollup"), timings)
         sizes(db)
+
+
+def rebuilds(create_app, config, workers: list[int], timings: dict, repeats: int) -> None:
+    """`flask mscore rebuild-rollup` again with each number of workers in turn, ``repeats``
+    rounds (a new app each), then each one's median and its ratio to the first's."""
+    times: dict[int, list[float]] = {w: [] for w in workers}
+    for round_ in range(repeats):
+        for count in workers:
+            app = create_app({**config, "ROLLUP_REBUILD_WORKERS": count})
+            with app.app_context():
+                label = f"rebuild-rollup, {count} workers, run {round_ + 1}"
+                _timed(label, lambda a=app: _invoke(a.test_cli_runner(), "rebuild-rollup"), timings)
+                times[count].append(timings[label])
+    first = statistics.median(times[workers[0]])
+    for count, runs in times.items():
+        label = f"rebuild-rollup, {count} workers (median of {repeats})"
+        timings[label] = statistics.median(runs)
+        print(f"{label:<44} {timings[label]:8.2f} s   ({timings[label] / first:.2f} x)")
 
 
 def sizes(db) -> None:

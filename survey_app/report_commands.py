@@ -93,9 +93,13 @@ def report_command(
 def rebuild_rollup_command(since):
     """Drop the daily rollup and build it again from the raw responses and dossiers."""
     from .reporting.rollup import rebuild
+    from .reporting.rollup_swap import RebuildRunning
 
     started = time.perf_counter()
-    days = rebuild(since)
+    try:
+        days = rebuild(since)
+    except RebuildRunning as error:
+        raise click.ClickException(str(error)) from None
     click.echo(f"rolled up {days} days in {time.perf_counter() - started:.2f} s")
 
 

@@ -292,9 +292,10 @@ def ensure_rolled(period: Period | None) -> list[tuple[int, date]]:
 
 
 def rebuild(since: date | None = None) -> int:
-    """Drop the rollup (from ``since``, or all of it) and roll every past day again, in one
-    transaction (a report meanwhile reads the old rollup); commits. On PostgreSQL the whole
-    rollup is built in new tables and swapped in (see `rollup_swap`)."""
+    """Drop the rollup (from ``since``, or all of it) and roll every past day again; a report
+    meanwhile reads the old rollup; commits. With ``since``, or on SQLite, in one transaction;
+    on PostgreSQL the whole rollup is built in new tables on several connections and swapped in
+    by one transaction (see `rollup_swap`)."""
     first = since or _first_day()
     today = local_today()
     if first is not None and since is None and db.engine.dialect.name == "postgresql":

@@ -47,6 +47,10 @@ WORK_MEM = "256MB"  # the GROUP BYs hash in memory instead of spilling to disk
 REBUILD_LOCK = 0x6D73_726F_6C6C  # pg_advisory_lock key of a rebuild ("msroll")
 
 
+class RebuildRunning(RuntimeError):
+    """Another connection holds the rebuild's advisory lock."""
+
+
 def _month_before(day: date) -> date:
     return (day.replace(day=1) - timedelta(days=1)).replace(day=1)
 
@@ -157,9 +161,9 @@ def rebuild_aside(first: date, today: date) -> int:
     commits. Returns the number of days.
 
     The new tables are created and committed first, so that ROLLUP_REBUILD_WORKERS connections
-    fill their day rows side by side; no report reads them. The months, years, keys and the swap
-    are then one transaction. A failed rebuild drops the new tables (and the next rebuild drops
-    what a killed one left); an advisory lock keeps a second rebuild from using them meanwhile."""
+    fill them side by side (`_build_aside`); no report reads them. The swap is then one
+    transaction. A failed rebuild drops the new tables (and the next rebuild drops what a killed
+    one left); an advisory lock keeps a second rebuild from using them meanwhile."""
     if first >= today:
         return 0
     app = current_app._get_current_object()
@@ -168,7 +172,7 @@ def rebuild_aside(first: date, today: date) -> int:
         locked = guard.exec_driver_sql(f"SELECT pg_try_advisory_lock({REBUILD_LOCK})").scalar()
         guard.commit()  # the lock is the connection's, not the transaction's
         if not locked:
-            raise RuntimeError("another rebuild of the rollup is running: nothing changed")
+            raise RebuildRunning("another rebuild of the rollup is running: nothing changed")
         try:
             return _rebuild_aside(app, first, today, workers)
         finally:

@@ -57,6 +57,7 @@ def test_the_report_benchmark_runs_in_smoke_mode(pg_url, questionnaire, tmp_path
     # the seed, the rollup, the busy day's update and every report step ran
     steps = (
         "flask mscore rebuild-rollup",
+        "rebuild-rollup, 2 workers (median of 1)",
         "update-rollup after",
         "API year: warm",
         "API month: stored",

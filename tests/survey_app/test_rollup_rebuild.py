@@ -1,5 +1,6 @@
-"""`flask mscore rebuild-rollup`: one transaction (on PostgreSQL built aside and swapped in), so a
-report never reads a half-built rollup; the months and years it rolls in bulk equal raw reads."""
+"""`flask mscore rebuild-rollup`: one transaction, or on PostgreSQL built aside on several
+connections and swapped in by one, so a report never reads a half-built rollup; the months and
+years it rolls in bulk equal raw reads."""
 
 from __future__ import annotations
 
@@ -137,7 +138,7 @@ def test_the_day_rows_are_the_same_whatever_the_workers(
         assert rows == days[model], model.__tablename__
 
 
-def test_a_second_rebuild_meanwhile_is_refused(app, db, recent, is_postgres):
+def test_a_second_rebuild_meanwhile_is_refused(app, db, recent, is_postgres, runner):
     """While one rebuild holds the lock (its new tables are committed for its workers), a second
     one says so and changes nothing, rather than dropping the first one's tables."""
     from survey_app.reporting import rollup
@@ -153,6 +154,9 @@ def test_a_second_rebuild_meanwhile_is_refused(app, db, recent, is_postgres):
         other.commit()
         with pytest.raises(RuntimeError, match="another rebuild of the rollup is running"):
             rollup.rebuild()
+        result = runner.invoke(args=["mscore", "rebuild-rollup"])  # a message, no traceback
+        assert result.exit_code == 1, result.output
+        assert "Error: another rebuild of the rollup is running" in result.output
         other.exec_driver_sql(f"SELECT pg_advisory_unlock({REBUILD_LOCK})")
         other.commit()
     db.session.rollback()
