@@ -97,7 +97,7 @@ def rebuild_rollup_command(since):
 
     started = time.perf_counter()
     try:
-        days = rebuild(since)
+        days = rebuild(since, say=lambda line: click.echo(f"  {line}"))
     except RebuildRunning as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"rolled up {days} days in {time.perf_counter() - started:.2f} s")

@@ -291,17 +291,17 @@ def ensure_rolled(period: Period | None) -> list[tuple[int, date]]:
     return wanted
 
 
-def rebuild(since: date | None = None) -> int:
+def rebuild(since: date | None = None, say=None) -> int:
     """Drop the rollup (from ``since``, or all of it) and roll every past day again; a report
     meanwhile reads the old rollup; commits. With ``since``, or on SQLite, in one transaction;
     on PostgreSQL the whole rollup is built in new tables on several connections and swapped in
-    by one transaction (see `rollup_swap`)."""
+    by one transaction (see `rollup_swap`), telling ``say`` (a function of a line) each step."""
     first = since or _first_day()
     today = local_today()
     if first is not None and since is None and db.engine.dialect.name == "postgresql":
         from .rollup_swap import rebuild_aside
 
-        return rebuild_aside(first, today)
+        return rebuild_aside(first, today, say)
     for model in (*STORED, RollupDay):
         stmt = delete(model)
         db.session.execute(stmt if since is None else stmt.where(model.day >= since))

@@ -156,14 +156,15 @@ def _by_year(days: list[date]) -> list[tuple[date, date]]:
     return [(v[0], v[-1]) for v in years.values()]
 
 
-def rebuild_aside(first: date, today: date) -> int:
+def rebuild_aside(first: date, today: date, say=None) -> int:
     """Build the rollup of the days ``first`` … yesterday in new tables and swap them in;
     commits. Returns the number of days.
 
     The new tables are created and committed first, so that ROLLUP_REBUILD_WORKERS connections
     fill them side by side (`_build_aside`); no report reads them. The swap is then one
     transaction. A failed rebuild drops the new tables (and the next rebuild drops what a killed
-    one left); an advisory lock keeps a second rebuild from using them meanwhile."""
+    one left); an advisory lock keeps a second rebuild from using them meanwhile. ``say`` (a
+    function of a line) is told each step as it ends."""
     if first >= today:
         return 0
     app = current_app._get_current_object()
@@ -174,13 +175,13 @@ def rebuild_aside(first: date, today: date) -> int:
         if not locked:
             raise RebuildRunning("another rebuild of the rollup is running: nothing changed")
         try:
-            return _rebuild_aside(app, first, today, workers)
+            return _rebuild_aside(app, first, today, workers, say or (lambda _line: None))
         finally:
             guard.exec_driver_sql(f"SELECT pg_advisory_unlock({REBUILD_LOCK})")
             guard.commit()
 
 
-def _rebuild_aside(app, first: date, today: date, workers: int) -> int:
+def _rebuild_aside(app, first: date, today: date, workers: int, say) -> int:
     marks = {(g, d): at for g, d, at in db.session.execute(select(RollupDay.__table__))}
     conn = db.session.connection()
     _drop_next(conn)
@@ -192,8 +193,10 @@ def _rebuild_aside(app, first: date, today: date, workers: int) -> int:
     db.session.commit()
     try:
         wanted = _buckets(first, today)
-        names = _build_aside(app, wanted, new, workers)
+        names = _build_aside(app, wanted, new, workers, say)
+        started = time.perf_counter()
         _swap_in(marks, wanted, names)
+        say(f"swapped in: {time.perf_counter() - started:.1f} s")
     except BaseException:
         db.session.rollback()
         _drop_next(db.session.connection())
@@ -202,13 +205,21 @@ def _rebuild_aside(app, first: date, today: date, workers: int) -> int:
     return (today - first).days
 
 
-def _build_aside(app, wanted: list, new: dict, workers: int) -> dict:
+def _build_aside(app, wanted: list, new: dict, workers: int, say) -> dict:
     """Fill the new tables, each step's statements side by side: the day rows a month at a
     time, then the months from the days and the years from the months (a table and a year at a
     time), the years' moments, and the tables' keys. Returns each table's (kind, new name, old
     name) of its constraints and indexes."""
-    days = [d for g, d in wanted if g == DAY]
-    _side_by_side(app, [partial(_roll_days, run, new) for run in rollup._runs(days)], workers)
+    started = time.perf_counter()
+
+    def step(line: str) -> None:
+        nonlocal started
+        say(f"{line}: {time.perf_counter() - started:.1f} s")
+        started = time.perf_counter()
+
+    runs = rollup._runs([d for g, d in wanted if g == DAY])
+    _side_by_side(app, [partial(_roll_days, run, new) for run in runs], workers)
+    step(f"day rows of {len(runs)} months, {workers} at a time")
     _analyze(rollup.TABLES)  # the months' and years' GROUP BYs are then planned to hash
     months = [d for g, d in wanted if g == MONTH]
     tasks = [
@@ -217,6 +228,7 @@ def _build_aside(app, wanted: list, new: dict, workers: int) -> dict:
         for start, last in _by_year(months)
     ]
     _side_by_side(app, tasks, workers)
+    step(f"{len(months)} months from their days")
     years = [d for g, d in wanted if g == YEAR]
     if years:
         tasks = [
@@ -230,8 +242,11 @@ def _build_aside(app, wanted: list, new: dict, workers: int) -> dict:
         db.session.connection().exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
         roll_years(years[0], years[-1], new)
         db.session.commit()
+        step(f"{len(years)} years from their months")
     tasks = [partial(_keys, model.__tablename__) for model in rollup.STORED]
-    return dict(zip(rollup.STORED, _side_by_side(app, tasks, workers), strict=True))
+    names = dict(zip(rollup.STORED, _side_by_side(app, tasks, workers), strict=True))
+    step("keys and indexes")
+    return names
 
 
 def _roll_days(run, new, conn) -> None:

@@ -270,6 +270,22 @@ def test_a_report_during_a_rebuild_reads_the_old_rollup(app, db, recent, is_post
     assert _definitions(db) == names  # the swapped tables have the same keys and indexes
 
 
+def test_rebuild_rollup_says_each_step(db, recent, runner, is_postgres):
+    """An operator sees each step of a rebuild of minutes as it ends, then the total."""
+    result = runner.invoke(args=["mscore", "rebuild-rollup"])
+    assert result.exit_code == 0, result.output
+    *steps, total = result.output.splitlines()
+    assert total.startswith("rolled up 39 days in ")  # the recent fixture's days before today
+    if not is_postgres:
+        assert steps == []  # one transaction, in place
+        return
+    names = [line.strip().rsplit(": ", 1)[0] for line in steps]
+    assert names[0] in {f"day rows of {n} months, 2 at a time" for n in (2, 3)}  # 39 days
+    assert names[1].endswith("months from their days")
+    assert names[-2:] == ["keys and indexes", "swapped in"]
+    assert all(line.endswith(" s") for line in steps)
+
+
 def test_update_rollup_counts_what_it_filled(db, recent, runner):
     first = runner.invoke(args=["mscore", "update-rollup", "--days", "2"])
     assert first.exit_code == 0, first.output
