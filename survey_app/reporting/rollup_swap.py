@@ -219,7 +219,7 @@ def _build_aside(app, wanted: list, new: dict, workers: int, say) -> dict:
 
     runs = rollup._runs([d for g, d in wanted if g == DAY])
     _side_by_side(app, [partial(_roll_days, run, new) for run in runs], workers)
-    step(f"day rows of {len(runs)} months, {workers} at a time")
+    step(f"day rows of {_count(len(runs), 'month')}, {workers} at a time")
     _analyze(rollup.TABLES)  # the months' and years' GROUP BYs are then planned to hash
     months = [d for g, d in wanted if g == MONTH]
     tasks = [
@@ -228,7 +228,7 @@ def _build_aside(app, wanted: list, new: dict, workers: int, say) -> dict:
         for start, last in _by_year(months)
     ]
     _side_by_side(app, tasks, workers)
-    step(f"{len(months)} months from their days")
+    step(f"{_count(len(months), 'month')} from their days")
     years = [d for g, d in wanted if g == YEAR]
     if years:
         tasks = [
@@ -242,11 +242,15 @@ def _build_aside(app, wanted: list, new: dict, workers: int, say) -> dict:
         db.session.connection().exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
         roll_years(years[0], years[-1], new)
         db.session.commit()
-        step(f"{len(years)} years from their months")
+        step(f"{_count(len(years), 'year')} from their months")
     tasks = [partial(_keys, model.__tablename__) for model in rollup.STORED]
     names = dict(zip(rollup.STORED, _side_by_side(app, tasks, workers), strict=True))
     step("keys and indexes")
     return names
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _roll_days(run, new, conn) -> None:
