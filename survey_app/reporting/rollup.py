@@ -130,6 +130,7 @@ def _roll_days(period: Period, into: dict | None = None, conn=None, scan: bool =
     target = {model: into.get(model, model.__table__) for model in TABLES}
     start, end = period.utc_bounds
     queries = {model: raw(start, end, day=True) for model, raw in RAW.items()}
+    execute = (conn or db.session).execute  # the session's flushes what it holds first
     conn = conn or db.session.connection()
     if conn.dialect.name == "postgresql":
         query = response_keys(start, end)
@@ -154,7 +155,7 @@ def _roll_days(period: Period, into: dict | None = None, conn=None, scan: bool =
         query = select(literal(DAY, SmallInteger).label("grain"), *rows.c).order_by(
             rows.c.day, *[rows.c[k] for k in KEYS[model]]
         )
-        conn.execute(
+        execute(
             insert(target[model]).from_select(["grain", *query.selected_columns.keys()[1:]], query)
         )
     if conn.dialect.name == "postgresql":
