@@ -125,13 +125,14 @@ def _drop_next(conn) -> None:
         conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{model.__tablename__}_next"')
 
 
-def _side_by_side(app, tasks: list, workers: int) -> list:
+def _side_by_side(context, tasks: list, workers: int) -> list:
     """Each task's result (a task: a function of a keyword ``conn``), ``workers`` at a time,
     each on a connection of its own in a transaction committed when it ends: PostgreSQL runs a
-    statement on one core. The first failure stops the tasks not yet started."""
+    statement on one core. ``context`` makes the app context each runs in. The first failure
+    stops the tasks not yet started."""
 
     def run(task):
-        with app.app_context(), db.engine.connect() as conn, conn.begin():
+        with context(), db.engine.connect() as conn, conn.begin():
             conn.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
             conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{WORK_MEM}'")
             return task(conn=conn)
@@ -167,21 +168,21 @@ def rebuild_aside(first: date, today: date, say=None) -> int:
     function of a line) is told each step as it ends."""
     if first >= today:
         return 0
-    app = current_app._get_current_object()
-    workers = max(1, int(app.config.get("ROLLUP_REBUILD_WORKERS", 2)))
+    context = current_app.app_context  # the app's own method: callable from the workers
+    workers = max(1, int(current_app.config.get("ROLLUP_REBUILD_WORKERS", 2)))
     with db.engine.connect() as guard:  # held to the end: one rebuild at a time
         locked = guard.exec_driver_sql(f"SELECT pg_try_advisory_lock({REBUILD_LOCK})").scalar()
         guard.commit()  # the lock is the connection's, not the transaction's
         if not locked:
             raise RebuildRunning("another rebuild of the rollup is running: nothing changed")
         try:
-            return _rebuild_aside(app, first, today, workers, say or (lambda _line: None))
+            return _rebuild_aside(context, first, today, workers, say or (lambda _line: None))
         finally:
             guard.exec_driver_sql(f"SELECT pg_advisory_unlock({REBUILD_LOCK})")
             guard.commit()
 
 
-def _rebuild_aside(app, first: date, today: date, workers: int, say) -> int:
+def _rebuild_aside(context, first: date, today: date, workers: int, say) -> int:
     marks = {(g, d): at for g, d, at in db.session.execute(select(RollupDay.__table__))}
     conn = db.session.connection()
     _drop_next(conn)
@@ -193,7 +194,7 @@ def _rebuild_aside(app, first: date, today: date, workers: int, say) -> int:
     db.session.commit()
     try:
         wanted = _buckets(first, today)
-        names = _build_aside(app, wanted, new, workers, say)
+        names = _build_aside(context, wanted, new, workers, say)
         started = time.perf_counter()
         _swap_in(marks, wanted, names)
         say(f"swapped in: {time.perf_counter() - started:.1f} s")
@@ -205,7 +206,7 @@ def _rebuild_aside(app, first: date, today: date, workers: int, say) -> int:
     return (today - first).days
 
 
-def _build_aside(app, wanted: list, new: dict, workers: int, say) -> dict:
+def _build_aside(context, wanted: list, new: dict, workers: int, say) -> dict:
     """Fill the new tables, each step's statements side by side: the day rows a month at a
     time, then the months from the days and the years from the months (a table and a year at a
     time), the years' moments, and the tables' keys. Returns each table's (kind, new name, old
@@ -218,7 +219,7 @@ def _build_aside(app, wanted: list, new: dict, workers: int, say) -> dict:
         started = time.perf_counter()
 
     runs = rollup._runs([d for g, d in wanted if g == DAY])
-    _side_by_side(app, [partial(_roll_days, run, new) for run in runs], workers)
+    _side_by_side(context, [partial(_roll_days, run, new) for run in runs], workers)
     step(f"day rows of {_count(len(runs), 'month')}, {workers} at a time")
     _analyze(rollup.TABLES)  # the months' and years' GROUP BYs are then planned to hash
     months = [d for g, d in wanted if g == MONTH]
@@ -227,7 +228,7 @@ def _build_aside(app, wanted: list, new: dict, workers: int, say) -> dict:
         for model in rollup.TABLES
         for start, last in _by_year(months)
     ]
-    _side_by_side(app, tasks, workers)
+    _side_by_side(context, tasks, workers)
     step(f"{_count(len(months), 'month')} from their days")
     years = [d for g, d in wanted if g == YEAR]
     if years:
@@ -235,7 +236,7 @@ def _build_aside(app, wanted: list, new: dict, workers: int, say) -> dict:
             partial(rollup._roll_up, YEAR, years[0], new, years[-1], False, (model,))
             for model in rollup.TABLES
         ]
-        _side_by_side(app, tasks, workers)
+        _side_by_side(context, tasks, workers)
         # statistics that know the year rows, or the moments' DELETE of the patterns they
         # replace is planned as a nested loop over each of them
         _analyze([RollupPattern])
@@ -244,7 +245,7 @@ def _build_aside(app, wanted: list, new: dict, workers: int, say) -> dict:
         db.session.commit()
         step(f"{_count(len(years), 'year')} from their months")
     tasks = [partial(_keys, model.__tablename__) for model in rollup.STORED]
-    names = dict(zip(rollup.STORED, _side_by_side(app, tasks, workers), strict=True))
+    names = dict(zip(rollup.STORED, _side_by_side(context, tasks, workers), strict=True))
     step("keys and indexes")
     return names
 
