@@ -25,11 +25,18 @@ from ..extensions import db
 from ..models import Office, Role, User
 from ..reporting import NOT_GROUPED, Period, local_today
 from ..reporting.comparisons import arrays_key, group_params, store_arrays
+from ..reporting.disclosure import own_params
 from ..reporting.documents import satisfaction_document, trend_document
-from ..reporting.kept import Kept, kept_document, one_commit, tag
+from ..reporting.kept import Kept, keep_reports, kept_document, one_commit, tag
 from ..reporting.periods import zone
 from ..reporting.scoped_trend import scoped_trend
-from ..reporting.text_store import document_key, refresh_families, refreshing, store_documents
+from ..reporting.text_store import (
+    document_key,
+    refresh_families,
+    refreshing,
+    store_documents,
+    stored_keys,
+)
 from .filters import Filters, month_period
 
 QUIET_DAYS = 14  # an office with no response for this long is highlighted
@@ -380,8 +387,27 @@ def trend_part(doc: dict) -> dict:
 
 def monthly_documents(scope, period: Period, group: str | None, office: str | None = None):
     """(month, what the trend reads of its document) for each month of the trend ending with
-    the period's last month (:func:`_past_trend`), those it computes stored with one commit."""
+    the period's last month (:func:`_past_trend`), those it computes stored with one commit;
+    a scoped official's own reports of the months to compute, computed first in one pass
+    (:func:`_own_months`)."""
+    months = months_of(period)
     with one_commit():
-        return [
-            (m, document(scope, m, group, office=office, trend=True)) for m in months_of(period)
-        ]
+        if scope is not None:
+            _own_months(scope, months, group, office)
+        return [(m, document(scope, m, group, office=office, trend=True)) for m in months]
+
+
+def _own_months(scope, months: list[Period], group: str | None, office: str | None) -> None:
+    """The reports over a scoped official's own offices (disclosure.own_params) of the ended
+    trend months that this process does not keep and the store does not hold, computed together
+    (kept.keep_reports: the catalogue and the months' rollup rows read once, not twelve times),
+    so that :func:`_past_trend` finds them kept."""
+    seconds = _seconds()
+    wanted: dict[str, object] = {}
+    for month in months:
+        params = _params(scope, month, group, office)
+        key = tag(params, False) if seconds > 0 else None
+        if key is not None and _cache.get(f"{key} trend", seconds) is None:
+            wanted[document_key(f"{key} trend")] = own_params(params)
+    stored = stored_keys(wanted) if len(wanted) > 1 else set()
+    keep_reports([params for key, params in wanted.items() if key not in stored])

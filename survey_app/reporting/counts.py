@@ -215,9 +215,13 @@ def raw_dossiers(start: datetime, end: datetime, day: bool = False):
     return select(*keys, *[func.sum(both.c[n]).label(n) for n in DOSSIER_VALUES]).group_by(*keys)
 
 
-def _rollup(model, keys, values, tiles):
-    """Rollup rows of the (grain, first day) buckets that tile the past part of a period."""
+def _rollup(model, keys, values, tiles, by_tile=False):
+    """Rollup rows of the (grain, first day) buckets that tile the past part of a period; with
+    ``by_tile``, each with its bucket's position in ``tiles`` first (``tile``)."""
     cols = [getattr(model, k).label(k) for k in keys]
+    if by_tile:
+        whens = [(and_(model.grain == g, model.day == d), i) for i, (g, d) in enumerate(tiles)]
+        cols.insert(0, case(*whens).label("tile"))
     by_grain: dict[int, list] = {}
     for grain, day in tiles:
         by_grain.setdefault(grain, []).append(day)
@@ -322,7 +326,14 @@ def _packed(conn, stmt, names) -> dict[str, np.ndarray] | None:
 
 
 def fetch_counts(
-    session, tiles, live: Period | None, *, integrity=("valid",), office_ids=None, also=None
+    session,
+    tiles,
+    live: Period | None,
+    *,
+    integrity=("valid",),
+    office_ids=None,
+    also=None,
+    by_tile=False,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Answer, respondent and dossier counts of the rollup's buckets (``tiles``: (grain, first
     day) pairs) plus the live days, as arrays, read through ``session`` (the primary's
@@ -332,13 +343,18 @@ def fetch_counts(
     row per key, question and value with a count; patterns as one row per key, questionnaire
     and pair of masks with a count (a year's keys with many patterns hold moments instead, read
     by year_moments.fetch_moments). ``also``: more reads by name (functions of a connection),
-    read beside these (readers.read_all) and returned under their names.
+    read beside these (readers.read_all) and returned under their names. With ``by_tile`` (no
+    live days), the rows of each bucket apart, with its position in ``tiles`` (``tile``, a
+    key): several periods' rows read at once, each period's taken by :func:`tile_counts`.
     """
+    if by_tile and live is not None:
+        raise ValueError("by_tile reads the rollup's buckets alone")
+    first = ("tile",) if by_tile else ()
 
     def parts(raw, model, keys, values):
         out = []
         if tiles:
-            out.append(_rollup(model, keys, values, tiles))
+            out.append(_rollup(model, keys, values, tiles, by_tile))
         if live is not None:
             out.append(raw(*live.utc_bounds))
         return out
@@ -359,7 +375,7 @@ def fetch_counts(
         ("dossiers", raw_dossiers, RollupDossier, DOSSIER_KEYS, DOSSIER_VALUES, ()),
     )
     reads = [
-        (name, _typed(stmt, keys, values, where(extra)), keys + values)
+        (name, _typed(stmt, first + keys, values, where(extra)), first + keys + values)
         for name, raw, model, keys, values, extra in kinds
         for stmt in parts(raw, model, keys, values)
     ]
@@ -373,19 +389,49 @@ def fetch_counts(
     for name, _raw, _model, keys, values, _extra in kinds:
         fetched = [part for (of, _s, _n), part in zip(reads, read, strict=True) if of == name]
         if not fetched:
-            fetched = [{k: np.zeros(0, dtype=_dtype(k)) for k in keys + values}]
-        # A single rollup bucket, or the live days alone, has unique keys already.
+            fetched = [{k: np.zeros(0, dtype=_dtype(k)) for k in first + keys + values}]
+        # A single rollup bucket, or the live days alone, has unique keys already (each
+        # bucket's, with ``by_tile``).
         unique = len(fetched) == 1 and (live is None or not tiles) and len(tiles or ()) <= 1
-        result[name] = fetched[0] if unique else _sum_by_keys(fetched, keys, values)
+        if by_tile or unique:
+            result[name] = fetched[0]
+        else:
+            result[name] = _sum_by_keys(fetched, keys, values)
     result["answers"] = _by_value(result["answers"])
     return result
+
+
+#: Each kind of count's keys and values as :func:`fetch_counts` returns them (the answers one
+#: row per value).
+KINDS = {
+    "answers": (ANSWER_KEYS + ("value",), ("count",)),
+    "patterns": (PATTERN_KEYS, ("count",)),
+    "responses": (RESPONSE_KEYS, ("count",)),
+    "dossiers": (DOSSIER_KEYS, DOSSIER_VALUES),
+}
+
+
+def tile_counts(counts: dict, tiles: list[int]) -> dict[str, dict[str, np.ndarray]]:
+    """The counts of a period from :func:`fetch_counts`' with ``by_tile``: the rows of the
+    buckets at these positions, added up by key where there are several, as
+    :func:`fetch_counts` of that period's buckets alone returns them (other reads as they are)."""
+    out = {}
+    for name, part in counts.items():
+        if name not in KINDS:
+            out[name] = part
+            continue
+        keep = np.isin(part["tile"], tiles)
+        rows = {k: v[keep] for k, v in part.items() if k != "tile"}
+        keys, values = KINDS[name]
+        out[name] = rows if len(tiles) <= 1 else _sum_by_keys([rows], keys, values)
+    return out
 
 
 def _by_value(part: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """One row per key, question and answer value with its count (rows of zero left out)."""
     counts = np.stack([part[n] for n in VALUE_COUNTS], axis=1)
     row, col = np.nonzero(counts)
-    out = {k: part[k][row] for k in ANSWER_KEYS}
+    out = {k: part[k][row] for k in ("tile",) * ("tile" in part) + ANSWER_KEYS}
     out["value"] = np.asarray(VALUES, dtype=float)[col]
     out["count"] = counts[row, col]
     return out

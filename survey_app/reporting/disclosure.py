@@ -108,11 +108,17 @@ def period_reason(params: Params) -> str | None:
     return None
 
 
-def own_report(params: Params) -> tuple[frozenset[int], frozenset[int], Report]:
-    """The scope, the offices shown of it, and the report computed over those alone."""
+def own_params(params: Params) -> Params:
+    """The parameters of the report over the scope's offices shown, alone."""
     scope = params.scope if params.scope is not None else frozenset()
     visible = scope if params.visible is None else params.visible & scope
-    return scope, visible, kept_report(replace(params, visible=visible, universe=visible))
+    return replace(params, visible=visible, universe=visible)
+
+
+def own_report(params: Params) -> tuple[frozenset[int], frozenset[int], Report]:
+    """The scope, the offices shown of it, and the report computed over those alone."""
+    own = own_params(params)
+    return own.scope or frozenset(), own.visible, kept_report(own)
 
 
 def scoped_document(params: Params, breakdowns: bool = False) -> dict:

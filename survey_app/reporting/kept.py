@@ -38,7 +38,7 @@ from ..extensions import db
 from ..models.rollups import RollupDay
 from .catalogue import questions_query, services_query, universe_query
 from .periods import Period, local_today
-from .report import Params, Report, build_report
+from .report import Params, Report, build_report, build_reports
 from .source import report_session
 from .text_store import document_key, store_limit, store_text, stored_text
 
@@ -216,6 +216,22 @@ def kept_report(params: Params) -> Report:
         report = build_report(computed)
         reports.put(key, report, limit, weight=len(report.offices) + REPORT_OVERHEAD)
     return dataclasses.replace(report, params=params)
+
+
+def keep_reports(many: list[Params]) -> None:
+    """Compute those of ``many``'s reports that this process does not keep, together
+    (report.build_reports: a scoped official's trend months in one pass), and keep them, as
+    :func:`kept_report` would one by one."""
+    missing = {}
+    for params in many:
+        computed, key, seconds, limit = _report_key(params)
+        if key is not None and key not in missing and reports.get(key, seconds) is None:
+            missing[key] = (computed, limit)
+    if len(missing) < 2:
+        return  # one report: kept_report computes it when it is asked for
+    built = build_reports([computed for computed, _limit in missing.values()])
+    for (key, (_computed, limit)), report in zip(missing.items(), built, strict=True):
+        reports.put(key, report, limit, weight=len(report.offices) + REPORT_OVERHEAD)
 
 
 def peek_report(params: Params) -> Report | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from flask import current_app
@@ -14,7 +14,7 @@ from ..models import CHANNELS
 from ..models.rollups import YEAR
 from ..models.surveys import SIPAS_ELEMENTS, Dimension
 from .catalogue import field_mapper, report_questions, universe
-from .counts import SMS_CHANNELS, fetch_counts
+from .counts import SMS_CHANNELS, fetch_counts, tile_counts
 from .estimates import measure_block
 from .indices import answer_patterns, blank_reasons, index_tables
 from .periods import Period, local_today
@@ -81,12 +81,68 @@ def build_report(params: Params) -> Report:
     today = local_today()
     periods = [params.period] + ([params.period.previous()] if params.compare else [])
     pasts = [] if params.source == "raw" else [p.split(today)[0] for p in periods]
+    session, offices, questions, groups, mapper = _catalogue(params, pasts)
+    current = _estimate(session, params, params.period, offices, questions, groups, mapper)
+    previous = None
+    if params.compare:
+        previous = _estimate(
+            session, params, params.period.previous(), offices, questions, groups, mapper
+        )
+    return _report(params, offices, groups, questions, current, previous)
+
+
+def build_reports(many: list[Params]) -> list[Report]:
+    """:func:`build_report` of each of ``many``. Reports that differ only in their period, each
+    an ended period of whole months (a scoped official's trend: an office's twelve months) are
+    computed in one pass: the catalogue read once and the months' rollup rows in one query per
+    table, each row with its bucket, then split by period. The figures are those of
+    :func:`build_report` (tested): a report of one office reads a few hundred rows, and its
+    queries' round trips, not its rows, took most of its time."""
+    if not _together(many):
+        return [build_report(params) for params in many]
+    first = many[0]
+    session, offices, questions, groups, mapper = _catalogue(first, [p.period for p in many])
+    tiles = sorted({tile for params in many for tile in buckets(params.period)})
+    counts = _fetch(session, first, tiles, None, offices, by_tile=True)
+    reports = []
+    for params in many:
+        part = tile_counts(counts, [tiles.index(tile) for tile in buckets(params.period)])
+        current = _estimate(
+            session, params, params.period, offices, questions, groups, mapper, counts=part
+        )
+        reports.append(_report(params, offices, groups, questions, current, None))
+    return reports
+
+
+def _together(many: list[Params]) -> bool:
+    """Whether :func:`build_reports` computes these in one pass: two or more reports of the
+    rollup alone (ended periods), without the previous period, of months (a year's bucket reads
+    moments beside its rows), that differ only in their period."""
+    if len(many) < 2:
+        return False
+    first, today = many[0], local_today()
+    return all(
+        replace(params, period=first.period) == first
+        and not params.compare
+        and params.source != "raw"
+        and params.period.end < today
+        and all(grain != YEAR for grain, _day in buckets(params.period))
+        for params in many
+    )
+
+
+def _catalogue(params: Params, pasts: list[Period | None]):
+    """The session a report of these past parts reads (source.py), its offices, questions,
+    ranking groups and the services' fields."""
     session = report_session(pasts)
     offices = universe(session, params.group, params.universe)
     questions = report_questions(session)
     groups = sorted({o["group"] for o in offices})
-    mapper = field_mapper(session)
-    current = _estimate(session, params, params.period, offices, questions, groups, mapper)
+    return session, offices, questions, groups, field_mapper(session)
+
+
+def _report(params: Params, offices, groups, questions, current, previous) -> Report:
+    """The report of a period's estimates (``_estimate``'s), with the previous period's."""
     report = Report(
         params=params,
         offices=offices,
@@ -96,12 +152,8 @@ def build_report(params: Params) -> Report:
         group_current=current[1],
         breakdowns=current[2],
     )
-    previous = None
-    if params.compare:
+    if previous is not None:
         report.previous_period = params.period.previous()
-        previous = _estimate(
-            session, params, report.previous_period, offices, questions, groups, mapper
-        )
     office_group = np.array([groups.index(o["group"]) for o in offices], dtype=np.int64)
     lean = (
         set()
@@ -131,33 +183,22 @@ def build_report(params: Params) -> Report:
     return report
 
 
-def _estimate(session, params: Params, period: Period, offices, questions, groups, mapper):
+def _estimate(
+    session, params: Params, period: Period, offices, questions, groups, mapper, counts=None
+):
     """Estimates per office and per group for one period (its past days' rollup buckets are
-    complete in ``session``'s database: see build_report)."""
+    complete in ``session``'s database: see build_report), from its ``counts`` where they were
+    read already (:func:`build_reports`)."""
     field_of, _fields, _service_codes = mapper
     office_ids = np.array([o["id"] for o in offices], dtype=np.int64)
     n_off = len(offices)
-    past, live = period.split(local_today())
-    tiles = buckets(past) if past is not None and params.source != "raw" else []
-    if params.source == "raw":
-        live = period
-    integrity = ("valid", "flagged", "excluded") if params.include_flagged else ("valid",)
-    whole = params.group is None and params.universe is None
-    counts_offices = None if whole else office_ids.tolist()
-    years = [day for grain, day in tiles if grain == YEAR]
-    counts = fetch_counts(
-        session,
-        tiles,
-        live,
-        integrity=integrity,
-        office_ids=counts_offices,
-        # read beside the counts (on a connection of their own, readers.read_all)
-        also={"moments": lambda conn: fetch_moments(conn, years, integrity, counts_offices)}
-        if years
-        else None,
-    )
-    if not years:  # no year's bucket: no moments (empty columns, nothing read)
-        counts["moments"] = fetch_moments(session, years, integrity, counts_offices)
+    if counts is None:
+        past, live = period.split(local_today())
+        tiles = buckets(past) if past is not None and params.source != "raw" else []
+        if params.source == "raw":
+            live = period
+        counts = _fetch(session, params, tiles, live, offices)
+    integrity = _integrity(params)
     for part in counts.values():  # office ids → positions; rows of other offices dropped
         part["office"] = lookup(part["office_id"], office_ids, np.arange(n_off))
         keep = part["office"] >= 0
@@ -205,6 +246,34 @@ def _estimate(session, params: Params, period: Period, offices, questions, group
         else {}
     )
     return by_office, by_group, breakdowns
+
+
+def _integrity(params: Params) -> tuple[str, ...]:
+    return ("valid", "flagged", "excluded") if params.include_flagged else ("valid",)
+
+
+def _fetch(session, params: Params, tiles, live, offices, by_tile=False) -> dict:
+    """The counts of these rollup buckets and live days (counts.fetch_counts), with the
+    moments of the years' buckets."""
+    integrity = _integrity(params)
+    whole = params.group is None and params.universe is None
+    counts_offices = None if whole else [o["id"] for o in offices]
+    years = [day for grain, day in tiles if grain == YEAR]
+    counts = fetch_counts(
+        session,
+        tiles,
+        live,
+        integrity=integrity,
+        office_ids=counts_offices,
+        # read beside the counts (on a connection of their own, readers.read_all)
+        also={"moments": lambda conn: fetch_moments(conn, years, integrity, counts_offices)}
+        if years
+        else None,
+        by_tile=by_tile,
+    )
+    if not years:  # no year's bucket: no moments (empty columns, nothing read)
+        counts["moments"] = fetch_moments(session, years, integrity, counts_offices)
+    return counts
 
 
 def _cells(answers: dict, weighted, questions) -> dict:

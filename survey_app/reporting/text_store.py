@@ -134,6 +134,14 @@ def stored_text(key: str) -> bytes | None:
     return body
 
 
+def stored_keys(keys: Iterable[str]) -> set[str]:
+    """Which of ``keys`` the store holds (their texts are not read)."""
+    keys = sorted(set(keys))
+    if store_limit() <= 0 or not keys:
+        return set()
+    return set(db.session.scalars(select(ReportText.tag).where(ReportText.tag.in_(keys))))
+
+
 def store_text(key: str, body: bytes) -> None:
     """Store a computed text in the request's transaction (its commit makes it every
     process's); another process that stored the same tag first wins, with the same text."""
