@@ -293,8 +293,8 @@ def test_a_scoped_official_never_reads_the_group_s_trend_slices(
 ):
     """The slices of the group's months stored for officials who see every office hold every
     office's figures; a manager of B alone computes its own twelve months (over B alone, under
-    disclosure control) instead of reading B's slice, and reads only the groups' benchmarks of
-    the group's months (disclosure.scoped_trend)."""
+    disclosure control) instead of reading B's slice, and reads only the columns of the group's
+    months that its groups' benchmarks need (disclosure.scoped_trend)."""
     from survey_app.dashboard import data
 
     b = seeded["offices"]["B"].id
@@ -321,8 +321,11 @@ def test_a_scoped_official_never_reads_the_group_s_trend_slices(
     assert client.get(f"/offices/B?{P}").status_code == 200
     assert [p.scope for p in computed[before:]] == [frozenset({b})]  # its page's document
     assert len(months) == 12 and all(p.scope == frozenset({b}) for p, _m in months)
-    assert all(len(m["offices"]) == 4 for _p, m in months)  # the group's: A, B, C and D
-    assert group_months <= set(keys)  # read from the store, not computed
+    assert all(len(m["code"]) == 4 for _p, m in months)  # the group's: A, B, C and D
+    # the columns of the group's months that the benchmarks read (scoped_trend.month_columns),
+    # stored with the slices: read from the store, not computed, and not the months' entries
+    assert {f"{k} columns" for k in group_months} <= set(keys)
+    assert not group_months & set(keys)
     assert not [k for k in keys if k.endswith(" trend B")]  # never B's slice
 
 
@@ -366,3 +369,47 @@ def test_a_page_stores_its_documents_with_one_commit(client, db, seeded, compute
     assert len(connections) > 13 and len({id(c) for c in connections}) == 1
     # B's page document, its twelve months and its group's comparisons (comparisons.py)
     assert _stored(db) == before + 13 + 1
+
+
+def test_a_scoped_trend_without_the_stored_columns_reads_the_group_s_months(
+    client,
+    db,
+    seeded,  # noqa: F811
+    computed,
+    monkeypatch,
+):
+    """Where the columns of the group's months are not stored (pruned, or months stored before
+    they were), a scoped official's trend takes them from the group's stored months, computes
+    no group report, stores them again and shows the same page."""
+    from survey_app.dashboard import data
+    from survey_app.models import ReportText
+    from survey_app.reporting.text_store import document_key
+
+    keys = []
+    real_document = data.kept_document
+
+    def kept_document(key, compute):
+        keys.append(key)
+        return real_document(key, compute)
+
+    monkeypatch.setattr(data, "kept_document", kept_document)
+    sign_in(client, "admin@x.vn")
+    assert client.get(f"/offices/A?{P}").status_code == 200
+    columns = [document_key(f"{k} columns") for k in keys if k.endswith(" trend")]
+    sign_in(client, "b@x.vn")
+    expected = _page(client.get(f"/offices/B?{P}"))
+    db.session.execute(ReportText.__table__.delete().where(~ReportText.tag.in_(columns)))
+    db.session.commit()  # B's documents are computed again, the group's stored again
+    _new_process()
+    sign_in(client, "admin@x.vn")
+    assert client.get(f"/offices/A?{P}").status_code == 200
+    gone = db.session.execute(ReportText.__table__.delete().where(ReportText.tag.in_(columns)))
+    assert gone.rowcount == 12
+    db.session.commit()
+    _new_process()
+    before = len(computed)
+    sign_in(client, "b@x.vn")
+    assert _page(client.get(f"/offices/B?{P}")) == expected
+    assert all(p.scope is not None for p in computed[before:])  # no group's report
+    stored = db.session.scalars(select(ReportText.tag).where(ReportText.tag.in_(columns)))
+    assert len(stored.all()) == 12
