@@ -28,6 +28,7 @@ from ..reporting.comparisons import arrays_key, group_params, store_arrays
 from ..reporting.disclosure import own_params
 from ..reporting.documents import satisfaction_document, trend_document
 from ..reporting.kept import Kept, keep_reports, kept_document, one_commit, tag
+from ..reporting.once import made_once
 from ..reporting.periods import zone
 from ..reporting.scoped_trend import month_columns, scoped_trend
 from ..reporting.text_store import (
@@ -101,7 +102,20 @@ def document(
 
 
 def _params(scope, period, group, office=None, compare=False, questions=False, breakdowns=False):
-    """The report's parameters of a :func:`document`, as the API resolves them."""
+    """The report's parameters of a :func:`document`, as the API resolves them; within a page's
+    documents (kept.made_once), once (a page resolves its office's subtree for each of its
+    thirteen months)."""
+    made = made_once("params")
+    key = (None if scope is None else frozenset(scope), period, group, office)
+    key += (compare, questions, breakdowns)
+    if made is None:
+        return _resolve(*key)
+    if key not in made:
+        made[key] = _resolve(*key)
+    return made[key]
+
+
+def _resolve(scope, period, group, office, compare, questions, breakdowns):
     try:
         query = _query(period, group, office, compare="previous" if compare else None)
     except ValidationError:

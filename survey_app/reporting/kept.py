@@ -37,6 +37,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from ..extensions import db
 from ..models.rollups import RollupDay
 from .catalogue import questions_query, services_query, universe_query
+from .once import ONE_COMMIT, forget, made_in_transaction
 from .periods import Period, local_today
 from .report import Params, Report, build_report, build_reports
 from .source import report_session
@@ -45,7 +46,6 @@ from .text_store import document_key, store_limit, store_text, stored_text
 log = logging.getLogger(__name__)
 
 _CATALOGUE = "mscore_catalogue_stamp"  # flask.g attribute: (connection, catalogue digest)
-_ONE_COMMIT = "mscore_kept_one_commit"  # flask.g attribute: within one_commit()
 
 
 def rollup_stamp(session, period: Period) -> tuple:
@@ -125,6 +125,11 @@ def tag(params: Params, breakdowns: bool) -> str | None:
     periods = [params.period] + ([params.period.previous()] if params.compare else [])
     if params.source == "raw" or params.period.end >= local_today():
         return None
+    # within a page's documents, made once in a transaction (once.py): a page asks for each
+    # month's tags several times, each reading the month's rollup buckets
+    made = made_in_transaction("tags")
+    if made is not None and (params, breakdowns) in made:
+        return made[(params, breakdowns)]
     session = report_session(periods)
     fields = {f.name: _canonical(getattr(params, f.name)) for f in dataclasses.fields(params)}
     stamp = (
@@ -135,7 +140,10 @@ def tag(params: Params, breakdowns: bool) -> str | None:
         [(name, current_app.config.get(name)) for name in SETTINGS],
         code_stamp(),
     )
-    return hashlib.sha256(repr(stamp).encode()).hexdigest()[:40]
+    key = hashlib.sha256(repr(stamp).encode()).hexdigest()[:40]
+    if made is not None:
+        made[(params, breakdowns)] = key
+    return key
 
 
 class Kept:
@@ -292,7 +300,7 @@ def kept_document(key: str, compute) -> tuple[dict, int]:
         return document, len(repr(document))
     if store_limit() > 0:
         store_text(stored_key, body)
-        if not g.get(_ONE_COMMIT):
+        if not g.get(ONE_COMMIT):
             db.session.commit()  # every process's now (a page's GET writes nothing else)
     return document, len(body)
 
@@ -303,11 +311,13 @@ def one_commit():
     (if nothing failed), not one by one: a page's thirteen documents take one transaction, in
     which the catalogue's stamp (:func:`catalogue_stamp`) is read once instead of after each
     commit (a national catalogue's stamp takes about 10 ms)."""
-    outer = g.get(_ONE_COMMIT, False)
-    setattr(g, _ONE_COMMIT, True)
+    outer = g.get(ONE_COMMIT, False)
+    setattr(g, ONE_COMMIT, True)
     try:
         yield
     finally:
-        setattr(g, _ONE_COMMIT, outer)
+        setattr(g, ONE_COMMIT, outer)
+        if not outer:
+            forget()
     if not outer:
         db.session.commit()

@@ -52,6 +52,7 @@ from .counts import (
     raw_responses,
 )
 from .keyed import keyed_counts, response_keys
+from .once import made_in_transaction
 from .periods import Period, local_today, zone
 from .staleness import mark_stale
 from .year_moments import roll_years
@@ -285,10 +286,18 @@ def ensure_rolled(period: Period | None) -> list[tuple[int, date]]:
     if period is None:
         return []
     wanted = buckets(period)
+    # within a page's documents, checked once in a transaction (once.py): a page asks for each
+    # month's buckets several times (its tags, its reports)
+    made = made_in_transaction("rolled")
+    if made is not None and all(bucket in made for bucket in wanted):
+        return wanted
     try:
         _fill(wanted)
     except IntegrityError:  # another request built the same buckets first: theirs are as good
         db.session.rollback()
+    made = made_in_transaction("rolled")  # a new transaction where _fill committed
+    if made is not None:
+        made.update(dict.fromkeys(wanted, True))
     return wanted
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from ..extensions import db
 from ..models import Answer, Dossier, Invitation, Response
 from ..models.rollups import DAY, MONTH, YEAR, RollupDay
+from .once import forget
 from .periods import local_today, zone
 
 
@@ -24,6 +25,7 @@ def _stale(session, days) -> None:
         return
     months = sorted({date(d.year, d.month, 1) for d in days})
     years = sorted({date(d.year, 1, 1) for d in days})
+    forget()  # buckets a page found built (once.py) are not any more
     session.execute(
         delete(RollupDay).where(
             or_(

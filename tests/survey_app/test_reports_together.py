@@ -1,6 +1,7 @@
-"""Reports computed together (report.build_reports): a scoped official's trend months, each a
-report over its own offices, are computed in one pass (the catalogue and the months' rollup rows
-read once) instead of twelve; every figure is the report's computed alone."""
+"""A manager's first view of a period: reports computed together (report.build_reports: a scoped
+official's trend months, each a report over its own offices, in one pass, the catalogue and the
+months' rollup rows read once, every figure the report's computed alone), and each tag and
+rollup check made once within a page's documents (reporting/once.py)."""
 
 from __future__ import annotations
 
@@ -208,3 +209,50 @@ def test_a_period_s_rows_read_with_others_are_its_rows_read_alone(app, db, month
         assert np.asarray(alone["answers"]["count"]).sum() == sum(
             np.asarray(mine["answers"]["count"]).tolist()
         )
+
+
+def test_a_page_makes_each_tag_once(client, db, seeded, monkeypatch):  # noqa: F811
+    """Within a page's documents (kept.one_commit) each tag is made once, and each rollup bucket
+    checked once (reporting/once.py), not for every time a month is asked for: the same page,
+    with fewer reads of the buckets' build times."""
+    from survey_app.dashboard import data
+    from survey_app.reporting import kept, once
+
+    stamps, real = [], kept.rollup_stamp
+    monkeypatch.setattr(kept, "rollup_stamp", lambda s, p: stamps.append(p) or real(s, p))
+    sign_in(client, "b@x.vn")
+    url = "/offices/B?period=2024-Q3"
+    pages = []
+    for memo in (False, True):
+        with monkeypatch.context() as patch:
+            if not memo:
+                patch.setattr(once, "made_once", lambda name: None)
+                patch.setattr(data, "made_once", lambda name: None)
+            _new_process()
+            stamps.clear()
+            pages.append((_page(client.get(url)), len(stamps)))
+    (without, read_without), (with_memo, read_with) = pages
+    assert with_memo == without
+    assert read_with < read_without / 1.5  # 40 different tags of 65 asked for
+
+
+def test_within_a_page_a_day_marked_stale_is_rolled_again(app, db, months):  # noqa: F811
+    """A rollup bucket found built within a page's documents is checked again once a day of it
+    is marked stale in the same transaction (staleness.py forgets what once.py held)."""
+    from sqlalchemy import select
+
+    from survey_app.models.rollups import MONTH, RollupDay
+    from survey_app.reporting import Period
+    from survey_app.reporting.kept import one_commit
+    from survey_app.reporting.rollup import ensure_rolled
+    from survey_app.reporting.staleness import mark_stale
+
+    march = Period(date(2025, 3, 1), date(2025, 3, 31))
+    marked = select(RollupDay.day).where(RollupDay.grain == MONTH, RollupDay.day == march.start)
+    with app.test_request_context(), one_commit():
+        ensure_rolled(march)
+        assert db.session.scalar(marked) == march.start
+        mark_stale([date(2025, 3, 10)])
+        assert db.session.scalar(marked) is None
+        ensure_rolled(march)
+        assert db.session.scalar(marked) == march.start
