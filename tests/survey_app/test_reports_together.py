@@ -256,3 +256,36 @@ def test_within_a_page_a_day_marked_stale_is_rolled_again(app, db, months):  # n
         assert db.session.scalar(marked) is None
         ensure_rolled(march)
         assert db.session.scalar(marked) == march.start
+
+
+def test_a_report_of_one_office_estimates_its_group_once(app, db, months, monkeypatch):  # noqa: F811
+    """A report over one office (a manager's own month) has one group, of that office: its
+    estimates are computed once, the office's and the group's the same figures, the group's
+    counts its own."""
+    from survey_app.reporting import Params, Period, report
+    from survey_app.reporting.tables import report_json
+
+    calls, real = [], report._items
+    monkeypatch.setattr(report, "_items", lambda *a: calls.append(1) or real(*a))
+    a = frozenset({months["A"]})
+    for params in (
+        Params(period=Period(*PERIODS[2]), universe=a, visible=a),
+        Params(period=Period(*PERIODS[2]), universe=a, visible=a, compare=True),
+    ):
+        calls.clear()
+        document = report_json(report.build_report(params))
+        assert len(calls) == 1 + params.compare  # the office's domains once a period
+        (office,), (group,) = document["offices"], document["groups"]
+        assert office["responses"] == group["responses"] > 0
+        compared = 0
+        for measure, mine in office.items():
+            theirs = group.get(measure)
+            if isinstance(mine, dict) and isinstance(theirs, dict) and "value" in mine:
+                keys = ("value", "low", "high", "n")
+                assert {k: mine[k] for k in keys} == {k: theirs[k] for k in keys}, measure
+                compared += 1
+        assert compared >= 1
+    two = frozenset({months["A"], months["C"]})
+    calls.clear()
+    report.build_report(Params(period=Period(*PERIODS[2]), universe=two, group="departments"))
+    assert len(calls) == 2  # two offices in one group: its domains apart
