@@ -103,7 +103,7 @@ def document(
 
 def _params(scope, period, group, office=None, compare=False, questions=False, breakdowns=False):
     """The report's parameters of a :func:`document`, as the API resolves them; within a page's
-    documents (kept.made_once), once (a page resolves its office's subtree for each of its
+    documents (once.made_once), once (a page resolves its office's subtree for each of its
     thirteen months)."""
     made = made_once("params")
     key = (None if scope is None else frozenset(scope), period, group, office)
