@@ -310,8 +310,8 @@ def split(app, office: str | None) -> None:
     from survey_app.extensions import db
     from survey_app.models import Office
     from survey_app.reporting import Params, Period, build_report
-    from survey_app.reporting.counts import fetch_counts
     from survey_app.reporting.documents import satisfaction_text
+    from survey_app.reporting.fetch import fetch_counts
     from survey_app.reporting.year_moments import fetch_moments
 
     period = Period(date(2025, 1, 1), date(2025, 12, 31))

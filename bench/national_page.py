@@ -116,7 +116,8 @@ def warmed_managers(create_app, config: dict, page, repeat: int, first=10, count
     before stored), with managers of ``count`` P01 communes; then a warmed manager's first view
     of November in a new process. And the next night's warming, with nothing changed (every
     page read from the store), the quarter's and the year's, and a warmed year's first view."""
-    from survey_app.dashboard.data import clear_cache, warm_office_pages
+    from survey_app.dashboard.data import clear_cache
+    from survey_app.dashboard.warming import warm_office_pages
     from survey_app.extensions import db
     from survey_app.reporting import Period, kept
 
@@ -163,8 +164,9 @@ def warm_reads(create_app, config: dict) -> None:
     from sqlalchemy import func, select, text
 
     from survey_app.dashboard.charts import start_engine
-    from survey_app.dashboard.data import clear_cache, warm_office_pages
+    from survey_app.dashboard.data import clear_cache
     from survey_app.dashboard.filters import ended_choice_keys, period_of
+    from survey_app.dashboard.warming import warm_office_pages
     from survey_app.extensions import db
     from survey_app.models import ReportText, utcnow
     from survey_app.reporting import kept

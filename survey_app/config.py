@@ -187,7 +187,7 @@ def load_config(instance_path: str, environ: os._Environ | dict | None = None) -
         "DASHBOARD_CACHE_SECONDS": float(env.get("DASHBOARD_CACHE_SECONDS", "600")),
         "DASHBOARD_CACHE_MB": float(env.get("DASHBOARD_CACHE_MB", "128")),
         "DASHBOARD_LIVE_SECONDS": float(env.get("DASHBOARD_LIVE_SECONDS", "60")),
-        # connections a report reads its counts on at once (reporting/counts.py; 1: in turn)
+        # connections a report reads its counts on at once (reporting/readers.py; 1: in turn)
         "REPORT_READERS": int(env.get("REPORT_READERS", "2")),
         # connections that fill a rollup rebuild's months of days at once (reporting/rollup_swap)
         "ROLLUP_REBUILD_WORKERS": int(env.get("ROLLUP_REBUILD_WORKERS", "2")),

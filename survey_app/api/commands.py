@@ -122,8 +122,8 @@ def warm_reports_command() -> None:
     import time
     from datetime import date, timedelta
 
-    from ..dashboard.data import warm_office_pages
     from ..dashboard.filters import ended_choice_keys, ended_period_keys, period_of
+    from ..dashboard.warming import warm_office_pages
     from ..reporting.documents import satisfaction_text
     from ..reporting.kept import kept_text, tag
     from ..reporting.periods import local_today

@@ -14,8 +14,9 @@ from ..models import CHANNELS
 from ..models.rollups import YEAR
 from ..models.surveys import SIPAS_ELEMENTS, Dimension
 from .catalogue import field_mapper, report_questions, universe
-from .counts import SMS_CHANNELS, fetch_counts, tile_counts
+from .counts import SMS_CHANNELS
 from .estimates import measure_block
+from .fetch import fetch_counts, tile_counts
 from .indices import answer_patterns, blank_reasons, index_tables
 from .periods import Period, local_today
 from .rollup import buckets
@@ -257,7 +258,7 @@ def _integrity(params: Params) -> tuple[str, ...]:
 
 
 def _fetch(session, params: Params, tiles, live, offices, by_tile=False) -> dict:
-    """The counts of these rollup buckets and live days (counts.fetch_counts), with the
+    """The counts of these rollup buckets and live days (fetch.fetch_counts), with the
     moments of the years' buckets."""
     integrity = _integrity(params)
     whole = params.group is None and params.universe is None

@@ -34,7 +34,8 @@ from ..extensions import db
 from ..models import Question, QuestionKind
 from ..models.rollups import INTEGRITIES, YEAR, RollupMoment, RollupPattern
 from ..models.surveys import SIPAS_ELEMENTS
-from .counts import PATTERN_KEYS, RESPONSE_KEYS, _fetch, _typed
+from .counts import PATTERN_KEYS, RESPONSE_KEYS
+from .fetch import _fetch, _typed
 from .weighting import group_rows
 
 N_ELEMENTS = len(SIPAS_ELEMENTS)

@@ -257,7 +257,7 @@ def test_packed_fetch_reads_every_row_and_declines_nulls(app, db):
     drop a record, so it falls back."""
     from sqlalchemy import literal_column, text
 
-    from survey_app.reporting import counts
+    from survey_app.reporting import fetch
 
     if db.engine.dialect.name != "postgresql":
         pytest.skip("the packed fetch is PostgreSQL's")
@@ -281,20 +281,20 @@ def test_packed_fetch_reads_every_row_and_declines_nulls(app, db):
 
     stmt = typed(cols.c.channel)
     conn = db.session.connection()
-    got = counts._packed(conn, stmt, names)  # in chunks by office (any order)
+    got = fetch._packed(conn, stmt, names)  # in chunks by office (any order)
     order = np.argsort(got["office_id"])
     got = {k: v[order] for k, v in got.items()}
     assert got["office_id"].tolist() == list(range(1, 2001))
     assert got["channel"].tolist() == [i * 7 % 5 for i in range(1, 2001)]
     assert got["probability"].tolist() == [0.25 * i for i in range(1, 2001)]
     assert got["count"][-1] == 10**12 + 2000  # eight bytes wide
-    fetched = counts._fetch(db.session, stmt, names)
+    fetched = fetch._fetch(db.session, stmt, names)
     assert sorted(fetched["office_id"].tolist()) == list(range(1, 2001))
     with_null = typed(func.nullif(cols.c.channel, 3))
-    assert counts._packed(conn, with_null, names) is None
-    fetched = counts._fetch(db.session, with_null, names)  # the slow path keeps every row
+    assert fetch._packed(conn, with_null, names) is None
+    fetched = fetch._fetch(db.session, with_null, names)  # the slow path keeps every row
     assert fetched["office_id"].size == 2000 and np.isnan(fetched["channel"]).sum() == 400
-    empty = counts._packed(conn, stmt.where(cols.c.office_id < 0), names)
+    empty = fetch._packed(conn, stmt.where(cols.c.office_id < 0), names)
     assert all(col.size == 0 for col in empty.values())
 
 

@@ -181,12 +181,12 @@ def _trend_keys(client, code: str, starts: list[date]) -> list[str]:
 
 
 def test_a_period_s_rows_read_with_others_are_its_rows_read_alone(app, db, months):  # noqa: F811
-    """counts.tile_counts of fetch_counts(by_tile) are fetch_counts of the period's buckets
+    """fetch.tile_counts of fetch_counts(by_tile) are fetch_counts of the period's buckets
     alone: the same rows, one per key (a quarter's months added up), in any order."""
     import numpy as np
 
     from survey_app.reporting import Period
-    from survey_app.reporting.counts import KINDS, fetch_counts, tile_counts
+    from survey_app.reporting.fetch import KINDS, fetch_counts, tile_counts
     from survey_app.reporting.rollup import buckets, ensure_rolled
 
     periods = [Period(*p) for p in PERIODS]
