@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 
 import openpyxl
@@ -209,6 +210,8 @@ def test_charts_are_svg_without_style_or_script(client, db, seeded):
         assert res.status_code == 200 and res.mimetype == "image/svg+xml", url
         svg = res.data.decode()
         assert svg.startswith("<svg") and "style=" not in svg and "<script" not in svg
+        # the browser's sans-serif, never a font it may lack (its default would be a serif)
+        assert set(re.findall(r'font-family="([^"]*)"', svg)) == {"sans-serif"}, url
     ranking = client.get(f"/dashboard/overview/ranking.svg?{P}&group=departments").data.decode()
     assert "&lt;script&gt;" in ranking and "Sở Tư pháp" in ranking
     assert 'role="img" aria-label="4 đơn vị' in page  # the text alternative
@@ -231,6 +234,43 @@ def test_chart_specs_are_valid_vega_lite(app, client, seeded):
     assert len(specs) >= 5
     for spec in specs:
         alt.LayerChart.from_dict(spec, validate=True)  # raises on an invalid spec
+
+
+def test_the_printed_chart_is_drawn_with_dejavu_and_the_svg_laid_out_with_liberation(
+    app, client, seeded, monkeypatch
+):
+    """The PDF's PNG chart names DejaVu Sans (its glyphs drawn from survey_app/fonts); the SVG
+    names sans-serif, laid out with vl-convert's Liberation Sans (Arial's metrics): wider
+    DejaVu glyphs place a long label's end further right."""
+    import vl_convert
+
+    from survey_app.dashboard import charts
+
+    drawn = []
+    original = vl_convert.vegalite_to_png
+    monkeypatch.setattr(
+        vl_convert,
+        "vegalite_to_png",
+        lambda text, **kw: drawn.append(json.loads(text)) or original(text, **kw),
+    )
+    sign_in(client, "a@x.vn")
+    assert client.get(f"/offices/A/report.pdf?{P}").status_code == 200
+    assert drawn and {spec["config"]["font"] for spec in drawn} == {charts.PRINT_FONT}
+    label = "Thủ tục hành chính được niêm yết công khai, đầy đủ và dễ hiểu"
+    spec = {
+        "data": {"values": [{"name": label, "x": 1}]},
+        "mark": "point",
+        "encoding": {"y": {"field": "name", "type": "nominal"}, "x": {"field": "x"}},
+        "config": {**charts._CONFIG, "axis": {"labelLimit": 0}},
+    }
+    web = charts.svg(spec)
+    printed = charts.svg({**spec, "config": {**spec["config"], "font": charts.PRINT_FONT}})
+    assert label in web and label in printed  # text as text, diacritics kept
+
+    def width(svg):  # the plot's left edge: the longest label's width plus padding
+        return float(re.search(r'transform="translate\(([\d.]+),', svg)[1])
+
+    assert width(printed) > width(web) * 1.05
 
 
 def test_office_page_and_its_downloads(client, db, seeded, questionnaire):
