@@ -150,7 +150,11 @@ def group_gates(params: Params, full, scope: frozenset[int]) -> _Gates:
     """Which comparisons with ``full``, the report over the whole group (or what its gates read of
     it), a caller limited to ``scope`` is given."""
     reason = period_reason(params)
-    monthly = None if reason else _monthly_enough(full, scope, calendar_months(params.period))
+    months = None if reason else calendar_months(params.period)
+    # one month: its offices with valid responses are those the report counts (every valid
+    # response is weighted, none dropped), which the gates' `enough` already checks; a
+    # scoped trend's twelve months read no more than their reports
+    monthly = None if months is None or len(months) == 1 else _monthly_enough(full, scope, months)
     return _Gates(full, scope, reason, monthly)
 
 

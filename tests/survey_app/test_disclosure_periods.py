@@ -120,3 +120,56 @@ def test_calendar_months_of_a_period(start, end, months):
     assert (None if found is None else len(found)) == months
     if found:
         assert found[0] == date.fromisoformat(start) and all(m.day == 1 for m in found)
+
+
+def test_a_month_s_rule_counts_the_report_s_responses_and_reads_no_more(
+    app, db, departments, questionnaire, monkeypatch
+):
+    """One month: the offices with valid responses that the every-month rule counts are those
+    the group's report counts, so its gates read no more rows; they equal the rule's, with an
+    outside office whose February responses are all flagged counted by neither (February:
+    two outside offices, withheld alone and within the quarter)."""
+    from datetime import UTC, date, datetime
+
+    from sqlalchemy import update
+
+    from survey_app.models import Response
+    from survey_app.reporting import disclosure
+    from survey_app.reporting.comparisons import group_params
+    from survey_app.reporting.kept import kept_report
+    from survey_app.reporting.report import Params
+
+    add_responses(db, departments["F"], questionnaire, 40, 0.7, seed=8, month=2)
+    feb = Response.submitted_at.between(
+        datetime(2025, 2, 1, tzinfo=UTC), datetime(2025, 2, 28, 23, tzinfo=UTC)
+    )
+    db.session.execute(
+        update(Response)
+        .where(Response.office_id == departments["F"].id, feb)
+        .values(integrity="flagged")
+    )
+    db.session.commit()
+    read = []
+    counted = disclosure.offices_with_responses_by_month
+
+    def spy(session, months, office_ids):
+        read.append(list(months))
+        return counted(session, months, office_ids)
+
+    monkeypatch.setattr(disclosure, "offices_with_responses_by_month", spy)
+    scope = frozenset({departments["A"].id})
+    given = {}
+    for month, end in ((1, 31), (2, 28), (3, 31)):
+        params = Params(Period(date(2025, month, 1), date(2025, month, end)), scope=scope)
+        full = kept_report(group_params(params))
+        gates = disclosure.group_gates(params, full, scope)
+        assert read == []  # no month read again
+        rule = disclosure._monthly_enough(full, scope, [date(2025, month, 1)])
+        assert list(gates.given) == list(gates._enough(full.current.stats["responses"] > 0) & rule)
+        read.clear()
+        given[month] = dict(zip(gates.groups, gates.reasons, strict=True))["departments"]
+    assert given == {1: None, 2: disclosure.REASON_SMALL_GROUP, 3: None}
+    quarter = Params(Period(date(2025, 1, 1), date(2025, 3, 31)), scope=scope)
+    gates = disclosure.group_gates(quarter, kept_report(group_params(quarter)), scope)
+    assert len(read) == 1 and len(read[0]) == 3  # a quarter's months, read once
+    assert dict(zip(gates.groups, gates.reasons, strict=True))["departments"] == REASON_SMALL_MONTH

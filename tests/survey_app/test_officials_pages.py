@@ -242,16 +242,12 @@ def test_the_printed_chart_is_drawn_with_dejavu_and_the_svg_laid_out_with_libera
     """The PDF's PNG chart names DejaVu Sans (its glyphs drawn from survey_app/fonts); the SVG
     names sans-serif, laid out with vl-convert's Liberation Sans (Arial's metrics): wider
     DejaVu glyphs place a long label's end further right."""
-    import vl_convert
-
     from survey_app.dashboard import charts
 
     drawn = []
-    original = vl_convert.vegalite_to_png
+    original = charts._png  # memoised: the spec each PNG is asked for, drawn or not
     monkeypatch.setattr(
-        vl_convert,
-        "vegalite_to_png",
-        lambda text, **kw: drawn.append(json.loads(text)) or original(text, **kw),
+        charts, "_png", lambda text, scale: drawn.append(json.loads(text)) or original(text, scale)
     )
     sign_in(client, "a@x.vn")
     assert client.get(f"/offices/A/report.pdf?{P}").status_code == 200

@@ -174,12 +174,14 @@ def test_disclosure_reads_the_months_where_the_report_reads(
 ):
     """A scoped caller's monthly disclosure check counts the other offices' responses in the
     database the report itself reads: the replica when it holds the months."""
+    from datetime import date
+
     from survey_app.api.auth import create_token
     from survey_app.models import Office
-    from survey_app.reporting import disclosure
+    from survey_app.reporting import Params, Period, build_report, disclosure
 
     seed(db, make_office, make_service, questionnaire)
-    _report()  # fills the rollup on the primary
+    build_report(Params(Period(date(2025, 1, 1), date(2025, 3, 31))))  # rolls Q1 on the primary
     office_a = db.session.scalar(select(Office).where(Office.code == "A"))
     _, plain = create_token("scoped", office_a, ("reports:read",))
     db.session.commit()
@@ -193,7 +195,7 @@ def test_disclosure_reads_the_months_where_the_report_reads(
 
     monkeypatch.setattr(disclosure, "offices_with_responses_by_month", spy)
     res = client.get(
-        "/api/v1/reports/satisfaction?from=2025-03-01&to=2025-03-31",
+        "/api/v1/reports/satisfaction?from=2025-01-01&to=2025-03-31",  # a quarter's months
         headers={"Authorization": f"Bearer {plain}"},
     )
     assert res.status_code == 200, res.get_data(as_text=True)[:300]
