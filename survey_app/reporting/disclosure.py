@@ -48,7 +48,7 @@ from sqlalchemy import func, select
 
 from ..models.rollups import INTEGRITIES, MONTH, RollupResponse
 from ..models.surveys import SIPAS_ELEMENTS
-from .comparisons import group_report
+from .comparisons import group_report, taking_part
 from .kept import kept_report
 from .periods import Period, local_today
 from .report import Params, Report
@@ -239,16 +239,15 @@ class _Gates:
         return np.bincount(chosen, minlength=len(self.groups)) >= MIN_OUTSIDE
 
     def _taking_part(self, measure: str, kind: str) -> np.ndarray:
-        """Per office of the full report: whether it takes part in a kind of comparison."""
-        block = self.full.office_blocks.get(measure) or {}
-        none = np.zeros(len(self.full.offices), dtype=bool)
-        if kind in ("rank", "previous_rank"):  # ranked: a rank that is not NaN
-            return _present(block.get(kind), none)
-        if "value" not in block:
-            return none
-        if kind == "tier":  # the group mean is over reliable offices
-            return np.asarray(block["reliable"], dtype=bool) & _present(block["value"], none)
-        return (np.asarray(block["n"]) > 0) & _present(block["value"], none)  # answered
+        """Per office of the full report: whether it takes part in a kind of comparison (read
+        from the stored arrays' masks where the full report is what they hold of it)."""
+        kind = kind if kind in ("rank", "previous_rank", "tier") else "answered"
+        masks = getattr(self.full, "masks", None)
+        if masks is not None:
+            found = masks.get((measure, kind))
+            return np.zeros(len(self.full.offices), bool) if found is None else found
+        block = self.full.office_blocks.get(measure)
+        return taking_part(block, kind, len(self.full.offices))
 
     def allowed(self, measure: str, kind: str) -> np.ndarray:
         """Per office row of the full report: whether its ``kind`` of comparison may be shown."""
@@ -323,13 +322,6 @@ def _compare_office(entry: dict, row: int, gates: _Gates) -> None:
         change = estimate.get("change")
         if change is not None and "previous_rank" in change:
             change["previous_rank"] = _integer(shown("previous_rank", "previous_rank"))
-
-
-def _present(values, none: np.ndarray) -> np.ndarray:
-    """Where an array holds a number (not NaN); ``none`` when there is no such array."""
-    if values is None:
-        return none
-    return ~np.isnan(np.asarray(values, dtype=float))
 
 
 def _number(value):

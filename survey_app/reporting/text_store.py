@@ -134,6 +134,21 @@ def stored_text(key: str) -> bytes | None:
     return body
 
 
+def stored_slices(key: str, spans: list[tuple[int, int]]) -> list[bytes] | None:
+    """Parts of the text stored under ``key``, each (start, length) from its first byte (0),
+    read by one query that reads only them: PostgreSQL keeps the texts uncompressed
+    (migration 0110), so a slice of a 10 MB text reads the few pages it lies in. None where
+    nothing is stored."""
+    if store_limit() <= 0 or not spans:
+        return None
+    parts = [func.substr(ReportText.body, start + 1, length) for start, length in spans]
+    row = db.session.execute(select(*parts).where(ReportText.tag == key)).first()
+    if row is None:
+        return None
+    _used(key)
+    return [bytes(part) for part in row]
+
+
 def stored_keys(keys: Iterable[str]) -> set[str]:
     """Which of ``keys`` the store holds (their texts are not read)."""
     keys = sorted(set(keys))

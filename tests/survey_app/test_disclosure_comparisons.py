@@ -69,8 +69,13 @@ def test_comparisons_from_the_stored_arrays_are_the_report_s(app, db, ranked, mo
         kept.clear()
         with monkeypatch.context() as m:  # never the kept report: the arrays
             m.setattr(comparisons, "peek_report", lambda p: None)
-            got = disclosure.scoped_document(params, breakdowns=True)
+            got = disclosure.scoped_document(params, breakdowns=True)  # computed, stored
+            kept.clear()
+            parts = disclosure.scoped_document(params, breakdowns=True)  # the stored rows
+            m.setattr(comparisons, "MAX_ROWS", 0)
+            whole = disclosure.scoped_document(params, breakdowns=True)  # the whole text
         assert got == expected, (start, end, case, compare, questions)
+        assert parts == expected and whole == expected, (start, end, case, compare, questions)
         for entry in got["offices"]:
             given += entry["index"].get("rank") is not None
             withheld += entry["index"].get("rank") is None
@@ -78,8 +83,10 @@ def test_comparisons_from_the_stored_arrays_are_the_report_s(app, db, ranked, mo
     assert given and withheld and previous  # ranks given and withheld, previous ranks given
 
 
-def test_a_new_process_reads_the_group_s_stored_arrays(app, db, ranked, builds):
-    from survey_app.reporting import kept
+def test_a_new_process_reads_the_group_s_stored_arrays(app, db, ranked, builds, monkeypatch):
+    """A new process reads the head and its office's rows of the stored arrays, not the whole
+    text, and computes its own report alone."""
+    from survey_app.reporting import comparisons, kept
     from survey_app.reporting.disclosure import scoped_document
 
     b = frozenset({ranked["B"]})
@@ -88,8 +95,18 @@ def test_a_new_process_reads_the_group_s_stored_arrays(app, db, ranked, builds):
     assert [p.scope for p in builds] == [b, None]  # its own, the group's
     db.session.commit()
     kept.clear()  # a new process: nothing in memory
+    read, whole = [], []
+    sliced = comparisons.stored_slices
+    monkeypatch.setattr(
+        comparisons, "stored_slices", lambda k, spans: read.append(spans) or sliced(k, spans)
+    )
+    for module in (comparisons, kept):
+        monkeypatch.setattr(module, "stored_text", lambda k: whole.append(k))
     assert scoped_document(params) == first
     assert [p.scope for p in builds[2:]] == [b]  # its own alone
+    assert whole == [] and len(read) == 3  # the head's length, the head, its rows
+    assert [length for _start, length in read[0] + read[1]] == [8, read[1][0][1]]
+    assert len(read[2]) >= 2  # one slice per kind of value (floats, booleans, ...)
     assert first["offices"][0]["index"]["rank"] is not None  # a comparison given
 
 
