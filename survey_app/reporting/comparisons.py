@@ -141,6 +141,8 @@ def dump(report: Report) -> bytes:
             for field in fields:
                 if field in block:
                     values = np.asarray(block[field])
+                    if values.dtype.hasobject:  # rows are the arrays' bytes: never pointers
+                        raise TypeError(f"{measure} {field}: an object array")
                     stack = f"{kind} {values.dtype.kind}"
                     stacks.setdefault(stack, []).append(values)
                     names.append((kind, measure, field, stack, len(stacks[stack]) - 1))
@@ -225,6 +227,8 @@ def stored_part(key: str, scope: frozenset[int] | None) -> SimpleNamespace | Non
 
 
 def _head(body: bytes) -> SimpleNamespace:
+    """The head :func:`dump` wrote: its meta, offices (id and group), responses, masks by
+    (measure, kind) and the groups' stacks."""
     with np.load(io.BytesIO(body), allow_pickle=False) as data:
         meta = orjson.loads(data["meta"].tobytes())
         ids, group_of = data["ids"].tolist(), data["group_of"].tolist()
