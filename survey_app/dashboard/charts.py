@@ -10,13 +10,11 @@ browser's fonts) and uses presentation attributes only. Rendering is memoised on
 specification: the same figures give the same SVG, so a warm page renders nothing again.
 
 Fonts: the SVG names the browser's ``sans-serif`` (Arial on Windows, Helvetica on macOS, Roboto
-on Android), which vl-convert lays out with the Liberation Sans it carries (Arial's metrics,
-Vietnamese glyphs included); a font the browser may lack would fall back to its default, a
-serif. Laying text out with a font of the machine's own (DejaVu Sans) costs vl-convert 2-3 times
-as long (an office page's two charts: 0.13 s against 0.05 s). The PNG (the printable PDF) draws
-the glyphs itself: it names DejaVu Sans, shipped in survey_app/fonts, as the PDF's text does.
-
-Each function returns a Vega-Lite spec (a dict); :func:`svg` and :func:`png` render it.
+on Android); a font the browser lacks (DejaVu Sans, named before) falls back to its default, a
+serif. vl-convert lays the text out with the font it resolves for ``sans-serif`` (on a Debian
+server, DejaVu Sans's widths or Liberation Sans's, which are Arial's). The PNG (the printable PDF)
+draws the glyphs itself: it names DejaVu Sans, shipped in survey_app/fonts, as the PDF's text
+does.
 """
 
 from __future__ import annotations
@@ -37,7 +35,7 @@ TIER_COLOURS = {
     "withheld": "#505a5f",
 }
 TARGET = 0.8  # the satisfaction target drawn on the charts (80%)
-FONT = "sans-serif"  # the SVG's, laid out with vl-convert's Liberation Sans
+FONT = "sans-serif"  # the SVG's: the browser's own sans-serif
 PRINT_FONT = "DejaVu Sans"  # the PNG's (survey_app/fonts)
 _FONTS = Path(__file__).resolve().parent.parent / "fonts"
 _CONFIG = {
