@@ -29,7 +29,7 @@ import orjson
 from .kept import kept_report, kept_text, peek_report, tag
 from .report import Params, Report
 from .tables import RANK_FIELDS
-from .text_store import ensure_stored, stored_slices, stored_text
+from .text_store import ensure_stored, stored_slices
 
 #: Fields of an office's estimate that disclosure control compares or gates on.
 OFFICE_FIELDS = ("value", "n", "reliable", "tier", *RANK_FIELDS, "previous_rank")
@@ -193,8 +193,8 @@ def load(body: bytes) -> SimpleNamespace:
 def stored_part(key: str, scope: frozenset[int] | None) -> SimpleNamespace | None:
     """What disclosure control reads of the group's report stored under ``key`` for a caller
     limited to ``scope``: the head and the rows of its offices in the group (three slices of
-    the stored text), or the whole text for more than :data:`MAX_ROWS` of them; None where
-    nothing is stored."""
+    the stored text); None where nothing is stored, or for more than :data:`MAX_ROWS` of them
+    (:func:`group_report` then reads the whole text, which this process keeps)."""
     prefix = stored_slices(key, [(0, _PREFIX.size)])
     if prefix is None:
         return None
@@ -205,9 +205,8 @@ def stored_part(key: str, scope: frozenset[int] | None) -> SimpleNamespace | Non
     head = _head(head_bytes)
     row_of = {o["id"]: i for i, o in enumerate(head.offices)}
     wanted = sorted(row_of[i] for i in scope or () if i in row_of)
-    if len(wanted) > MAX_ROWS:
-        body = stored_text(key)
-        return None if body is None else load(body)
+    if len(wanted) > MAX_ROWS:  # the whole text, kept in this process's memory (kept_text)
+        return None
     rows_at = _PREFIX.size + length
     spans, where = [], []
     for stack, dtype, width, at in head.meta["rows"]:

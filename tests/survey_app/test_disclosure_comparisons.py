@@ -100,8 +100,7 @@ def test_a_new_process_reads_the_group_s_stored_arrays(app, db, ranked, builds, 
     monkeypatch.setattr(
         comparisons, "stored_slices", lambda k, spans: read.append(spans) or sliced(k, spans)
     )
-    for module in (comparisons, kept):
-        monkeypatch.setattr(module, "stored_text", lambda k: whole.append(k))
+    monkeypatch.setattr(kept, "stored_text", lambda k: whole.append(k))
     assert scoped_document(params) == first
     assert [p.scope for p in builds[2:]] == [b]  # its own alone
     assert whole == [] and len(read) == 3  # the head's length, the head, its rows
