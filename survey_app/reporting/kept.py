@@ -40,6 +40,7 @@ from .catalogue import questions_query, services_query, universe_query
 from .once import ONE_COMMIT, forget, made_in_transaction
 from .periods import Period, local_today
 from .report import Params, Report, build_report, build_reports
+from .rollup import buckets
 from .source import report_session
 from .text_store import document_key, store_limit, store_text, stored_text
 
@@ -49,13 +50,19 @@ _CATALOGUE = "mscore_catalogue_stamp"  # flask.g attribute: (connection, catalog
 
 
 def rollup_stamp(session, period: Period) -> tuple:
-    """When each rollup bucket of a past period was last built."""
+    """When each rollup bucket that a past period's report reads was last built: the buckets
+    that tile it (rollup.buckets), not every bucket within it. A year's report reads its year
+    row alone, so days or months of that year built later (a page's trend months, days that
+    `prune-rollup` deleted and a custom period rolled again) leave its tag as it was; a change
+    to one of its days deletes the year's mark with the day's (staleness.py), so the year is
+    built again, with a new time."""
+    wanted = set(buckets(period))
     rows = session.execute(
         select(RollupDay.grain, RollupDay.day, RollupDay.rolled_at).where(
             RollupDay.day >= period.start, RollupDay.day <= period.end
         )
     ).all()
-    return tuple(sorted((g, d.isoformat(), r.isoformat()) for g, d, r in rows))
+    return tuple(sorted((g, d.isoformat(), r.isoformat()) for g, d, r in rows if (g, d) in wanted))
 
 
 def catalogue_stamp(session) -> str:

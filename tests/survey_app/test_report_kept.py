@@ -96,6 +96,31 @@ def test_a_late_answer_makes_a_new_report(client, db, seeded, questionnaire, hea
     assert refreshed.status_code == 200 and refreshed.data == after.data
 
 
+def test_a_years_report_stays_kept_when_buckets_within_it_are_built_again(
+    client, db, seeded, questionnaire, headers, builds
+):
+    """A year's report reads its year's rollup rows alone: days of that year pruned and rolled
+    again for a custom period (or a page's trend months built after it) leave its tag, and its
+    kept and stored texts, as they were; a change to one of its days does not."""
+    from survey_app.reporting import rollup
+
+    auth = headers()
+    year = "/api/v1/reports/satisfaction?from=2025-01-01&to=2025-12-31"
+    before = client.get(year, headers=auth)
+    assert before.status_code == 200 and len(builds) == 1
+    assert rollup.prune_days(keep_months=1) > 0  # 2025's days deleted, its months and year kept
+    custom = client.get("/api/v1/reports/satisfaction?from=2025-03-15&to=2025-03-20", headers=auth)
+    assert custom.status_code == 200 and len(builds) == 2  # its days rolled again
+    again = client.get(year, headers=auth)
+    assert len(builds) == 2 and again.data == before.data  # from memory: the same tag
+    assert again.get_etag() == before.get_etag()
+    _late_response(db, seeded["offices"]["C"], questionnaire, datetime(2025, 3, 15, 3, tzinfo=UTC))
+    after = client.get(year, headers=auth)
+    assert len(builds) == 3 and after.get_etag() != before.get_etag()
+    old = {o["code"]: o["responses"] for o in before.json["offices"]}
+    assert {o["code"]: o["responses"] for o in after.json["offices"]} == {**old, "C": old["C"] + 1}
+
+
 def test_a_renamed_office_makes_a_new_report(client, db, seeded, headers, builds):
     auth = headers()
     before = client.get(URL, headers=auth)
